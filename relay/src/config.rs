@@ -1,0 +1,87 @@
+//! Everything that shapes one relay: the patches and the sizes and timings.
+
+use crate::platform::Millis;
+use patches::{Patches, Preset};
+use serde::{Deserialize, Serialize};
+
+/// How the timer service's notices are retrieved from the AP's queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Delivery {
+    /// In the order they were posted.
+    Fifo,
+    /// Like `WM_TIMER`: retrieved only when no other message is waiting.
+    LowPriority,
+}
+
+/// Where encryption and decryption happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CryptoPath {
+    /// Through the HSM board, its interrupt and its completion notice.
+    Hsm,
+    /// In the worker itself, with no board and no interrupts: for exploring
+    /// the timer race without the HSM's threads (fewer interleavings).
+    InProcess,
+}
+
+/// One relay's settings. Times are in platform milliseconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RelayConfig {
+    pub patches: Patches,
+    /// Business AP worker threads.
+    pub workers: u16,
+    /// Admitted connections at once (70 in January 2016, later 94).
+    pub connection_limit: u64,
+    /// Work areas in the table shared by the workers.
+    pub work_areas: u32,
+    /// The per-telegram timer.
+    pub telegram_timeout: Millis,
+    pub timer_delivery: Delivery,
+    pub crypto: CryptoPath,
+    /// How long the HSM computes one request.
+    pub hsm_latency: Millis,
+    /// The bounded wait of `HsmGuard::ErrorOnInterrupted`.
+    pub hsm_guard_timeout: Millis,
+    pub upstream_latency: Millis,
+    /// Requests the card management server handles at once.
+    pub upstream_capacity: u32,
+    /// The monitoring agent's period (2 hours in production).
+    pub monitor_period: Millis,
+    /// Stop the monitor after this many interrupts (bounded explorations).
+    pub monitor_raises: Option<u32>,
+    /// The session key shared by the CSs and the HSM.
+    pub key: [u8; 32],
+}
+
+impl RelayConfig {
+    /// The production shape of a preset (one relay server of 2016).
+    pub fn production(preset: Preset) -> Self {
+        RelayConfig {
+            patches: preset.patches(),
+            workers: 4,
+            connection_limit: 70,
+            work_areas: 128,
+            telegram_timeout: 30_000,
+            timer_delivery: Delivery::LowPriority,
+            crypto: CryptoPath::Hsm,
+            hsm_latency: 5,
+            hsm_guard_timeout: 5_000,
+            upstream_latency: 200,
+            upstream_capacity: 32,
+            monitor_period: 2 * 60 * 60 * 1000,
+            monitor_raises: None,
+            key: *b"chukei-test-session-key-32bytes!",
+        }
+    }
+
+    /// A small relay for schedule exploration: one worker, few areas.
+    pub fn small(preset: Preset) -> Self {
+        RelayConfig {
+            workers: 1,
+            connection_limit: 4,
+            work_areas: 4,
+            ..RelayConfig::production(preset)
+        }
+    }
+}

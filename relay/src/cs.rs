@@ -1,0 +1,257 @@
+//! The municipal CS terminal's client: writes a card's IC chip, then sends
+//! the registration telegram, several in flight at once.
+//!
+//! `CsRule::Legacy` (inherited from the resident registry network): on a
+//! connection-excess answer or a search timeout, cut every communication,
+//! discard every telegram in flight, block for a minute, and send the cards
+//! again as new telegrams. A card the system had already registered is then
+//! refused as unauthorized: chip written, system says "not issued" by this
+//! terminal, card to be reissued. `CsRule::Improved`: retry only the rejected
+//! request, as the same telegram, after a backoff; the others complete.
+
+use crate::crypto::{Direction, SessionCipher};
+use crate::events::{EventKind, ThreadName};
+use crate::platform::{deadline_after, Millis, Platform};
+use crate::relay::RelayHandle;
+use crate::telegram::{CardId, CsId, Kind, Telegram, TelegramId};
+use patches::CsRule;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+
+/// One terminal's workload and rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CsConfig {
+    pub cs: CsId,
+    pub cards: Vec<CardId>,
+    /// Telegrams in flight at once.
+    pub window: usize,
+    pub search_timeout: Millis,
+    /// How long the Legacy rule blocks (one minute).
+    pub block_for: Millis,
+    /// The Improved rule's wait before a retry.
+    pub backoff: Millis,
+    pub rule: CsRule,
+    /// Bound on sends, so a terminal always finishes.
+    pub max_sends: u32,
+}
+
+impl CsConfig {
+    pub fn new(cs: CsId, cards: Vec<CardId>, rule: CsRule) -> Self {
+        let max_sends = 4 * cards.len() as u32;
+        CsConfig {
+            cs,
+            cards,
+            window: 1,
+            search_timeout: 60_000,
+            block_for: 60_000,
+            backoff: 1_000,
+            rule,
+            max_sends,
+        }
+    }
+}
+
+/// What the terminal knows of one card.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardRecord {
+    pub chip_written: bool,
+    /// The system confirmed the registration to this terminal.
+    pub issued: bool,
+    /// A retry was refused as unauthorized: the card must be reissued.
+    pub refused: bool,
+    pub sends: u32,
+}
+
+/// What one terminal did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsReport {
+    pub cards: BTreeMap<CardId, CardRecord>,
+    pub discarded: u32,
+    pub blocks: u32,
+    pub timeouts: u32,
+    pub connection_excess: u32,
+}
+
+/// Cards whose chip is written but which the system and the terminal do not
+/// both hold as issued.
+pub fn disagreements(
+    reports: &[CsReport],
+    registered: &BTreeMap<CardId, TelegramId>,
+) -> Vec<CardId> {
+    reports
+        .iter()
+        .flat_map(|r| r.cards.iter())
+        .filter(|(card, rec)| rec.chip_written && !(rec.issued && registered.contains_key(card)))
+        .map(|(card, _)| *card)
+        .collect()
+}
+
+struct Terminal<'a, P: Platform> {
+    relay: &'a RelayHandle<P>,
+    config: &'a CsConfig,
+    cipher: SessionCipher,
+    thread: ThreadName,
+    queue: VecDeque<CardId>,
+    in_flight: BTreeMap<TelegramId, (CardId, Millis)>,
+    ids: BTreeMap<CardId, TelegramId>,
+    next_seq: u64,
+    sends: u32,
+    report: CsReport,
+}
+
+/// Runs one terminal to the end of its workload (or of its send budget).
+pub fn run_cs<P: Platform>(relay: &RelayHandle<P>, config: &CsConfig) -> CsReport {
+    let mut t = Terminal {
+        relay,
+        config,
+        cipher: SessionCipher::new(&relay.shared().config.key),
+        thread: ThreadName::Cs(config.cs.0),
+        queue: config.cards.iter().copied().collect(),
+        in_flight: BTreeMap::new(),
+        ids: BTreeMap::new(),
+        next_seq: 1,
+        sends: 0,
+        report: CsReport::default(),
+    };
+    t.run();
+    t.report
+}
+
+impl<P: Platform> Terminal<'_, P> {
+    fn emit(&self, telegram: Option<TelegramId>, kind: EventKind) {
+        self.relay.shared().emit(self.thread, telegram, kind);
+    }
+
+    fn run(&mut self) {
+        loop {
+            self.send_window();
+            if self.in_flight.is_empty() {
+                if self.queue.is_empty() || self.sends >= self.config.max_sends {
+                    return;
+                }
+                continue;
+            }
+            self.await_answer();
+        }
+    }
+
+    fn new_id(&mut self) -> TelegramId {
+        let id = TelegramId(((self.config.cs.0 as u64) << 32) | self.next_seq);
+        self.next_seq += 1;
+        id
+    }
+
+    fn send_window(&mut self) {
+        while self.in_flight.len() < self.config.window.max(1) && self.sends < self.config.max_sends {
+            let Some(card) = self.queue.pop_front() else {
+                return;
+            };
+            if !self.send(card) {
+                return;
+            }
+        }
+    }
+
+    /// Sends one card's registration; false if it was refused.
+    fn send(&mut self, card: CardId) -> bool {
+        let record = self.report.cards.entry(card).or_default();
+        let first = !record.chip_written;
+        record.chip_written = true;
+        record.sends += 1;
+        self.sends += 1;
+        let id = match self.config.rule {
+            CsRule::Improved => match self.ids.get(&card) {
+                Some(id) => *id,
+                None => {
+                    let id = self.new_id();
+                    self.ids.insert(card, id);
+                    id
+                }
+            },
+            CsRule::Legacy => self.new_id(),
+        };
+        if first {
+            self.emit(Some(id), EventKind::ChipWritten { card });
+        } else {
+            self.emit(Some(id), EventKind::CsRetry { card });
+        }
+        let body = format!("register {card}");
+        let telegram = Telegram {
+            kind: Kind::Register,
+            cs: self.config.cs,
+            id,
+            card,
+            payload: self.cipher.seal(id, Direction::Request, body.as_bytes()),
+        };
+        match self.relay.submit(telegram, self.thread) {
+            Ok(()) => {
+                self.in_flight.insert(id, (card, P::now()));
+                true
+            }
+            Err(_) => {
+                self.report.connection_excess += 1;
+                self.on_trouble(card);
+                false
+            }
+        }
+    }
+
+    fn await_answer(&mut self) {
+        let oldest = self.in_flight.values().map(|(_, at)| *at).min().unwrap_or(0);
+        let deadline = deadline_after(oldest, self.config.search_timeout);
+        match self.relay.take_reply(self.config.cs, Some(deadline)) {
+            Some(answer) => {
+                if let Some((card, _)) = self.in_flight.remove(&answer.id) {
+                    self.on_answer(card, &answer);
+                }
+            }
+            None => {
+                self.report.timeouts += 1;
+                let oldest = self.in_flight.iter().min_by_key(|(_, (_, at))| *at);
+                if let Some((&id, &(card, _))) = oldest {
+                    self.emit(Some(id), EventKind::CsTimeout);
+                    self.in_flight.remove(&id);
+                    self.on_trouble(card);
+                }
+            }
+        }
+    }
+
+    fn on_answer(&mut self, card: CardId, answer: &Telegram) {
+        let record = self.report.cards.entry(card).or_default();
+        match answer.kind {
+            Kind::ReplyOk => {
+                record.issued = true;
+                self.emit(Some(answer.id), EventKind::CsConfirmed { card, issued: true });
+            }
+            Kind::ErrorUnauthorized => {
+                record.refused = true;
+                self.emit(Some(answer.id), EventKind::CsConfirmed { card, issued: false });
+            }
+            _ => self.queue.push_back(card),
+        }
+    }
+
+    /// A rejected or timed-out request: the rule decides what else happens.
+    fn on_trouble(&mut self, card: CardId) {
+        match self.config.rule {
+            CsRule::Improved => {
+                P::sleep(self.config.backoff);
+                self.queue.push_front(card);
+            }
+            CsRule::Legacy => {
+                let discarded: Vec<_> = std::mem::take(&mut self.in_flight).into_iter().collect();
+                for (id, (lost_card, _)) in &discarded {
+                    self.emit(Some(*id), EventKind::CsDiscarded { card: *lost_card });
+                    self.queue.push_front(*lost_card);
+                }
+                self.report.discarded += discarded.len() as u32;
+                self.queue.push_front(card);
+                let until = deadline_after(P::now(), self.config.block_for);
+                self.emit(None, EventKind::CsBlocked { until });
+                self.report.blocks += 1;
+                P::sleep(self.config.block_for);
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The HSM board: takes one request at a time, computes, raises its interrupt,
+//! and then waits for the CPU's completion notice before it takes the next
+//! request. If the notice never comes, the board (and the relay with it)
+//! waits forever: root cause 1.
+
+use crate::crypto::{Direction, SessionCipher};
+use crate::events::HsmOp;
+use crate::platform::{Lock, Millis, Platform, Wait};
+use crate::telegram::TelegramId;
+use std::collections::VecDeque;
+
+/// A request to the board.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HsmJob {
+    pub telegram: TelegramId,
+    pub worker: u16,
+    pub op: HsmOp,
+    pub data: Vec<u8>,
+}
+
+/// A computed result, waiting for the CPU to fetch it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HsmResult {
+    pub telegram: TelegramId,
+    pub worker: u16,
+    pub op: HsmOp,
+    pub output: Result<Vec<u8>, String>,
+}
+
+#[derive(Debug, Default)]
+struct Board {
+    queue: VecDeque<HsmJob>,
+    /// Raised its interrupt; waiting for the completion notice.
+    awaiting_completion: Option<HsmResult>,
+    /// Bumped by a reset so the firmware stops waiting for an old notice.
+    resets: u64,
+    shutdown: bool,
+}
+
+/// The board; its firmware loop is [`Hsm::run`].
+pub struct Hsm<P: Platform> {
+    board: P::Mutex<Board>,
+    cipher: SessionCipher,
+    latency: Millis,
+}
+
+impl<P: Platform> Hsm<P> {
+    pub fn new(key: &[u8; 32], latency: Millis) -> Self {
+        Hsm {
+            board: P::Mutex::new(Board::default()),
+            cipher: SessionCipher::new(key),
+            latency,
+        }
+    }
+
+    pub fn submit(&self, job: HsmJob) {
+        self.board.with(|b| b.queue.push_back(job));
+    }
+
+    /// The cryptography itself, shared with the in-process path.
+    pub fn compute(cipher: &SessionCipher, job: &HsmJob) -> Result<Vec<u8>, String> {
+        match job.op {
+            HsmOp::Decrypt => cipher
+                .open(job.telegram, Direction::Request, &job.data)
+                .map_err(|e| e.to_string()),
+            HsmOp::Encrypt => Ok(cipher.seal(job.telegram, Direction::Reply, &job.data)),
+        }
+    }
+
+    /// The firmware: for each job, compute, publish the result, call `raise`
+    /// (the interrupt), then wait for the completion notice (or a reset).
+    pub fn run(&self, mut on_done: impl FnMut(&HsmResult), mut raise: impl FnMut(&HsmResult)) {
+        while let Some(job) = self.next_job() {
+            if self.latency > 0 {
+                P::sleep(self.latency);
+            }
+            let result = HsmResult {
+                telegram: job.telegram,
+                worker: job.worker,
+                op: job.op,
+                output: Self::compute(&self.cipher, &job),
+            };
+            on_done(&result);
+            let resets = self.board.with(|b| {
+                b.awaiting_completion = Some(result.clone());
+                b.resets
+            });
+            raise(&result);
+            self.await_completion(resets);
+        }
+    }
+
+    fn next_job(&self) -> Option<HsmJob> {
+        self.board.wait(|b| {
+            if b.shutdown {
+                Wait::Ready(None)
+            } else if let Some(job) = b.queue.pop_front() {
+                Wait::Ready(Some(job))
+            } else {
+                Wait::blocked()
+            }
+        })
+    }
+
+    fn await_completion(&self, resets: u64) {
+        self.board.wait(|b| {
+            let notified = b.awaiting_completion.is_none();
+            if b.shutdown || notified || b.resets != resets {
+                Wait::Ready(())
+            } else {
+                Wait::blocked()
+            }
+        });
+    }
+
+    /// The CPU's side of an HSM interrupt: fetch the result and send the
+    /// completion notice. `None` if nothing was waiting (a late interrupt
+    /// after a reset).
+    pub fn complete(&self) -> Option<HsmResult> {
+        self.board.with(|b| b.awaiting_completion.take())
+    }
+
+    /// The guard's reset: the board drops the result it was holding and
+    /// stops waiting for its notice.
+    pub fn reset(&self) {
+        self.board.with(|b| {
+            b.awaiting_completion = None;
+            b.resets += 1;
+        });
+    }
+
+    /// Whether the board is stuck waiting for a completion notice.
+    pub fn awaiting_completion(&self) -> bool {
+        self.board.with(|b| b.awaiting_completion.is_some())
+    }
+
+    pub fn shutdown(&self) {
+        self.board.with(|b| b.shutdown = true);
+    }
+
+    pub fn cipher(&self) -> &SessionCipher {
+        &self.cipher
+    }
+}

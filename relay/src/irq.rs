@@ -1,0 +1,151 @@
+//! The interrupt controller of the CPU core that serves the HSM.
+//!
+//! Physical mode: every source has its own pending bit; each interrupt is
+//! delivered and acknowledged. Logical mode (the 2016 BIOS setting): the
+//! sources share one delivery slot on the core; when the HSM's and the
+//! monitor's interrupts are pending at the same moment they collapse into one,
+//! and the CPU answers only the monitor's. Loss needs simultaneity: an
+//! interrupt that arrives while another is *in service* is kept pending.
+
+use crate::events::IrqSource;
+use crate::platform::{Lock, Platform, Wait};
+use patches::IrqMode;
+use std::collections::BTreeSet;
+
+/// What a raise did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Raised {
+    Pending,
+    /// Two pending interrupts became one: `lost` will never be acknowledged.
+    Collapsed { kept: IrqSource, lost: IrqSource },
+}
+
+#[derive(Debug)]
+struct Lines {
+    mode: IrqMode,
+    /// Logical mode: the core's single pending slot.
+    slot: Option<IrqSource>,
+    /// Physical mode: one pending bit per source.
+    pending: BTreeSet<IrqSource>,
+    in_service: Option<IrqSource>,
+    shutdown: bool,
+}
+
+/// The controller; the CPU thread calls [`IrqController::take`].
+pub struct IrqController<P: Platform> {
+    lines: P::Mutex<Lines>,
+}
+
+impl<P: Platform> IrqController<P> {
+    pub fn new(mode: IrqMode) -> Self {
+        IrqController {
+            lines: P::Mutex::new(Lines {
+                mode,
+                slot: None,
+                pending: BTreeSet::new(),
+                in_service: None,
+                shutdown: false,
+            }),
+        }
+    }
+
+    pub fn raise(&self, source: IrqSource) -> Raised {
+        self.lines.with(|l| match l.mode {
+            IrqMode::Physical => {
+                l.pending.insert(source);
+                Raised::Pending
+            }
+            IrqMode::Logical => match l.slot {
+                Some(other) if other != source => {
+                    // The order cannot be kept: the monitor's vector wins.
+                    l.slot = Some(IrqSource::Monitor);
+                    let lost = if source == IrqSource::Monitor { other } else { source };
+                    Raised::Collapsed {
+                        kept: IrqSource::Monitor,
+                        lost,
+                    }
+                }
+                _ => {
+                    l.slot = Some(source);
+                    Raised::Pending
+                }
+            },
+        })
+    }
+
+    /// The CPU waits for the next interrupt and puts it in service; `None`
+    /// at shutdown. The HSM's pending bit is served first in Physical mode.
+    pub fn take(&self) -> Option<IrqSource> {
+        self.lines.wait(|l| {
+            if l.shutdown {
+                return Wait::Ready(None);
+            }
+            if l.in_service.is_some() {
+                return Wait::blocked();
+            }
+            let next = match l.mode {
+                IrqMode::Logical => l.slot.take(),
+                IrqMode::Physical => l.pending.pop_first(),
+            };
+            match next {
+                Some(source) => {
+                    l.in_service = Some(source);
+                    Wait::Ready(Some(source))
+                }
+                None => Wait::blocked(),
+            }
+        })
+    }
+
+    /// End of interrupt: the core can take the next one.
+    pub fn end_of_interrupt(&self) {
+        self.lines.with(|l| l.in_service = None);
+    }
+
+    pub fn shutdown(&self) {
+        self.lines.with(|l| l.shutdown = true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::Std;
+
+    #[test]
+    fn logical_mode_collapses_simultaneous_interrupts_keeping_the_monitors() {
+        let irq = IrqController::<Std>::new(IrqMode::Logical);
+        assert_eq!(irq.raise(IrqSource::Hsm), Raised::Pending);
+        assert_eq!(
+            irq.raise(IrqSource::Monitor),
+            Raised::Collapsed {
+                kept: IrqSource::Monitor,
+                lost: IrqSource::Hsm
+            }
+        );
+        assert_eq!(irq.take(), Some(IrqSource::Monitor));
+        irq.end_of_interrupt();
+        irq.shutdown();
+        assert_eq!(irq.take(), None);
+    }
+
+    #[test]
+    fn logical_mode_keeps_an_interrupt_raised_while_another_is_in_service() {
+        let irq = IrqController::<Std>::new(IrqMode::Logical);
+        irq.raise(IrqSource::Monitor);
+        assert_eq!(irq.take(), Some(IrqSource::Monitor));
+        assert_eq!(irq.raise(IrqSource::Hsm), Raised::Pending);
+        irq.end_of_interrupt();
+        assert_eq!(irq.take(), Some(IrqSource::Hsm));
+    }
+
+    #[test]
+    fn physical_mode_delivers_both() {
+        let irq = IrqController::<Std>::new(IrqMode::Physical);
+        irq.raise(IrqSource::Monitor);
+        assert_eq!(irq.raise(IrqSource::Hsm), Raised::Pending);
+        assert_eq!(irq.take(), Some(IrqSource::Hsm));
+        irq.end_of_interrupt();
+        assert_eq!(irq.take(), Some(IrqSource::Monitor));
+    }
+}

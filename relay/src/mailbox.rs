@@ -1,0 +1,219 @@
+//! The business AP's message queue, Windows-like: a posted message stays
+//! posted; a reset of the timer does not take back a timeout notice.
+
+use crate::config::Delivery;
+use crate::events::HsmOp;
+use crate::platform::{Lock, Millis, Platform, Wait};
+use crate::telegram::{Telegram, TelegramId};
+use std::collections::VecDeque;
+
+/// A message for the AP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// A request telegram to process.
+    Arrival(Telegram),
+    /// The AP's timer fired. The timer id is the worker's, reused for every
+    /// telegram (as with `SetTimer(hwnd, ID, ..)`); only the Epoch fix tags
+    /// the notice with the generation of the telegram that set it.
+    /// `set_by` is for the event log only: the AP never reads it.
+    TimeoutNotice {
+        timer: u16,
+        epoch: u64,
+        set_by: TelegramId,
+    },
+    /// The CPU relayed the HSM's result for a telegram.
+    HsmCompleted {
+        telegram: TelegramId,
+        op: HsmOp,
+        result: Result<Vec<u8>, String>,
+    },
+}
+
+impl Message {
+    fn is_timer(&self) -> bool {
+        matches!(self, Message::TimeoutNotice { .. })
+    }
+}
+
+/// What [`Mailbox::next`] returns.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    Message(Message),
+    /// The deadline passed with nothing acceptable.
+    TimedOut,
+    Shutdown,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    messages: VecDeque<Message>,
+    shutdown: bool,
+}
+
+impl Queue {
+    /// The index of the next message to retrieve, if any.
+    fn pick(&self, delivery: Delivery, accept_arrivals: bool) -> Option<usize> {
+        let acceptable =
+            |m: &Message| accept_arrivals || !matches!(m, Message::Arrival(_));
+        let mut candidates = self
+            .messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| acceptable(m));
+        match delivery {
+            Delivery::Fifo => candidates.next().map(|(i, _)| i),
+            Delivery::LowPriority => {
+                let all: Vec<_> = candidates.collect();
+                all.iter()
+                    .find(|(_, m)| !m.is_timer())
+                    .or_else(|| all.first())
+                    .map(|(i, _)| *i)
+            }
+        }
+    }
+}
+
+/// One AP worker's queue.
+pub struct Mailbox<P: Platform> {
+    queue: P::Mutex<Queue>,
+    delivery: Delivery,
+}
+
+impl<P: Platform> Mailbox<P> {
+    pub fn new(delivery: Delivery) -> Self {
+        Mailbox {
+            queue: P::Mutex::new(Queue::default()),
+            delivery,
+        }
+    }
+
+    pub fn post(&self, message: Message) {
+        self.queue.with(|q| q.messages.push_back(message));
+    }
+
+    /// Retrieves the next message; arrivals only when `accept_arrivals`
+    /// (the AP takes a new telegram only when idle).
+    pub fn next(&self, accept_arrivals: bool, until: Option<Millis>) -> Next {
+        let delivery = self.delivery;
+        self.queue.wait(|q| {
+            if q.shutdown {
+                return Wait::Ready(Next::Shutdown);
+            }
+            if let Some(i) = q.pick(delivery, accept_arrivals) {
+                let m = q.messages.remove(i).expect("picked index exists");
+                return Wait::Ready(Next::Message(m));
+            }
+            match until {
+                Some(deadline) if P::now() >= deadline => Wait::Ready(Next::TimedOut),
+                _ => Wait::Pending { until },
+            }
+        })
+    }
+
+    /// Takes every queued arrival (an AP restart loses them).
+    pub fn drain_arrivals(&self) -> Vec<Telegram> {
+        self.queue.with(|q| {
+            let (arrivals, rest): (Vec<_>, Vec<_>) = q
+                .messages
+                .drain(..)
+                .partition(|m| matches!(m, Message::Arrival(_)));
+            q.messages = rest.into();
+            arrivals
+                .into_iter()
+                .filter_map(|m| match m {
+                    Message::Arrival(t) => Some(t),
+                    _ => None,
+                })
+                .collect()
+        })
+    }
+
+    /// Timeout notices waiting in the queue.
+    pub fn pending_timeout_notices(&self) -> usize {
+        self.queue
+            .with(|q| q.messages.iter().filter(|m| m.is_timer()).count())
+    }
+
+    pub fn shutdown(&self) {
+        self.queue.with(|q| q.shutdown = true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::Std;
+    use crate::telegram::{CardId, CsId, Kind};
+
+    fn arrival(id: u64) -> Message {
+        Message::Arrival(Telegram {
+            kind: Kind::Register,
+            cs: CsId(0),
+            id: TelegramId(id),
+            card: CardId(id),
+            payload: vec![],
+        })
+    }
+
+    fn notice() -> Message {
+        Message::TimeoutNotice {
+            timer: 0,
+            epoch: 1,
+            set_by: TelegramId(1),
+        }
+    }
+
+    fn completion() -> Message {
+        Message::HsmCompleted {
+            telegram: TelegramId(2),
+            op: HsmOp::Decrypt,
+            result: Ok(vec![]),
+        }
+    }
+
+    #[test]
+    fn fifo_delivers_a_notice_before_a_later_message() {
+        let mb = Mailbox::<Std>::new(Delivery::Fifo);
+        mb.post(notice());
+        mb.post(completion());
+        assert_eq!(mb.next(false, None), Next::Message(notice()));
+    }
+
+    #[test]
+    fn low_priority_delivers_a_notice_only_when_nothing_else_waits() {
+        let mb = Mailbox::<Std>::new(Delivery::LowPriority);
+        mb.post(notice());
+        mb.post(completion());
+        assert_eq!(mb.next(false, None), Next::Message(completion()));
+        assert_eq!(mb.next(false, None), Next::Message(notice()));
+    }
+
+    #[test]
+    fn a_busy_ap_leaves_arrivals_queued() {
+        let mb = Mailbox::<Std>::new(Delivery::Fifo);
+        mb.post(arrival(2));
+        mb.post(notice());
+        assert_eq!(mb.next(false, None), Next::Message(notice()));
+        assert_eq!(mb.next(true, None), Next::Message(arrival(2)));
+    }
+
+    #[test]
+    fn a_deadline_with_nothing_acceptable_times_out() {
+        let mb = Mailbox::<Std>::new(Delivery::Fifo);
+        mb.post(arrival(2));
+        let until = Std::now() + 5;
+        assert_eq!(mb.next(false, Some(until)), Next::TimedOut);
+    }
+
+    #[test]
+    fn draining_keeps_other_messages() {
+        let mb = Mailbox::<Std>::new(Delivery::Fifo);
+        mb.post(arrival(2));
+        mb.post(notice());
+        mb.post(arrival(3));
+        assert_eq!(mb.drain_arrivals().len(), 2);
+        assert_eq!(mb.pending_timeout_notices(), 1);
+        mb.shutdown();
+        assert_eq!(mb.next(true, None), Next::Shutdown);
+    }
+}

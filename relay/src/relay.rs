@@ -1,0 +1,291 @@
+//! The relay server assembled: its shared parts and its threads.
+//!
+//! Threads: one per AP worker, the timer service, the HSM firmware, the CPU
+//! core taking interrupts, and the monitoring agent (when on). Everything
+//! they share is a platform [`Lock`] or [`Counter`], so any checker controls
+//! every interleaving.
+
+use crate::admission::{Admission, ConnectionExcess};
+use crate::config::RelayConfig;
+use crate::events::{EventKind, EventLog, IrqSource, ThreadName};
+use crate::hsm::Hsm;
+use crate::irq::{IrqController, Raised};
+use crate::mailbox::{Mailbox, Message};
+use crate::platform::{deadline_after, Lock, Millis, Platform, Wait};
+use crate::replies::ReplyBoard;
+use crate::telegram::{CardId, CsId, Telegram, TelegramId};
+use crate::timer::TimerService;
+use crate::upstream::Upstream;
+use crate::work_area::WorkAreas;
+use crate::worker::Ap;
+use patches::Monitor;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Everything the relay's threads share.
+pub struct Shared<P: Platform> {
+    pub config: RelayConfig,
+    pub events: EventLog,
+    pub mailboxes: Vec<Mailbox<P>>,
+    pub timers: TimerService<P>,
+    pub work_areas: WorkAreas<P>,
+    pub admission: Admission<P>,
+    pub hsm: Hsm<P>,
+    pub irq: IrqController<P>,
+    pub upstream: Upstream<P>,
+    pub replies: ReplyBoard<P>,
+    monitor_stop: P::Mutex<bool>,
+}
+
+impl<P: Platform> Shared<P> {
+    fn new(config: RelayConfig, events: EventLog) -> Self {
+        let mailboxes = (0..config.workers.max(1))
+            .map(|_| Mailbox::new(config.timer_delivery))
+            .collect();
+        Shared {
+            mailboxes,
+            timers: TimerService::new(),
+            work_areas: WorkAreas::new(config.work_areas),
+            admission: Admission::new(config.connection_limit),
+            hsm: Hsm::new(&config.key, config.hsm_latency),
+            irq: IrqController::new(config.patches.irq_mode),
+            upstream: Upstream::new(config.upstream_latency, config.upstream_capacity),
+            replies: ReplyBoard::default(),
+            monitor_stop: P::Mutex::new(false),
+            events,
+            config,
+        }
+    }
+
+    /// Records an event at the platform's time.
+    pub fn emit(&self, thread: ThreadName, telegram: Option<TelegramId>, kind: EventKind) {
+        self.events.record(P::now(), thread, telegram, kind);
+    }
+
+    /// Answers a CS and frees the telegram's admission slot.
+    pub(crate) fn reply(&self, thread: ThreadName, answer: Telegram) {
+        let (id, kind) = (answer.id, answer.kind);
+        self.replies.post(answer);
+        self.admission.release();
+        self.emit(thread, Some(id), EventKind::Reply { kind });
+    }
+
+    fn raise(&self, thread: ThreadName, telegram: Option<TelegramId>, source: IrqSource) {
+        self.emit(thread, telegram, EventKind::InterruptRaised { source });
+        if let Raised::Collapsed { kept, lost } = self.irq.raise(source) {
+            self.emit(thread, telegram, EventKind::InterruptCollapsed { kept, lost });
+        }
+    }
+}
+
+/// The part of a relay its clients use; cheap to clone into CS threads.
+pub struct RelayHandle<P: Platform> {
+    shared: Arc<Shared<P>>,
+}
+
+impl<P: Platform> Clone for RelayHandle<P> {
+    fn clone(&self) -> Self {
+        RelayHandle {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<P: Platform> RelayHandle<P> {
+    /// A request telegram reaches the relay: admitted and queued to its
+    /// worker, or refused with connection excess (the caller answers it).
+    pub fn submit(&self, telegram: Telegram, from: ThreadName) -> Result<(), ConnectionExcess> {
+        let s = &self.shared;
+        if let Err(excess) = s.admission.try_admit() {
+            let kind = EventKind::ConnectionExcess {
+                cs: telegram.cs,
+                in_use: excess.in_use,
+                limit: excess.limit,
+            };
+            s.emit(from, Some(telegram.id), kind);
+            return Err(excess);
+        }
+        let worker = (telegram.id.0 % s.mailboxes.len() as u64) as usize;
+        let kind = EventKind::Arrived {
+            cs: telegram.cs,
+            card: telegram.card,
+        };
+        s.emit(from, Some(telegram.id), kind);
+        s.mailboxes[worker].post(Message::Arrival(telegram));
+        Ok(())
+    }
+
+    /// The next answer for `cs`, waiting until `until` (forever if `None`).
+    pub fn take_reply(&self, cs: CsId, until: Option<Millis>) -> Option<Telegram> {
+        self.shared.replies.take(cs, until)
+    }
+
+    pub fn shared(&self) -> &Shared<P> {
+        &self.shared
+    }
+}
+
+/// A running relay.
+pub struct Relay<P: Platform> {
+    handle: RelayHandle<P>,
+    threads: Vec<P::JoinHandle>,
+}
+
+impl<P: Platform> Relay<P> {
+    /// Starts every relay thread.
+    pub fn start(config: RelayConfig, events: EventLog) -> Self {
+        let shared = Arc::new(Shared::new(config, events));
+        let mut threads = Vec::new();
+        for id in 0..shared.mailboxes.len() as u16 {
+            let s = shared.clone();
+            let name = ThreadName::Worker(id).to_string();
+            threads.push(P::spawn(&name, move || Ap::new(&s, id).run()));
+        }
+        let s = shared.clone();
+        threads.push(P::spawn("timer", move || timer_thread(&s)));
+        if s_uses_hsm(&shared) {
+            let s = shared.clone();
+            threads.push(P::spawn("hsm", move || hsm_thread(&s)));
+            let s = shared.clone();
+            threads.push(P::spawn("cpu", move || cpu_thread(&s)));
+            if shared.config.patches.monitor == Monitor::On {
+                let s = shared.clone();
+                threads.push(P::spawn("monitor", move || monitor_thread(&s)));
+            }
+        }
+        Relay {
+            handle: RelayHandle { shared },
+            threads,
+        }
+    }
+
+    pub fn handle(&self) -> RelayHandle<P> {
+        self.handle.clone()
+    }
+
+    pub fn shared(&self) -> &Shared<P> {
+        &self.handle.shared
+    }
+
+    /// Stops every thread and waits for them; returns the shared state for
+    /// post-mortem checks.
+    pub fn shutdown(self) -> Arc<Shared<P>> {
+        let s = self.handle.shared;
+        s.emit(ThreadName::Main, None, EventKind::Shutdown);
+        s.monitor_stop.with(|stop| *stop = true);
+        s.timers.shutdown();
+        s.hsm.shutdown();
+        s.irq.shutdown();
+        s.replies.shutdown();
+        for mailbox in &s.mailboxes {
+            mailbox.shutdown();
+        }
+        for t in self.threads {
+            P::join(t);
+        }
+        s
+    }
+}
+
+fn s_uses_hsm<P: Platform>(s: &Shared<P>) -> bool {
+    s.config.crypto == crate::config::CryptoPath::Hsm
+}
+
+fn timer_thread<P: Platform>(s: &Shared<P>) {
+    s.timers.run(|armed| {
+        s.mailboxes[armed.timer as usize].post(Message::TimeoutNotice {
+            timer: armed.timer,
+            epoch: armed.epoch,
+            set_by: armed.set_by,
+        });
+        let kind = EventKind::TimeoutPosted {
+            timer: armed.timer,
+            epoch: armed.epoch,
+        };
+        s.emit(ThreadName::Timer, Some(armed.set_by), kind);
+    });
+}
+
+fn hsm_thread<P: Platform>(s: &Shared<P>) {
+    s.hsm.run(
+        |done| {
+            let kind = EventKind::HsmDone {
+                op: done.op,
+                ok: done.output.is_ok(),
+            };
+            s.emit(ThreadName::Hsm, Some(done.telegram), kind);
+        },
+        |done| {
+            s.raise(ThreadName::Hsm, Some(done.telegram), IrqSource::Hsm);
+            s.emit(ThreadName::Hsm, Some(done.telegram), EventKind::HsmAwaitingCompletion);
+        },
+    );
+}
+
+/// The CPU core: takes each interrupt, serves it, ends it.
+fn cpu_thread<P: Platform>(s: &Shared<P>) {
+    while let Some(source) = s.irq.take() {
+        s.emit(ThreadName::Cpu, None, EventKind::InterruptAcknowledged { source });
+        if source == IrqSource::Hsm {
+            if let Some(done) = s.hsm.complete() {
+                s.emit(ThreadName::Cpu, Some(done.telegram), EventKind::CompletionNotice);
+                s.mailboxes[done.worker as usize].post(Message::HsmCompleted {
+                    telegram: done.telegram,
+                    op: done.op,
+                    result: done.output,
+                });
+            }
+        }
+        s.irq.end_of_interrupt();
+    }
+}
+
+/// The hardware monitoring agent: an interrupt every period.
+fn monitor_thread<P: Platform>(s: &Shared<P>) {
+    let limit = s.config.monitor_raises.unwrap_or(u32::MAX);
+    for _ in 0..limit {
+        let deadline = deadline_after(P::now(), s.config.monitor_period);
+        let stopped = s.monitor_stop.wait(|stop| {
+            if *stop {
+                Wait::Ready(true)
+            } else if P::now() >= deadline {
+                Wait::Ready(false)
+            } else {
+                Wait::Pending {
+                    until: Some(deadline),
+                }
+            }
+        });
+        if stopped {
+            return;
+        }
+        s.raise(ThreadName::Monitor, None, IrqSource::Monitor);
+    }
+}
+
+/// What a post-mortem sees of a relay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observation {
+    pub allocated_work_areas: Vec<(u32, TelegramId)>,
+    pub pending_timeout_notices: usize,
+    pub answers: BTreeMap<TelegramId, u32>,
+    pub hsm_awaiting_completion: bool,
+    pub registered_cards: BTreeMap<CardId, TelegramId>,
+}
+
+impl<P: Platform> Shared<P> {
+    /// The relay's observable state (platform calls: not inside a closure).
+    pub fn observe(&self) -> Observation {
+        Observation {
+            allocated_work_areas: self.work_areas.allocated(),
+            pending_timeout_notices: self
+                .mailboxes
+                .iter()
+                .map(|m| m.pending_timeout_notices())
+                .sum(),
+            answers: self.replies.answer_counts(),
+            hsm_awaiting_completion: self.hsm.awaiting_completion(),
+            registered_cards: self.upstream.registered(),
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The card management business server: registers cards, with a latency and
+//! a bounded number of requests in progress.
+
+use crate::platform::{Lock, Millis, Platform, Wait};
+use crate::telegram::{CardId, Kind, TelegramId};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default)]
+struct Server {
+    in_progress: u32,
+    /// The system record: which telegram registered each card.
+    registered: BTreeMap<CardId, TelegramId>,
+}
+
+/// The upstream server as the relay sees it.
+pub struct Upstream<P: Platform> {
+    server: P::Mutex<Server>,
+    latency: Millis,
+    capacity: u32,
+}
+
+impl<P: Platform> Upstream<P> {
+    pub fn new(latency: Millis, capacity: u32) -> Self {
+        Upstream {
+            server: P::Mutex::new(Server::default()),
+            latency,
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Forwards one request and waits for the answer. A registration by a
+    /// new telegram for a card already registered is refused as unauthorized;
+    /// the same telegram again (an idempotent retry) is answered OK.
+    pub fn call(&self, kind: Kind, card: CardId, telegram: TelegramId) -> Kind {
+        let capacity = self.capacity;
+        self.server.wait(|s| {
+            if s.in_progress < capacity {
+                s.in_progress += 1;
+                Wait::Ready(())
+            } else {
+                Wait::blocked()
+            }
+        });
+        if self.latency > 0 {
+            P::sleep(self.latency);
+        }
+        self.server.with(|s| {
+            s.in_progress -= 1;
+            if kind != Kind::Register {
+                return Kind::ReplyOk;
+            }
+            match s.registered.get(&card) {
+                None => {
+                    s.registered.insert(card, telegram);
+                    Kind::ReplyOk
+                }
+                Some(&by) if by == telegram => Kind::ReplyOk,
+                Some(_) => Kind::ErrorUnauthorized,
+            }
+        })
+    }
+
+    /// The system record of registered cards.
+    pub fn registered(&self) -> BTreeMap<CardId, TelegramId> {
+        self.server.with(|s| s.registered.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::Std;
+
+    #[test]
+    fn registration_is_idempotent_per_telegram_and_refused_for_another() {
+        let up = Upstream::<Std>::new(0, 1);
+        let card = CardId(1);
+        assert_eq!(up.call(Kind::Register, card, TelegramId(10)), Kind::ReplyOk);
+        assert_eq!(up.call(Kind::Register, card, TelegramId(10)), Kind::ReplyOk);
+        assert_eq!(up.call(Kind::Register, card, TelegramId(11)), Kind::ErrorUnauthorized);
+        assert_eq!(up.call(Kind::Search, card, TelegramId(12)), Kind::ReplyOk);
+        assert_eq!(up.registered().get(&card), Some(&TelegramId(10)));
+    }
+}

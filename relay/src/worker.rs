@@ -1,0 +1,304 @@
+//! The business AP: one worker thread with a Windows-like message loop.
+//!
+//! Per telegram: allocate a work area and set the timer; decrypt (HSM);
+//! forward upstream; encrypt (HSM); reset the timer; reply; terminate (free).
+//! While the HSM works the AP is back in its message loop, so a timeout
+//! notice can be retrieved in the middle of a telegram. On a timeout notice,
+//! termination frees the work area, guarded as the `TimerFix` says.
+
+use crate::config::CryptoPath;
+use crate::events::{EventKind, HsmOp, ThreadName};
+use crate::hsm::{Hsm, HsmJob};
+use crate::mailbox::{Message, Next};
+use crate::platform::{deadline_after, Millis, Platform};
+use crate::relay::Shared;
+use crate::telegram::{Kind, Telegram, TelegramId};
+use crate::timer::Armed;
+use patches::{HsmGuard, TimerFix};
+
+/// The telegram the AP is working on.
+#[derive(Clone, Debug)]
+struct InFlight {
+    telegram: Telegram,
+    area: u32,
+    epoch: u64,
+    /// The HSM operation the AP waits for.
+    awaiting: HsmOp,
+    /// The guard's deadline for that wait, if the guard is on.
+    hsm_deadline: Option<Millis>,
+    /// The upstream's answer, once it came.
+    upstream_answer: Option<Kind>,
+}
+
+/// One AP worker's state.
+pub(crate) struct Ap<'a, P: Platform> {
+    shared: &'a Shared<P>,
+    id: u16,
+    in_flight: Option<InFlight>,
+    /// The work-area pointer of the C code: still set after a free, so an
+    /// unguarded termination frees it again.
+    work_area_pointer: Option<(u32, TelegramId)>,
+    /// Generation of the latest telegram (the Epoch fix's tag).
+    epoch: u64,
+}
+
+impl<'a, P: Platform> Ap<'a, P> {
+    pub(crate) fn new(shared: &'a Shared<P>, id: u16) -> Self {
+        Ap {
+            shared,
+            id,
+            in_flight: None,
+            work_area_pointer: None,
+            epoch: 0,
+        }
+    }
+
+    fn thread(&self) -> ThreadName {
+        ThreadName::Worker(self.id)
+    }
+
+    fn emit(&self, telegram: Option<TelegramId>, kind: EventKind) {
+        self.shared.emit(self.thread(), telegram, kind);
+    }
+
+    fn current(&self) -> Option<TelegramId> {
+        self.in_flight.as_ref().map(|f| f.telegram.id)
+    }
+
+    /// The message loop, until shutdown.
+    pub(crate) fn run(mut self) {
+        let mailbox = &self.shared.mailboxes[self.id as usize];
+        loop {
+            let idle = self.in_flight.is_none();
+            let until = self.in_flight.as_ref().and_then(|f| f.hsm_deadline);
+            match mailbox.next(idle, until) {
+                Next::Message(m) => self.handle(m),
+                Next::TimedOut => self.on_hsm_wait_timed_out(),
+                Next::Shutdown => break,
+            }
+        }
+        if let Some(f) = self.in_flight.take() {
+            self.emit(Some(f.telegram.id), EventKind::TelegramLost);
+        }
+    }
+
+    fn handle(&mut self, message: Message) {
+        match message {
+            Message::Arrival(t) => self.on_arrival(t),
+            Message::HsmCompleted {
+                telegram,
+                op,
+                result,
+            } => self.on_hsm_completed(telegram, op, result),
+            Message::TimeoutNotice {
+                timer,
+                epoch,
+                set_by,
+            } => {
+                self.emit(Some(set_by), EventKind::TimeoutReceived { timer, epoch });
+                self.on_timeout_notice(epoch);
+            }
+        }
+    }
+
+    fn on_arrival(&mut self, telegram: Telegram) {
+        let id = telegram.id;
+        let Some(area) = self.shared.work_areas.alloc(id) else {
+            self.emit(Some(id), EventKind::AllocFailed);
+            self.shared.reply(self.thread(), telegram.answer(Kind::ErrorTimeout, vec![]));
+            return;
+        };
+        self.emit(Some(id), EventKind::Alloc { area });
+        self.work_area_pointer = Some((area, id));
+        self.epoch += 1;
+        let deadline = deadline_after(P::now(), self.shared.config.telegram_timeout);
+        self.shared.timers.set(Armed {
+            timer: self.id,
+            epoch: self.epoch,
+            set_by: id,
+            deadline,
+        });
+        self.emit(
+            Some(id),
+            EventKind::SetTimer {
+                timer: self.id,
+                epoch: self.epoch,
+                deadline,
+            },
+        );
+        let payload = telegram.payload.clone();
+        self.in_flight = Some(InFlight {
+            telegram,
+            area,
+            epoch: self.epoch,
+            awaiting: HsmOp::Decrypt,
+            hsm_deadline: None,
+            upstream_answer: None,
+        });
+        self.request_crypto(HsmOp::Decrypt, payload);
+    }
+
+    /// Hands data to the HSM, or computes in process and posts the result to
+    /// this AP's own queue (so the message loop runs in both paths).
+    fn request_crypto(&mut self, op: HsmOp, data: Vec<u8>) {
+        let Some(f) = self.in_flight.as_mut() else {
+            return;
+        };
+        f.awaiting = op;
+        let job = HsmJob {
+            telegram: f.telegram.id,
+            worker: self.id,
+            op,
+            data,
+        };
+        let config = &self.shared.config;
+        if config.patches.hsm_guard == HsmGuard::ErrorOnInterrupted
+            && config.crypto == CryptoPath::Hsm
+        {
+            f.hsm_deadline = Some(deadline_after(P::now(), config.hsm_guard_timeout));
+        }
+        self.emit(Some(job.telegram), EventKind::HsmRequest { op });
+        match config.crypto {
+            CryptoPath::Hsm => self.shared.hsm.submit(job),
+            CryptoPath::InProcess => {
+                let result = Hsm::<P>::compute(self.shared.hsm.cipher(), &job);
+                self.shared.mailboxes[self.id as usize].post(Message::HsmCompleted {
+                    telegram: job.telegram,
+                    op,
+                    result,
+                });
+            }
+        }
+    }
+
+    fn on_hsm_completed(&mut self, telegram: TelegramId, op: HsmOp, result: Result<Vec<u8>, String>) {
+        let expected = self
+            .in_flight
+            .as_ref()
+            .is_some_and(|f| f.telegram.id == telegram && f.awaiting == op);
+        if !expected {
+            let what = format!("HSM {op:?} result after the telegram ended");
+            self.emit(Some(telegram), EventKind::StaleMessage { what });
+            return;
+        }
+        match (op, result) {
+            (HsmOp::Decrypt, Ok(_request)) => self.forward_upstream(),
+            (HsmOp::Encrypt, Ok(sealed)) => {
+                let kind = self
+                    .in_flight
+                    .as_ref()
+                    .and_then(|f| f.upstream_answer)
+                    .unwrap_or(Kind::ReplyOk);
+                self.finish(kind, sealed);
+            }
+            (_, Err(_)) => self.finish(Kind::ErrorHsm, vec![]),
+        }
+    }
+
+    fn forward_upstream(&mut self) {
+        let Some(f) = self.in_flight.as_mut() else {
+            return;
+        };
+        f.hsm_deadline = None;
+        let (kind, card, id) = (f.telegram.kind, f.telegram.card, f.telegram.id);
+        self.emit(Some(id), EventKind::UpstreamForward);
+        let answer = self.shared.upstream.call(kind, card, id);
+        self.emit(
+            Some(id),
+            EventKind::UpstreamReply {
+                registered: kind == Kind::Register && answer == Kind::ReplyOk,
+            },
+        );
+        if let Some(f) = self.in_flight.as_mut() {
+            f.upstream_answer = Some(answer);
+        }
+        let body = format!("{answer:?} {card}").into_bytes();
+        self.request_crypto(HsmOp::Encrypt, body);
+    }
+
+    /// Relay work complete: reset the timer, reply, terminate (free).
+    fn finish(&mut self, kind: Kind, payload: Vec<u8>) {
+        let Some(f) = self.in_flight.take() else {
+            return;
+        };
+        let id = f.telegram.id;
+        let removed = self.shared.timers.kill(self.id);
+        self.emit(Some(id), EventKind::ResetTimer { timer: self.id, removed });
+        self.shared.reply(self.thread(), f.telegram.answer(kind, payload));
+        self.free(f.area, id);
+    }
+
+    fn free(&mut self, area: u32, owner: TelegramId) {
+        match self.shared.work_areas.free(area, owner) {
+            Ok(()) => self.emit(Some(owner), EventKind::Free { area }),
+            Err(_) => self.abnormal_termination(area, owner),
+        }
+    }
+
+    fn on_timeout_notice(&mut self, epoch: u64) {
+        let fix = self.shared.config.patches.timer_fix;
+        let current_epoch = self.in_flight.as_ref().map(|f| f.epoch);
+        match (fix, current_epoch) {
+            (TimerFix::Epoch, Some(e)) if e != epoch => self.ignore_notice("stale epoch"),
+            (TimerFix::Epoch | TimerFix::AllocGuard, None) => {
+                self.ignore_notice("no work area allocated")
+            }
+            (_, Some(_)) => self.terminate(),
+            (TimerFix::None, None) => self.free_unconditionally(),
+        }
+    }
+
+    fn ignore_notice(&self, reason: &str) {
+        self.emit(
+            self.current(),
+            EventKind::TimeoutIgnored {
+                reason: reason.to_string(),
+            },
+        );
+    }
+
+    /// Termination by timeout of the telegram in flight.
+    fn terminate(&mut self) {
+        let Some(f) = self.in_flight.take() else {
+            return;
+        };
+        let id = f.telegram.id;
+        self.emit(Some(id), EventKind::Terminated);
+        self.shared.timers.kill(self.id);
+        self.shared
+            .reply(self.thread(), f.telegram.answer(Kind::ErrorTimeout, vec![]));
+        self.free(f.area, id);
+    }
+
+    /// TimerFix::None with nothing in flight: termination frees the stale
+    /// work-area pointer, an area this AP no longer owns (root cause 2).
+    fn free_unconditionally(&mut self) {
+        if let Some((area, owner)) = self.work_area_pointer {
+            self.free(area, owner);
+        }
+    }
+
+    /// The AP process dies and restarts: queued telegrams are lost.
+    fn abnormal_termination(&mut self, area: u32, owner: TelegramId) {
+        self.emit(Some(owner), EventKind::FreeOfUnallocated { area });
+        let lost = self.shared.mailboxes[self.id as usize].drain_arrivals();
+        for t in &lost {
+            self.emit(Some(t.id), EventKind::TelegramLost);
+            self.shared.admission.release();
+        }
+        let lost = lost.len() as u32;
+        self.emit(Some(owner), EventKind::ApAbnormalTermination { lost });
+        self.in_flight = None;
+        self.work_area_pointer = None;
+    }
+
+    /// HsmGuard: the wait for the HSM ran out; reset the board, answer with
+    /// an error instead of hanging.
+    fn on_hsm_wait_timed_out(&mut self) {
+        let telegram = self.current();
+        self.emit(telegram, EventKind::HsmWaitTimedOut);
+        self.shared.hsm.reset();
+        self.emit(telegram, EventKind::HsmReset);
+        self.finish(Kind::ErrorHsm, vec![]);
+    }
+}
