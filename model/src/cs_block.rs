@@ -1,0 +1,475 @@
+//! **cs-block**: the CS blocking rule that turned relay overload into a
+//! cascading outage (INCIDENT.md, "The CS blocking rule").
+//!
+//! Several municipal CSs issue cards. For each card the CS has already written
+//! the IC chip when it sends the request telegram. The relay admits at most
+//! `limit` connections; over the limit it answers connection excess. The
+//! upstream system registers a card once; a *new* telegram for a card it has
+//! already registered is refused as unauthorized.
+//!
+//! Assumptions:
+//! * Admission is decided when the telegram is sent: `Send` when a connection
+//!   is free, `ConnectionExcess` when the relay is full.
+//! * `CsRule::Legacy`: on connection excess the CS cuts all its connections,
+//!   discards every in-flight telegram (also those the system already
+//!   processed), blocks for one minute (`Unblock`), then sends the discarded
+//!   cards again as new telegrams. A cut telegram that was not yet processed
+//!   upstream is abandoned by the relay.
+//! * `CsRule::Improved`: only the rejected card waits (backoff) and is retried
+//!   with the same telegram id, which the system treats idempotently. A retry
+//!   that would be rejected again changes nothing, so `Retry` is modelled only
+//!   when a connection is free.
+//! * Time is abstract: the minute of blocking and the backoff are one step.
+//! * CSs are identical, so states are compared up to a permutation of CSs.
+
+use crate::sizes::{resolve, SizeError, SizeParam};
+use crate::spec::{Fairness, Property, Spec};
+use patches::{CsRule, Patches};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Size parameters of cs-block.
+pub const SIZES: &[SizeParam] = &[
+    SizeParam {
+        name: "css",
+        default: 2,
+        min: 1,
+        max: 4,
+        help: "municipal CS terminals",
+    },
+    SizeParam {
+        name: "cards",
+        default: 2,
+        min: 1,
+        max: 4,
+        help: "cards each CS issues",
+    },
+    SizeParam {
+        name: "inflight",
+        default: 2,
+        min: 1,
+        max: 4,
+        help: "telegrams a CS may have in flight at once",
+    },
+    SizeParam {
+        name: "limit",
+        default: 2,
+        min: 1,
+        max: 8,
+        help: "the relay's connection limit",
+    },
+];
+
+/// The system's answer to a card's telegram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Answer {
+    Issued,
+    /// The card was already registered by another telegram.
+    Unauthorized,
+}
+
+/// A card as the CS sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CardPhase {
+    /// Chip not written yet, nothing sent.
+    Unsent,
+    /// Telegram admitted; `answer` once the system has processed it.
+    InFlight { answer: Option<Answer> },
+    /// Improved rule: got connection excess, waits to retry the same telegram.
+    Rejected,
+    /// Legacy rule: telegram discarded, to be sent again as a new telegram.
+    Discarded,
+    /// The CS got the answer.
+    Done(Answer),
+}
+
+/// One card: the terminal's view and the system's record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Card {
+    pub phase: CardPhase,
+    pub system_registered: bool,
+}
+
+/// One CS terminal with its cards.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Cs {
+    /// Legacy rule: blocked for one minute after a connection excess.
+    pub blocked: bool,
+    pub cards: Vec<Card>,
+}
+
+impl Cs {
+    fn in_flight(&self) -> usize {
+        self.cards
+            .iter()
+            .filter(|c| matches!(c.phase, CardPhase::InFlight { .. }))
+            .count()
+    }
+
+    /// The card the CS sends next (new, or discarded and resent as new).
+    fn next_to_send(&self) -> Option<usize> {
+        self.cards
+            .iter()
+            .position(|c| matches!(c.phase, CardPhase::Unsent | CardPhase::Discarded))
+    }
+}
+
+/// All CSs and the relay's admission.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CsBlockState {
+    pub css: Vec<Cs>,
+    /// Some admitted telegram was discarded by its CS without an answer.
+    pub accepted_dropped: bool,
+}
+
+impl CsBlockState {
+    /// Connections held at the relay: one per in-flight telegram.
+    pub fn connections(&self) -> usize {
+        self.css.iter().map(Cs::in_flight).sum()
+    }
+}
+
+/// One step.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CsBlockAction {
+    /// The CS writes the chip (first time) and sends; the relay admits it.
+    Send { cs: usize, card: usize },
+    /// The CS sends; the relay is full and answers connection excess.
+    ConnectionExcess { cs: usize, card: usize },
+    /// The relay forwards the telegram and the system processes it.
+    Upstream { cs: usize, card: usize },
+    /// The answer reaches the CS; the connection is released.
+    Reply { cs: usize, card: usize },
+    /// Legacy: the minute of blocking is over.
+    Unblock { cs: usize },
+    /// Improved: the rejected telegram is retried after backoff.
+    Retry { cs: usize, card: usize },
+}
+
+/// The cs-block spec for one setting of the patches.
+#[derive(Clone, Debug)]
+pub struct CsBlock {
+    pub cs_rule: CsRule,
+    pub css: usize,
+    pub cards: usize,
+    pub inflight: usize,
+    pub limit: usize,
+}
+
+impl CsBlock {
+    /// Builds the spec; `sizes` may be partial (defaults fill the rest).
+    pub fn new(patches: Patches, sizes: &BTreeMap<String, u64>) -> Result<Self, SizeError> {
+        let sizes = resolve("cs-block", SIZES, sizes)?;
+        Ok(CsBlock {
+            cs_rule: patches.cs_rule,
+            css: sizes["css"] as usize,
+            cards: sizes["cards"] as usize,
+            inflight: sizes["inflight"] as usize,
+            limit: sizes["limit"] as usize,
+        })
+    }
+
+    /// The sizes this spec was built with (for traces).
+    pub fn sizes(&self) -> BTreeMap<String, u64> {
+        BTreeMap::from([
+            ("css".to_string(), self.css as u64),
+            ("cards".to_string(), self.cards as u64),
+            ("inflight".to_string(), self.inflight as u64),
+            ("limit".to_string(), self.limit as u64),
+        ])
+    }
+
+    /// The card `cs` would send now, if it may send at all.
+    fn sendable(&self, s: &CsBlockState, cs: usize) -> Option<usize> {
+        let terminal = s.css.get(cs)?;
+        if terminal.blocked || terminal.in_flight() >= self.inflight {
+            return None;
+        }
+        terminal.next_to_send()
+    }
+
+    /// The CS reacts to a connection excess answer for `card`.
+    fn on_connection_excess(&self, s: &mut CsBlockState, cs: usize, card: usize) {
+        let terminal = &mut s.css[cs];
+        match self.cs_rule {
+            CsRule::Legacy => {
+                for c in terminal.cards.iter_mut() {
+                    if matches!(c.phase, CardPhase::InFlight { .. }) {
+                        c.phase = CardPhase::Discarded;
+                        s.accepted_dropped = true;
+                    }
+                }
+                terminal.cards[card].phase = CardPhase::Discarded;
+                terminal.blocked = true;
+            }
+            CsRule::Improved => terminal.cards[card].phase = CardPhase::Rejected,
+        }
+    }
+}
+
+impl Spec for CsBlock {
+    type State = CsBlockState;
+    type Action = CsBlockAction;
+
+    fn name(&self) -> &'static str {
+        "cs-block"
+    }
+
+    fn init_states(&self) -> Vec<CsBlockState> {
+        let card = Card {
+            phase: CardPhase::Unsent,
+            system_registered: false,
+        };
+        let cs = Cs {
+            blocked: false,
+            cards: vec![card; self.cards],
+        };
+        vec![CsBlockState {
+            css: vec![cs; self.css],
+            accepted_dropped: false,
+        }]
+    }
+
+    fn actions(&self, s: &CsBlockState, actions: &mut Vec<CsBlockAction>) {
+        let full = s.connections() >= self.limit;
+        for (cs, terminal) in s.css.iter().enumerate() {
+            if let Some(card) = self.sendable(s, cs) {
+                actions.push(if full {
+                    CsBlockAction::ConnectionExcess { cs, card }
+                } else {
+                    CsBlockAction::Send { cs, card }
+                });
+            }
+            if terminal.blocked {
+                actions.push(CsBlockAction::Unblock { cs });
+            }
+            for (card, c) in terminal.cards.iter().enumerate() {
+                match c.phase {
+                    CardPhase::InFlight { answer: None } => {
+                        actions.push(CsBlockAction::Upstream { cs, card })
+                    }
+                    CardPhase::InFlight { answer: Some(_) } => {
+                        actions.push(CsBlockAction::Reply { cs, card })
+                    }
+                    CardPhase::Rejected => actions.push(CsBlockAction::Retry { cs, card }),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn next_state(&self, s: &CsBlockState, action: &CsBlockAction) -> Option<CsBlockState> {
+        let full = s.connections() >= self.limit;
+        let mut next = s.clone();
+        match *action {
+            CsBlockAction::Send { cs, card } => {
+                if full || self.sendable(s, cs) != Some(card) {
+                    return None;
+                }
+                next.css[cs].cards[card].phase = CardPhase::InFlight { answer: None };
+            }
+            CsBlockAction::ConnectionExcess { cs, card } => {
+                if !full || self.sendable(s, cs) != Some(card) {
+                    return None;
+                }
+                self.on_connection_excess(&mut next, cs, card);
+            }
+            CsBlockAction::Upstream { cs, card } => {
+                let c = next.css.get_mut(cs)?.cards.get_mut(card)?;
+                if c.phase != (CardPhase::InFlight { answer: None }) {
+                    return None;
+                }
+                let answer = if c.system_registered {
+                    Answer::Unauthorized
+                } else {
+                    Answer::Issued
+                };
+                c.system_registered = true;
+                c.phase = CardPhase::InFlight {
+                    answer: Some(answer),
+                };
+            }
+            CsBlockAction::Reply { cs, card } => {
+                let c = next.css.get_mut(cs)?.cards.get_mut(card)?;
+                let CardPhase::InFlight {
+                    answer: Some(answer),
+                } = c.phase
+                else {
+                    return None;
+                };
+                c.phase = CardPhase::Done(answer);
+            }
+            CsBlockAction::Unblock { cs } => {
+                let terminal = next.css.get_mut(cs)?;
+                if !terminal.blocked {
+                    return None;
+                }
+                terminal.blocked = false;
+            }
+            CsBlockAction::Retry { cs, card } => {
+                let in_flight = s.css.get(cs)?.in_flight();
+                let c = next.css[cs].cards.get_mut(card)?;
+                if full || in_flight >= self.inflight || c.phase != CardPhase::Rejected {
+                    return None;
+                }
+                c.phase = CardPhase::InFlight { answer: None };
+            }
+        }
+        Some(next)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        let everyone_moves = || Fairness {
+            description: "CSs, the relay and the upstream system keep taking steps; \
+                          blocks and backoffs end",
+            weakly_fair: |_, _| true,
+        };
+        vec![
+            Property::<Self>::always("chip_and_system_agree", |_, s| {
+                s.css.iter().flat_map(|cs| &cs.cards).all(|c| {
+                    !(c.phase == CardPhase::Done(Answer::Unauthorized) && c.system_registered)
+                })
+            }),
+            Property::<Self>::eventually(
+                "accepted_request_answered",
+                |_, s| !s.accepted_dropped && s.connections() == 0,
+                everyone_moves(),
+            ),
+            Property::<Self>::eventually(
+                "no_cs_starves",
+                |_, s| {
+                    s.css
+                        .iter()
+                        .flat_map(|cs| &cs.cards)
+                        .all(|c| matches!(c.phase, CardPhase::Done(_)))
+                },
+                everyone_moves(),
+            ),
+            Property::<Self>::sometimes("all_cards_issued", |_, s| {
+                s.css
+                    .iter()
+                    .flat_map(|cs| &cs.cards)
+                    .all(|c| c.phase == CardPhase::Done(Answer::Issued))
+            }),
+        ]
+    }
+
+    fn representative(state: &CsBlockState) -> CsBlockState {
+        let mut canonical = state.clone();
+        canonical.css.sort();
+        canonical
+    }
+
+    fn describe_action(&self, action: &CsBlockAction) -> String {
+        match *action {
+            CsBlockAction::Send { cs, card } => {
+                format!("cs{cs} writes chip c{card} and sends; relay admits it")
+            }
+            CsBlockAction::ConnectionExcess { cs, card } => match self.cs_rule {
+                CsRule::Legacy => format!(
+                    "cs{cs} sends c{card}: connection_excess -> cs{cs} cuts all, discards, blocks 1 min"
+                ),
+                CsRule::Improved => {
+                    format!("cs{cs} sends c{card}: connection_excess -> c{card} backs off")
+                }
+            },
+            CsBlockAction::Upstream { cs, card } => {
+                format!("system processes cs{cs}'s telegram for c{card}")
+            }
+            CsBlockAction::Reply { cs, card } => format!("cs{cs} receives the answer for c{card}"),
+            CsBlockAction::Unblock { cs } => format!("cs{cs}'s minute of blocking ends"),
+            CsBlockAction::Retry { cs, card } => {
+                format!("cs{cs} retries c{card} with the same telegram id; admitted")
+            }
+        }
+    }
+
+    fn describe_state(&self, s: &CsBlockState) -> String {
+        let css: Vec<String> = s
+            .css
+            .iter()
+            .enumerate()
+            .map(|(i, cs)| {
+                let cards: Vec<String> = cs
+                    .cards
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{:?}{}",
+                            c.phase,
+                            if c.system_registered { "+reg" } else { "" }
+                        )
+                    })
+                    .collect();
+                format!(
+                    "cs{i}{} [{}]",
+                    if cs.blocked { " BLOCKED" } else { "" },
+                    cards.join(", ")
+                )
+            })
+            .collect();
+        format!("connections={} | {}", s.connections(), css.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patches::Preset;
+    use CsBlockAction::*;
+
+    fn run(spec: &CsBlock, actions: &[CsBlockAction]) -> CsBlockState {
+        let mut s = spec.init_states().remove(0);
+        for a in actions {
+            s = spec
+                .next_state(&s, a)
+                .unwrap_or_else(|| panic!("{a:?} disabled"));
+        }
+        s
+    }
+
+    /// cs0's first card is registered upstream, then the relay fills up and
+    /// cs0's second telegram gets connection excess.
+    const OVERLOAD: [CsBlockAction; 4] = [
+        Send { cs: 0, card: 0 },
+        Upstream { cs: 0, card: 0 },
+        Send { cs: 1, card: 0 },
+        ConnectionExcess { cs: 0, card: 1 },
+    ];
+
+    #[test]
+    fn legacy_cs_discards_a_registered_card_and_its_retry_is_refused() {
+        let spec = CsBlock::new(Preset::Jan2016.patches(), &BTreeMap::new()).unwrap();
+        let s = run(&spec, &OVERLOAD);
+        assert!(s.css[0].blocked && s.accepted_dropped);
+        assert_eq!(s.css[0].cards[0].phase, CardPhase::Discarded);
+        let mut actions = OVERLOAD.to_vec();
+        actions.extend([
+            Unblock { cs: 0 },
+            Send { cs: 0, card: 0 },
+            Upstream { cs: 0, card: 0 },
+            Reply { cs: 0, card: 0 },
+        ]);
+        let s = run(&spec, &actions);
+        assert_eq!(
+            s.css[0].cards[0].phase,
+            CardPhase::Done(Answer::Unauthorized)
+        );
+        assert!(s.css[0].cards[0].system_registered);
+    }
+
+    #[test]
+    fn improved_cs_keeps_in_flight_telegrams() {
+        let spec = CsBlock::new(Preset::Proposed.patches(), &BTreeMap::new()).unwrap();
+        let s = run(&spec, &OVERLOAD);
+        assert!(!s.css[0].blocked && !s.accepted_dropped);
+        assert_eq!(s.css[0].cards[1].phase, CardPhase::Rejected);
+        assert_eq!(s.connections(), 2);
+        assert_eq!(
+            spec.next_state(&s, &Retry { cs: 0, card: 1 }),
+            None,
+            "still full"
+        );
+    }
+}

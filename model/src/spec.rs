@@ -1,0 +1,183 @@
+//! The one small trait every executable specification implements (DESIGN.md §4).
+//!
+//! A spec is a transition system: initial states, the actions enabled in a
+//! state, the state an action leads to, and named properties. It knows
+//! nothing of any checker: `stateright-models` turns it into a
+//! `stateright::Model`, the proptest adapter into a reference state machine,
+//! and [`crate::trace::replay`] re-checks a stored counterexample with it.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt::Debug;
+use std::hash::Hash;
+
+/// A transition system with named properties.
+pub trait Spec: Sized {
+    /// Everything a checker needs to tell two situations apart.
+    type State: Clone + Eq + Hash + Debug;
+    /// One atomic step. Actions say who does what (worker, telegram, CS...),
+    /// so a stored action list reads as a timeline and replays on its own.
+    type Action: Clone + Eq + Hash + Debug + Serialize + DeserializeOwned;
+
+    /// The spec's name as used by the CLI and in trace files ("timer-free").
+    fn name(&self) -> &'static str;
+
+    /// Initial states, in a deterministic order.
+    fn init_states(&self) -> Vec<Self::State>;
+
+    /// Candidate actions in `state`, in a deterministic order.
+    fn actions(&self, state: &Self::State, actions: &mut Vec<Self::Action>);
+
+    /// The state `action` leads to, or `None` when it is not enabled.
+    fn next_state(&self, state: &Self::State, action: &Self::Action) -> Option<Self::State>;
+
+    /// The named properties of this spec.
+    fn properties(&self) -> Vec<Property<Self>>;
+
+    /// Canonical member of the state's symmetry class (identical processes
+    /// permuted into a fixed order). The default is no symmetry.
+    fn representative(state: &Self::State) -> Self::State {
+        state.clone()
+    }
+
+    /// One line for a timeline; the default is the action's `Debug` form.
+    fn describe_action(&self, action: &Self::Action) -> String {
+        format!("{action:?}")
+    }
+
+    /// A one-line summary of a state for timelines.
+    fn describe_state(&self, state: &Self::State) -> String {
+        format!("{state:?}")
+    }
+
+    /// The enabled actions of `state` with the states they lead to.
+    fn successors(&self, state: &Self::State) -> Vec<(Self::Action, Self::State)> {
+        let mut actions = Vec::new();
+        self.actions(state, &mut actions);
+        actions
+            .into_iter()
+            .filter_map(|a| self.next_state(state, &a).map(|s| (a, s)))
+            .collect()
+    }
+
+    /// Looks a property up by name.
+    fn property(&self, name: &str) -> Option<Property<Self>> {
+        self.properties().into_iter().find(|p| p.name == name)
+    }
+}
+
+/// How a property's condition is quantified over behaviours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Safety: the condition holds in every reachable state.
+    Always,
+    /// Reachability: the condition holds in some reachable state (an example
+    /// guards against a vacuous model).
+    Sometimes,
+    /// Liveness, `[]<>condition`: on every behaviour that is fair for the
+    /// property's [`Fairness`], the condition holds again and again. A
+    /// behaviour that stops stays in its last state forever, so a terminal
+    /// state where the condition is false is a violation too.
+    Eventually,
+}
+
+/// The weak-fairness assumption of a liveness property: an action value for
+/// which `weakly_fair` is true cannot stay enabled forever without being taken.
+pub struct Fairness<S: Spec> {
+    /// For humans: which steps are assumed to happen eventually.
+    pub description: &'static str,
+    pub weakly_fair: fn(&S, &S::Action) -> bool,
+}
+
+impl<S: Spec> Clone for Fairness<S> {
+    fn clone(&self) -> Self {
+        Fairness {
+            description: self.description,
+            weakly_fair: self.weakly_fair,
+        }
+    }
+}
+
+/// A named condition with its quantifier.
+pub struct Property<S: Spec> {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub condition: fn(&S, &S::State) -> bool,
+    /// Only for [`Kind::Eventually`].
+    pub fairness: Option<Fairness<S>>,
+}
+
+impl<S: Spec> Clone for Property<S> {
+    fn clone(&self) -> Self {
+        Property {
+            name: self.name,
+            kind: self.kind,
+            condition: self.condition,
+            fairness: self.fairness.clone(),
+        }
+    }
+}
+
+impl<S: Spec> Property<S> {
+    pub fn always(name: &'static str, condition: fn(&S, &S::State) -> bool) -> Self {
+        Property {
+            name,
+            kind: Kind::Always,
+            condition,
+            fairness: None,
+        }
+    }
+
+    pub fn sometimes(name: &'static str, condition: fn(&S, &S::State) -> bool) -> Self {
+        Property {
+            name,
+            kind: Kind::Sometimes,
+            condition,
+            fairness: None,
+        }
+    }
+
+    pub fn eventually(
+        name: &'static str,
+        condition: fn(&S, &S::State) -> bool,
+        fairness: Fairness<S>,
+    ) -> Self {
+        Property {
+            name,
+            kind: Kind::Eventually,
+            condition,
+            fairness: Some(fairness),
+        }
+    }
+
+    /// Whether `action` is weakly fair under this property's assumption.
+    pub fn is_fair(&self, spec: &S, action: &S::Action) -> bool {
+        self.fairness
+            .as_ref()
+            .is_some_and(|f| (f.weakly_fair)(spec, action))
+    }
+
+    /// Whether a cycle of states (each followed by the action taken from it,
+    /// the last action leading back to the first state) is weakly fair: every
+    /// fair action enabled in *all* the cycle's states is taken on the cycle.
+    pub fn cycle_is_fair(&self, spec: &S, cycle: &[(S::State, S::Action)]) -> bool {
+        let Some((first, _)) = cycle.first() else {
+            return true;
+        };
+        let mut always_enabled: Vec<S::Action> = spec
+            .successors(first)
+            .into_iter()
+            .map(|(a, _)| a)
+            .filter(|a| self.is_fair(spec, a))
+            .collect();
+        for (state, _) in &cycle[1..] {
+            let enabled: Vec<S::Action> =
+                spec.successors(state).into_iter().map(|(a, _)| a).collect();
+            always_enabled.retain(|a| enabled.contains(a));
+        }
+        always_enabled
+            .iter()
+            .all(|a| cycle.iter().any(|(_, taken)| taken == a))
+    }
+}

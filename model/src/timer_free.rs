@@ -1,0 +1,571 @@
+//! **timer-free**: root cause 2 of the incident, the timer/free race that
+//! terminated the business AP 38 times (INCIDENT.md, "Root cause 2").
+//!
+//! Each worker of the business AP runs a Windows-like message loop. Per
+//! telegram it allocates a work area, sets its timer (one timer id per worker,
+//! reused), asks the HSM to decrypt, forwards upstream, asks the HSM to
+//! encrypt, then resets (kills) the timer, replies and frees the work area.
+//! While the HSM works the worker is back in its message loop, so any queued
+//! message can be retrieved mid-telegram.
+//!
+//! Assumptions:
+//! * A handler runs to completion: one `Handle` action is one message
+//!   retrieved and fully processed. Only the OS (timer), the HSM and arriving
+//!   telegrams interleave with it, which is exactly what a message loop allows.
+//! * The OS may fire an armed (one-shot) timer at any moment; the timeout
+//!   notice is queued and killing the timer does not remove it.
+//! * The notice does not say which telegram it was for. The model still
+//!   records the telegram generation (`epoch`) it fired for, so it can tell a
+//!   spurious termination; only `TimerFix::Epoch` lets the AP read it.
+//! * Delivery (`fifo` size): 0 (default, used for the verdicts) = timeout
+//!   notices are low priority like `WM_TIMER`, retrieved only when nothing
+//!   else acceptable is waiting; 1 = strict FIFO. A new telegram is acceptable
+//!   only when the worker is idle; an HSM completion and a timeout notice are
+//!   always acceptable.
+//! * Terminating a telegram sends it an error reply, kills its timer, frees
+//!   its work area and abandons its HSM request; a completion that still
+//!   arrives for it is discarded. Freeing with nothing allocated is the
+//!   abnormal termination of the whole AP: no further step happens.
+
+use crate::sizes::{resolve, SizeError, SizeParam};
+use crate::spec::{Fairness, Property, Spec};
+use patches::{Patches, TimerFix};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Size parameters of timer-free.
+pub const SIZES: &[SizeParam] = &[
+    SizeParam {
+        name: "telegrams",
+        default: 2,
+        min: 1,
+        max: 5,
+        help: "telegrams that arrive in total",
+    },
+    SizeParam {
+        name: "workers",
+        default: 1,
+        min: 1,
+        max: 3,
+        help: "workers (message loops), each with its own timer and work area",
+    },
+    SizeParam {
+        name: "fifo",
+        default: 0,
+        min: 0,
+        max: 1,
+        help: "1 = timeout notices delivered FIFO, 0 = low priority like WM_TIMER",
+    },
+];
+
+/// A telegram id; also its generation (epoch) for the timer.
+pub type TelegramId = u8;
+
+/// A message in a worker's queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Message {
+    /// A request telegram from a CS.
+    Telegram { telegram: TelegramId },
+    /// The OS timer fired while armed for this telegram generation.
+    TimeoutNotice { epoch: TelegramId },
+    /// The HSM finished the request it got for this telegram.
+    Completion { telegram: TelegramId },
+}
+
+/// Where a worker is in its per-telegram sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Phase {
+    Idle,
+    /// Work area allocated, timer set, waiting for the HSM to decrypt.
+    AwaitDecrypt(TelegramId),
+    /// Forwarded upstream and got the answer, waiting for the HSM to encrypt.
+    AwaitEncrypt(TelegramId),
+}
+
+impl Phase {
+    pub fn telegram(self) -> Option<TelegramId> {
+        match self {
+            Phase::Idle => None,
+            Phase::AwaitDecrypt(t) | Phase::AwaitEncrypt(t) => Some(t),
+        }
+    }
+}
+
+/// One message loop of the business AP.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Worker {
+    pub phase: Phase,
+    /// The telegram whose work area is allocated, if any.
+    pub work_area: Option<TelegramId>,
+    /// The generation the (one-shot) timer is armed for, if armed.
+    pub timer: Option<TelegramId>,
+    /// The telegram whose HSM request is outstanding (completion not posted).
+    pub hsm_request: Option<TelegramId>,
+    pub queue: Vec<Message>,
+}
+
+/// What happened to one telegram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct TelegramRecord {
+    /// Replies sent (normal or error).
+    pub replies: u8,
+    /// Answered normally.
+    pub answered: bool,
+    /// Terminated by a timeout notice of this generation.
+    pub terminated_by: Option<TelegramId>,
+}
+
+/// The whole AP.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TimerFreeState {
+    pub workers: Vec<Worker>,
+    /// Telegrams that have arrived so far (the next one's id).
+    pub arrived: TelegramId,
+    pub telegrams: Vec<TelegramRecord>,
+    /// The AP freed a work area that was not allocated and terminated abnormally.
+    pub abnormal_termination: bool,
+}
+
+/// One step of the AP or its environment.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerFreeAction {
+    /// A CS telegram is posted to a worker's queue.
+    Arrive { worker: usize, telegram: TelegramId },
+    /// The OS fires the worker's armed timer: a timeout notice is queued.
+    TimerFires { worker: usize },
+    /// The HSM posts the completion of the worker's outstanding request.
+    HsmCompletes { worker: usize },
+    /// The worker retrieves `message` (the one its delivery rule picks) and
+    /// runs its handler to completion.
+    Handle { worker: usize, message: Message },
+}
+
+/// The timer-free spec for one setting of the patches.
+#[derive(Clone, Debug)]
+pub struct TimerFree {
+    pub timer_fix: TimerFix,
+    pub telegrams: u8,
+    pub workers: usize,
+    pub fifo: bool,
+}
+
+impl TimerFree {
+    /// Builds the spec; `sizes` may be partial (defaults fill the rest).
+    pub fn new(patches: Patches, sizes: &BTreeMap<String, u64>) -> Result<Self, SizeError> {
+        let sizes = resolve("timer-free", SIZES, sizes)?;
+        Ok(TimerFree {
+            timer_fix: patches.timer_fix,
+            telegrams: sizes["telegrams"] as u8,
+            workers: sizes["workers"] as usize,
+            fifo: sizes["fifo"] == 1,
+        })
+    }
+
+    /// The sizes this spec was built with (for traces).
+    pub fn sizes(&self) -> BTreeMap<String, u64> {
+        BTreeMap::from([
+            ("telegrams".to_string(), u64::from(self.telegrams)),
+            ("workers".to_string(), self.workers as u64),
+            ("fifo".to_string(), u64::from(self.fifo)),
+        ])
+    }
+
+    /// The message the worker's loop retrieves next, if any is acceptable.
+    pub fn next_message(&self, worker: &Worker) -> Option<Message> {
+        let acceptable = |m: &&Message| match m {
+            Message::Telegram { .. } => worker.phase == Phase::Idle,
+            Message::TimeoutNotice { .. } | Message::Completion { .. } => true,
+        };
+        let is_notice = |m: &&Message| matches!(m, Message::TimeoutNotice { .. });
+        let mut candidates = worker.queue.iter().filter(acceptable);
+        if self.fifo {
+            return candidates.next().copied();
+        }
+        // WM_TIMER is low priority: any other acceptable message goes first.
+        let first_other = worker
+            .queue
+            .iter()
+            .filter(acceptable)
+            .find(|m| !is_notice(m));
+        first_other.or_else(|| candidates.find(is_notice)).copied()
+    }
+
+    fn handle(&self, state: &mut TimerFreeState, w: usize, message: Message) {
+        let worker = &mut state.workers[w];
+        let at = worker
+            .queue
+            .iter()
+            .position(|m| *m == message)
+            .expect("handled message is queued");
+        worker.queue.remove(at);
+        match message {
+            Message::Telegram { telegram } => start_telegram(worker, telegram),
+            Message::Completion { telegram } => on_completion(state, w, telegram),
+            Message::TimeoutNotice { epoch } => self.on_timeout_notice(state, w, epoch),
+        }
+    }
+
+    /// The timeout handler: the three variants of the fix differ only in
+    /// when they decide to terminate.
+    fn on_timeout_notice(&self, state: &mut TimerFreeState, w: usize, epoch: TelegramId) {
+        let worker = &state.workers[w];
+        let terminate = match self.timer_fix {
+            TimerFix::None => true,
+            TimerFix::AllocGuard => worker.work_area.is_some(),
+            TimerFix::Epoch => worker.phase.telegram() == Some(epoch),
+        };
+        if terminate {
+            terminate_current(state, w, epoch);
+        }
+    }
+}
+
+/// Telegram handler: allocate the work area, set the timer, ask the HSM.
+fn start_telegram(worker: &mut Worker, telegram: TelegramId) {
+    worker.work_area = Some(telegram);
+    worker.timer = Some(telegram);
+    worker.hsm_request = Some(telegram);
+    worker.phase = Phase::AwaitDecrypt(telegram);
+}
+
+/// Completion handler. After decryption the worker forwards upstream
+/// (synchronously) and asks for encryption; after encryption it kills the
+/// timer, replies and frees. A completion for another telegram is discarded.
+fn on_completion(state: &mut TimerFreeState, w: usize, telegram: TelegramId) {
+    let worker = &mut state.workers[w];
+    match worker.phase {
+        Phase::AwaitDecrypt(t) if t == telegram => {
+            worker.hsm_request = Some(t);
+            worker.phase = Phase::AwaitEncrypt(t);
+        }
+        Phase::AwaitEncrypt(t) if t == telegram => {
+            worker.timer = None; // KillTimer: a queued notice stays queued.
+            worker.phase = Phase::Idle;
+            worker.work_area = None;
+            let record = &mut state.telegrams[usize::from(t)];
+            record.replies += 1;
+            record.answered = true;
+        }
+        _ => {}
+    }
+}
+
+/// Termination: free the work area pointer. With nothing allocated this is
+/// the abnormal termination of the AP.
+fn terminate_current(state: &mut TimerFreeState, w: usize, epoch: TelegramId) {
+    let worker = &mut state.workers[w];
+    let Some(telegram) = worker.work_area.take() else {
+        state.abnormal_termination = true;
+        return;
+    };
+    worker.timer = None;
+    worker.hsm_request = None;
+    worker.phase = Phase::Idle;
+    let record = &mut state.telegrams[usize::from(telegram)];
+    record.replies += 1;
+    record.terminated_by = Some(epoch);
+}
+
+impl Spec for TimerFree {
+    type State = TimerFreeState;
+    type Action = TimerFreeAction;
+
+    fn name(&self) -> &'static str {
+        "timer-free"
+    }
+
+    fn init_states(&self) -> Vec<TimerFreeState> {
+        let idle = Worker {
+            phase: Phase::Idle,
+            work_area: None,
+            timer: None,
+            hsm_request: None,
+            queue: Vec::new(),
+        };
+        vec![TimerFreeState {
+            workers: vec![idle; self.workers],
+            arrived: 0,
+            telegrams: vec![TelegramRecord::default(); usize::from(self.telegrams)],
+            abnormal_termination: false,
+        }]
+    }
+
+    fn actions(&self, state: &TimerFreeState, actions: &mut Vec<TimerFreeAction>) {
+        if state.abnormal_termination {
+            return; // the AP is gone
+        }
+        for (w, worker) in state.workers.iter().enumerate() {
+            if state.arrived < self.telegrams {
+                actions.push(TimerFreeAction::Arrive {
+                    worker: w,
+                    telegram: state.arrived,
+                });
+            }
+            if worker.timer.is_some() {
+                actions.push(TimerFreeAction::TimerFires { worker: w });
+            }
+            if worker.hsm_request.is_some() {
+                actions.push(TimerFreeAction::HsmCompletes { worker: w });
+            }
+            if let Some(message) = self.next_message(worker) {
+                actions.push(TimerFreeAction::Handle { worker: w, message });
+            }
+        }
+    }
+
+    fn next_state(
+        &self,
+        state: &TimerFreeState,
+        action: &TimerFreeAction,
+    ) -> Option<TimerFreeState> {
+        if state.abnormal_termination {
+            return None;
+        }
+        let mut next = state.clone();
+        match *action {
+            TimerFreeAction::Arrive { worker, telegram } => {
+                if telegram != state.arrived || telegram >= self.telegrams {
+                    return None;
+                }
+                next.workers
+                    .get_mut(worker)?
+                    .queue
+                    .push(Message::Telegram { telegram });
+                next.arrived += 1;
+            }
+            TimerFreeAction::TimerFires { worker } => {
+                let w = next.workers.get_mut(worker)?;
+                let epoch = w.timer.take()?;
+                w.queue.push(Message::TimeoutNotice { epoch });
+            }
+            TimerFreeAction::HsmCompletes { worker } => {
+                let w = next.workers.get_mut(worker)?;
+                let telegram = w.hsm_request.take()?;
+                w.queue.push(Message::Completion { telegram });
+            }
+            TimerFreeAction::Handle { worker, message } => {
+                if self.next_message(state.workers.get(worker)?) != Some(message) {
+                    return None;
+                }
+                self.handle(&mut next, worker, message);
+            }
+        }
+        Some(next)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        vec![
+            Property::<Self>::always("no_free_of_unallocated", |_, s| !s.abnormal_termination),
+            Property::<Self>::always("no_spurious_termination", |_, s| {
+                s.telegrams
+                    .iter()
+                    .enumerate()
+                    .all(|(t, r)| r.terminated_by.is_none_or(|epoch| usize::from(epoch) == t))
+            }),
+            Property::<Self>::always("exactly_one_reply", exactly_one_reply),
+            Property::<Self>::always("no_leak", |_, s| {
+                s.workers.iter().all(|w| w.work_area == w.phase.telegram())
+            }),
+            Property::<Self>::sometimes("all_telegrams_answered", |_, s| {
+                s.telegrams.iter().all(|r| r.answered)
+            }),
+            Property::<Self>::eventually(
+                "telegrams_finish",
+                |spec, s| usize::from(s.arrived) == usize::from(spec.telegrams) && all_finished(s),
+                Fairness {
+                    description: "the worker, the HSM and the CSs keep taking steps",
+                    weakly_fair: |_, _| true,
+                },
+            ),
+        ]
+    }
+
+    fn representative(state: &TimerFreeState) -> TimerFreeState {
+        let mut canonical = state.clone();
+        canonical.workers.sort();
+        canonical
+    }
+
+    fn describe_action(&self, action: &TimerFreeAction) -> String {
+        match action {
+            TimerFreeAction::Arrive { worker, telegram } => {
+                format!("telegram t{telegram} arrives at worker w{worker}")
+            }
+            TimerFreeAction::TimerFires { worker } => {
+                format!("OS fires w{worker}'s timer: timeout_notice queued")
+            }
+            TimerFreeAction::HsmCompletes { worker } => {
+                format!("HSM posts completion_notice to w{worker}")
+            }
+            TimerFreeAction::Handle { worker, message } => {
+                format!("w{worker} handles {}", describe_message(message))
+            }
+        }
+    }
+
+    fn describe_state(&self, s: &TimerFreeState) -> String {
+        let workers: Vec<String> = s
+            .workers
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let queue: Vec<String> = w.queue.iter().map(describe_message).collect();
+                format!(
+                    "w{i} {:?} work_area={} timer={} queue=[{}]",
+                    w.phase,
+                    opt(w.work_area),
+                    opt(w.timer),
+                    queue.join(", ")
+                )
+            })
+            .collect();
+        let replies: Vec<String> = s.telegrams.iter().map(|r| r.replies.to_string()).collect();
+        format!(
+            "{} | replies=[{}]{}",
+            workers.join("; "),
+            replies.join(","),
+            if s.abnormal_termination {
+                " | AP TERMINATED ABNORMALLY"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// Every telegram gets at most one reply, and none is left without one by an
+/// abnormal termination of the AP.
+fn exactly_one_reply(_: &TimerFree, s: &TimerFreeState) -> bool {
+    let at_most_one = s.telegrams.iter().all(|r| r.replies <= 1);
+    at_most_one && !(s.abnormal_termination && s.telegrams.iter().any(|r| r.replies == 0))
+}
+
+fn all_finished(s: &TimerFreeState) -> bool {
+    s.telegrams.iter().all(|r| r.replies > 0)
+}
+
+fn opt(t: Option<TelegramId>) -> String {
+    t.map_or("-".to_string(), |t| format!("t{t}"))
+}
+
+fn describe_message(m: &Message) -> String {
+    match m {
+        Message::Telegram { telegram } => format!("telegram t{telegram}"),
+        Message::TimeoutNotice { epoch } => format!("timeout_notice(for t{epoch})"),
+        Message::Completion { telegram } => format!("completion_notice(t{telegram})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patches::Preset;
+
+    fn spec(preset: Preset) -> TimerFree {
+        TimerFree::new(preset.patches(), &BTreeMap::new()).unwrap()
+    }
+
+    #[test]
+    fn low_priority_notice_waits_behind_a_completion() {
+        let spec = spec(Preset::Jan2016);
+        let worker = Worker {
+            phase: Phase::AwaitDecrypt(0),
+            work_area: Some(0),
+            timer: None,
+            hsm_request: None,
+            queue: vec![
+                Message::TimeoutNotice { epoch: 0 },
+                Message::Completion { telegram: 0 },
+            ],
+        };
+        assert_eq!(
+            spec.next_message(&worker),
+            Some(Message::Completion { telegram: 0 })
+        );
+        let fifo = TimerFree { fifo: true, ..spec };
+        assert_eq!(
+            fifo.next_message(&worker),
+            Some(Message::TimeoutNotice { epoch: 0 })
+        );
+    }
+
+    #[test]
+    fn a_busy_worker_leaves_new_telegrams_queued() {
+        let spec = TimerFree {
+            fifo: true,
+            ..spec(Preset::Jan2016)
+        };
+        let worker = Worker {
+            phase: Phase::AwaitEncrypt(0),
+            work_area: Some(0),
+            timer: Some(0),
+            hsm_request: Some(0),
+            queue: vec![Message::Telegram { telegram: 1 }],
+        };
+        assert_eq!(spec.next_message(&worker), None);
+    }
+
+    /// Runs actions from the initial state, panicking on a disabled one.
+    fn run(spec: &TimerFree, actions: &[TimerFreeAction]) -> TimerFreeState {
+        let mut state = spec.init_states().remove(0);
+        for a in actions {
+            state = spec
+                .next_state(&state, a)
+                .unwrap_or_else(|| panic!("{a:?} disabled"));
+        }
+        state
+    }
+
+    fn happy_path(telegram: TelegramId) -> Vec<TimerFreeAction> {
+        use TimerFreeAction::*;
+        let done = Message::Completion { telegram };
+        vec![
+            Arrive {
+                worker: 0,
+                telegram,
+            },
+            Handle {
+                worker: 0,
+                message: Message::Telegram { telegram },
+            },
+            HsmCompletes { worker: 0 },
+            Handle {
+                worker: 0,
+                message: done,
+            },
+            HsmCompletes { worker: 0 },
+            Handle {
+                worker: 0,
+                message: done,
+            },
+        ]
+    }
+
+    #[test]
+    fn happy_path_answers_and_frees() {
+        let spec = spec(Preset::Jan2016);
+        let state = run(&spec, &happy_path(0));
+        assert_eq!(state.telegrams[0].replies, 1);
+        assert!(state.telegrams[0].answered);
+        assert_eq!(state.workers[0].work_area, None);
+        assert_eq!(state.workers[0].timer, None);
+    }
+
+    #[test]
+    fn timeout_terminates_the_telegram_it_was_for() {
+        use TimerFreeAction::*;
+        let spec = spec(Preset::Proposed);
+        let mut actions = happy_path(0)[..2].to_vec();
+        actions.push(TimerFires { worker: 0 });
+        actions.push(Handle {
+            worker: 0,
+            message: Message::TimeoutNotice { epoch: 0 },
+        });
+        let state = run(&spec, &actions);
+        assert_eq!(state.telegrams[0].terminated_by, Some(0));
+        assert_eq!(state.telegrams[0].replies, 1);
+        assert_eq!(state.workers[0].work_area, None);
+    }
+}
