@@ -1,1 +1,71 @@
-fn main() {}
+//! `chukei`: the verification suite's command line.
+//!
+//! Exit codes: 0 when every verdict matches its recorded expectation, 1 when
+//! one does not (so CI can gate on it), 2 on bad arguments or bad input.
+
+mod reproduce;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "chukei",
+    version,
+    about = "Verification suite for the 2016 My Number relay server: reproduce its timing bugs, check its specs, keep them fixed",
+    long_about = None
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Search schedules of the real relay (deterministic driver) until a
+    /// root cause of 2016 reproduces; print the triggering timeline.
+    Reproduce(reproduce::Args),
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Reproduce(args) => reproduce::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("chukei: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Relay events go to `tracing` at debug level with their telegram and
+/// thread IDs: `RUST_LOG=relay=debug chukei reproduce` prints every one.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// What an `all`-or-one-name argument selects.
+#[derive(Clone, Debug)]
+pub struct Selection<T>(pub Vec<T>);
+
+/// Parses `all` or one name into the items it selects.
+pub fn all_or_one<T: std::str::FromStr + Copy>(value: &str, all: &[T]) -> Result<Selection<T>, String>
+where
+    T::Err: std::fmt::Display,
+{
+    if value == "all" {
+        Ok(Selection(all.to_vec()))
+    } else {
+        value.parse::<T>().map(|v| Selection(vec![v])).map_err(|e| e.to_string())
+    }
+}

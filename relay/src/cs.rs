@@ -136,7 +136,8 @@ impl<P: Platform> Terminal<'_, P> {
     }
 
     fn new_id(&mut self) -> TelegramId {
-        let id = TelegramId(((self.config.cs.0 as u64) << 32) | self.next_seq);
+        // Readable and unique per terminal: T100001 is cs-1's first telegram.
+        let id = TelegramId(self.config.cs.0 as u64 * 100_000 + self.next_seq);
         self.next_seq += 1;
         id
     }

@@ -160,7 +160,26 @@ impl fmt::Display for Event {
         } else {
             format!("{:>8}ms", self.at)
         };
-        write!(f, "{at} {telegram:>5} {:<9} {:?}", self.thread.to_string(), self.kind)
+        write!(f, "{at} {telegram:>8} {:<9} {}", self.thread.to_string(), self.kind)
+    }
+}
+
+/// `alloc area=0`: the event's name and fields, as in the JSON lines.
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = serde_json::to_value(self).map_err(|_| fmt::Error)?;
+        let Some(fields) = value.as_object() else {
+            return Err(fmt::Error);
+        };
+        let name = fields.get("event").and_then(|v| v.as_str()).unwrap_or("?");
+        f.write_str(name)?;
+        for (key, v) in fields.iter().filter(|(k, _)| *k != "event") {
+            match v {
+                serde_json::Value::String(text) => write!(f, " {key}={text}")?,
+                other => write!(f, " {key}={other}")?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -258,5 +277,6 @@ mod tests {
         };
         let line = e.to_string();
         assert!(line.contains("30000ms") && line.contains("T1") && line.contains("timer"), "{line}");
+        assert!(line.ends_with("timeout-posted epoch=1 timer=0"), "{line}");
     }
 }

@@ -38,7 +38,7 @@ pub struct Shared<P: Platform> {
 }
 
 impl<P: Platform> Shared<P> {
-    fn new(config: RelayConfig, events: EventLog) -> Self {
+    pub fn new(config: RelayConfig, events: EventLog) -> Self {
         let mailboxes = (0..config.workers.max(1))
             .map(|_| Mailbox::new(config.timer_delivery))
             .collect();
@@ -132,27 +132,23 @@ pub struct Relay<P: Platform> {
 }
 
 impl<P: Platform> Relay<P> {
-    /// Starts every relay thread.
+    /// Starts every relay thread the configuration calls for.
     pub fn start(config: RelayConfig, events: EventLog) -> Self {
+        let roles = Role::all_for(&config);
+        Self::start_roles(config, events, &roles)
+    }
+
+    /// Starts only the given threads: explorers with a thread limit (loom
+    /// allows five) run the real code of just the parts under study.
+    pub fn start_roles(config: RelayConfig, events: EventLog, roles: &[Role]) -> Self {
         let shared = Arc::new(Shared::new(config, events));
-        let mut threads = Vec::new();
-        for id in 0..shared.mailboxes.len() as u16 {
-            let s = shared.clone();
-            let name = ThreadName::Worker(id).to_string();
-            threads.push(P::spawn(&name, move || Ap::new(&s, id).run()));
-        }
-        let s = shared.clone();
-        threads.push(P::spawn("timer", move || timer_thread(&s)));
-        if s_uses_hsm(&shared) {
-            let s = shared.clone();
-            threads.push(P::spawn("hsm", move || hsm_thread(&s)));
-            let s = shared.clone();
-            threads.push(P::spawn("cpu", move || cpu_thread(&s)));
-            if shared.config.patches.monitor == Monitor::On {
+        let threads = roles
+            .iter()
+            .map(|&role| {
                 let s = shared.clone();
-                threads.push(P::spawn("monitor", move || monitor_thread(&s)));
-            }
-        }
+                P::spawn(&role.to_string(), move || role.run(&s))
+            })
+            .collect();
         Relay {
             handle: RelayHandle { shared },
             threads,
@@ -187,8 +183,52 @@ impl<P: Platform> Relay<P> {
     }
 }
 
-fn s_uses_hsm<P: Platform>(s: &Shared<P>) -> bool {
-    s.config.crypto == crate::config::CryptoPath::Hsm
+/// A relay thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Worker(u16),
+    Timer,
+    Hsm,
+    Cpu,
+    Monitor,
+}
+
+impl Role {
+    /// Every thread a relay with this configuration runs.
+    pub fn all_for(config: &RelayConfig) -> Vec<Role> {
+        let mut roles: Vec<Role> = (0..config.workers.max(1)).map(Role::Worker).collect();
+        roles.push(Role::Timer);
+        if config.crypto == crate::config::CryptoPath::Hsm {
+            roles.extend([Role::Hsm, Role::Cpu]);
+            if config.patches.monitor == Monitor::On {
+                roles.push(Role::Monitor);
+            }
+        }
+        roles
+    }
+
+    fn run<P: Platform>(self, s: &Shared<P>) {
+        match self {
+            Role::Worker(id) => Ap::new(s, id).run(),
+            Role::Timer => timer_thread(s),
+            Role::Hsm => hsm_thread(s),
+            Role::Cpu => cpu_thread(s),
+            Role::Monitor => monitor_thread(s),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let thread = match *self {
+            Role::Worker(id) => ThreadName::Worker(id),
+            Role::Timer => ThreadName::Timer,
+            Role::Hsm => ThreadName::Hsm,
+            Role::Cpu => ThreadName::Cpu,
+            Role::Monitor => ThreadName::Monitor,
+        };
+        thread.fmt(f)
+    }
 }
 
 fn timer_thread<P: Platform>(s: &Shared<P>) {

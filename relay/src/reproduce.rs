@@ -89,8 +89,8 @@ pub fn scenario_config(cause: Cause, preset: Preset) -> RelayConfig {
         // The monitor raises far more often than every 2 hours: a collision
         // that took weeks in production becomes likely in a few schedules.
         Cause::IrqOrder => RelayConfig {
-            monitor_period: 20,
-            monitor_raises: Some(40),
+            monitor_period: 500,
+            monitor_raises: Some(10),
             ..base
         },
     }
@@ -100,7 +100,7 @@ pub fn scenario_config(cause: Cause, preset: Preset) -> RelayConfig {
 pub const CARDS: u64 = 3;
 
 /// How likely the driver lets the clock jump at a scheduling point.
-pub const CLOCK_JUMP: f64 = 0.15;
+pub const CLOCK_JUMP: f64 = 0.03;
 
 /// One schedule of one scenario.
 #[derive(Clone, Debug)]
@@ -115,7 +115,10 @@ pub fn run_schedule(cause: Cause, preset: Preset, chooser: Chooser) -> ScheduleR
     let config = scenario_config(cause, preset);
     let log = EventLog::new();
     let body_log = log.clone();
-    let (report, stuck) = Driver::new(chooser).run(move || {
+    // A schedule may preempt a thread for as long as a telegram's timeout,
+    // not longer: that is the race window of 2016, and it keeps timelines short.
+    let max_jump = config.telegram_timeout;
+    let (report, stuck) = Driver::new(chooser).max_clock_jump(max_jump).run(move || {
         let relay = Relay::<Sim>::start(config, body_log);
         let cards = (1..=CARDS).map(CardId).collect();
         let cs = CsConfig::new(CsId(1), cards, preset.patches().cs_rule);
@@ -202,10 +205,39 @@ pub fn search_with_progress(
             finding.reproduced = true;
             finding.seed = Some(s);
             finding.choices = run.report.choices;
-            finding.timeline = run.events;
+            finding.timeline = up_to_symptom(cause, run.events);
             break;
         }
     }
     finding.millis = started.elapsed().as_millis() as u64;
     finding
+}
+
+/// The events of a reproducing run up to the moment the symptom is complete:
+/// the AP's abnormal termination, or the first telegram given up (by the AP's
+/// timer or the CS) after the HSM's interrupt was lost.
+pub fn up_to_symptom(cause: Cause, mut events: Vec<Event>) -> Vec<Event> {
+    let end = match cause {
+        Cause::TimerFree => events
+            .iter()
+            .position(|e| matches!(e.kind, EventKind::ApAbnormalTermination { .. })),
+        Cause::IrqOrder => {
+            let lost = events.iter().position(|e| {
+                matches!(e.kind, EventKind::InterruptCollapsed { lost: IrqSource::Hsm, .. })
+            });
+            lost.and_then(|at| {
+                let gave_up = events[at..].iter().position(|e| {
+                    matches!(
+                        e.kind,
+                        EventKind::CsTimeout | EventKind::Terminated | EventKind::HsmWaitTimedOut
+                    )
+                });
+                gave_up.map(|t| at + t)
+            })
+        }
+    };
+    if let Some(end) = end {
+        events.truncate(end + 1);
+    }
+    events
 }

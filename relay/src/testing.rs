@@ -137,7 +137,7 @@ pub struct RunReport {
 pub struct Driver {
     chooser: Chooser,
     max_steps: u64,
-    start_clock: Millis,
+    max_clock_jump: Millis,
 }
 
 impl Driver {
@@ -145,8 +145,16 @@ impl Driver {
         Driver {
             chooser,
             max_steps: 200_000,
-            start_clock: 0,
+            max_clock_jump: Millis::MAX,
         }
+    }
+
+    /// Offers the clock jump as a choice only when the next deadline is at
+    /// most `jump` away: the longest preemption a schedule may contain. When
+    /// nothing can run the clock still goes to the next deadline, however far.
+    pub fn max_clock_jump(mut self, jump: Millis) -> Self {
+        self.max_clock_jump = jump;
+        self
     }
 
     /// Bounds the number of scheduling points of one run.
@@ -217,6 +225,7 @@ struct Sched {
     choices: Vec<Choice>,
     steps: u64,
     max_steps: u64,
+    max_clock_jump: Millis,
     /// Set once when the run ends early; every thread then unwinds.
     ended: Option<Outcome>,
     done: bool,
@@ -250,13 +259,14 @@ impl World {
             sched: Mutex::new(Sched {
                 threads: Vec::new(),
                 running: None,
-                clock: driver.start_clock,
+                clock: 0,
                 chooser: driver.chooser,
                 rng,
                 replay_at: 0,
                 choices: Vec::new(),
                 steps: 0,
                 max_steps: driver.max_steps,
+                max_clock_jump: driver.max_clock_jump,
                 ended: None,
                 done: false,
             }),
@@ -475,7 +485,9 @@ fn pick_next(s: &mut Sched) -> Result<Tid, Outcome> {
             continue;
         }
         let mut options: Vec<Choice> = runnable.iter().map(|&t| Choice::Run(t)).collect();
-        if next_deadline.is_some() {
+        let jump_allowed = next_deadline
+            .is_some_and(|d| d.saturating_sub(s.clock) <= s.max_clock_jump);
+        if jump_allowed {
             options.push(Choice::Clock);
         }
         let choice = if options.len() == 1 {
@@ -772,6 +784,19 @@ mod tests {
             })
         });
         assert_eq!(result, Some(500));
+    }
+
+    #[test]
+    fn a_far_deadline_is_no_choice_while_threads_can_run() {
+        let (report, _) = seeded(4).max_clock_jump(1_000).run(|| {
+            let h = Sim::spawn("sleeper", || Sim::sleep(60_000));
+            for _ in 0..20 {
+                Sim::yield_now();
+            }
+            Sim::join(h);
+        });
+        assert!(!report.choices.contains(&Choice::Clock), "{:?}", report.choices);
+        assert_eq!(report.clock, 60_000);
     }
 
     #[test]

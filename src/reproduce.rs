@@ -1,0 +1,142 @@
+//! `chukei reproduce`: seeded schedule search on the real relay.
+
+use crate::{all_or_one, Selection};
+use anyhow::Result;
+use relay::reproduce::{search_with_progress, Cause, Finding};
+use relay::Preset;
+use serde::Serialize;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Root cause to search for: timer-free, irq-order or all.
+    #[arg(long, default_value = "all", value_parser = parse_causes)]
+    cause: Selection<Cause>,
+    /// Preset: 2016-01, 2016-03, 2016-04, proposed or all.
+    #[arg(long, default_value = "all", value_parser = parse_presets)]
+    preset: Selection<Preset>,
+    /// First seed; schedule i uses seed+i, so a reported seed replays alone.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Schedules to try per cause and preset before giving up.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    budget: u64,
+    /// Print a JSON array instead of text.
+    #[arg(long)]
+    json: bool,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn parse_causes(v: &str) -> Result<Selection<Cause>, String> {
+    all_or_one(v, &Cause::ALL)
+}
+
+fn parse_presets(v: &str) -> Result<Selection<Preset>, String> {
+    all_or_one(v, &Preset::ALL)
+}
+
+/// Whether a cause is expected to reproduce on a preset: the timer race until
+/// the April allocation check, the hang until the monitor was stopped.
+pub fn expected(cause: Cause, preset: Preset) -> bool {
+    match cause {
+        Cause::TimerFree => matches!(preset, Preset::Jan2016 | Preset::Mar2016),
+        Cause::IrqOrder => preset == Preset::Jan2016,
+    }
+}
+
+#[derive(Serialize)]
+struct Row<'a> {
+    #[serde(flatten)]
+    finding: &'a Finding,
+    expected: bool,
+    symptom: &'static str,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode> {
+    let (causes, presets) = (&args.cause.0, &args.preset.0);
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let mut findings = Vec::new();
+    for &cause in causes {
+        for &preset in presets {
+            let progress = |n: u64| {
+                if show_progress && (n % 10 == 0 || n == args.budget) {
+                    eprint!("\r{cause} on {preset}: {n}/{} schedules", args.budget);
+                }
+            };
+            findings.push(search_with_progress(cause, preset, args.seed, args.budget, progress));
+            if show_progress {
+                eprintln!();
+            }
+        }
+    }
+    let mismatches = findings
+        .iter()
+        .filter(|f| f.reproduced != expected(f.cause, f.preset))
+        .count();
+    if args.json {
+        let rows: Vec<_> = findings
+            .iter()
+            .map(|f| Row {
+                finding: f,
+                expected: expected(f.cause, f.preset),
+                symptom: f.cause.symptom(),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print_text(&findings);
+    }
+    Ok(if mismatches == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_text(findings: &[Finding]) {
+    println!(
+        "{:<11} {:<9} {:<11} {:<9} {:>9} {:>8}  seed",
+        "cause", "preset", "reproduced", "expected", "schedules", "ms"
+    );
+    for f in findings {
+        let want = expected(f.cause, f.preset);
+        let mark = if f.reproduced == want { "" } else { "  <-- unexpected" };
+        let seed = f.seed.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+        println!(
+            "{:<11} {:<9} {:<11} {:<9} {:>9} {:>8}  {seed}{mark}",
+            f.cause.name(),
+            f.preset.name(),
+            yes_no(f.reproduced),
+            yes_no(want),
+            f.schedules_tried,
+            f.millis
+        );
+    }
+    for f in findings.iter().filter(|f| f.reproduced) {
+        println!("\n== {} on {}: {}", f.cause, f.preset, f.cause.symptom());
+        println!("   time telegram thread    event");
+        for e in &f.timeline {
+            println!("{e}");
+        }
+        if let Some(seed) = f.seed {
+            println!(
+                "replay: chukei reproduce --cause {} --preset {} --seed {seed} --budget 1",
+                f.cause, f.preset
+            );
+        }
+    }
+    for f in findings.iter().filter(|f| !f.anomalies.is_empty()) {
+        println!("\nanomalies for {} on {}: {:?}", f.cause, f.preset, f.anomalies);
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
