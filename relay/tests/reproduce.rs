@@ -54,15 +54,25 @@ fn a_reproducing_schedule_replays_from_its_choices() {
     assert_eq!(relay::reproduce::up_to_symptom(Cause::TimerFree, again.events), f.timeline);
 }
 
+/// The reproducing timeline is a readable, stable artifact: snapshot it so a
+/// change to the relay's behaviour shows up in review.
 #[test]
-#[ignore = "prints a timeline for a human; run with --ignored --nocapture"]
-fn print_timelines() {
-    for cause in Cause::ALL {
-        let f = search(cause, Preset::Jan2016, 0, BUDGET);
-        for e in &f.timeline {
-            println!("{e}");
-        }
-        println!("----- {} choices", f.choices.len());
-        assert!(f.reproduced);
-    }
+fn the_timer_free_timeline_reads_like_the_incident_report() {
+    let f = search(Cause::TimerFree, Preset::Jan2016, 0, BUDGET);
+    let timeline: Vec<String> = f.timeline.iter().map(ToString::to_string).collect();
+    let last = timeline.last().expect("a timeline");
+    assert!(last.contains("ap-abnormal-termination"), "{last}");
+    insta::assert_snapshot!("timer_free_2016_01", timeline.join("\n"));
+}
+
+#[test]
+fn the_irq_order_timeline_shows_the_collapse_then_a_timeout() {
+    let f = search(Cause::IrqOrder, Preset::Jan2016, 0, BUDGET);
+    let timeline: Vec<String> = f.timeline.iter().map(ToString::to_string).collect();
+    let collapse = timeline
+        .iter()
+        .position(|l| l.contains("interrupt-collapsed kept=monitor lost=hsm"))
+        .expect("the collapse is in the timeline");
+    assert!(collapse + 1 < timeline.len());
+    insta::assert_snapshot!("irq_order_2016_01", timeline.join("\n"));
 }

@@ -1,0 +1,80 @@
+//! The `chukei` binary as a user runs it: verdicts, JSON, exit codes.
+
+use std::process::{Command, Output};
+
+fn chukei(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chukei"))
+        .args(args)
+        .output()
+        .expect("the chukei binary runs")
+}
+
+#[test]
+fn reproduce_json_reports_both_causes_on_2016_01() {
+    let out = chukei(&["reproduce", "--preset", "2016-01", "--json", "--budget", "200"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let rows = rows.as_array().expect("a JSON array");
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert_eq!(row["preset"], "2016-01");
+        assert_eq!(row["reproduced"], true);
+        assert_eq!(row["expected"], true);
+        assert!(row["schedules_tried"].as_u64().unwrap() >= 1);
+        assert!(row["millis"].is_u64());
+        let timeline = row["timeline"].as_array().expect("timeline");
+        assert!(timeline.iter().all(|e| e["thread"].is_object() || e["thread"].is_string()));
+        assert!(!timeline.is_empty());
+    }
+}
+
+#[test]
+fn reproduce_text_prints_a_replay_command_that_replays() {
+    let out = chukei(&["reproduce", "--cause", "timer-free", "--preset", "2016-01"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("free-of-unallocated"), "{text}");
+    let replay = text
+        .lines()
+        .find_map(|l| l.strip_prefix("replay: chukei "))
+        .expect("a replay line");
+    let again = chukei(&replay.split(' ').collect::<Vec<_>>());
+    let again = String::from_utf8(again.stdout).unwrap();
+    assert!(again.contains("free-of-unallocated"), "{again}");
+    assert!(again.contains("        1 "), "the replay took one schedule:\n{again}");
+}
+
+#[test]
+fn fixed_preset_reproduces_nothing_and_exits_zero() {
+    let out = chukei(&["reproduce", "--preset", "proposed", "--budget", "30", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for row in rows.as_array().unwrap() {
+        assert_eq!(row["reproduced"], false);
+        assert_eq!(row["schedules_tried"], 30);
+        assert_eq!(row["timeline"].as_array().unwrap().len(), 0);
+    }
+}
+
+#[test]
+fn unknown_preset_or_cause_is_a_clear_error_with_exit_2() {
+    let out = chukei(&["reproduce", "--preset", "2016-02"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("unknown preset `2016-02`"), "{err}");
+    assert!(err.contains("2016-01, 2016-03, 2016-04, proposed"), "{err}");
+
+    let out = chukei(&["reproduce", "--cause", "deadlock"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("unknown cause `deadlock`"));
+
+    let out = chukei(&["reproduce", "--budget", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = chukei(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("reproduce"), "{text}");
+}
