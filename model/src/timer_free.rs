@@ -421,11 +421,20 @@ impl Spec for TimerFree {
                 )
             })
             .collect();
-        let replies: Vec<String> = s.telegrams.iter().map(|r| r.replies.to_string()).collect();
+        let telegrams: Vec<String> = s
+            .telegrams
+            .iter()
+            .enumerate()
+            .map(|(t, r)| match (r.answered, r.terminated_by) {
+                (true, _) => format!("t{t} answered"),
+                (_, Some(e)) => format!("t{t} terminated by timeout_notice(for t{e})"),
+                _ => format!("t{t} replies={}", r.replies),
+            })
+            .collect();
         format!(
-            "{} | replies=[{}]{}",
+            "{} | {}{}",
             workers.join("; "),
-            replies.join(","),
+            telegrams.join(", "),
             if s.abnormal_termination {
                 " | AP TERMINATED ABNORMALLY"
             } else {
