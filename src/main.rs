@@ -59,13 +59,19 @@ fn init_logging() {
 pub struct Selection<T>(pub Vec<T>);
 
 /// Parses `all` or one name into the items it selects.
-pub fn all_or_one<T: std::str::FromStr + Copy>(value: &str, all: &[T]) -> Result<Selection<T>, String>
+pub fn all_or_one<T: std::str::FromStr + Copy>(
+    value: &str,
+    all: &[T],
+) -> Result<Selection<T>, String>
 where
     T::Err: std::fmt::Display,
 {
     if value == "all" {
         Ok(Selection(all.to_vec()))
     } else {
-        value.parse::<T>().map(|v| Selection(vec![v])).map_err(|e| e.to_string())
+        value
+            .parse::<T>()
+            .map(|v| Selection(vec![v]))
+            .map_err(|e| e.to_string())
     }
 }

@@ -66,7 +66,13 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                     eprint!("\r{cause} on {preset}: {n}/{} schedules", args.budget);
                 }
             };
-            findings.push(search_with_progress(cause, preset, args.seed, args.budget, progress));
+            findings.push(search_with_progress(
+                cause,
+                preset,
+                args.seed,
+                args.budget,
+                progress,
+            ));
             if show_progress {
                 eprintln!();
             }
@@ -103,7 +109,11 @@ fn print_text(findings: &[Finding]) {
     );
     for f in findings {
         let want = expected(f.cause, f.preset);
-        let mark = if f.reproduced == want { "" } else { "  <-- unexpected" };
+        let mark = if f.reproduced == want {
+            ""
+        } else {
+            "  <-- unexpected"
+        };
         let seed = f.seed.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
         println!(
             "{:<11} {:<9} {:<11} {:<9} {:>9} {:>8}  {seed}{mark}",
@@ -129,7 +139,10 @@ fn print_text(findings: &[Finding]) {
         }
     }
     for f in findings.iter().filter(|f| !f.anomalies.is_empty()) {
-        println!("\nanomalies for {} on {}: {:?}", f.cause, f.preset, f.anomalies);
+        println!(
+            "\nanomalies for {} on {}: {:?}",
+            f.cause, f.preset, f.anomalies
+        );
     }
 }
 

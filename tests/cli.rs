@@ -11,8 +11,20 @@ fn chukei(args: &[&str]) -> Output {
 
 #[test]
 fn reproduce_json_reports_both_causes_on_2016_01() {
-    let out = chukei(&["reproduce", "--preset", "2016-01", "--json", "--budget", "200"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = chukei(&[
+        "reproduce",
+        "--preset",
+        "2016-01",
+        "--json",
+        "--budget",
+        "200",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     let rows = rows.as_array().expect("a JSON array");
     assert_eq!(rows.len(), 2);
@@ -23,7 +35,9 @@ fn reproduce_json_reports_both_causes_on_2016_01() {
         assert!(row["schedules_tried"].as_u64().unwrap() >= 1);
         assert!(row["millis"].is_u64());
         let timeline = row["timeline"].as_array().expect("timeline");
-        assert!(timeline.iter().all(|e| e["thread"].is_object() || e["thread"].is_string()));
+        assert!(timeline
+            .iter()
+            .all(|e| e["thread"].is_object() || e["thread"].is_string()));
         assert!(!timeline.is_empty());
     }
 }
@@ -40,12 +54,22 @@ fn reproduce_text_prints_a_replay_command_that_replays() {
     let again = chukei(&replay.split(' ').collect::<Vec<_>>());
     let again = String::from_utf8(again.stdout).unwrap();
     assert!(again.contains("free-of-unallocated"), "{again}");
-    assert!(again.contains("        1 "), "the replay took one schedule:\n{again}");
+    assert!(
+        again.contains("        1 "),
+        "the replay took one schedule:\n{again}"
+    );
 }
 
 #[test]
 fn fixed_preset_reproduces_nothing_and_exits_zero() {
-    let out = chukei(&["reproduce", "--preset", "proposed", "--budget", "30", "--json"]);
+    let out = chukei(&[
+        "reproduce",
+        "--preset",
+        "proposed",
+        "--budget",
+        "30",
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for row in rows.as_array().unwrap() {
@@ -65,7 +89,9 @@ fn unknown_preset_or_cause_is_a_clear_error_with_exit_2() {
 
     let out = chukei(&["reproduce", "--cause", "deadlock"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8(out.stderr).unwrap().contains("unknown cause `deadlock`"));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("unknown cause `deadlock`"));
 
     let out = chukei(&["reproduce", "--budget", "0"]);
     assert_eq!(out.status.code(), Some(2));

@@ -17,7 +17,10 @@ fn schedules(c: &mut Criterion) {
             let mut seed = 0;
             b.iter(|| {
                 seed += 1;
-                let chooser = Chooser::Seeded { seed, clock_jump: 0.03 };
+                let chooser = Chooser::Seeded {
+                    seed,
+                    clock_jump: 0.03,
+                };
                 black_box(run_schedule(cause, Preset::Apr2016, chooser))
             })
         });
@@ -36,8 +39,12 @@ fn codec(c: &mut Criterion) {
     let frame = encode(&telegram).expect("encodes");
     let mut group = c.benchmark_group("codec");
     group.throughput(Throughput::Bytes(frame.len() as u64));
-    group.bench_function("encode 256-byte telegram", |b| b.iter(|| encode(black_box(&telegram))));
-    group.bench_function("decode 256-byte telegram", |b| b.iter(|| decode(black_box(&frame))));
+    group.bench_function("encode 256-byte telegram", |b| {
+        b.iter(|| encode(black_box(&telegram)))
+    });
+    group.bench_function("decode 256-byte telegram", |b| {
+        b.iter(|| decode(black_box(&frame)))
+    });
     group.finish();
 }
 

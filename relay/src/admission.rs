@@ -67,7 +67,13 @@ mod tests {
         let a = Admission::<Std>::new(2);
         assert!(a.try_admit().is_ok());
         assert!(a.try_admit().is_ok());
-        assert_eq!(a.try_admit(), Err(ConnectionExcess { in_use: 2, limit: 2 }));
+        assert_eq!(
+            a.try_admit(),
+            Err(ConnectionExcess {
+                in_use: 2,
+                limit: 2
+            })
+        );
         a.release();
         assert!(a.try_admit().is_ok());
         assert_eq!(a.in_use(), 2);

@@ -81,7 +81,9 @@ mod tests {
         assert_eq!(plain, b"register card 5");
         let mut tampered = sealed.clone();
         tampered[0] ^= 1;
-        assert!(c.open(TelegramId(1), Direction::Request, &tampered).is_err());
+        assert!(c
+            .open(TelegramId(1), Direction::Request, &tampered)
+            .is_err());
         assert!(c.open(TelegramId(2), Direction::Request, &sealed).is_err());
         assert!(c.open(TelegramId(1), Direction::Reply, &sealed).is_err());
     }

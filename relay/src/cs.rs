@@ -143,7 +143,8 @@ impl<P: Platform> Terminal<'_, P> {
     }
 
     fn send_window(&mut self) {
-        while self.in_flight.len() < self.config.window.max(1) && self.sends < self.config.max_sends {
+        while self.in_flight.len() < self.config.window.max(1) && self.sends < self.config.max_sends
+        {
             let Some(card) = self.queue.pop_front() else {
                 return;
             };
@@ -198,7 +199,12 @@ impl<P: Platform> Terminal<'_, P> {
     }
 
     fn await_answer(&mut self) {
-        let oldest = self.in_flight.values().map(|(_, at)| *at).min().unwrap_or(0);
+        let oldest = self
+            .in_flight
+            .values()
+            .map(|(_, at)| *at)
+            .min()
+            .unwrap_or(0);
         let deadline = deadline_after(oldest, self.config.search_timeout);
         match self.relay.take_reply(self.config.cs, Some(deadline)) {
             Some(answer) => {
@@ -223,11 +229,20 @@ impl<P: Platform> Terminal<'_, P> {
         match answer.kind {
             Kind::ReplyOk => {
                 record.issued = true;
-                self.emit(Some(answer.id), EventKind::CsConfirmed { card, issued: true });
+                self.emit(
+                    Some(answer.id),
+                    EventKind::CsConfirmed { card, issued: true },
+                );
             }
             Kind::ErrorUnauthorized => {
                 record.refused = true;
-                self.emit(Some(answer.id), EventKind::CsConfirmed { card, issued: false });
+                self.emit(
+                    Some(answer.id),
+                    EventKind::CsConfirmed {
+                        card,
+                        issued: false,
+                    },
+                );
             }
             _ => self.queue.push_back(card),
         }

@@ -73,7 +73,11 @@ pub enum EventKind {
     /// No work area was free.
     AllocFailed,
     /// The worker set its timer (SetTimer).
-    SetTimer { timer: u16, epoch: u64, deadline: Millis },
+    SetTimer {
+        timer: u16,
+        epoch: u64,
+        deadline: Millis,
+    },
     /// The worker reset its timer (KillTimer); `removed` is false when it
     /// had already fired: a posted notice stays queued.
     ResetTimer { timer: u16, removed: bool },
@@ -160,7 +164,12 @@ impl fmt::Display for Event {
         } else {
             format!("{:>8}ms", self.at)
         };
-        write!(f, "{at} {telegram:>8} {:<9} {}", self.thread.to_string(), self.kind)
+        write!(
+            f,
+            "{at} {telegram:>8} {:<9} {}",
+            self.thread.to_string(),
+            self.kind
+        )
     }
 }
 
@@ -223,7 +232,10 @@ impl EventLog {
 
     /// A copy of every event so far.
     pub fn snapshot(&self) -> Vec<Event> {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Whether any event so far satisfies `pred`.
@@ -276,7 +288,10 @@ mod tests {
             kind: EventKind::TimeoutPosted { timer: 0, epoch: 1 },
         };
         let line = e.to_string();
-        assert!(line.contains("30000ms") && line.contains("T1") && line.contains("timer"), "{line}");
+        assert!(
+            line.contains("30000ms") && line.contains("T1") && line.contains("timer"),
+            "{line}"
+        );
         assert!(line.ends_with("timeout-posted epoch=1 timer=0"), "{line}");
     }
 }

@@ -17,7 +17,10 @@ use std::collections::BTreeSet;
 pub enum Raised {
     Pending,
     /// Two pending interrupts became one: `lost` will never be acknowledged.
-    Collapsed { kept: IrqSource, lost: IrqSource },
+    Collapsed {
+        kept: IrqSource,
+        lost: IrqSource,
+    },
 }
 
 #[derive(Debug)]
@@ -59,7 +62,11 @@ impl<P: Platform> IrqController<P> {
                 Some(other) if other != source => {
                     // The order cannot be kept: the monitor's vector wins.
                     l.slot = Some(IrqSource::Monitor);
-                    let lost = if source == IrqSource::Monitor { other } else { source };
+                    let lost = if source == IrqSource::Monitor {
+                        other
+                    } else {
+                        source
+                    };
                     Raised::Collapsed {
                         kept: IrqSource::Monitor,
                         lost,

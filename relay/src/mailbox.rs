@@ -53,8 +53,7 @@ struct Queue {
 impl Queue {
     /// The index of the next message to retrieve, if any.
     fn pick(&self, delivery: Delivery, accept_arrivals: bool) -> Option<usize> {
-        let acceptable =
-            |m: &Message| accept_arrivals || !matches!(m, Message::Arrival(_));
+        let acceptable = |m: &Message| accept_arrivals || !matches!(m, Message::Arrival(_));
         let mut candidates = self
             .messages
             .iter()

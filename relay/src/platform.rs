@@ -121,7 +121,9 @@ impl<T: Send> Lock<T> for StdLock<T> {
                 Wait::Pending { until: None } => {
                     guard = self.changed.wait(guard).unwrap_or_else(|e| e.into_inner());
                 }
-                Wait::Pending { until: Some(deadline) } => {
+                Wait::Pending {
+                    until: Some(deadline),
+                } => {
                     let left = deadline.saturating_sub(Std::now()).max(1);
                     let timeout = std::time::Duration::from_millis(left);
                     guard = match self.changed.wait_timeout(guard, timeout) {
@@ -228,7 +230,9 @@ mod tests {
             if now >= deadline {
                 Wait::Ready(now)
             } else {
-                Wait::Pending { until: Some(deadline) }
+                Wait::Pending {
+                    until: Some(deadline),
+                }
             }
         });
         assert!(woke_at >= deadline);

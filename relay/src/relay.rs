@@ -73,7 +73,11 @@ impl<P: Platform> Shared<P> {
     fn raise(&self, thread: ThreadName, telegram: Option<TelegramId>, source: IrqSource) {
         self.emit(thread, telegram, EventKind::InterruptRaised { source });
         if let Raised::Collapsed { kept, lost } = self.irq.raise(source) {
-            self.emit(thread, telegram, EventKind::InterruptCollapsed { kept, lost });
+            self.emit(
+                thread,
+                telegram,
+                EventKind::InterruptCollapsed { kept, lost },
+            );
         }
     }
 }
@@ -257,7 +261,11 @@ fn hsm_thread<P: Platform>(s: &Shared<P>) {
         },
         |done| {
             s.raise(ThreadName::Hsm, Some(done.telegram), IrqSource::Hsm);
-            s.emit(ThreadName::Hsm, Some(done.telegram), EventKind::HsmAwaitingCompletion);
+            s.emit(
+                ThreadName::Hsm,
+                Some(done.telegram),
+                EventKind::HsmAwaitingCompletion,
+            );
         },
     );
 }
@@ -265,10 +273,18 @@ fn hsm_thread<P: Platform>(s: &Shared<P>) {
 /// The CPU core: takes each interrupt, serves it, ends it.
 fn cpu_thread<P: Platform>(s: &Shared<P>) {
     while let Some(source) = s.irq.take() {
-        s.emit(ThreadName::Cpu, None, EventKind::InterruptAcknowledged { source });
+        s.emit(
+            ThreadName::Cpu,
+            None,
+            EventKind::InterruptAcknowledged { source },
+        );
         if source == IrqSource::Hsm {
             if let Some(done) = s.hsm.complete() {
-                s.emit(ThreadName::Cpu, Some(done.telegram), EventKind::CompletionNotice);
+                s.emit(
+                    ThreadName::Cpu,
+                    Some(done.telegram),
+                    EventKind::CompletionNotice,
+                );
                 s.mailboxes[done.worker as usize].post(Message::HsmCompleted {
                     telegram: done.telegram,
                     op: done.op,

@@ -41,7 +41,9 @@ impl Cause {
     /// What "reproduced" means, for reports.
     pub fn symptom(self) -> &'static str {
         match self {
-            Cause::TimerFree => "termination freed an unallocated work area (AP abnormal termination)",
+            Cause::TimerFree => {
+                "termination freed an unallocated work area (AP abnormal termination)"
+            }
             Cause::IrqOrder => "the HSM's interrupt was lost and the relay stopped answering",
         }
     }
@@ -76,7 +78,9 @@ impl Serialize for Cause {
 
 impl<'de> Deserialize<'de> for Cause {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -135,7 +139,13 @@ pub fn run_schedule(cause: Cause, preset: Preset, chooser: Chooser) -> ScheduleR
             .any(|e| matches!(e.kind, EventKind::FreeOfUnallocated { .. })),
         Cause::IrqOrder => {
             let lost = events.iter().any(|e| {
-                matches!(e.kind, EventKind::InterruptCollapsed { lost: IrqSource::Hsm, .. })
+                matches!(
+                    e.kind,
+                    EventKind::InterruptCollapsed {
+                        lost: IrqSource::Hsm,
+                        ..
+                    }
+                )
             });
             lost && (stuck == Some(true) || matches!(report.outcome, Outcome::Deadlock { .. }))
         }
@@ -199,7 +209,9 @@ pub fn search_with_progress(
         finding.schedules_tried += 1;
         progress(finding.schedules_tried);
         if let Outcome::Panicked { .. } | Outcome::StepLimit { .. } = &run.report.outcome {
-            finding.anomalies.push(format!("seed {s}: {:?}", run.report.outcome));
+            finding
+                .anomalies
+                .push(format!("seed {s}: {:?}", run.report.outcome));
         }
         if run.reproduced {
             finding.reproduced = true;
@@ -223,7 +235,13 @@ pub fn up_to_symptom(cause: Cause, mut events: Vec<Event>) -> Vec<Event> {
             .position(|e| matches!(e.kind, EventKind::ApAbnormalTermination { .. })),
         Cause::IrqOrder => {
             let lost = events.iter().position(|e| {
-                matches!(e.kind, EventKind::InterruptCollapsed { lost: IrqSource::Hsm, .. })
+                matches!(
+                    e.kind,
+                    EventKind::InterruptCollapsed {
+                        lost: IrqSource::Hsm,
+                        ..
+                    }
+                )
             });
             lost.and_then(|at| {
                 let gave_up = events[at..].iter().position(|e| {

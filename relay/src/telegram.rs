@@ -83,7 +83,10 @@ impl Kind {
     }
 
     pub fn from_code(code: u8) -> Option<Kind> {
-        Kind::CODES.iter().find(|(_, c)| *c == code).map(|(k, _)| *k)
+        Kind::CODES
+            .iter()
+            .find(|(_, c)| *c == code)
+            .map(|(k, _)| *k)
     }
 
     /// Requests travel CS → relay; everything else is an answer.
@@ -264,12 +267,17 @@ mod tests {
     fn an_oversized_payload_is_refused_when_encoding() {
         let mut t = sample();
         t.payload = vec![0; MAX_BODY];
-        assert!(matches!(encode(&t), Err(FrameError::PayloadTooLarge { .. })));
+        assert!(matches!(
+            encode(&t),
+            Err(FrameError::PayloadTooLarge { .. })
+        ));
     }
 
     impl Arbitrary for Kind {
         fn arbitrary(g: &mut Gen) -> Self {
-            g.choose(&Kind::CODES).map(|(k, _)| *k).unwrap_or(Kind::Register)
+            g.choose(&Kind::CODES)
+                .map(|(k, _)| *k)
+                .unwrap_or(Kind::Register)
         }
     }
 

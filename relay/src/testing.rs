@@ -194,9 +194,16 @@ struct SimAbort;
 enum Status {
     Runnable,
     /// Waiting for a change of lock `lock`, or for the clock to reach `until`.
-    Blocked { lock: u64, until: Option<Millis> },
-    Sleeping { until: Millis },
-    Joining { thread: Tid },
+    Blocked {
+        lock: u64,
+        until: Option<Millis>,
+    },
+    Sleeping {
+        until: Millis,
+    },
+    Joining {
+        thread: Tid,
+    },
     Finished,
 }
 
@@ -335,7 +342,8 @@ impl World {
             threads: s.threads.iter().map(|t| t.name.clone()).collect(),
         };
         drop(s);
-        let handles = std::mem::take(&mut *self.os_threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let handles =
+            std::mem::take(&mut *self.os_threads.lock().unwrap_or_else(|e| e.into_inner()));
         for h in handles {
             let _ = h.join();
         }
@@ -485,8 +493,8 @@ fn pick_next(s: &mut Sched) -> Result<Tid, Outcome> {
             continue;
         }
         let mut options: Vec<Choice> = runnable.iter().map(|&t| Choice::Run(t)).collect();
-        let jump_allowed = next_deadline
-            .is_some_and(|d| d.saturating_sub(s.clock) <= s.max_clock_jump);
+        let jump_allowed =
+            next_deadline.is_some_and(|d| d.saturating_sub(s.clock) <= s.max_clock_jump);
         if jump_allowed {
             options.push(Choice::Clock);
         }
@@ -510,7 +518,10 @@ fn ask_chooser(s: &mut Sched, options: &[Choice]) -> Result<Choice, Outcome> {
     match &mut s.chooser {
         Chooser::Seeded { clock_jump, .. } => {
             let rng = s.rng.as_mut().expect("seeded chooser has an rng");
-            let threads = options.iter().filter(|c| matches!(c, Choice::Run(_))).count();
+            let threads = options
+                .iter()
+                .filter(|c| matches!(c, Choice::Run(_)))
+                .count();
             let jump = options.len() > threads && rng.random_bool(clock_jump.clamp(0.0, 1.0));
             Ok(if jump {
                 Choice::Clock
@@ -617,7 +628,13 @@ impl<T: Send> Lock<T> for SimLock<T> {
                     world.wake_waiters(self.id);
                     return result;
                 }
-                Wait::Pending { until } => world.block(me, Status::Blocked { lock: self.id, until }),
+                Wait::Pending { until } => world.block(
+                    me,
+                    Status::Blocked {
+                        lock: self.id,
+                        until,
+                    },
+                ),
             }
         }
     }
@@ -747,14 +764,23 @@ mod tests {
             let never = Arc::new(SimLock::new(false));
             let waiter = never.clone();
             let h = Sim::spawn("waiter", move || {
-                waiter.wait(|ready| if *ready { Wait::Ready(()) } else { Wait::blocked() })
+                waiter.wait(|ready| {
+                    if *ready {
+                        Wait::Ready(())
+                    } else {
+                        Wait::blocked()
+                    }
+                })
             });
             Sim::join(h);
         });
         assert_eq!(result, None);
         match report.outcome {
             Outcome::Deadlock { blocked } => {
-                assert_eq!(blocked, vec!["main (joining waiter)", "waiter (waiting on a lock)"])
+                assert_eq!(
+                    blocked,
+                    vec!["main (joining waiter)", "waiter (waiting on a lock)"]
+                )
             }
             other => panic!("expected a deadlock, got {other:?}"),
         }
@@ -779,7 +805,9 @@ mod tests {
                 if Sim::now() >= deadline {
                     Wait::Ready(Sim::now())
                 } else {
-                    Wait::Pending { until: Some(deadline) }
+                    Wait::Pending {
+                        until: Some(deadline),
+                    }
                 }
             })
         });
@@ -795,7 +823,11 @@ mod tests {
             }
             Sim::join(h);
         });
-        assert!(!report.choices.contains(&Choice::Clock), "{:?}", report.choices);
+        assert!(
+            !report.choices.contains(&Choice::Clock),
+            "{:?}",
+            report.choices
+        );
         assert_eq!(report.clock, 60_000);
     }
 
@@ -817,7 +849,10 @@ mod tests {
     #[test]
     fn a_replay_that_names_an_absent_thread_diverges() {
         let (report, _) = Driver::new(Chooser::Replay(vec![Choice::Run(9)])).run(lost_update);
-        assert!(matches!(report.outcome, Outcome::ReplayDiverged { .. }), "{report:?}");
+        assert!(
+            matches!(report.outcome, Outcome::ReplayDiverged { .. }),
+            "{report:?}"
+        );
     }
 
     #[test]

@@ -86,3 +86,59 @@ impl<P: Platform> TimerService<P> {
         self.table.with(|t| t.shutdown = true);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::Std;
+    use std::sync::{mpsc, Arc};
+
+    fn armed(deadline: Millis) -> Armed {
+        Armed {
+            timer: 0,
+            epoch: 1,
+            set_by: TelegramId(1),
+            deadline,
+        }
+    }
+
+    #[test]
+    fn a_killed_timer_never_fires() {
+        let timers = TimerService::<Std>::new();
+        timers.set(armed(Std::now() + 60_000));
+        assert!(timers.kill(0));
+        assert_eq!(timers.armed(), 0);
+        assert!(!timers.kill(0));
+    }
+
+    #[test]
+    fn a_fired_timer_cannot_be_killed_and_its_notice_stays_posted() {
+        let timers = Arc::new(TimerService::<Std>::new());
+        let (posted, notices) = mpsc::channel();
+        let thread = {
+            let timers = timers.clone();
+            std::thread::spawn(move || timers.run(|a| posted.send(a).unwrap()))
+        };
+        let at = Std::now();
+        timers.set(armed(at));
+        let notice = notices.recv().unwrap();
+        assert_eq!(notice.set_by, TelegramId(1));
+        assert!(
+            !timers.kill(0),
+            "KillTimer after the fire has nothing to remove"
+        );
+        timers.shutdown();
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn set_replaces_the_armed_timer_of_the_same_id() {
+        let timers = TimerService::<Std>::new();
+        timers.set(armed(Std::now() + 60_000));
+        timers.set(Armed {
+            epoch: 2,
+            ..armed(Std::now() + 90_000)
+        });
+        assert_eq!(timers.armed(), 1);
+    }
+}

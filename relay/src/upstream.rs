@@ -77,7 +77,10 @@ mod tests {
         let card = CardId(1);
         assert_eq!(up.call(Kind::Register, card, TelegramId(10)), Kind::ReplyOk);
         assert_eq!(up.call(Kind::Register, card, TelegramId(10)), Kind::ReplyOk);
-        assert_eq!(up.call(Kind::Register, card, TelegramId(11)), Kind::ErrorUnauthorized);
+        assert_eq!(
+            up.call(Kind::Register, card, TelegramId(11)),
+            Kind::ErrorUnauthorized
+        );
         assert_eq!(up.call(Kind::Search, card, TelegramId(12)), Kind::ReplyOk);
         assert_eq!(up.registered().get(&card), Some(&TelegramId(10)));
     }

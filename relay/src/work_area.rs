@@ -37,14 +37,15 @@ impl<P: Platform> WorkAreas<P> {
     /// owned by another telegram is refused: in the 2016 AP it corrupted the
     /// heap and ended the process (abnormal termination).
     pub fn free(&self, area: u32, telegram: TelegramId) -> Result<(), FreeError> {
-        self.slots.with(|slots| match slots.get(area as usize).copied().flatten() {
-            None => Err(FreeError::NotAllocated(area)),
-            Some(owner) if owner != telegram => Err(FreeError::OwnedByAnother { area, owner }),
-            Some(_) => {
-                slots[area as usize] = None;
-                Ok(())
-            }
-        })
+        self.slots
+            .with(|slots| match slots.get(area as usize).copied().flatten() {
+                None => Err(FreeError::NotAllocated(area)),
+                Some(owner) if owner != telegram => Err(FreeError::OwnedByAnother { area, owner }),
+                Some(_) => {
+                    slots[area as usize] = None;
+                    Ok(())
+                }
+            })
     }
 
     /// The telegrams holding an area, by area.
@@ -79,7 +80,10 @@ mod tests {
         let areas = WorkAreas::<Std>::new(2);
         let a = areas.alloc(TelegramId(1)).unwrap();
         areas.free(a, TelegramId(1)).unwrap();
-        assert_eq!(areas.free(a, TelegramId(1)), Err(FreeError::NotAllocated(a)));
+        assert_eq!(
+            areas.free(a, TelegramId(1)),
+            Err(FreeError::NotAllocated(a))
+        );
         let b = areas.alloc(TelegramId(2)).unwrap();
         assert_eq!(
             areas.free(b, TelegramId(1)),
@@ -88,6 +92,9 @@ mod tests {
                 owner: TelegramId(2)
             })
         );
-        assert_eq!(areas.free(9, TelegramId(1)), Err(FreeError::NotAllocated(9)));
+        assert_eq!(
+            areas.free(9, TelegramId(1)),
+            Err(FreeError::NotAllocated(9))
+        );
     }
 }

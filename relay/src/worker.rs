@@ -105,7 +105,8 @@ impl<'a, P: Platform> Ap<'a, P> {
         let id = telegram.id;
         let Some(area) = self.shared.work_areas.alloc(id) else {
             self.emit(Some(id), EventKind::AllocFailed);
-            self.shared.reply(self.thread(), telegram.answer(Kind::ErrorTimeout, vec![]));
+            self.shared
+                .reply(self.thread(), telegram.answer(Kind::ErrorTimeout, vec![]));
             return;
         };
         self.emit(Some(id), EventKind::Alloc { area });
@@ -171,7 +172,12 @@ impl<'a, P: Platform> Ap<'a, P> {
         }
     }
 
-    fn on_hsm_completed(&mut self, telegram: TelegramId, op: HsmOp, result: Result<Vec<u8>, String>) {
+    fn on_hsm_completed(
+        &mut self,
+        telegram: TelegramId,
+        op: HsmOp,
+        result: Result<Vec<u8>, String>,
+    ) {
         let expected = self
             .in_flight
             .as_ref()
@@ -223,8 +229,15 @@ impl<'a, P: Platform> Ap<'a, P> {
         };
         let id = f.telegram.id;
         let removed = self.shared.timers.kill(self.id);
-        self.emit(Some(id), EventKind::ResetTimer { timer: self.id, removed });
-        self.shared.reply(self.thread(), f.telegram.answer(kind, payload));
+        self.emit(
+            Some(id),
+            EventKind::ResetTimer {
+                timer: self.id,
+                removed,
+            },
+        );
+        self.shared
+            .reply(self.thread(), f.telegram.answer(kind, payload));
         self.free(f.area, id);
     }
 

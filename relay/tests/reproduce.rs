@@ -11,24 +11,44 @@ const BUDGET: u64 = 300;
 #[test]
 fn timer_free_reproduces_on_2016_01() {
     let f = search(Cause::TimerFree, Preset::Jan2016, 0, BUDGET);
-    println!("timer-free 2016-01: {} schedules, {} ms, seed {:?}", f.schedules_tried, f.millis, f.seed);
-    assert!(f.reproduced, "not reproduced in {BUDGET} schedules: {:?}", f.anomalies);
+    println!(
+        "timer-free 2016-01: {} schedules, {} ms, seed {:?}",
+        f.schedules_tried, f.millis, f.seed
+    );
+    assert!(
+        f.reproduced,
+        "not reproduced in {BUDGET} schedules: {:?}",
+        f.anomalies
+    );
     assert!(f.anomalies.is_empty(), "{:?}", f.anomalies);
 }
 
 #[test]
 fn irq_order_reproduces_on_2016_01() {
     let f = search(Cause::IrqOrder, Preset::Jan2016, 0, BUDGET);
-    println!("irq-order 2016-01: {} schedules, {} ms, seed {:?}", f.schedules_tried, f.millis, f.seed);
-    assert!(f.reproduced, "not reproduced in {BUDGET} schedules: {:?}", f.anomalies);
+    println!(
+        "irq-order 2016-01: {} schedules, {} ms, seed {:?}",
+        f.schedules_tried, f.millis, f.seed
+    );
+    assert!(
+        f.reproduced,
+        "not reproduced in {BUDGET} schedules: {:?}",
+        f.anomalies
+    );
 }
 
 #[test]
 fn march_2016_stops_the_hang_but_not_the_timer_race() {
     let timer = search(Cause::TimerFree, Preset::Mar2016, 0, BUDGET);
-    assert!(timer.reproduced, "the March measures did not touch the AP's timer code");
+    assert!(
+        timer.reproduced,
+        "the March measures did not touch the AP's timer code"
+    );
     let irq = search(Cause::IrqOrder, Preset::Mar2016, 0, BUDGET);
-    assert!(!irq.reproduced, "the monitor was stopped: no second interrupt source");
+    assert!(
+        !irq.reproduced,
+        "the monitor was stopped: no second interrupt source"
+    );
     assert_eq!(irq.schedules_tried, BUDGET);
 }
 
@@ -37,8 +57,15 @@ fn fixed_presets_do_not_reproduce_within_the_budget() {
     for preset in [Preset::Apr2016, Preset::Proposed] {
         for cause in Cause::ALL {
             let f = search(cause, preset, 0, BUDGET);
-            println!("{cause} {preset}: {} schedules, {} ms", f.schedules_tried, f.millis);
-            assert!(!f.reproduced, "{cause} reproduced on {preset}: seed {:?}", f.seed);
+            println!(
+                "{cause} {preset}: {} schedules, {} ms",
+                f.schedules_tried, f.millis
+            );
+            assert!(
+                !f.reproduced,
+                "{cause} reproduced on {preset}: seed {:?}",
+                f.seed
+            );
             assert_eq!(f.schedules_tried, BUDGET);
             assert!(f.anomalies.is_empty(), "{:?}", f.anomalies);
         }
@@ -49,9 +76,16 @@ fn fixed_presets_do_not_reproduce_within_the_budget() {
 fn a_reproducing_schedule_replays_from_its_choices() {
     let f = search(Cause::TimerFree, Preset::Jan2016, 0, BUDGET);
     assert!(f.reproduced);
-    let again = run_schedule(Cause::TimerFree, Preset::Jan2016, Chooser::Replay(f.choices.clone()));
+    let again = run_schedule(
+        Cause::TimerFree,
+        Preset::Jan2016,
+        Chooser::Replay(f.choices.clone()),
+    );
     assert!(again.reproduced);
-    assert_eq!(relay::reproduce::up_to_symptom(Cause::TimerFree, again.events), f.timeline);
+    assert_eq!(
+        relay::reproduce::up_to_symptom(Cause::TimerFree, again.events),
+        f.timeline
+    );
 }
 
 /// The reproducing timeline is a readable, stable artifact: snapshot it so a

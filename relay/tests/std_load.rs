@@ -26,7 +26,9 @@ fn three_hundred_telegrams_on_real_threads_are_all_answered() {
         .map(|cs| {
             let handle = relay.handle();
             thread::spawn(move || {
-                let cards = (0..CARDS_EACH).map(|i| CardId(cs as u64 * 1000 + i)).collect();
+                let cards = (0..CARDS_EACH)
+                    .map(|i| CardId(cs as u64 * 1000 + i))
+                    .collect();
                 let mut config = CsConfig::new(CsId(cs), cards, CsRule::Improved);
                 config.window = 8;
                 run_cs(&handle, &config)
@@ -42,9 +44,15 @@ fn three_hundred_telegrams_on_real_threads_are_all_answered() {
         .map(|r| r.cards.values().filter(|c| c.issued).count())
         .sum();
     assert_eq!(issued as u64, TERMINALS as u64 * CARDS_EACH);
-    assert_eq!(seen.registered_cards.len() as u64, TERMINALS as u64 * CARDS_EACH);
+    assert_eq!(
+        seen.registered_cards.len() as u64,
+        TERMINALS as u64 * CARDS_EACH
+    );
     assert!(disagreements(&reports, &seen.registered_cards).is_empty());
-    assert!(seen.answers.values().all(|&n| n == 1), "a telegram answered twice");
+    assert!(
+        seen.answers.values().all(|&n| n == 1),
+        "a telegram answered twice"
+    );
     assert!(seen.allocated_work_areas.is_empty(), "work areas leaked");
     assert_eq!(shared.admission.in_use(), 0, "admission slots leaked");
 
@@ -82,10 +90,19 @@ fn a_hung_hsm_is_answered_with_an_error_when_the_guard_is_on() {
     assert_eq!(report.cards.values().filter(|c| c.issued).count(), 40);
     let events = log.snapshot();
     let lost = events.iter().filter(|e| {
-        matches!(e.kind, EventKind::InterruptCollapsed { lost: relay::events::IrqSource::Hsm, .. })
+        matches!(
+            e.kind,
+            EventKind::InterruptCollapsed {
+                lost: relay::events::IrqSource::Hsm,
+                ..
+            }
+        )
     });
     let timed_out = events
         .iter()
         .filter(|e| matches!(e.kind, EventKind::HsmWaitTimedOut));
-    assert!(timed_out.count() >= lost.count(), "a lost interrupt was not caught by the guard");
+    assert!(
+        timed_out.count() >= lost.count(),
+        "a lost interrupt was not caught by the guard"
+    );
 }
