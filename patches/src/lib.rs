@@ -210,12 +210,21 @@ mod tests {
         assert_eq!(jan.timer_fix, TimerFix::None);
         assert_eq!(jan.irq_mode, IrqMode::Logical);
         let mar = Preset::Mar2016.patches();
-        assert_eq!((mar.monitor, mar.hsm_guard), (Monitor::Off, HsmGuard::ErrorOnInterrupted));
+        assert_eq!(
+            (mar.monitor, mar.hsm_guard),
+            (Monitor::Off, HsmGuard::ErrorOnInterrupted)
+        );
         let apr = Preset::Apr2016.patches();
-        assert_eq!((apr.timer_fix, apr.irq_mode), (TimerFix::AllocGuard, IrqMode::Physical));
+        assert_eq!(
+            (apr.timer_fix, apr.irq_mode),
+            (TimerFix::AllocGuard, IrqMode::Physical)
+        );
         assert_eq!(apr.monitor, Monitor::On);
         let prop = Preset::Proposed.patches();
-        assert_eq!((prop.timer_fix, prop.cs_rule), (TimerFix::Epoch, CsRule::Improved));
+        assert_eq!(
+            (prop.timer_fix, prop.cs_rule),
+            (TimerFix::Epoch, CsRule::Improved)
+        );
     }
 
     #[test]

@@ -310,7 +310,7 @@ fn the_legacy_rule_discards_in_flight_cards_and_cascades_at_the_limit() {
             let report = run_cs(&relay.handle(), &cs);
             let registered = relay.shutdown().observe().registered_cards;
             (
-                disagreements(&[report.clone()], &registered),
+                disagreements(std::slice::from_ref(&report), &registered),
                 report,
                 registered,
             )
