@@ -3,6 +3,7 @@
 //! Exit codes: 0 when every verdict matches its recorded expectation, 1 when
 //! one does not (so CI can gate on it), 2 on bad arguments or bad input.
 
+mod replay;
 mod reproduce;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,9 @@ enum Command {
     /// Search schedules of the real relay (deterministic driver) until a
     /// root cause of 2016 reproduces; print the triggering timeline.
     Reproduce(reproduce::Args),
+    /// Replay stored traces (driver schedules on the real relay, spec
+    /// actions on the model) and compare with their recorded verdict.
+    Replay(replay::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Reproduce(args) => reproduce::run(&args),
+        Command::Replay(args) => replay::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,11 +1,14 @@
 //! `chukei reproduce`: seeded schedule search on the real relay.
 
 use crate::{all_or_one, Selection};
-use anyhow::Result;
+use anyhow::{Context, Result};
+use model::trace::{Origin, Schedule, Trace, Verdict, FORMAT};
 use relay::reproduce::{search_with_progress, Cause, Finding};
 use relay::Preset;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
@@ -28,6 +31,10 @@ pub struct Args {
     /// No progress on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// Write each reproducing schedule as a trace file (the suite's common
+    /// Trace format) into this directory; `chukei replay` runs it again.
+    #[arg(long, value_name = "DIR")]
+    trace_out: Option<std::path::PathBuf>,
 }
 
 fn parse_causes(v: &str) -> Result<Selection<Cause>, String> {
@@ -77,6 +84,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 eprintln!();
             }
         }
+    }
+    if let Some(dir) = &args.trace_out {
+        write_traces(dir, &findings)?;
     }
     let mismatches = findings
         .iter()
@@ -152,4 +162,56 @@ fn yes_no(b: bool) -> &'static str {
     } else {
         "no"
     }
+}
+
+/// The spec property a cause violates, as named in trace files.
+pub fn property_of(cause: Cause) -> &'static str {
+    match cause {
+        Cause::TimerFree => "no_free_of_unallocated",
+        Cause::IrqOrder => "relay_never_hangs",
+    }
+}
+
+/// A reproducing schedule as a trace: the driver's choices replay it.
+pub fn to_trace(f: &Finding) -> Trace {
+    Trace {
+        format: FORMAT,
+        spec: f.cause.name().to_string(),
+        preset: f.preset,
+        sizes: BTreeMap::from([("cards".to_string(), relay::reproduce::CARDS)]),
+        property: property_of(f.cause).to_string(),
+        verdict: if f.reproduced {
+            Verdict::Violated
+        } else {
+            Verdict::Holds
+        },
+        schedule: Schedule::Driver {
+            choices: f
+                .choices
+                .iter()
+                .map(|c| serde_json::to_value(c).expect("choices serialize"))
+                .collect(),
+        },
+        origin: Origin {
+            checker: "reproduce".to_string(),
+            seed: f.seed,
+            note: Some(f.cause.symptom().to_string()),
+        },
+        timeline: f.timeline.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn write_traces(dir: &Path, findings: &[Finding]) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for f in findings.iter().filter(|f| f.reproduced) {
+        let seed = f.seed.unwrap_or_default();
+        let path = dir.join(format!(
+            "reproduce-{}-{}-seed{seed}.json",
+            f.cause, f.preset
+        ));
+        std::fs::write(&path, to_trace(f).to_json_pretty())
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
 }

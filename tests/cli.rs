@@ -104,3 +104,67 @@ fn help_lists_the_commands() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("reproduce"), "{text}");
 }
+
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("chukei-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_written_trace_replays_with_its_verdict() {
+    let dir = scratch_dir("traces");
+    let out = chukei(&[
+        "reproduce",
+        "--preset",
+        "2016-01",
+        "--quiet",
+        "--trace-out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files[0].contains("reproduce-irq-order-2016-01-seed"));
+    let mut args = vec!["replay", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let out = chukei(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for row in rows.as_array().unwrap() {
+        assert_eq!(row["recorded"], "violated");
+        assert_eq!(row["replayed"], "violated");
+    }
+}
+
+#[test]
+fn a_corrupt_trace_is_a_clear_error_with_exit_2() {
+    let dir = scratch_dir("corrupt");
+    let path = dir.join("bad.json");
+    std::fs::write(&path, "{\"format\": 1, \"spec\": ").unwrap();
+    let out = chukei(&["replay", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("bad.json") && err.contains("not valid JSON"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+
+    std::fs::write(&path, "{\"format\": 9}").unwrap();
+    let out = chukei(&["replay", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("format 9 is not supported"));
+}
