@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 pub const SIZES: &[SizeParam] = &[
     SizeParam {
         name: "css",
-        default: 2,
+        default: 3,
         min: 1,
         max: 4,
         help: "municipal CS terminals",

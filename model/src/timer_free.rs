@@ -37,14 +37,14 @@ use std::collections::BTreeMap;
 pub const SIZES: &[SizeParam] = &[
     SizeParam {
         name: "telegrams",
-        default: 2,
+        default: 3,
         min: 1,
         max: 5,
         help: "telegrams that arrive in total",
     },
     SizeParam {
         name: "workers",
-        default: 1,
+        default: 2,
         min: 1,
         max: 3,
         help: "workers (message loops), each with its own timer and work area",

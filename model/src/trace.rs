@@ -142,7 +142,9 @@ impl Trace {
         serde_json::to_string_pretty(self).expect("a Trace always serializes")
     }
 
-    /// Builds a `Schedule::Actions` trace from typed spec actions.
+    /// Builds a `Schedule::Actions` trace from typed spec actions. (One
+    /// argument per field of the trace, hence the many arguments.)
+    #[allow(clippy::too_many_arguments)]
     pub fn from_actions<S: Spec>(
         spec: &S,
         preset: Preset,

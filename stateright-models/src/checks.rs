@@ -11,7 +11,7 @@ use crate::expect::expected_verdict;
 use crate::fair::{find_fair_lasso, StateGraph};
 use model::cs_block::CsBlock;
 use model::irq_order::IrqOrder;
-use model::sizes::{parse_overrides, SizeError};
+use model::sizes::{parse_overrides, resolve, SizeError};
 use model::timer_free::TimerFree;
 use model::trace::{render_actions, replay};
 use model::{Kind, Origin, Spec, SpecName, Trace, UnknownSpec, Verdict};
@@ -177,31 +177,33 @@ pub fn run_checks(
     for &name in &selection.specs {
         let sizes = &selection.sizes[&name];
         for &preset in &selection.presets {
-            results.extend(check_spec_preset(name, preset, sizes, progress));
+            let checked = check_spec_preset(name, preset, sizes, progress);
+            results.extend(checked.expect("sizes are validated by CheckSelection"));
         }
     }
     results
 }
 
-/// All properties of one spec on one preset.
+/// All properties of one spec on one preset; `sizes` may be partial
+/// (defaults fill the rest) and are recorded complete in the traces.
 pub fn check_spec_preset(
     name: SpecName,
     preset: Preset,
     sizes: &BTreeMap<String, u64>,
     progress: &mut dyn FnMut(Progress),
-) -> Vec<CheckResult> {
+) -> Result<Vec<CheckResult>, SizeError> {
+    let sizes = resolve(name.name(), name.size_params(), sizes)?;
     let patches = preset.patches();
     let run = Run {
         name,
         preset,
         sizes: sizes.clone(),
     };
-    let invalid = "sizes are validated by CheckSelection";
-    match name {
-        SpecName::TimerFree => run.check(TimerFree::new(patches, sizes).expect(invalid), progress),
-        SpecName::IrqOrder => run.check(IrqOrder::new(patches, sizes).expect(invalid), progress),
-        SpecName::CsBlock => run.check(CsBlock::new(patches, sizes).expect(invalid), progress),
-    }
+    Ok(match name {
+        SpecName::TimerFree => run.check(TimerFree::new(patches, &sizes)?, progress),
+        SpecName::IrqOrder => run.check(IrqOrder::new(patches, &sizes)?, progress),
+        SpecName::CsBlock => run.check(CsBlock::new(patches, &sizes)?, progress),
+    })
 }
 
 /// One (spec, preset, sizes) being checked.
@@ -223,6 +225,7 @@ impl Run {
         let graph = StateGraph::explore(&spec, &mut |states| {
             progress(self.progress("explore", states, started, false))
         });
+        progress(self.progress("explore", graph.len(), started, true));
         let explored = started.elapsed();
         let mut results = Vec::new();
         if properties.iter().any(|p| p.kind != Kind::Eventually) {

@@ -107,10 +107,25 @@ impl<S: Spec> StateGraph<S> {
 
 /// A liveness counterexample: a path to a state, then a cycle back to it.
 /// An empty cycle means the behaviour stops in a terminal state.
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lasso<S: Spec> {
     pub prefix: Vec<S::Action>,
     pub cycle: Vec<S::Action>,
+}
+
+// By hand: a derive would demand `S: Debug + PartialEq` of the spec itself.
+impl<S: Spec> std::fmt::Debug for Lasso<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lasso")
+            .field("prefix", &self.prefix)
+            .field("cycle", &self.cycle)
+            .finish()
+    }
+}
+
+impl<S: Spec> PartialEq for Lasso<S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.prefix == other.prefix && self.cycle == other.cycle
+    }
 }
 
 impl<S: Spec> Lasso<S> {

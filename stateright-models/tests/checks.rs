@@ -1,0 +1,439 @@
+//! Every verdict, pinned state count and counterexample length at default
+//! sizes, plus the discovery paths that answer the incident's questions.
+
+use model::irq_order::{IrqOrder, IrqOrderAction, Source};
+use model::timer_free::{Message, TimerFreeAction};
+use model::{Spec, SpecName, Trace, Verdict};
+use patches::{HsmGuard, Preset};
+use stateright::{Checker, Model};
+use stateright_models::adapter::SpecModel;
+use stateright_models::fair::{find_fair_lasso, StateGraph};
+use stateright_models::symmetry::dfs_state_count;
+use stateright_models::{
+    all_as_expected, check_spec_preset, render_report, run_checks, CheckResult, CheckSelection,
+    Progress, SelectionError,
+};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// All checks at default sizes, run once for the whole test binary.
+fn results() -> &'static [CheckResult] {
+    static RESULTS: OnceLock<Vec<CheckResult>> = OnceLock::new();
+    RESULTS.get_or_init(|| run_checks(&CheckSelection::all(), &mut |_| {}))
+}
+
+fn result(spec: &str, preset: Preset, property: &str) -> &'static CheckResult {
+    results()
+        .iter()
+        .find(|r| r.spec == spec && r.preset == preset && r.property == property)
+        .unwrap_or_else(|| panic!("no result for {spec} {preset} {property}"))
+}
+
+#[test]
+fn every_verdict_is_the_expected_one() {
+    assert_eq!(results().len(), 4 * (6 + 3 + 4));
+    let unexpected: Vec<_> = results()
+        .iter()
+        .filter(|r| !r.matches_expectation())
+        .map(|r| format!("{} {} {}: {}", r.spec, r.preset, r.property, r.verdict))
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:#?}");
+    assert!(all_as_expected(results()));
+}
+
+#[test]
+fn the_issue_expectations_are_confirmed() {
+    for (spec, property) in [
+        ("timer-free", "no_free_of_unallocated"),
+        ("irq-order", "hsm_request_completes"),
+        ("cs-block", "chip_and_system_agree"),
+    ] {
+        assert_eq!(
+            result(spec, Preset::Jan2016, property).verdict,
+            Verdict::Violated
+        );
+    }
+    let proposed: Vec<_> = results()
+        .iter()
+        .filter(|r| r.preset == Preset::Proposed)
+        .collect();
+    assert_eq!(proposed.len(), 13);
+    assert!(proposed.iter().all(|r| r.verdict == Verdict::Holds));
+}
+
+#[test]
+fn unique_state_counts_are_pinned() {
+    let pinned = [
+        ("timer-free", [5978, 5978, 5377, 5181]),
+        ("irq-order", [18, 7, 14, 14]),
+        ("cs-block", [23251, 23251, 23251, 3571]),
+    ];
+    for (spec, counts) in pinned {
+        for (preset, count) in Preset::ALL.into_iter().zip(counts) {
+            for r in results()
+                .iter()
+                .filter(|r| r.spec == spec && r.preset == preset)
+            {
+                // stateright's BFS and the fair checker's graph agree.
+                assert_eq!(r.states, count, "{spec} {preset} {}", r.property);
+            }
+        }
+    }
+}
+
+#[test]
+fn counterexample_lengths_are_pinned() {
+    // (spec, preset, property, steps); a lasso is "prefix+cycle".
+    let pinned = [
+        ("timer-free", Preset::Jan2016, "no_free_of_unallocated", "8"),
+        (
+            "timer-free",
+            Preset::Jan2016,
+            "no_spurious_termination",
+            "10",
+        ),
+        ("timer-free", Preset::Jan2016, "exactly_one_reply", "8"),
+        ("timer-free", Preset::Jan2016, "telegrams_finish", "8"),
+        ("timer-free", Preset::Mar2016, "no_free_of_unallocated", "8"),
+        (
+            "timer-free",
+            Preset::Mar2016,
+            "no_spurious_termination",
+            "10",
+        ),
+        ("timer-free", Preset::Mar2016, "exactly_one_reply", "8"),
+        ("timer-free", Preset::Mar2016, "telegrams_finish", "8"),
+        (
+            "timer-free",
+            Preset::Apr2016,
+            "no_spurious_termination",
+            "10",
+        ),
+        ("irq-order", Preset::Jan2016, "hsm_request_completes", "4+2"),
+        ("irq-order", Preset::Jan2016, "relay_never_hangs", "4"),
+        ("cs-block", Preset::Jan2016, "chip_and_system_agree", "8"),
+        (
+            "cs-block",
+            Preset::Jan2016,
+            "accepted_request_answered",
+            "6+6",
+        ),
+        ("cs-block", Preset::Jan2016, "no_cs_starves", "6+6"),
+        ("cs-block", Preset::Mar2016, "chip_and_system_agree", "8"),
+        ("cs-block", Preset::Apr2016, "chip_and_system_agree", "8"),
+        ("cs-block", Preset::Apr2016, "no_cs_starves", "6+6"),
+    ];
+    for (spec, preset, property, steps) in pinned {
+        let r = result(spec, preset, property);
+        let n = r.counterexample_len.expect("violated");
+        let shape = match r.cycle_start {
+            Some(k) => format!("{k}+{}", n - k),
+            None => n.to_string(),
+        };
+        assert_eq!(shape, steps, "{spec} {preset} {property}");
+        assert_eq!(
+            r.counterexample.as_ref().map(|c| c.len()),
+            Some(n + usize::from(r.cycle_start.is_some()))
+        );
+    }
+}
+
+fn actions<A: serde::de::DeserializeOwned>(r: &CheckResult) -> Vec<A> {
+    let trace = r.trace.as_ref().expect("a violated property has a trace");
+    let model::Schedule::Actions { actions, .. } = &trace.schedule else {
+        panic!("stateright traces are action lists");
+    };
+    actions
+        .iter()
+        .map(|a| serde_json::from_value(a.clone()).unwrap())
+        .collect()
+}
+
+/// The answer to the review's open question: with only the allocation check
+/// (2016-04), a stale timeout notice *can* be retrieved after the next
+/// telegram allocated, and terminates that healthy telegram.
+#[test]
+fn stale_notice_terminates_the_next_telegram_on_2016_04() {
+    use TimerFreeAction::*;
+    let r = result("timer-free", Preset::Apr2016, "no_spurious_termination");
+    let completion = Message::Completion { telegram: 0 };
+    assert_eq!(
+        actions::<TimerFreeAction>(r),
+        vec![
+            Arrive {
+                worker: 0,
+                telegram: 0
+            },
+            Arrive {
+                worker: 0,
+                telegram: 1
+            },
+            Handle {
+                worker: 0,
+                message: Message::Telegram { telegram: 0 }
+            },
+            TimerFires { worker: 0 },
+            HsmCompletes { worker: 0 },
+            Handle {
+                worker: 0,
+                message: completion
+            },
+            HsmCompletes { worker: 0 },
+            Handle {
+                worker: 0,
+                message: completion
+            },
+            Handle {
+                worker: 0,
+                message: Message::Telegram { telegram: 1 }
+            },
+            Handle {
+                worker: 0,
+                message: Message::TimeoutNotice { epoch: 0 }
+            },
+        ]
+    );
+    let last = r.final_state.as_deref().unwrap();
+    assert!(
+        last.contains("t1 terminated by timeout_notice(for t0)"),
+        "{last}"
+    );
+}
+
+#[test]
+fn fifo_delivery_gives_the_same_2016_04_answer() {
+    let sizes = CheckSelection::parse("timer-free", "2016-04", &["fifo=1".to_string()]).unwrap();
+    let results = run_checks(&sizes, &mut |_| {});
+    let r = results
+        .iter()
+        .find(|r| r.property == "no_spurious_termination")
+        .unwrap();
+    assert_eq!(r.verdict, Verdict::Violated);
+    assert_eq!(r.counterexample_len, Some(10));
+    // With one telegram there is no next telegram to hit.
+    let one = CheckSelection::parse("timer-free", "2016-04", &["telegrams=1".to_string()]).unwrap();
+    let results = run_checks(&one, &mut |_| {});
+    assert!(results.iter().all(|r| r.verdict == Verdict::Holds));
+}
+
+#[test]
+fn lost_interrupt_discovery_path() {
+    use IrqOrderAction::*;
+    let r = result("irq-order", Preset::Jan2016, "relay_never_hangs");
+    assert_eq!(
+        actions::<IrqOrderAction>(r),
+        vec![
+            RelayRequests { request: 0 },
+            HsmRaisesInterrupt,
+            MonitorRaisesInterrupt,
+            CpuServices {
+                source: Source::Monitor
+            },
+        ]
+    );
+    let lasso = result("irq-order", Preset::Jan2016, "hsm_request_completes");
+    assert_eq!(lasso.cycle_start, Some(4));
+    let cycle = &actions::<IrqOrderAction>(lasso)[4..];
+    assert_eq!(
+        cycle,
+        [
+            MonitorRaisesInterrupt,
+            CpuServices {
+                source: Source::Monitor
+            }
+        ]
+    );
+}
+
+#[test]
+fn legacy_cs_discards_a_registered_card() {
+    let r = result("cs-block", Preset::Jan2016, "chip_and_system_agree");
+    let steps = r.counterexample.as_ref().unwrap();
+    assert!(
+        steps[1].contains("system processes cs0's telegram for c0"),
+        "{steps:#?}"
+    );
+    assert!(
+        steps[3].contains("connection_excess -> cs0 cuts all"),
+        "{steps:#?}"
+    );
+    let starves = result("cs-block", Preset::Apr2016, "no_cs_starves");
+    let cycle = &starves.counterexample.as_ref().unwrap()[starves.cycle_start.unwrap() + 1..];
+    let excess = cycle
+        .iter()
+        .filter(|s| s.contains("connection_excess"))
+        .count();
+    assert_eq!(
+        excess, 2,
+        "the two CSs knock each other out in turn: {cycle:#?}"
+    );
+}
+
+#[test]
+fn every_trace_replays_from_its_json_file() {
+    for r in results() {
+        let Some(trace) = &r.trace else { continue };
+        let reread = Trace::from_json(&trace.to_json_pretty()).unwrap();
+        assert_eq!(&reread, trace);
+        let outcome = model::replay_trace(&reread).unwrap();
+        assert_eq!(
+            outcome.verdict, r.verdict,
+            "{} {} {}",
+            r.spec, r.preset, r.property
+        );
+    }
+}
+
+fn irq_order(preset: Preset, reraise: u64) -> IrqOrder {
+    let sizes = BTreeMap::from([("reraise".to_string(), reraise)]);
+    IrqOrder::new(preset.patches(), &sizes).unwrap()
+}
+
+/// stateright judges `eventually` only at terminal states. The monitor
+/// stealing the HSM's acknowledgement again and again is a cycle, so
+/// stateright says nothing; the fair-lasso checker finds the cycle.
+#[test]
+fn stateright_misses_the_stealing_cycle_the_fair_checker_finds() {
+    for reraise in [0, 1] {
+        let spec = irq_order(Preset::Jan2016, reraise);
+        let checker = SpecModel::new(spec.clone()).checker().spawn_bfs().join();
+        assert!(checker.discovery("hsm_request_completes").is_none());
+        let graph = StateGraph::explore(&spec, &mut |_| {});
+        let property = spec.property("hsm_request_completes").unwrap();
+        let lasso = find_fair_lasso(&spec, &graph, &property).expect("fair lasso");
+        assert!(!lasso.cycle.is_empty(), "a cycle, not a terminal state");
+        if reraise == 1 {
+            use IrqOrderAction::*;
+            // The HSM keeps re-raising and the monitor keeps stealing it.
+            assert!(lasso.cycle.contains(&HsmRaisesInterrupt), "{lasso:?}");
+            assert!(!lasso.cycle.contains(&CpuServices {
+                source: Source::Hsm
+            }));
+        }
+    }
+}
+
+#[test]
+fn the_march_guard_unhangs_the_relay_but_loses_the_request() {
+    let mut patches = Preset::Jan2016.patches();
+    patches.hsm_guard = HsmGuard::ErrorOnInterrupted;
+    let spec = IrqOrder::new(patches, &BTreeMap::new()).unwrap();
+    let graph = StateGraph::explore(&spec, &mut |_| {});
+    let hangs = spec.property("relay_never_hangs").unwrap();
+    assert!(graph.states.iter().all(|s| (hangs.condition)(&spec, s)));
+    let completes = spec.property("hsm_request_completes").unwrap();
+    let lasso = find_fair_lasso(&spec, &graph, &completes).expect("error reply is not completion");
+    assert!(lasso.actions().contains(&IrqOrderAction::RelayTimesOut));
+}
+
+#[test]
+fn symmetry_identifies_identical_workers_and_css() {
+    let defaults = BTreeMap::new();
+    let count =
+        |spec, symmetry| dfs_state_count(spec, Preset::Jan2016, &defaults, symmetry).unwrap();
+    let pinned = [
+        (SpecName::TimerFree, 5978, 3010),
+        (SpecName::CsBlock, 23251, 4158),
+    ];
+    for (spec, full, reduced) in pinned {
+        assert_eq!(
+            (count(spec, false), count(spec, true)),
+            (full, reduced),
+            "{spec}"
+        );
+    }
+}
+
+#[test]
+fn progress_reports_each_checker_finishing() {
+    let selection = CheckSelection::parse("irq-order", "2016-01", &[]).unwrap();
+    let mut reports: Vec<Progress> = Vec::new();
+    let results = run_checks(&selection, &mut |p| reports.push(p));
+    assert_eq!(results.len(), 3);
+    for checker in ["explore", "stateright-bfs"] {
+        let done = reports
+            .iter()
+            .find(|p| p.checker == checker && p.done)
+            .expect(checker);
+        assert_eq!(
+            (done.spec, done.preset, done.states),
+            ("irq-order", Preset::Jan2016, 18)
+        );
+    }
+}
+
+#[test]
+fn selection_errors_name_the_valid_choices() {
+    let err = CheckSelection::parse("timer", "all", &[]).unwrap_err();
+    assert!(matches!(err, SelectionError::UnknownSpec(_)));
+    assert!(
+        err.to_string().contains("timer-free, irq-order, cs-block"),
+        "{err}"
+    );
+    let err = CheckSelection::parse("all", "2016-02", &[]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("2016-01, 2016-03, 2016-04, proposed"),
+        "{err}"
+    );
+    let err = CheckSelection::parse("irq-order", "all", &["telegrams=3".into()]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown size `telegrams` for spec irq-order (valid: requests, reraise)"
+    );
+    let err = CheckSelection::parse("all", "all", &["cores=3".into()]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("telegrams, workers, fifo, requests"),
+        "{err}"
+    );
+    // A key of one spec applies to that spec only.
+    let ok = CheckSelection::parse("all", "all", &["telegrams=2".into()]).unwrap();
+    assert_eq!(ok.sizes[&SpecName::TimerFree]["telegrams"], 2);
+    assert!(!ok.sizes[&SpecName::IrqOrder].contains_key("telegrams"));
+}
+
+#[test]
+fn json_output_has_the_cli_fields() {
+    let r = result("irq-order", Preset::Jan2016, "relay_never_hangs");
+    let json = serde_json::to_value(r).unwrap();
+    assert_eq!(json["spec"], "irq-order");
+    assert_eq!(json["preset"], "2016-01");
+    assert_eq!(json["verdict"], "violated");
+    assert_eq!(json["expected"], "violated");
+    assert_eq!(json["states"], 18);
+    assert!(json["millis"].is_u64());
+    assert_eq!(json["counterexample"].as_array().unwrap().len(), 4);
+    let holds =
+        serde_json::to_value(result("irq-order", Preset::Proposed, "relay_never_hangs")).unwrap();
+    assert!(holds["counterexample"].is_null());
+}
+
+#[test]
+fn report_shows_matrix_and_timelines() {
+    let report = render_report(results());
+    assert!(report.starts_with("spec "), "{report}");
+    assert!(report.contains("52 checks, 0 unexpected"), "{report}");
+    assert!(report.contains("-- cycle: the following steps repeat forever --"));
+    assert!(report.contains("irq-order 2016-01 hsm_request_completes violated (fair-lasso"));
+}
+
+#[test]
+fn a_single_spec_and_preset_can_be_checked() {
+    let results = check_spec_preset(
+        SpecName::CsBlock,
+        Preset::Proposed,
+        &BTreeMap::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let example = results
+        .iter()
+        .find_map(|r| r.trace.as_ref())
+        .expect("a sometimes example");
+    assert_eq!(example.sizes["css"], 3);
+    assert_eq!(results.len(), 4);
+    assert!(results
+        .iter()
+        .all(|r| r.verdict == Verdict::Holds && r.states == 3571));
+}
