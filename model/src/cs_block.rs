@@ -129,6 +129,40 @@ impl CsBlockState {
     }
 }
 
+/// One card as the real system can report it: the chip on the terminal side,
+/// the record on the system side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardObservation {
+    pub cs: usize,
+    pub card: usize,
+    pub chip_written: bool,
+    pub system_registered: bool,
+    /// The answer the CS got: "issued", "unauthorized", or none yet.
+    pub cs_outcome: Option<String>,
+}
+
+impl CsBlockState {
+    pub fn observe(&self) -> Vec<CardObservation> {
+        let mut cards = Vec::new();
+        for (cs, terminal) in self.css.iter().enumerate() {
+            for (card, c) in terminal.cards.iter().enumerate() {
+                cards.push(CardObservation {
+                    cs,
+                    card,
+                    chip_written: c.phase != CardPhase::Unsent,
+                    system_registered: c.system_registered,
+                    cs_outcome: match c.phase {
+                        CardPhase::Done(Answer::Issued) => Some("issued".into()),
+                        CardPhase::Done(Answer::Unauthorized) => Some("unauthorized".into()),
+                        _ => None,
+                    },
+                });
+            }
+        }
+        cards
+    }
+}
+
 /// One step.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -457,6 +491,9 @@ mod tests {
             CardPhase::Done(Answer::Unauthorized)
         );
         assert!(s.css[0].cards[0].system_registered);
+        let card = &s.observe()[0];
+        assert!(card.chip_written && card.system_registered);
+        assert_eq!(card.cs_outcome.as_deref(), Some("unauthorized"));
     }
 
     #[test]

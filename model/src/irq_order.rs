@@ -99,6 +99,28 @@ impl IrqOrderState {
     }
 }
 
+/// What the real relay can also report, for comparing it with the model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IrqOrderObservation {
+    /// The HSM raised its interrupt and waits for the completion notice.
+    pub hsm_waiting_for_completion: bool,
+    pub relay_waiting: Option<u8>,
+    pub completed: usize,
+    pub error_replied: usize,
+}
+
+impl IrqOrderState {
+    pub fn observe(&self) -> IrqOrderObservation {
+        let count = |o: Outcome| self.requests.iter().filter(|r| **r == o).count();
+        IrqOrderObservation {
+            hsm_waiting_for_completion: matches!(self.hsm, Hsm::AwaitCompletion(_)),
+            relay_waiting: self.relay_waiting,
+            completed: count(Outcome::Completed),
+            error_replied: count(Outcome::ErrorReplied),
+        }
+    }
+}
+
 /// One step.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -332,6 +354,7 @@ mod tests {
         let spec = IrqOrder::new(Preset::Jan2016.patches(), &BTreeMap::new()).unwrap();
         let s = run(&spec, &COLLISION);
         assert!(s.hsm_interrupt_lost());
+        assert!(s.observe().hsm_waiting_for_completion);
         assert_eq!(s.relay_waiting, Some(0));
         let hsm_first = spec.next_state(
             &run(&spec, &COLLISION[..3]),
@@ -364,6 +387,7 @@ mod tests {
         let s = run(&spec, &actions);
         assert_eq!(s.requests[0], Outcome::ErrorReplied);
         assert_eq!((s.relay_waiting, s.hsm), (None, Hsm::Idle));
+        assert_eq!(s.observe().error_replied, 1);
         let healthy = run(&spec, &COLLISION[..2]);
         assert_eq!(spec.next_state(&healthy, &RelayTimesOut), None);
     }

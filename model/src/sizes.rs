@@ -18,7 +18,7 @@ pub struct SizeParam {
 pub enum SizeError {
     #[error("size override `{0}` is not of the form key=value")]
     Malformed(String),
-    #[error("unknown size `{key}` for spec {spec} (valid: {valid})")]
+    #[error("unknown size `{key}` for {spec} (valid: {valid})")]
     UnknownKey {
         spec: &'static str,
         key: String,
@@ -131,7 +131,7 @@ mod tests {
         let err = parse(&["cores=2"]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown size `cores` for spec timer-free (valid: telegrams, workers)"
+            "unknown size `cores` for timer-free (valid: telegrams, workers)"
         );
     }
 

@@ -127,6 +127,44 @@ pub struct TimerFreeState {
     pub abnormal_termination: bool,
 }
 
+/// What the real relay can also report, for comparing it with the model
+/// (proptest's reference state machine, trace refinement).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimerFreeObservation {
+    /// Telegrams whose work area is allocated, ascending.
+    pub work_areas_allocated: Vec<TelegramId>,
+    /// Timeout notices queued and not yet retrieved, over all workers.
+    pub pending_timeout_notices: usize,
+    /// Replies sent per telegram (normal or error).
+    pub replies: Vec<u8>,
+    /// Telegrams terminated by a timeout notice, ascending.
+    pub terminated: Vec<TelegramId>,
+    pub abnormal_termination: bool,
+}
+
+impl TimerFreeState {
+    pub fn observe(&self) -> TimerFreeObservation {
+        let mut work_areas_allocated: Vec<_> =
+            self.workers.iter().filter_map(|w| w.work_area).collect();
+        work_areas_allocated.sort();
+        let pending_timeout_notices = self
+            .workers
+            .iter()
+            .flat_map(|w| &w.queue)
+            .filter(|m| matches!(m, Message::TimeoutNotice { .. }))
+            .count();
+        TimerFreeObservation {
+            work_areas_allocated,
+            pending_timeout_notices,
+            replies: self.telegrams.iter().map(|r| r.replies).collect(),
+            terminated: (0..self.telegrams.len() as TelegramId)
+                .filter(|&t| self.telegrams[usize::from(t)].terminated_by.is_some())
+                .collect(),
+            abnormal_termination: self.abnormal_termination,
+        }
+    }
+}
+
 /// One step of the AP or its environment.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -560,6 +598,9 @@ mod tests {
         assert!(state.telegrams[0].answered);
         assert_eq!(state.workers[0].work_area, None);
         assert_eq!(state.workers[0].timer, None);
+        let seen = state.observe();
+        assert_eq!(seen.replies, vec![1, 0, 0]);
+        assert!(seen.work_areas_allocated.is_empty() && seen.terminated.is_empty());
     }
 
     #[test]
@@ -576,5 +617,6 @@ mod tests {
         assert_eq!(state.telegrams[0].terminated_by, Some(0));
         assert_eq!(state.telegrams[0].replies, 1);
         assert_eq!(state.workers[0].work_area, None);
+        assert_eq!(state.observe().terminated, vec![0]);
     }
 }

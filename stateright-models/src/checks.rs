@@ -456,7 +456,24 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
         results.len(),
         mismatches
     );
+    let (states, millis) = throughput(results);
+    out += &format!(
+        "{states} states explored in {millis} ms ({:.0} states/s)\n",
+        states as f64 * 1000.0 / (millis.max(1) as f64)
+    );
     out
+}
+
+/// Unique states and time per (spec, preset) run, summed: each run's states
+/// once, and its slowest property's time (which includes the exploration).
+fn throughput(results: &[CheckResult]) -> (usize, u64) {
+    let mut runs: BTreeMap<(&str, Preset), (usize, u64)> = BTreeMap::new();
+    for r in results {
+        let run = runs.entry((r.spec.as_str(), r.preset)).or_default();
+        *run = (run.0.max(r.states), run.1.max(r.millis));
+    }
+    runs.values()
+        .fold((0, 0), |(s, m), (rs, rm)| (s + rs, m + rm))
 }
 
 /// Each counterexample as a numbered timeline ending in its final state.

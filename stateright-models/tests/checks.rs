@@ -379,7 +379,7 @@ fn selection_errors_name_the_valid_choices() {
     let err = CheckSelection::parse("irq-order", "all", &["telegrams=3".into()]).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "unknown size `telegrams` for spec irq-order (valid: requests, reraise)"
+        "unknown size `telegrams` for irq-order (valid: requests, reraise)"
     );
     let err = CheckSelection::parse("all", "all", &["cores=3".into()]).unwrap_err();
     assert!(
