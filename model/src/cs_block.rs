@@ -354,10 +354,16 @@ impl Spec for CsBlock {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
+        // A CS that wants to send eventually tries, whatever the relay
+        // answers: admission and connection excess are one fairness class.
         let everyone_moves = || Fairness {
-            description: "CSs, the relay and the upstream system keep taking steps; \
-                          blocks and backoffs end",
+            description: "CSs keep trying to send, the relay and the upstream system keep \
+                          taking steps, blocks and backoffs end",
             weakly_fair: |_, _| true,
+            class: |a| match *a {
+                CsBlockAction::ConnectionExcess { cs, card } => CsBlockAction::Send { cs, card },
+                ref other => other.clone(),
+            },
         };
         vec![
             Property::<Self>::always("chip_and_system_agree", |_, s| {

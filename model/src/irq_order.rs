@@ -281,11 +281,11 @@ impl Spec for IrqOrder {
             Property::<Self>::eventually(
                 "hsm_request_completes",
                 |_, s| s.requests.iter().all(|o| *o == Outcome::Completed),
-                Fairness {
-                    description: "relay, HSM, CPU and the relay's timeout are weakly fair; \
+                Fairness::new(
+                    "relay, HSM, CPU and the relay's timeout are weakly fair; \
                                   the monitor is not (it may poll or not)",
-                    weakly_fair: |_, a| !matches!(a, IrqOrderAction::MonitorRaisesInterrupt),
-                },
+                    |_, a| !matches!(a, IrqOrderAction::MonitorRaisesInterrupt),
+                ),
             ),
             Property::<Self>::always("relay_never_hangs", |spec, s| {
                 let can_wake = spec.hsm_guard == HsmGuard::ErrorOnInterrupted || spec.reraise;

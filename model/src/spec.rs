@@ -82,12 +82,30 @@ pub enum Kind {
     Eventually,
 }
 
-/// The weak-fairness assumption of a liveness property: an action value for
-/// which `weakly_fair` is true cannot stay enabled forever without being taken.
+/// The weak-fairness assumption of a liveness property: a fair step cannot
+/// stay enabled forever without being taken.
+///
+/// A step is a *class* of actions: `class` maps an action to a representative
+/// of its class. Usually every action is its own class (`Fairness::new`),
+/// but one intention can have several outcomes (a CS sending is admitted or
+/// gets connection excess, depending on the relay): those actions form one
+/// class, enabled when any of them is.
 pub struct Fairness<S: Spec> {
     /// For humans: which steps are assumed to happen eventually.
     pub description: &'static str,
     pub weakly_fair: fn(&S, &S::Action) -> bool,
+    pub class: fn(&S::Action) -> S::Action,
+}
+
+impl<S: Spec> Fairness<S> {
+    /// Every action is its own class.
+    pub fn new(description: &'static str, weakly_fair: fn(&S, &S::Action) -> bool) -> Self {
+        Fairness {
+            description,
+            weakly_fair,
+            class: S::Action::clone,
+        }
+    }
 }
 
 impl<S: Spec> Clone for Fairness<S> {
@@ -95,6 +113,7 @@ impl<S: Spec> Clone for Fairness<S> {
         Fairness {
             description: self.description,
             weakly_fair: self.weakly_fair,
+            class: self.class,
         }
     }
 }
@@ -151,33 +170,35 @@ impl<S: Spec> Property<S> {
         }
     }
 
-    /// Whether `action` is weakly fair under this property's assumption.
-    pub fn is_fair(&self, spec: &S, action: &S::Action) -> bool {
-        self.fairness
-            .as_ref()
-            .is_some_and(|f| (f.weakly_fair)(spec, action))
+    /// The fairness class of `action` if it is weakly fair, else `None`.
+    pub fn fair_class(&self, spec: &S, action: &S::Action) -> Option<S::Action> {
+        let fairness = self.fairness.as_ref()?;
+        (fairness.weakly_fair)(spec, action).then(|| (fairness.class)(action))
     }
 
     /// Whether a cycle of states (each followed by the action taken from it,
     /// the last action leading back to the first state) is weakly fair: every
-    /// fair action enabled in *all* the cycle's states is taken on the cycle.
+    /// fair class enabled in *all* the cycle's states is taken on the cycle.
     pub fn cycle_is_fair(&self, spec: &S, cycle: &[(S::State, S::Action)]) -> bool {
+        let enabled_classes = |state: &S::State| -> Vec<S::Action> {
+            let successors = spec.successors(state);
+            successors
+                .iter()
+                .filter_map(|(a, _)| self.fair_class(spec, a))
+                .collect()
+        };
         let Some((first, _)) = cycle.first() else {
             return true;
         };
-        let mut always_enabled: Vec<S::Action> = spec
-            .successors(first)
-            .into_iter()
-            .map(|(a, _)| a)
-            .filter(|a| self.is_fair(spec, a))
-            .collect();
+        let mut always_enabled = enabled_classes(first);
         for (state, _) in &cycle[1..] {
-            let enabled: Vec<S::Action> =
-                spec.successors(state).into_iter().map(|(a, _)| a).collect();
-            always_enabled.retain(|a| enabled.contains(a));
+            let here = enabled_classes(state);
+            always_enabled.retain(|c| here.contains(c));
         }
-        always_enabled
+        let taken: Vec<S::Action> = cycle
             .iter()
-            .all(|a| cycle.iter().any(|(_, taken)| taken == a))
+            .filter_map(|(_, a)| self.fair_class(spec, a))
+            .collect();
+        always_enabled.iter().all(|c| taken.contains(c))
     }
 }

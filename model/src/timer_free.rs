@@ -412,10 +412,10 @@ impl Spec for TimerFree {
             Property::<Self>::eventually(
                 "telegrams_finish",
                 |spec, s| usize::from(s.arrived) == usize::from(spec.telegrams) && all_finished(s),
-                Fairness {
-                    description: "the worker, the HSM and the CSs keep taking steps",
-                    weakly_fair: |_, _| true,
-                },
+                Fairness::new(
+                    "the worker, the HSM and the CSs keep taking steps",
+                    |_, _| true,
+                ),
             ),
         ]
     }

@@ -234,21 +234,31 @@ fn bad_components<S: Spec>(graph: &StateGraph<S>, bad: &[bool]) -> Vec<Vec<usize
     components
 }
 
-/// Fair actions enabled in every state of `states`.
+/// Fair classes enabled in every state of `states`, in the edge order of
+/// the first state (a Vec, not a HashSet, so that lassos are reproducible).
 fn fair_enabled_everywhere<S: Spec>(
     spec: &S,
     graph: &StateGraph<S>,
     property: &Property<S>,
     states: &[usize],
-) -> HashSet<S::Action> {
-    let mut enabled: HashSet<S::Action> = graph.edges[states[0]]
-        .iter()
-        .map(|(a, _)| a.clone())
-        .filter(|a| property.is_fair(spec, a))
-        .collect();
+) -> Vec<S::Action> {
+    let classes_at = |s: usize| -> HashSet<S::Action> {
+        graph.edges[s]
+            .iter()
+            .filter_map(|(a, _)| property.fair_class(spec, a))
+            .collect()
+    };
+    let mut enabled: Vec<S::Action> = Vec::new();
+    for (a, _) in &graph.edges[states[0]] {
+        if let Some(class) = property.fair_class(spec, a) {
+            if !enabled.contains(&class) {
+                enabled.push(class);
+            }
+        }
+    }
     for &s in &states[1..] {
-        let here: HashSet<&S::Action> = graph.edges[s].iter().map(|(a, _)| a).collect();
-        enabled.retain(|a| here.contains(a));
+        let here = classes_at(s);
+        enabled.retain(|c| here.contains(c));
     }
     enabled
 }
@@ -260,15 +270,15 @@ fn is_fair_component<S: Spec>(
     component: &[usize],
 ) -> bool {
     let members: HashSet<usize> = component.iter().copied().collect();
-    let taken: HashSet<&S::Action> = component
+    let taken: HashSet<S::Action> = component
         .iter()
         .flat_map(|&s| &graph.edges[s])
         .filter(|(_, t)| members.contains(t))
-        .map(|(a, _)| a)
+        .filter_map(|(a, _)| property.fair_class(spec, a))
         .collect();
     fair_enabled_everywhere(spec, graph, property, component)
         .iter()
-        .all(|a| taken.contains(a))
+        .all(|c| taken.contains(c))
 }
 
 /// Where a fair cycle must pass: over an edge taking an action, or through
@@ -291,27 +301,35 @@ fn fair_cycle<S: Spec>(
         .iter()
         .min_by_key(|&&i| (graph.depth[i], i))
         .expect("components are not empty");
-    let internal_edge = |action: Option<&S::Action>| {
+    // An internal edge taking an action of `class` (any edge for `None`).
+    let internal_edge = |class: Option<&S::Action>| {
         component.iter().find_map(|&s| {
             graph.edges[s]
                 .iter()
-                .position(|(a, t)| members.contains(t) && action.is_none_or(|wanted| a == wanted))
+                .position(|(a, t)| {
+                    let in_class = || property.fair_class(spec, a).as_ref() == class;
+                    members.contains(t) && (class.is_none() || in_class())
+                })
                 .map(|e| Waypoint::Edge(s, e))
         })
     };
     let mut waypoints: Vec<Waypoint> = fair_enabled_everywhere(spec, graph, property, component)
         .iter()
-        .filter_map(|a| internal_edge(Some(a)))
+        .filter_map(|c| internal_edge(Some(c)))
         .collect();
     if waypoints.is_empty() {
         waypoints.extend(internal_edge(None));
     }
     loop {
         let (states, cycle) = walk(graph, &members, entry, &waypoints);
+        let taken: HashSet<S::Action> = cycle
+            .iter()
+            .filter_map(|a| property.fair_class(spec, a))
+            .collect();
         let unfair = fair_enabled_everywhere(spec, graph, property, &states)
             .into_iter()
-            .find(|a| !cycle.contains(a));
-        let Some(action) = unfair else {
+            .find(|c| !taken.contains(c));
+        let Some(class) = unfair else {
             return Lasso {
                 prefix: graph.path_to(entry),
                 cycle,
@@ -320,8 +338,13 @@ fn fair_cycle<S: Spec>(
         let disabled_at = component
             .iter()
             .copied()
-            .find(|&s| graph.edges[s].iter().all(|(a, _)| *a != action))
-            .expect("an action enabled everywhere in the component is a waypoint edge");
+            .find(|&s| {
+                let mut classes = graph.edges[s]
+                    .iter()
+                    .filter_map(|(a, _)| property.fair_class(spec, a));
+                classes.all(|c| c != class)
+            })
+            .expect("a class enabled everywhere in the component is a waypoint edge");
         waypoints.push(Waypoint::State(disabled_at));
     }
 }
@@ -436,6 +459,10 @@ mod tests {
                 Fairness {
                     description: "steps into fair targets",
                     weakly_fair: |g, a| g.fair_targets.contains(&a.to),
+                    // Stepping to 8 or to 9 is one class: "leave for a goal".
+                    class: |a| Go {
+                        to: if a.to == 8 { 9 } else { a.to },
+                    },
                 },
             )]
         }
@@ -550,5 +577,18 @@ mod tests {
         };
         let lasso = check(&graph).expect("fair through 3");
         assert!(lasso.cycle.contains(&Go { to: 3 }), "{lasso:?}");
+    }
+
+    #[test]
+    fn one_class_enabled_through_different_actions_must_be_taken() {
+        // Loop 1 <-> 2; from 1 the fair escape is "to 9", from 2 it is "to 8".
+        // Each action alone is disabled somewhere on the loop, but they are
+        // one class, enabled everywhere: looping forever is unfair.
+        let graph = Graph {
+            edges: vec![(0, 1), (1, 2), (2, 1), (1, 9), (2, 8)],
+            goal: vec![8, 9],
+            fair_targets: vec![8, 9],
+        };
+        assert_eq!(check(&graph), None);
     }
 }
