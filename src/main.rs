@@ -3,6 +3,7 @@
 //! Exit codes: 0 when every verdict matches its recorded expectation, 1 when
 //! one does not (so CI can gate on it), 2 on bad arguments or bad input.
 
+mod check;
 mod replay;
 mod reproduce;
 
@@ -23,6 +24,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Check every spec exhaustively on every preset: a verdict matrix
+    /// (spec x preset x property), then each shortest counterexample.
+    Check(check::Args),
+    /// Serve stateright's Explorer on localhost to click through a spec.
+    Explore(check::ExploreArgs),
     /// Search schedules of the real relay (deterministic driver) until a
     /// root cause of 2016 reproduces; print the triggering timeline.
     Reproduce(reproduce::Args),
@@ -35,6 +41,8 @@ fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Explore(args) => check::explore(&args),
         Command::Reproduce(args) => reproduce::run(&args),
         Command::Replay(args) => replay::run(&args),
     };

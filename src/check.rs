@@ -1,0 +1,84 @@
+//! `chukei check` and `chukei explore`: the specs, exhaustively.
+
+use anyhow::Result;
+use stateright_models::{
+    all_as_expected, render_report, run_checks, serve_explorer, CheckSelection, Progress,
+};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Spec: timer-free, irq-order, cs-block or all.
+    #[arg(long, default_value = "all")]
+    spec: String,
+    /// Preset: 2016-01, 2016-03, 2016-04, proposed or all.
+    #[arg(long, default_value = "all")]
+    preset: String,
+    /// Size overrides, e.g. `--size telegrams=4 workers=2`. Verdicts are
+    /// expected at default sizes; other sizes may legitimately differ.
+    #[arg(long = "size", value_name = "K=V", num_args = 1..)]
+    sizes: Vec<String>,
+    /// Print a JSON array instead of text.
+    #[arg(long)]
+    json: bool,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExploreArgs {
+    /// Spec: timer-free, irq-order or cs-block.
+    #[arg(long)]
+    spec: String,
+    /// Preset: 2016-01, 2016-03, 2016-04 or proposed.
+    #[arg(long)]
+    preset: String,
+    /// Port on 127.0.0.1.
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// Size overrides, as for `check`.
+    #[arg(long = "size", value_name = "K=V", num_args = 1..)]
+    sizes: Vec<String>,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode> {
+    let selection = CheckSelection::parse(&args.spec, &args.preset, &args.sizes)?;
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let mut progress = |p: Progress| {
+        if show_progress {
+            eprint!(
+                "\r{:<10} {:<8} {:<14} {:>8} states {:>10.0} states/s{}",
+                p.spec,
+                p.preset.name(),
+                p.checker,
+                p.states,
+                p.states_per_sec,
+                if p.done { "\n" } else { "" }
+            );
+        }
+    };
+    let results = run_checks(&selection, &mut progress);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        print!("{}", render_report(&results));
+    }
+    Ok(if all_as_expected(&results) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn explore(args: &ExploreArgs) -> Result<ExitCode> {
+    let spec = args.spec.parse()?;
+    let preset = args.preset.parse()?;
+    println!(
+        "Explorer for {} on {} at http://127.0.0.1:{}/ (Ctrl-C to stop)",
+        args.spec, args.preset, args.port
+    );
+    let Err(err) = serve_explorer(spec, preset, &args.sizes, args.port);
+    Err(err.into())
+}
