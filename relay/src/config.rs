@@ -25,6 +25,17 @@ pub enum CryptoPath {
     InProcess,
 }
 
+/// A deliberate defect, for showing that a checker catches a broken relay.
+/// Never part of a preset.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fault {
+    /// The AP forgets to reset (kill) its timer when a telegram's relay work
+    /// completes: the timer stays armed after the work area is freed.
+    SkipTimerReset,
+}
+
 /// One relay's settings. Times are in platform milliseconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RelayConfig {
@@ -52,6 +63,10 @@ pub struct RelayConfig {
     pub monitor_raises: Option<u32>,
     /// The session key shared by the CSs and the HSM.
     pub key: [u8; 32],
+    /// A deliberate defect for checker tests; `None` everywhere else.
+    #[doc(hidden)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<Fault>,
 }
 
 impl RelayConfig {
@@ -72,6 +87,7 @@ impl RelayConfig {
             monitor_period: 2 * 60 * 60 * 1000,
             monitor_raises: None,
             key: *b"chukei-test-session-key-32bytes!",
+            fault: None,
         }
     }
 

@@ -37,6 +37,9 @@ struct Lines {
 /// The controller; the CPU thread calls [`IrqController::take`].
 pub struct IrqController<P: Platform> {
     lines: P::Mutex<Lines>,
+    /// Interrupts ended so far: an observer for step-by-step drivers (a
+    /// plain std atomic, never a scheduling point).
+    serviced: std::sync::atomic::AtomicU64,
 }
 
 impl<P: Platform> IrqController<P> {
@@ -49,11 +52,27 @@ impl<P: Platform> IrqController<P> {
                 in_service: None,
                 shutdown: false,
             }),
+            serviced: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     pub fn raise(&self, source: IrqSource) -> Raised {
-        self.lines.with(|l| match l.mode {
+        self.raise_logged(source, |_| {})
+    }
+
+    /// Raises and calls `log` with the result while the lines are locked,
+    /// so the event log orders raises and acknowledgements as they happened.
+    /// `log` must not call the platform.
+    pub fn raise_logged(&self, source: IrqSource, log: impl FnOnce(Raised)) -> Raised {
+        self.lines.with(|l| {
+            let raised = Self::raise_locked(l, source);
+            log(raised);
+            raised
+        })
+    }
+
+    fn raise_locked(l: &mut Lines, source: IrqSource) -> Raised {
+        match l.mode {
             IrqMode::Physical => {
                 l.pending.insert(source);
                 Raised::Pending
@@ -77,12 +96,18 @@ impl<P: Platform> IrqController<P> {
                     Raised::Pending
                 }
             },
-        })
+        }
     }
 
     /// The CPU waits for the next interrupt and puts it in service; `None`
     /// at shutdown. The HSM's pending bit is served first in Physical mode.
     pub fn take(&self) -> Option<IrqSource> {
+        self.take_logged(|_| {})
+    }
+
+    /// As [`IrqController::take`], calling `log` with the source put in
+    /// service while the lines are locked. `log` must not call the platform.
+    pub fn take_logged(&self, mut log: impl FnMut(IrqSource)) -> Option<IrqSource> {
         self.lines.wait(|l| {
             if l.shutdown {
                 return Wait::Ready(None);
@@ -97,6 +122,7 @@ impl<P: Platform> IrqController<P> {
             match next {
                 Some(source) => {
                     l.in_service = Some(source);
+                    log(source);
                     Wait::Ready(Some(source))
                 }
                 None => Wait::blocked(),
@@ -107,6 +133,22 @@ impl<P: Platform> IrqController<P> {
     /// End of interrupt: the core can take the next one.
     pub fn end_of_interrupt(&self) {
         self.lines.with(|l| l.in_service = None);
+        self.serviced
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Interrupts ended so far (observer only).
+    #[doc(hidden)]
+    pub fn serviced(&self) -> u64 {
+        self.serviced.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The sources pending (not in service) on the core.
+    pub fn pending(&self) -> Vec<IrqSource> {
+        self.lines.with(|l| match l.mode {
+            IrqMode::Logical => l.slot.into_iter().collect(),
+            IrqMode::Physical => l.pending.iter().copied().collect(),
+        })
     }
 
     pub fn shutdown(&self) {

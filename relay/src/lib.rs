@@ -25,7 +25,7 @@ pub mod upstream;
 pub mod work_area;
 mod worker;
 
-pub use config::{CryptoPath, Delivery, RelayConfig};
+pub use config::{CryptoPath, Delivery, Fault, RelayConfig};
 pub use events::{Event, EventKind, EventLog, ThreadName};
 pub use patches::{CsRule, HsmGuard, IrqMode, Monitor, Patches, Preset, TimerFix};
 pub use platform::{Platform, Std};

@@ -76,6 +76,10 @@ impl Queue {
 pub struct Mailbox<P: Platform> {
     queue: P::Mutex<Queue>,
     delivery: Delivery,
+    /// Turns of the AP's message loop completed (a message handled or a
+    /// deadline taken). An observer for step-by-step drivers: a plain std
+    /// atomic, never a scheduling point.
+    turns: std::sync::atomic::AtomicU64,
 }
 
 impl<P: Platform> Mailbox<P> {
@@ -83,16 +87,38 @@ impl<P: Platform> Mailbox<P> {
         Mailbox {
             queue: P::Mutex::new(Queue::default()),
             delivery,
+            turns: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     pub fn post(&self, message: Message) {
-        self.queue.with(|q| q.messages.push_back(message));
+        self.post_logged(message, || {});
+    }
+
+    /// Posts and calls `log` while the queue is locked, so the event log's
+    /// order of posts is the queue's order (a log a refinement checker can
+    /// trust). `log` must not call the platform: record an event, nothing else.
+    pub fn post_logged(&self, message: Message, log: impl FnOnce()) {
+        self.queue.with(|q| {
+            q.messages.push_back(message);
+            log();
+        });
     }
 
     /// Retrieves the next message; arrivals only when `accept_arrivals`
     /// (the AP takes a new telegram only when idle).
     pub fn next(&self, accept_arrivals: bool, until: Option<Millis>) -> Next {
+        self.next_logged(accept_arrivals, until, |_| {})
+    }
+
+    /// As [`Mailbox::next`], calling `log` with the retrieved message while
+    /// the queue is still locked (see [`Mailbox::post_logged`]).
+    pub fn next_logged(
+        &self,
+        accept_arrivals: bool,
+        until: Option<Millis>,
+        mut log: impl FnMut(&Message),
+    ) -> Next {
         let delivery = self.delivery;
         self.queue.wait(|q| {
             if q.shutdown {
@@ -100,6 +126,7 @@ impl<P: Platform> Mailbox<P> {
             }
             if let Some(i) = q.pick(delivery, accept_arrivals) {
                 let m = q.messages.remove(i).expect("picked index exists");
+                log(&m);
                 return Wait::Ready(Next::Message(m));
             }
             match until {
@@ -135,6 +162,16 @@ impl<P: Platform> Mailbox<P> {
 
     pub fn shutdown(&self) {
         self.queue.with(|q| q.shutdown = true);
+    }
+
+    /// Turns of the AP's message loop completed so far (observer only).
+    #[doc(hidden)]
+    pub fn turns(&self) -> u64 {
+        self.turns.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn turn_done(&self) {
+        self.turns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

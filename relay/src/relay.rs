@@ -70,15 +70,19 @@ impl<P: Platform> Shared<P> {
         self.emit(thread, Some(id), EventKind::Reply { kind });
     }
 
+    /// Raises an interrupt; the events are recorded under the interrupt
+    /// lines' lock, in the order the core saw them.
     fn raise(&self, thread: ThreadName, telegram: Option<TelegramId>, source: IrqSource) {
-        self.emit(thread, telegram, EventKind::InterruptRaised { source });
-        if let Raised::Collapsed { kept, lost } = self.irq.raise(source) {
-            self.emit(
-                thread,
-                telegram,
-                EventKind::InterruptCollapsed { kept, lost },
-            );
-        }
+        self.irq.raise_logged(source, |raised| {
+            self.emit(thread, telegram, EventKind::InterruptRaised { source });
+            if let Raised::Collapsed { kept, lost } = raised {
+                self.emit(
+                    thread,
+                    telegram,
+                    EventKind::InterruptCollapsed { kept, lost },
+                );
+            }
+        });
     }
 }
 
@@ -114,8 +118,11 @@ impl<P: Platform> RelayHandle<P> {
             cs: telegram.cs,
             card: telegram.card,
         };
-        s.emit(from, Some(telegram.id), kind);
-        s.mailboxes[worker].post(Message::Arrival(telegram));
+        let id = telegram.id;
+        // Recorded under the queue's lock: the log orders arrivals as queued.
+        s.mailboxes[worker].post_logged(Message::Arrival(telegram), || {
+            s.emit(from, Some(id), kind);
+        });
         Ok(())
     }
 
@@ -236,18 +243,24 @@ impl std::fmt::Display for Role {
 }
 
 fn timer_thread<P: Platform>(s: &Shared<P>) {
-    s.timers.run(|armed| {
-        s.mailboxes[armed.timer as usize].post(Message::TimeoutNotice {
-            timer: armed.timer,
-            epoch: armed.epoch,
-            set_by: armed.set_by,
-        });
-        let kind = EventKind::TimeoutPosted {
-            timer: armed.timer,
-            epoch: armed.epoch,
-        };
-        s.emit(ThreadName::Timer, Some(armed.set_by), kind);
-    });
+    // The notice exists from the moment the timer fires (a reset can no
+    // longer take it back), so that is where the log records it.
+    s.timers.run_logged(
+        |armed| {
+            let kind = EventKind::TimeoutPosted {
+                timer: armed.timer,
+                epoch: armed.epoch,
+            };
+            s.emit(ThreadName::Timer, Some(armed.set_by), kind);
+        },
+        |armed| {
+            s.mailboxes[armed.timer as usize].post(Message::TimeoutNotice {
+                timer: armed.timer,
+                epoch: armed.epoch,
+                set_by: armed.set_by,
+            });
+        },
+    );
 }
 
 fn hsm_thread<P: Platform>(s: &Shared<P>) {
@@ -272,23 +285,26 @@ fn hsm_thread<P: Platform>(s: &Shared<P>) {
 
 /// The CPU core: takes each interrupt, serves it, ends it.
 fn cpu_thread<P: Platform>(s: &Shared<P>) {
-    while let Some(source) = s.irq.take() {
+    // Acknowledgements and completion notices are recorded under the lock
+    // of the state they change, so the log orders them as they happened.
+    let acknowledge = |source| {
         s.emit(
             ThreadName::Cpu,
             None,
             EventKind::InterruptAcknowledged { source },
         );
+    };
+    while let Some(source) = s.irq.take_logged(acknowledge) {
         if source == IrqSource::Hsm {
             if let Some(done) = s.hsm.complete() {
-                s.emit(
-                    ThreadName::Cpu,
-                    Some(done.telegram),
-                    EventKind::CompletionNotice,
-                );
-                s.mailboxes[done.worker as usize].post(Message::HsmCompleted {
-                    telegram: done.telegram,
+                let telegram = done.telegram;
+                let completed = Message::HsmCompleted {
+                    telegram,
                     op: done.op,
                     result: done.output,
+                };
+                s.mailboxes[done.worker as usize].post_logged(completed, || {
+                    s.emit(ThreadName::Cpu, Some(telegram), EventKind::CompletionNotice);
                 });
             }
         }

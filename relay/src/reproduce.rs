@@ -26,15 +26,19 @@ use std::time::Instant;
 pub enum Cause {
     TimerFree,
     IrqOrder,
+    /// The review's open question: a stale timeout notice retrieved after
+    /// the next telegram allocated terminates that healthy telegram.
+    StaleTimeout,
 }
 
 impl Cause {
-    pub const ALL: [Cause; 2] = [Cause::TimerFree, Cause::IrqOrder];
+    pub const ALL: [Cause; 3] = [Cause::TimerFree, Cause::IrqOrder, Cause::StaleTimeout];
 
     pub fn name(self) -> &'static str {
         match self {
             Cause::TimerFree => "timer-free",
             Cause::IrqOrder => "irq-order",
+            Cause::StaleTimeout => "stale-timeout",
         }
     }
 
@@ -45,6 +49,7 @@ impl Cause {
                 "termination freed an unallocated work area (AP abnormal termination)"
             }
             Cause::IrqOrder => "the HSM's interrupt was lost and the relay stopped answering",
+            Cause::StaleTimeout => "a stale timeout notice terminated the next, healthy telegram",
         }
     }
 }
@@ -57,7 +62,7 @@ impl fmt::Display for Cause {
 
 /// An unknown cause name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown cause `{0}` (expected one of: timer-free, irq-order)")]
+#[error("unknown cause `{0}` (expected one of: timer-free, irq-order, stale-timeout)")]
 pub struct UnknownCause(pub String);
 
 impl FromStr for Cause {
@@ -89,7 +94,7 @@ pub fn scenario_config(cause: Cause, preset: Preset) -> RelayConfig {
     let base = RelayConfig::small(preset);
     match cause {
         // Production timings; the monitor's 2-hour period never comes.
-        Cause::TimerFree => base,
+        Cause::TimerFree | Cause::StaleTimeout => base,
         // The monitor raises far more often than every 2 hours: a collision
         // that took weeks in production becomes likely in a few schedules.
         Cause::IrqOrder => RelayConfig {
@@ -149,6 +154,7 @@ pub fn run_schedule(cause: Cause, preset: Preset, chooser: Chooser) -> ScheduleR
             });
             lost && (stuck == Some(true) || matches!(report.outcome, Outcome::Deadlock { .. }))
         }
+        Cause::StaleTimeout => first_spurious_termination(&events).is_some(),
     };
     ScheduleRun {
         report,
@@ -233,6 +239,7 @@ pub fn up_to_symptom(cause: Cause, mut events: Vec<Event>) -> Vec<Event> {
         Cause::TimerFree => events
             .iter()
             .position(|e| matches!(e.kind, EventKind::ApAbnormalTermination { .. })),
+        Cause::StaleTimeout => first_spurious_termination(&events),
         Cause::IrqOrder => {
             let lost = events.iter().position(|e| {
                 matches!(
@@ -258,4 +265,22 @@ pub fn up_to_symptom(cause: Cause, mut events: Vec<Event>) -> Vec<Event> {
         events.truncate(end + 1);
     }
     events
+}
+
+/// The index of the first termination of a telegram by a timeout notice
+/// that another telegram's timer posted. The AP cannot see who set the
+/// notice; the event log can (`timeout-received` carries the setter).
+pub fn first_spurious_termination(events: &[Event]) -> Option<usize> {
+    events.iter().enumerate().find_map(|(i, e)| {
+        let EventKind::TimeoutReceived { .. } = e.kind else {
+            return None;
+        };
+        let (j, next) = events
+            .iter()
+            .enumerate()
+            .skip(i + 1)
+            .find(|(_, n)| n.thread == e.thread)?;
+        let spurious = matches!(next.kind, EventKind::Terminated) && next.telegram != e.telegram;
+        spurious.then_some(j)
+    })
 }

@@ -57,7 +57,15 @@ impl<P: Platform> TimerService<P> {
 
     /// The timer thread: fires each timer whose deadline has passed, handing
     /// it to `post` (which queues the notice), until shutdown.
-    pub fn run(&self, mut post: impl FnMut(Armed)) {
+    pub fn run(&self, post: impl FnMut(Armed)) {
+        self.run_logged(|_| {}, post);
+    }
+
+    /// As [`TimerService::run`], calling `on_fire` while the table is locked
+    /// at the moment a timer fires: from then on `kill` cannot remove it, so
+    /// that is when the event log should say the notice exists. `on_fire` must
+    /// not call the platform.
+    pub fn run_logged(&self, mut on_fire: impl FnMut(&Armed), mut post: impl FnMut(Armed)) {
         loop {
             let fired = self.table.wait(|t| {
                 if t.shutdown {
@@ -68,6 +76,7 @@ impl<P: Platform> TimerService<P> {
                 match due {
                     Some(a) => {
                         t.armed.remove(&a.timer);
+                        on_fire(&a);
                         Wait::Ready(Some(a))
                     }
                     None => Wait::Pending {

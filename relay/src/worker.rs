@@ -6,7 +6,7 @@
 //! notice can be retrieved in the middle of a telegram. On a timeout notice,
 //! termination frees the work area, guarded as the `TimerFix` says.
 
-use crate::config::CryptoPath;
+use crate::config::{CryptoPath, Fault};
 use crate::events::{EventKind, HsmOp, ThreadName};
 use crate::hsm::{Hsm, HsmJob};
 use crate::mailbox::{Message, Next};
@@ -68,14 +68,32 @@ impl<'a, P: Platform> Ap<'a, P> {
     /// The message loop, until shutdown.
     pub(crate) fn run(mut self) {
         let mailbox = &self.shared.mailboxes[self.id as usize];
+        let (shared, thread) = (self.shared, self.thread());
+        // A timeout notice is logged as received at the moment it leaves the
+        // queue, so the log orders it against the posts as the queue did.
+        let received = |m: &Message| {
+            if let Message::TimeoutNotice {
+                timer,
+                epoch,
+                set_by,
+            } = *m
+            {
+                shared.emit(
+                    thread,
+                    Some(set_by),
+                    EventKind::TimeoutReceived { timer, epoch },
+                );
+            }
+        };
         loop {
             let idle = self.in_flight.is_none();
             let until = self.in_flight.as_ref().and_then(|f| f.hsm_deadline);
-            match mailbox.next(idle, until) {
+            match mailbox.next_logged(idle, until, received) {
                 Next::Message(m) => self.handle(m),
                 Next::TimedOut => self.on_hsm_wait_timed_out(),
                 Next::Shutdown => break,
             }
+            mailbox.turn_done();
         }
         if let Some(f) = self.in_flight.take() {
             self.emit(Some(f.telegram.id), EventKind::TelegramLost);
@@ -90,14 +108,8 @@ impl<'a, P: Platform> Ap<'a, P> {
                 op,
                 result,
             } => self.on_hsm_completed(telegram, op, result),
-            Message::TimeoutNotice {
-                timer,
-                epoch,
-                set_by,
-            } => {
-                self.emit(Some(set_by), EventKind::TimeoutReceived { timer, epoch });
-                self.on_timeout_notice(epoch);
-            }
+            // TimeoutReceived was recorded when the notice left the queue.
+            Message::TimeoutNotice { epoch, .. } => self.on_timeout_notice(epoch),
         }
     }
 
@@ -228,14 +240,16 @@ impl<'a, P: Platform> Ap<'a, P> {
             return;
         };
         let id = f.telegram.id;
-        let removed = self.shared.timers.kill(self.id);
-        self.emit(
-            Some(id),
-            EventKind::ResetTimer {
-                timer: self.id,
-                removed,
-            },
-        );
+        if self.shared.config.fault != Some(Fault::SkipTimerReset) {
+            let removed = self.shared.timers.kill(self.id);
+            self.emit(
+                Some(id),
+                EventKind::ResetTimer {
+                    timer: self.id,
+                    removed,
+                },
+            );
+        }
         self.shared
             .reply(self.thread(), f.telegram.answer(kind, payload));
         self.free(f.area, id);
