@@ -10,7 +10,7 @@ fn chukei(args: &[&str]) -> Output {
 }
 
 #[test]
-fn reproduce_json_reports_both_causes_on_2016_01() {
+fn reproduce_json_reports_every_cause_on_2016_01() {
     let out = chukei(&[
         "reproduce",
         "--preset",
@@ -27,7 +27,7 @@ fn reproduce_json_reports_both_causes_on_2016_01() {
     );
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     let rows = rows.as_array().expect("a JSON array");
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3);
     for row in rows {
         assert_eq!(row["preset"], "2016-01");
         assert_eq!(row["reproduced"], true);
@@ -73,6 +73,7 @@ fn fixed_preset_reproduces_nothing_and_exits_zero() {
     assert_eq!(out.status.code(), Some(0));
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for row in rows.as_array().unwrap() {
+        assert_eq!(row["expected"], false);
         assert_eq!(row["reproduced"], false);
         assert_eq!(row["schedules_tried"], 30);
         assert_eq!(row["timeline"].as_array().unwrap().len(), 0);
@@ -129,7 +130,7 @@ fn a_written_trace_replays_with_its_verdict() {
         .map(|e| e.unwrap().path().display().to_string())
         .collect();
     files.sort();
-    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files.len(), 3, "{files:?}");
     assert!(files[0].contains("reproduce-irq-order-2016-01-seed"));
     let mut args = vec!["replay", "--json"];
     args.extend(files.iter().map(String::as_str));
