@@ -5,6 +5,9 @@
 use model::{Kind, Spec};
 use std::collections::{HashMap, VecDeque};
 
+/// How BFS reached each state: the state before and the action taken.
+type Parents<S> = HashMap<<S as Spec>::State, Option<(<S as Spec>::State, <S as Spec>::Action)>>;
+
 /// The shortest action sequence that reaches a state violating the `always`
 /// property `property`, or `None` when the property holds (or is not an
 /// `always` property). Explores at most `max_states` states.
@@ -19,7 +22,7 @@ pub fn shortest_violation<S: Spec>(
     }
     let holds = |s: &S::State| (property.condition)(spec, s);
     // state -> (parent state, action taken from it)
-    let mut parent: HashMap<S::State, Option<(S::State, S::Action)>> = HashMap::new();
+    let mut parent: Parents<S> = HashMap::new();
     let mut queue = VecDeque::new();
     for init in spec.init_states() {
         parent.insert(init.clone(), None);
