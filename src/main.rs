@@ -6,6 +6,7 @@
 mod check;
 mod replay;
 mod reproduce;
+mod validate;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -35,6 +36,9 @@ enum Command {
     /// Replay stored traces (driver schedules on the real relay, spec
     /// actions on the model) and compare with their recorded verdict.
     Replay(replay::Args),
+    /// Check a relay event log against a spec (trace refinement): report the
+    /// first event the spec does not allow.
+    Validate(validate::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         Command::Explore(args) => check::explore(&args),
         Command::Reproduce(args) => reproduce::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Validate(args) => validate::run(&args),
     };
     match result {
         Ok(code) => code,

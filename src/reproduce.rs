@@ -36,6 +36,10 @@ pub struct Args {
     /// Trace format) into this directory; `chukei replay` runs it again.
     #[arg(long, value_name = "DIR")]
     trace_out: Option<std::path::PathBuf>,
+    /// Write each reproducing schedule's relay events (up to the symptom) as
+    /// JSON lines into this directory, for `chukei validate`.
+    #[arg(long, value_name = "DIR")]
+    events_out: Option<std::path::PathBuf>,
 }
 
 fn parse_causes(v: &str) -> Result<Selection<Cause>, String> {
@@ -89,7 +93,10 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         }
     }
     if let Some(dir) = &args.trace_out {
-        write_traces(dir, &findings)?;
+        write_files(dir, &findings, "json", |f| to_trace(f).to_json_pretty())?;
+    }
+    if let Some(dir) = &args.events_out {
+        write_files(dir, &findings, "events.jsonl", events_jsonl)?;
     }
     let mismatches = findings
         .iter()
@@ -205,15 +212,26 @@ pub fn to_trace(f: &Finding) -> Trace {
     }
 }
 
-fn write_traces(dir: &Path, findings: &[Finding]) -> Result<()> {
+fn events_jsonl(f: &Finding) -> String {
+    f.timeline
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("events serialize") + "\n")
+        .collect()
+}
+
+/// Writes one file per reproducing finding, named after cause, preset, seed.
+fn write_files(
+    dir: &Path,
+    findings: &[Finding],
+    extension: &str,
+    contents: impl Fn(&Finding) -> String,
+) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for f in findings.iter().filter(|f| f.reproduced) {
         let seed = f.seed.unwrap_or_default();
-        let path = dir.join(format!(
-            "reproduce-{}-{}-seed{seed}.json",
-            f.cause, f.preset
-        ));
-        std::fs::write(&path, to_trace(f).to_json_pretty())
+        let name = format!("reproduce-{}-{}-seed{seed}.{extension}", f.cause, f.preset);
+        let path = dir.join(name);
+        std::fs::write(&path, contents(f))
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }

@@ -311,3 +311,98 @@ fn explore_serves_on_localhost_and_a_busy_port_is_an_error() {
     assert!(page.starts_with("HTTP/1."), "{page}");
     assert!(page.contains("200"), "{page}");
 }
+
+#[test]
+fn validate_accepts_a_real_log_and_reports_a_doctored_one() {
+    let dir = scratch_dir("events");
+    let out = chukei(&[
+        "reproduce",
+        "--cause",
+        "timer-free",
+        "--preset",
+        "2016-01",
+        "--quiet",
+        "--events-out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let log = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let log_arg = log.to_str().unwrap();
+    let out = chukei(&[
+        "validate",
+        log_arg,
+        "--spec",
+        "timer-free",
+        "--preset",
+        "2016-01",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["divergence"].is_null());
+    assert_eq!(
+        report["violations"][0]["property"],
+        "no_free_of_unallocated"
+    );
+
+    // Drop the allocation: the relay now frees what the spec never allocated.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let doctored: String = text
+        .lines()
+        .filter(|l| !l.contains("\"event\":\"alloc\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(doctored.len(), text.len());
+    let doctored_path = dir.join("doctored.jsonl");
+    std::fs::write(&doctored_path, doctored).unwrap();
+    let out = chukei(&[
+        "validate",
+        doctored_path.to_str().unwrap(),
+        "--spec",
+        "timer-free",
+        "--preset",
+        "2016-01",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("DIVERGENCE"));
+}
+
+#[test]
+fn validate_a_corrupt_log_is_a_clear_error_with_exit_2() {
+    let dir = scratch_dir("corrupt-events");
+    let path = dir.join("bad.jsonl");
+    std::fs::write(&path, "{\"seq\":0}\nnot json\n").unwrap();
+    let out = chukei(&[
+        "validate",
+        path.to_str().unwrap(),
+        "--spec",
+        "timer-free",
+        "--preset",
+        "2016-04",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("line 1"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let out = chukei(&[
+        "validate",
+        path.to_str().unwrap(),
+        "--spec",
+        "nope",
+        "--preset",
+        "2016-04",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
