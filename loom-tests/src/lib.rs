@@ -1,1 +1,26 @@
+//! loom and shuttle explore the **real relay code** (issue 5).
+//!
+//! The relay's types are generic over `relay::platform::Platform`; this crate
+//! supplies two more platforms, [`Loom`] and [`Shuttle`], so the same relay
+//! code that runs on OS threads runs under loom's exhaustive (preemption
+//! bounded) exploration and under shuttle's seeded PCT and random
+//! schedulers, in one `cargo test`, with no cfg flags.
+//!
+//! * [`scenario`]: what runs (relay threads, CS terminals) and what is
+//!   checked (properties named as in the model).
+//! * [`explore`]: `model(|| ..)`-style helpers per explorer, helpers that
+//!   assert a bug *is* found, and the deep bounds (`CHUKEI_DEEP=1`).
+//! * [`corpus`]: shuttle failures as regression traces (the common `Trace`
+//!   format) under `regressions/corpus/`, and their replay.
+//!
+//! The suites are in `tests/`; README.md says how to run the deep bounds.
 
+pub mod corpus;
+pub mod explore;
+pub mod loom_platform;
+pub mod model_check;
+pub mod scenario;
+pub mod shuttle_platform;
+
+pub use loom_platform::Loom;
+pub use shuttle_platform::Shuttle;

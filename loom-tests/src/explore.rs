@@ -1,0 +1,424 @@
+//! Running a body under loom or shuttle, and asserting that a bug *is* found.
+//!
+//! * [`loom_model`] / [`shuttle_model`]: the body must hold in every explored
+//!   schedule (loom: every schedule within the preemption bound; shuttle: the
+//!   seeded PCT or random schedules).
+//! * [`loom_expect_failure`] / [`shuttle_expect_failure`]: the exploration
+//!   must fail, with a panic message containing the expected fault (a
+//!   violated property's name, or `deadlock` for a hang). They return a
+//!   [`Found`]: the message, after how many iterations, the failing run's
+//!   relay events and (shuttle) the schedule that replays it.
+//!
+//! Bodies take a [`Witness`]: the scenario hands it the run's event log, so
+//! the events of the failing run are available even when the explorer, not
+//! the body, reports the failure (a deadlock).
+
+use relay::events::{Event, EventLog};
+use shuttle::scheduler::{
+    PctScheduler, RandomScheduler, ReplayScheduler, Schedule, Scheduler, Task, TaskId,
+};
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// `CHUKEI_DEEP=1` selects the deeper bounds (see README.md).
+pub fn deep() -> bool {
+    std::env::var("CHUKEI_DEEP").is_ok_and(|v| v == "1")
+}
+
+/// The default bound, or the deep one under `CHUKEI_DEEP=1`.
+pub fn bound(default: usize, deep_bound: usize) -> usize {
+    if deep() {
+        deep_bound
+    } else {
+        default
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Counts iterations and keeps the event log of the latest one.
+#[derive(Clone, Default)]
+pub struct Witness(Arc<Mutex<WitnessState>>);
+
+#[derive(Default)]
+struct WitnessState {
+    iterations: usize,
+    log: Option<EventLog>,
+}
+
+impl Witness {
+    /// Called once per iteration by the body, with that iteration's log.
+    pub fn watch(&self, log: &EventLog) {
+        let mut s = lock(&self.0);
+        s.iterations += 1;
+        s.log = Some(log.clone());
+    }
+
+    /// Bodies run so far.
+    pub fn iterations(&self) -> usize {
+        lock(&self.0).iterations
+    }
+
+    /// The events of the latest iteration.
+    pub fn events(&self) -> Vec<Event> {
+        lock(&self.0)
+            .log
+            .as_ref()
+            .map(EventLog::snapshot)
+            .unwrap_or_default()
+    }
+}
+
+/// What an exploration that passed covered.
+#[derive(Clone, Debug)]
+pub struct Explored {
+    /// "loom", "shuttle-pct", "shuttle-random".
+    pub explorer: &'static str,
+    pub iterations: usize,
+    pub elapsed: Duration,
+    /// The bound, in words ("preemption bound 2", "PCT depth 3, seed 7").
+    pub bound: String,
+}
+
+impl fmt::Display for Explored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} iterations in {:.2} s, {}",
+            self.explorer,
+            self.iterations,
+            self.elapsed.as_secs_f64(),
+            self.bound
+        )
+    }
+}
+
+/// A failure an exploration found.
+#[derive(Clone, Debug)]
+pub struct Found {
+    pub explored: Explored,
+    /// The panic message: the violated property or the explorer's deadlock.
+    pub message: String,
+    /// The relay events of the failing run.
+    pub events: Vec<Event>,
+    /// Shuttle: the schedule that replays the failure.
+    pub schedule: Option<FoundSchedule>,
+}
+
+/// A shuttle schedule, serialized as `shuttle::replay` reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundSchedule {
+    pub encoded: String,
+    /// Scheduling decisions (and random draws) in the schedule.
+    pub steps: usize,
+    pub seed: u64,
+}
+
+impl fmt::Display for Found {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "found after {}", self.explored)?;
+        writeln!(f, "fault: {}", first_line(&self.message))?;
+        writeln!(f, "failing run: {} relay events", self.events.len())?;
+        for e in &self.events {
+            writeln!(f, "  {e}")?;
+        }
+        if let Some(s) = &self.schedule {
+            writeln!(
+                f,
+                "shuttle schedule ({} steps, seed {}):\n{}",
+                s.steps, s.seed, s.encoded
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// The text of a panic payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+// ---------------------------------------------------------------- loom ----
+
+/// Loom's settings for one exploration.
+///
+/// `preemptions` is the bound that keeps loom finite and fast: most
+/// concurrency bugs need very few preemptions (the timer race needs one: the
+/// timer thread firing between the worker's last message and its reset).
+/// Every test states its bound and why.
+fn loom_builder(preemptions: usize) -> loom::model::Builder {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(preemptions);
+    // A relay run takes a few hundred scheduling points; loom's default
+    // (1,000) is too tight for two telegrams through the HSM.
+    builder.max_branches = 20_000;
+    builder
+}
+
+/// Runs `body` in every schedule loom explores within `preemptions`
+/// preemptions; a panic (a violated property) or a deadlock fails the test.
+pub fn loom_model<F>(preemptions: usize, body: F) -> Explored
+where
+    F: Fn(&Witness) + Send + Sync + 'static,
+{
+    let witness = Witness::default();
+    let w = witness.clone();
+    let start = Instant::now();
+    loom_builder(preemptions).check(move || body(&w));
+    Explored {
+        explorer: "loom",
+        iterations: witness.iterations(),
+        elapsed: start.elapsed(),
+        bound: format!("preemption bound {preemptions}"),
+    }
+}
+
+/// Runs `body` under loom and asserts that some schedule fails with a panic
+/// whose message contains `expected` (`deadlock` for a hang).
+pub fn loom_expect_failure<F>(preemptions: usize, expected: &str, body: F) -> Found
+where
+    F: Fn(&Witness) + Send + Sync + 'static,
+{
+    let witness = Witness::default();
+    let w = witness.clone();
+    let start = Instant::now();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        loom_builder(preemptions).check(move || body(&w))
+    }));
+    let explored = Explored {
+        explorer: "loom",
+        iterations: witness.iterations(),
+        elapsed: start.elapsed(),
+        bound: format!("preemption bound {preemptions}"),
+    };
+    let message = match outcome {
+        Ok(()) => panic!("expected `{expected}`, but {explored} found no failure"),
+        Err(payload) => panic_message(payload.as_ref()),
+    };
+    assert!(
+        message.contains(expected),
+        "expected `{expected}`, but loom failed otherwise: {message}"
+    );
+    Found {
+        explored,
+        message,
+        events: witness.events(),
+        schedule: None,
+    }
+}
+
+// ------------------------------------------------------------- shuttle ----
+
+/// A seeded shuttle scheduler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Search {
+    /// Probabilistic concurrency testing: `depth` priority change points, a
+    /// guarantee of finding any bug of that depth with known probability.
+    Pct { seed: u64, depth: usize },
+    /// Uniformly random choice at every scheduling point.
+    Random { seed: u64 },
+}
+
+impl Search {
+    /// The trace's `origin.checker`.
+    pub fn checker(self) -> &'static str {
+        match self {
+            Search::Pct { .. } => "shuttle-pct",
+            Search::Random { .. } => "shuttle-random",
+        }
+    }
+
+    pub fn seed(self) -> u64 {
+        match self {
+            Search::Pct { seed, .. } | Search::Random { seed } => seed,
+        }
+    }
+
+    fn describe(self, iterations: usize) -> String {
+        match self {
+            Search::Pct { seed, depth } => {
+                format!("PCT depth {depth}, seed {seed}, {iterations} schedules")
+            }
+            Search::Random { seed } => format!("random, seed {seed}, {iterations} schedules"),
+        }
+    }
+
+    fn scheduler(self, iterations: usize) -> Box<dyn Scheduler + Send> {
+        match self {
+            Search::Pct { seed, depth } => {
+                Box::new(PctScheduler::new_from_seed(seed, depth, iterations))
+            }
+            Search::Random { seed } => Box::new(RandomScheduler::new_from_seed(seed, iterations)),
+        }
+    }
+}
+
+/// Wraps a scheduler and writes down every decision of the current
+/// execution, so a failing execution's schedule is at hand without parsing
+/// shuttle's panic output.
+struct Recording<S> {
+    inner: S,
+    current: Arc<Mutex<Schedule>>,
+}
+
+impl<S: Scheduler> Scheduler for Recording<S> {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        let schedule = self.inner.new_execution()?;
+        *lock(&self.current) = Schedule::new(schedule.seed);
+        Some(schedule)
+    }
+
+    fn next_task(
+        &mut self,
+        runnable: &[&Task],
+        current: Option<TaskId>,
+        is_yielding: bool,
+    ) -> Option<TaskId> {
+        let next = self.inner.next_task(runnable, current, is_yielding);
+        if let Some(task) = next {
+            lock(&self.current).push_task(task);
+        }
+        next
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        lock(&self.current).push_random();
+        self.inner.next_u64()
+    }
+}
+
+/// Shuttle's settings: no printing of its own (we print the schedule), stop
+/// at the first panic, relay threads need more than shuttle's default stack.
+fn shuttle_config() -> shuttle::Config {
+    let mut config = shuttle::Config::new();
+    config.stack_size = 1 << 20;
+    config.silence_warnings = true;
+    config.failure_persistence = shuttle::FailurePersistence::None;
+    config
+        .ungraceful_shutdown_config
+        .immediately_return_on_panic = true;
+    // A relay run is a few thousand steps; a livelock fails instead of hanging.
+    config.max_steps = shuttle::MaxSteps::FailAfter(200_000);
+    config
+}
+
+/// Runs `body` under `search` for `iterations` schedules; any failure fails
+/// the test with its schedule.
+pub fn shuttle_model<F>(search: Search, iterations: usize, body: F) -> Explored
+where
+    F: Fn(&Witness) + Send + Sync + 'static,
+{
+    match shuttle_run(search, iterations, body) {
+        Ok(explored) => explored,
+        Err(found) => panic!("shuttle found a failure:\n{found}"),
+    }
+}
+
+/// Runs `body` under `search` and asserts that some schedule fails with a
+/// panic containing `expected`; prints the failure and its schedule.
+pub fn shuttle_expect_failure<F>(
+    search: Search,
+    iterations: usize,
+    expected: &str,
+    body: F,
+) -> Found
+where
+    F: Fn(&Witness) + Send + Sync + 'static,
+{
+    match shuttle_run(search, iterations, body) {
+        Ok(explored) => panic!("expected `{expected}`, but {explored} found no failure"),
+        Err(found) => {
+            assert!(
+                found.message.contains(expected),
+                "expected `{expected}`, but shuttle failed otherwise:\n{found}"
+            );
+            println!("{found}");
+            found
+        }
+    }
+}
+
+fn shuttle_run<F>(search: Search, iterations: usize, body: F) -> Result<Explored, Found>
+where
+    F: Fn(&Witness) + Send + Sync + 'static,
+{
+    let witness = Witness::default();
+    let w = witness.clone();
+    let current = Arc::new(Mutex::new(Schedule::new(0)));
+    let scheduler = Recording {
+        inner: search.scheduler(iterations),
+        current: current.clone(),
+    };
+    let start = Instant::now();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        shuttle::Runner::new(scheduler, shuttle_config()).run(move || body(&w))
+    }));
+    let explored = Explored {
+        explorer: search.checker(),
+        iterations: witness.iterations(),
+        elapsed: start.elapsed(),
+        bound: search.describe(iterations),
+    };
+    match outcome {
+        Ok(_) => Ok(explored),
+        Err(payload) => {
+            let schedule = lock(&current).clone();
+            Err(Found {
+                explored,
+                message: panic_message(payload.as_ref()),
+                events: witness.events(),
+                schedule: Some(FoundSchedule {
+                    encoded: shuttle_engine::scheduler::serialization::serialize_schedule(
+                        &schedule,
+                    ),
+                    steps: schedule.len(),
+                    seed: schedule.seed,
+                }),
+            })
+        }
+    }
+}
+
+/// Replays one encoded shuttle schedule: `Ok` if the body passed, else the
+/// failure (message and events).
+pub fn shuttle_replay<F>(encoded: &str, body: F) -> Result<(), Found>
+where
+    F: Fn(&Witness) + Send + Sync + 'static,
+{
+    let witness = Witness::default();
+    let w = witness.clone();
+    let start = Instant::now();
+    let encoded_owned = encoded.to_string();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let scheduler = ReplayScheduler::new_from_encoded(&encoded_owned);
+        shuttle::Runner::new(scheduler, shuttle_config()).run(move || body(&w))
+    }));
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(payload) => Err(Found {
+            explored: Explored {
+                explorer: "shuttle-replay",
+                iterations: witness.iterations(),
+                elapsed: start.elapsed(),
+                bound: "one stored schedule".into(),
+            },
+            message: panic_message(payload.as_ref()),
+            events: witness.events(),
+            schedule: None,
+        }),
+    }
+}

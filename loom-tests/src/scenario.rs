@@ -1,0 +1,546 @@
+//! The workloads the explorers run: the real relay, started with only the
+//! threads a study needs, and CS terminals that send telegrams one after
+//! another and wait for each answer. Generic over the platform, so loom,
+//! shuttle (and the Std platform, for a sanity run) execute the same code.
+//!
+//! The checks are on what the relay reports (its [`EventLog`]) and on its
+//! post-mortem state ([`Observation`]); the property names are the model's
+//! (`model::timer_free`, `model::irq_order`) so a finding here and a verdict
+//! there talk about the same thing.
+
+use crate::explore::Witness;
+use model::SpecName;
+use patches::{Monitor, Patches, Preset};
+use relay::crypto::{Direction, SessionCipher};
+use relay::events::{Event, EventKind, EventLog, IrqSource, ThreadName};
+use relay::relay::Observation;
+use relay::telegram::{CardId, CsId, Kind, Telegram, TelegramId};
+use relay::{CryptoPath, Delivery, Platform, Relay, RelayConfig, RelayHandle, Role};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+/// One explored configuration of the relay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    /// Which of the model's specs this run exercises.
+    pub spec: SpecName,
+    pub preset: Preset,
+    /// Normally `preset.patches()`; a test may flip one switch to isolate it.
+    pub patches: Patches,
+    /// CS terminals; terminal 1 is the body's own (main) thread, the others
+    /// are spawned.
+    pub terminals: u16,
+    /// Telegrams each terminal sends.
+    pub telegrams: u64,
+    /// Telegrams a terminal keeps in flight at once (`CsConfig::window`): 1 =
+    /// one after another; more = the next telegram already waits in the
+    /// worker's queue while one is processed, as with many CSs in production.
+    pub window: u64,
+    /// AP worker threads.
+    pub workers: u16,
+    /// How many interrupts the monitoring agent raises (irq-order only).
+    pub monitor_raises: u32,
+    /// timer-free: crypto in the worker (no HSM threads) or through the HSM
+    /// board. In-process crypto posts its result to the worker's queue at
+    /// once, so a busy worker always has a completion ahead of a low-priority
+    /// timeout notice; only the HSM path leaves the worker waiting with an
+    /// empty queue mid-telegram, the window in which a stale notice can reach
+    /// the *next* telegram. irq-order always uses the HSM.
+    pub crypto: CryptoPath,
+    /// How timeout notices are retrieved: low priority like `WM_TIMER` (the
+    /// 2016 relay) or in posting order (the model's `fifo` size).
+    pub delivery: Delivery,
+}
+
+/// Names of the size parameters stored in a trace's `sizes`.
+/// `hsm` is 1 when crypto goes through the HSM board; `fifo` 1 when timeout
+/// notices are delivered in posting order (as in the model's sizes).
+pub const SIZE_NAMES: [&str; 7] = [
+    "terminals",
+    "telegrams",
+    "window",
+    "workers",
+    "monitor_raises",
+    "hsm",
+    "fifo",
+];
+
+impl Scenario {
+    /// timer-free: AP workers and the OS timer service, in-process crypto (no
+    /// HSM threads), terminals sending consecutive telegrams.
+    pub fn timer_free(preset: Preset) -> Self {
+        Scenario {
+            spec: SpecName::TimerFree,
+            preset,
+            patches: preset.patches(),
+            terminals: 1,
+            telegrams: 2,
+            window: 1,
+            workers: 1,
+            monitor_raises: 0,
+            crypto: CryptoPath::InProcess,
+            delivery: Delivery::LowPriority,
+        }
+    }
+
+    /// irq-order: one AP worker, the HSM firmware, the CPU core taking
+    /// interrupts and (when the preset runs it) the monitoring agent.
+    pub fn irq_order(preset: Preset) -> Self {
+        Scenario {
+            spec: SpecName::IrqOrder,
+            preset,
+            patches: preset.patches(),
+            terminals: 1,
+            telegrams: 1,
+            window: 1,
+            workers: 1,
+            monitor_raises: 1,
+            crypto: CryptoPath::Hsm,
+            delivery: Delivery::LowPriority,
+        }
+    }
+
+    pub fn terminals(self, terminals: u16) -> Self {
+        Scenario { terminals, ..self }
+    }
+
+    pub fn telegrams(self, telegrams: u64) -> Self {
+        Scenario { telegrams, ..self }
+    }
+
+    pub fn window(self, window: u64) -> Self {
+        Scenario {
+            window: window.max(1),
+            ..self
+        }
+    }
+
+    pub fn workers(self, workers: u16) -> Self {
+        Scenario { workers, ..self }
+    }
+
+    pub fn monitor_raises(self, monitor_raises: u32) -> Self {
+        Scenario {
+            monitor_raises,
+            ..self
+        }
+    }
+
+    /// timer-free through the HSM board (worker, timer, HSM, CPU threads).
+    pub fn through_hsm(self) -> Self {
+        Scenario {
+            crypto: CryptoPath::Hsm,
+            ..self
+        }
+    }
+
+    /// Timeout notices in posting order (the model's `fifo = 1`).
+    pub fn fifo(self) -> Self {
+        Scenario {
+            delivery: Delivery::Fifo,
+            ..self
+        }
+    }
+
+    pub fn patches(self, patches: Patches) -> Self {
+        Scenario { patches, ..self }
+    }
+
+    /// The sizes as a trace records them.
+    pub fn sizes(&self) -> BTreeMap<String, u64> {
+        let values = [
+            u64::from(self.terminals),
+            self.telegrams,
+            self.window,
+            u64::from(self.workers),
+            u64::from(self.monitor_raises),
+            u64::from(self.crypto == CryptoPath::Hsm),
+            u64::from(self.delivery == Delivery::Fifo),
+        ];
+        SIZE_NAMES
+            .iter()
+            .zip(values)
+            .map(|(name, v)| (name.to_string(), v))
+            .collect()
+    }
+
+    /// The scenario a trace describes (patches: the preset's).
+    pub fn from_trace(
+        spec: SpecName,
+        preset: Preset,
+        sizes: &BTreeMap<String, u64>,
+    ) -> Result<Self, String> {
+        let base = match spec {
+            SpecName::TimerFree => Scenario::timer_free(preset),
+            SpecName::IrqOrder => Scenario::irq_order(preset),
+            SpecName::CsBlock => return Err("cs-block is not explored by loom-tests".into()),
+        };
+        let get = |name: &str| {
+            sizes
+                .get(name)
+                .copied()
+                .ok_or_else(|| format!("trace sizes lack `{name}`"))
+        };
+        let narrow = |name: &str| -> Result<u16, String> {
+            u16::try_from(get(name)?).map_err(|_| format!("size `{name}` out of range"))
+        };
+        let base = match get("hsm")? {
+            0 if spec == SpecName::TimerFree => base,
+            1 => base.through_hsm(),
+            other => {
+                return Err(format!(
+                    "size `hsm` = {other} is not possible for {}",
+                    spec.name()
+                ))
+            }
+        };
+        let base = match get("fifo")? {
+            0 => base,
+            1 => base.fifo(),
+            other => return Err(format!("size `fifo` = {other} is not 0 or 1")),
+        };
+        Ok(base
+            .terminals(narrow("terminals")?)
+            .telegrams(get("telegrams")?)
+            .window(get("window")?)
+            .workers(narrow("workers")?)
+            .monitor_raises(
+                u32::try_from(get("monitor_raises")?).map_err(|_| "monitor_raises out of range")?,
+            ))
+    }
+
+    /// The relay configuration. No latencies: under loom and shuttle a
+    /// sleep is only a yield, an extra scheduling point that adds nothing.
+    pub fn config(&self) -> RelayConfig {
+        let mut config = RelayConfig::small(self.preset);
+        config.patches = self.patches;
+        config.workers = self.workers;
+        config.connection_limit = config
+            .connection_limit
+            .max(u64::from(self.terminals) * self.window);
+        config.work_areas = config.work_areas.max(u32::from(self.workers));
+        config.hsm_latency = 0;
+        config.upstream_latency = 0;
+        config.crypto = self.crypto;
+        config.timer_delivery = self.delivery;
+        config.monitor_raises = Some(self.monitor_raises);
+        config
+    }
+
+    /// The relay threads this study runs.
+    ///
+    /// timer-free runs no monitoring agent (`monitor_raises` 0): its
+    /// interrupts are the other study. irq-order runs no timer thread: the AP's telegram timer would turn the
+    /// HSM hang into a stream of timeouts (that race is the timer-free study),
+    /// and loom allows five threads: main, worker, HSM, CPU, monitor.
+    pub fn roles(&self) -> Vec<Role> {
+        let mut roles: Vec<Role> = (0..self.workers.max(1)).map(Role::Worker).collect();
+        if self.spec == SpecName::TimerFree {
+            roles.push(Role::Timer);
+        }
+        if self.crypto == CryptoPath::Hsm {
+            roles.extend([Role::Hsm, Role::Cpu]);
+        }
+        if self.patches.monitor == Monitor::On && self.monitor_raises > 0 {
+            roles.push(Role::Monitor);
+        }
+        roles
+    }
+
+    /// Threads including the body's own (loom allows `loom::MAX_THREADS`).
+    pub fn threads(&self) -> usize {
+        1 + self.roles().len() + usize::from(self.terminals.max(1)) - 1
+    }
+
+    /// Runs the scenario once on platform `P`: starts the relay, lets every
+    /// terminal send its telegrams and wait for each answer (forever: a hang
+    /// is a deadlock the explorer reports), shuts the relay down.
+    pub fn run<P: Platform>(&self, witness: &Witness) -> RunRecord {
+        let log = EventLog::new();
+        witness.watch(&log);
+        let relay = Relay::<P>::start_roles(self.config(), log.clone(), &self.roles());
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let others: Vec<_> = (2..=self.terminals)
+            .map(|cs| {
+                let (handle, reports) = (relay.handle(), reports.clone());
+                let (n, window) = (self.telegrams, self.window);
+                P::spawn(&format!("cs-{cs}"), move || {
+                    let report = run_terminal(&handle, CsId(cs), n, window);
+                    lock(&reports).push(report);
+                })
+            })
+            .collect();
+        let mine = run_terminal(&relay.handle(), CsId(1), self.telegrams, self.window);
+        for t in others {
+            P::join(t);
+        }
+        let shared = relay.shutdown();
+        let mut terminals = std::mem::take(&mut *lock(&reports));
+        terminals.push(mine);
+        terminals.sort_by_key(|r| r.cs);
+        RunRecord {
+            events: log.snapshot(),
+            observation: shared.observe(),
+            terminals,
+        }
+    }
+
+    /// Runs once and panics (with the property's name, the preset and the
+    /// evidence) if any of `properties` is violated: the body of a model.
+    pub fn run_and_check<P: Platform>(&self, witness: &Witness, properties: &[Property]) {
+        let run = self.run::<P>(witness);
+        for &property in properties {
+            if let Err(detail) = property.check(&run) {
+                panic!("{}", violation_message(property, self.preset, &detail));
+            }
+        }
+    }
+}
+
+/// The panic message of a violated property (the expect-failure helpers
+/// match on it).
+pub fn violation_message(property: Property, preset: Preset, detail: &str) -> String {
+    format!("property `{property}` violated on {preset}: {detail}")
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What one terminal sent and got back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TerminalReport {
+    pub cs: CsId,
+    /// Admitted telegrams, in order.
+    pub sent: Vec<TelegramId>,
+    /// The answer kinds the terminal received, by telegram.
+    pub answers: BTreeMap<TelegramId, Vec<Kind>>,
+    /// Requests refused with connection excess.
+    pub connection_excess: u32,
+}
+
+/// Sends `telegrams` registrations from `cs`, each sealed for the HSM,
+/// keeping up to `window` in flight, and waits for every answer.
+pub fn run_terminal<P: Platform>(
+    relay: &RelayHandle<P>,
+    cs: CsId,
+    telegrams: u64,
+    window: u64,
+) -> TerminalReport {
+    let cipher = SessionCipher::new(&relay.shared().config.key);
+    let mut report = TerminalReport {
+        cs,
+        sent: vec![],
+        answers: BTreeMap::new(),
+        connection_excess: 0,
+    };
+    let (mut next, mut in_flight) = (1, 0);
+    loop {
+        while in_flight < window.max(1) && next <= telegrams {
+            let seq = next;
+            next += 1;
+            let id = TelegramId(u64::from(cs.0) * 100_000 + seq);
+            let card = CardId(u64::from(cs.0) * 1_000 + seq);
+            let body = format!("register {card}");
+            let telegram = Telegram {
+                kind: Kind::Register,
+                cs,
+                id,
+                card,
+                payload: cipher.seal(id, Direction::Request, body.as_bytes()),
+            };
+            if relay.submit(telegram, ThreadName::Cs(cs.0)).is_err() {
+                report.connection_excess += 1;
+                continue;
+            }
+            report.sent.push(id);
+            in_flight += 1;
+        }
+        if in_flight == 0 {
+            return report;
+        }
+        // `None`: wait forever. Under loom and shuttle a telegram the relay
+        // never answers is then a deadlock, which the explorer reports.
+        let answer = relay
+            .take_reply(cs, None)
+            .expect("the reply board shut down while a terminal was waiting");
+        report
+            .answers
+            .entry(answer.id)
+            .or_default()
+            .push(answer.kind);
+        in_flight -= 1;
+    }
+}
+
+/// Everything a check can look at after one run.
+#[derive(Clone, Debug)]
+pub struct RunRecord {
+    pub events: Vec<Event>,
+    pub observation: Observation,
+    pub terminals: Vec<TerminalReport>,
+}
+
+impl RunRecord {
+    pub fn sent(&self) -> impl Iterator<Item = TelegramId> + '_ {
+        self.terminals.iter().flat_map(|t| t.sent.iter().copied())
+    }
+
+    pub fn any(&self, pred: impl Fn(&EventKind) -> bool) -> bool {
+        self.events.iter().any(|e| pred(&e.kind))
+    }
+
+    /// Telegrams terminated by a timeout notice another telegram's timer set:
+    /// (terminated, the telegram whose timer fired).
+    pub fn spurious_terminations(&self) -> Vec<(TelegramId, Option<TelegramId>)> {
+        spurious_terminations(&self.events)
+    }
+}
+
+/// See [`RunRecord::spurious_terminations`]; works on a witness timeline too.
+pub fn spurious_terminations(events: &[Event]) -> Vec<(TelegramId, Option<TelegramId>)> {
+    let mut last_notice: BTreeMap<ThreadName, Option<TelegramId>> = BTreeMap::new();
+    let mut found = vec![];
+    for e in events {
+        match e.kind {
+            EventKind::TimeoutReceived { .. } => {
+                last_notice.insert(e.thread, e.telegram);
+            }
+            EventKind::Terminated => {
+                let set_by = last_notice.get(&e.thread).copied().flatten();
+                if let Some(victim) = e.telegram {
+                    if set_by != Some(victim) {
+                        found.push((victim, set_by));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// A property checked after a run. Names follow the model's specs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Property {
+    /// timer-free: termination never frees a work area that is not allocated.
+    NoFreeOfUnallocated,
+    /// timer-free: a telegram is terminated only by its own timeout.
+    NoSpuriousTermination,
+    /// Every admitted telegram gets exactly one answer, and its terminal got it.
+    ExactlyOneReply,
+    /// No work area is left allocated once every answer is in.
+    NoLeak,
+    /// irq-order: the HSM's interrupt is never lost (collapsed into the
+    /// monitor's), so its completion notice can always come.
+    HsmInterruptKept,
+}
+
+impl Property {
+    pub const TIMER_FREE: [Property; 4] = [
+        Property::NoFreeOfUnallocated,
+        Property::NoSpuriousTermination,
+        Property::ExactlyOneReply,
+        Property::NoLeak,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::NoFreeOfUnallocated => "no_free_of_unallocated",
+            Property::NoSpuriousTermination => "no_spurious_termination",
+            Property::ExactlyOneReply => "exactly_one_reply",
+            Property::NoLeak => "no_leak",
+            Property::HsmInterruptKept => "hsm_interrupt_kept",
+        }
+    }
+
+    /// `Err(evidence)` if the run violates the property.
+    pub fn check(self, run: &RunRecord) -> Result<(), String> {
+        match self {
+            Property::NoFreeOfUnallocated => {
+                match run
+                    .events
+                    .iter()
+                    .find(|e| matches!(e.kind, EventKind::FreeOfUnallocated { .. }))
+                {
+                    Some(e) => Err(format!("{e}")),
+                    None => Ok(()),
+                }
+            }
+            Property::NoSpuriousTermination => match run.spurious_terminations().first() {
+                Some((victim, set_by)) => Err(format!(
+                    "{victim} was terminated by the timeout notice of {}",
+                    set_by.map_or("no telegram".to_string(), |t| t.to_string())
+                )),
+                None => Ok(()),
+            },
+            Property::ExactlyOneReply => {
+                let answers = &run.observation.answers;
+                for id in run.sent() {
+                    let given = answers.get(&id).copied().unwrap_or(0);
+                    if given != 1 {
+                        return Err(format!("{id} got {given} answers"));
+                    }
+                }
+                for t in &run.terminals {
+                    for id in &t.sent {
+                        if t.answers.get(id).map_or(0, Vec::len) != 1 {
+                            return Err(format!(
+                                "{} received {:?} for {id}",
+                                t.cs.0,
+                                t.answers.get(id)
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Property::NoLeak => match run.observation.allocated_work_areas.as_slice() {
+                [] => Ok(()),
+                held => Err(format!("work areas still allocated at shutdown: {held:?}")),
+            },
+            Property::HsmInterruptKept => {
+                let lost = run.events.iter().find(|e| {
+                    matches!(
+                        e.kind,
+                        EventKind::InterruptCollapsed {
+                            lost: IrqSource::Hsm,
+                            ..
+                        }
+                    )
+                });
+                match lost {
+                    Some(e) => Err(format!("{e}")),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Property {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether a timeline shows the lost completion notice of root cause 1: the
+/// HSM's interrupt collapsed into the monitor's, and the HSM then waited for
+/// a completion notice that never came.
+pub fn shows_lost_completion_notice(events: &[Event]) -> bool {
+    let lost_at = events.iter().position(|e| {
+        matches!(
+            e.kind,
+            EventKind::InterruptCollapsed {
+                lost: IrqSource::Hsm,
+                ..
+            }
+        )
+    });
+    lost_at.is_some_and(|at| {
+        !events[at..]
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::CompletionNotice | EventKind::HsmReset))
+    })
+}
