@@ -79,8 +79,9 @@ pub fn trace_of(found: &Found, scenario: &Scenario, property: &str, search: Sear
             checker: search.checker().to_string(),
             seed: Some(search.seed()),
             note: Some(format!(
-                "loom-tests: {}; {} schedule steps; fault: {}",
-                found.explored,
+                "loom-tests shuttle_suites: failed in schedule {} of {}; {} schedule steps; fault: {}",
+                found.explored.iterations,
+                found.explored.bound,
                 schedule.steps,
                 found.message.lines().next().unwrap_or("")
             )),
@@ -92,8 +93,8 @@ pub fn trace_of(found: &Found, scenario: &Scenario, property: &str, search: Sear
 /// The file a trace is stored in.
 pub fn file_name(trace: &Trace) -> String {
     format!(
-        "shuttle-{}-{}-{}.json",
-        trace.spec, trace.preset, trace.property
+        "{}-{}-{}-{}.json",
+        trace.origin.checker, trace.spec, trace.preset, trace.property
     )
 }
 
@@ -156,7 +157,7 @@ pub fn replay(trace: &Trace) -> Result<Found, String> {
         scenario.run_and_check::<Shuttle>(w, &checks)
     }) {
         Ok(()) => Err(format!("the replay passed; expected `{expected}`")),
-        Err(found) if found.message.contains(&expected) => Ok(found),
+        Err(found) if found.message.contains(&expected) => Ok(*found),
         Err(found) => Err(format!(
             "the replay failed otherwise: expected `{expected}`, got: {}",
             found.message

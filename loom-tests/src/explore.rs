@@ -347,12 +347,12 @@ where
                 "expected `{expected}`, but shuttle failed otherwise:\n{found}"
             );
             println!("{found}");
-            found
+            *found
         }
     }
 }
 
-fn shuttle_run<F>(search: Search, iterations: usize, body: F) -> Result<Explored, Found>
+fn shuttle_run<F>(search: Search, iterations: usize, body: F) -> Result<Explored, Box<Found>>
 where
     F: Fn(&Witness) + Send + Sync + 'static,
 {
@@ -377,7 +377,7 @@ where
         Ok(_) => Ok(explored),
         Err(payload) => {
             let schedule = lock(&current).clone();
-            Err(Found {
+            Err(Box::new(Found {
                 explored,
                 message: panic_message(payload.as_ref()),
                 events: witness.events(),
@@ -388,14 +388,14 @@ where
                     steps: schedule.len(),
                     seed: schedule.seed,
                 }),
-            })
+            }))
         }
     }
 }
 
 /// Replays one encoded shuttle schedule: `Ok` if the body passed, else the
 /// failure (message and events).
-pub fn shuttle_replay<F>(encoded: &str, body: F) -> Result<(), Found>
+pub fn shuttle_replay<F>(encoded: &str, body: F) -> Result<(), Box<Found>>
 where
     F: Fn(&Witness) + Send + Sync + 'static,
 {
@@ -409,7 +409,7 @@ where
     }));
     match outcome {
         Ok(_) => Ok(()),
-        Err(payload) => Err(Found {
+        Err(payload) => Err(Box::new(Found {
             explored: Explored {
                 explorer: "shuttle-replay",
                 iterations: witness.iterations(),
@@ -419,6 +419,6 @@ where
             message: panic_message(payload.as_ref()),
             events: witness.events(),
             schedule: None,
-        }),
+        })),
     }
 }
