@@ -76,7 +76,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     for &cause in causes {
         for &preset in presets {
             let progress = |n: u64| {
-                if show_progress && (n % 10 == 0 || n == args.budget) {
+                if show_progress && (n.is_multiple_of(10) || n == args.budget) {
                     eprint!("\r{cause} on {preset}: {n}/{} schedules", args.budget);
                 }
             };

@@ -15,6 +15,7 @@
 //!
 //! The suites are in `tests/`; README.md says how to run the deep bounds.
 
+mod condvar_platform;
 pub mod corpus;
 pub mod explore;
 pub mod loom_platform;
