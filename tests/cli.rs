@@ -406,3 +406,28 @@ fn validate_a_corrupt_log_is_a_clear_error_with_exit_2() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn every_stored_regression_trace_replays_with_its_verdict() {
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions/corpus");
+    let mut files: Vec<String> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".json"))
+        .collect();
+    files.sort();
+    assert!(files.iter().any(|f| f.contains("shuttle-")), "{files:?}");
+    assert!(files.iter().any(|f| f.contains("proptest-")), "{files:?}");
+    let mut args = vec!["replay", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let out = chukei(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), files.len());
+    assert!(rows.as_array().unwrap().iter().all(|r| r["agrees"] == true));
+}
