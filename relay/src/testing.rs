@@ -220,6 +220,9 @@ impl Status {
 struct SimThread {
     name: String,
     status: Status,
+    /// Signalled when this thread gets the baton (one condition variable
+    /// per thread: a switch wakes exactly the thread that runs next).
+    wake: Arc<Condvar>,
 }
 
 struct Sched {
@@ -240,7 +243,8 @@ struct Sched {
 
 struct World {
     sched: Mutex<Sched>,
-    turn: Condvar,
+    /// Signalled when the run is over.
+    done: Condvar,
     os_threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
@@ -277,7 +281,7 @@ impl World {
                 ended: None,
                 done: false,
             }),
-            turn: Condvar::new(),
+            done: Condvar::new(),
             os_threads: Mutex::new(Vec::new()),
         }
     }
@@ -294,6 +298,7 @@ impl World {
             s.threads.push(SimThread {
                 name: name.to_string(),
                 status: Status::Runnable,
+                wake: Arc::new(Condvar::new()),
             });
             (s.threads.len() - 1) as Tid
         };
@@ -326,13 +331,13 @@ impl World {
     fn begin(&self) {
         let mut s = self.lock_sched();
         s.running = Some(0);
-        self.turn.notify_all();
+        s.threads[0].wake.notify_one();
     }
 
     fn wait_until_done(&self) -> RunReport {
         let mut s = self.lock_sched();
         while !s.done {
-            s = self.turn.wait(s).unwrap_or_else(|e| e.into_inner());
+            s = self.done.wait(s).unwrap_or_else(|e| e.into_inner());
         }
         let report = RunReport {
             outcome: s.ended.clone().unwrap_or(Outcome::Completed),
@@ -359,7 +364,8 @@ impl World {
             if s.running == Some(me) {
                 return Ok(());
             }
-            s = self.turn.wait(s).unwrap_or_else(|e| e.into_inner());
+            let wake = s.threads[me as usize].wake.clone();
+            s = wake.wait(s).unwrap_or_else(|e| e.into_inner());
         }
     }
 
@@ -392,7 +398,7 @@ impl World {
             Ok(next) => {
                 s.running = Some(next);
                 if next != me {
-                    self.turn.notify_all();
+                    s.threads[next as usize].wake.notify_one();
                 }
                 if self.park(s, me).is_err() {
                     abort_unwind();
@@ -416,13 +422,13 @@ impl World {
         if s.threads.iter().all(|t| t.status == Status::Finished) {
             s.done = true;
             s.running = None;
-            self.turn.notify_all();
+            self.done.notify_all();
             return;
         }
         match pick_next(&mut s) {
             Ok(next) => {
                 s.running = Some(next);
-                self.turn.notify_all();
+                s.threads[next as usize].wake.notify_one();
             }
             Err(outcome) => self.end(s, outcome),
         }
@@ -442,7 +448,10 @@ impl World {
         }
         s.done = true;
         s.running = None;
-        self.turn.notify_all();
+        for t in &s.threads {
+            t.wake.notify_one();
+        }
+        self.done.notify_all();
     }
 
     fn wake_waiters(&self, lock: u64) {
