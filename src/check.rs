@@ -61,9 +61,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     };
     let results = run_checks(&selection, &mut progress);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
+        say!("{}", serde_json::to_string_pretty(&results)?);
     } else {
-        print!("{}", render_report(&results));
+        say_raw!("{}", render_report(&results));
     }
     Ok(if all_as_expected(&results) {
         ExitCode::SUCCESS
@@ -75,9 +75,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 pub fn explore(args: &ExploreArgs) -> Result<ExitCode> {
     let spec = args.spec.parse()?;
     let preset = args.preset.parse()?;
-    println!(
+    say!(
         "Explorer for {} on {} at http://127.0.0.1:{}/ (Ctrl-C to stop)",
-        args.spec, args.preset, args.port
+        args.spec,
+        args.preset,
+        args.port
     );
     let Err(err) = serve_explorer(spec, preset, &args.sizes, args.port);
     Err(err.into())

@@ -3,6 +3,17 @@
 //! Exit codes: 0 when every verdict matches its recorded expectation, 1 when
 //! one does not (so CI can gate on it), 2 on bad arguments or bad input.
 
+/// `println!` to stdout, but a closed pipe (`chukei check | head`) ends the
+/// program quietly instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => { $crate::write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` with the same care.
+macro_rules! say_raw {
+    ($($arg:tt)*) => { $crate::write_out(format_args!($($arg)*)) };
+}
+
 mod check;
 mod replay;
 mod reproduce;
@@ -91,5 +102,17 @@ where
             .parse::<T>()
             .map(|v| Selection(vec![v]))
             .map_err(|e| e.to_string())
+    }
+}
+
+/// Writes to stdout; exits 0 when the reader went away, 2 on another error.
+pub fn write_out(text: std::fmt::Arguments) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(text) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("chukei: error: writing output: {e}");
+        std::process::exit(2);
     }
 }

@@ -50,13 +50,18 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         });
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        say!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         for r in &rows {
             let mark = if r.agrees { "ok" } else { "MISMATCH" };
-            println!(
+            say!(
                 "{mark:<8} {} {} {}: recorded {}, replayed {}  ({})",
-                r.spec, r.preset, r.property, r.recorded, r.replayed, r.file
+                r.spec,
+                r.preset,
+                r.property,
+                r.recorded,
+                r.replayed,
+                r.file
             );
         }
     }

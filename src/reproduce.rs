@@ -111,7 +111,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 symptom: f.cause.symptom(),
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        say!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         print_text(&findings);
     }
@@ -123,9 +123,14 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 }
 
 fn print_text(findings: &[Finding]) {
-    println!(
+    say!(
         "{:<13} {:<9} {:<11} {:<9} {:>9} {:>8}  seed",
-        "cause", "preset", "reproduced", "expected", "schedules", "ms"
+        "cause",
+        "preset",
+        "reproduced",
+        "expected",
+        "schedules",
+        "ms"
     );
     for f in findings {
         let want = expected(f.cause, f.preset);
@@ -135,7 +140,7 @@ fn print_text(findings: &[Finding]) {
             "  <-- unexpected"
         };
         let seed = f.seed.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
-        println!(
+        say!(
             "{:<13} {:<9} {:<11} {:<9} {:>9} {:>8}  {seed}{mark}",
             f.cause.name(),
             f.preset.name(),
@@ -146,22 +151,25 @@ fn print_text(findings: &[Finding]) {
         );
     }
     for f in findings.iter().filter(|f| f.reproduced) {
-        println!("\n== {} on {}: {}", f.cause, f.preset, f.cause.symptom());
-        println!("   time telegram thread    event");
+        say!("\n== {} on {}: {}", f.cause, f.preset, f.cause.symptom());
+        say!("   time telegram thread    event");
         for e in &f.timeline {
-            println!("{e}");
+            say!("{e}");
         }
         if let Some(seed) = f.seed {
-            println!(
+            say!(
                 "replay: chukei reproduce --cause {} --preset {} --seed {seed} --budget 1",
-                f.cause, f.preset
+                f.cause,
+                f.preset
             );
         }
     }
     for f in findings.iter().filter(|f| !f.anomalies.is_empty()) {
-        println!(
+        say!(
             "\nanomalies for {} on {}: {:?}",
-            f.cause, f.preset, f.anomalies
+            f.cause,
+            f.preset,
+            f.anomalies
         );
     }
 }

@@ -32,7 +32,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let report = validate_jsonl(&text, &args.spec, args.preset)
         .with_context(|| format!("in {}", args.events.display()))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        say!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_text(&report);
     }
@@ -44,26 +44,26 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 }
 
 fn print_text(r: &Report) {
-    println!(
+    say!(
         "{} events against {} on {}: {} mapped to spec steps, {} checked, {} without a spec counterpart",
         r.events, r.spec, r.preset, r.mapped, r.checked, r.skipped
     );
     match &r.divergence {
-        None => println!("code and spec agree"),
+        None => say!("code and spec agree"),
         Some(d) => {
-            println!(
+            say!(
                 "DIVERGENCE at event {} (line {}, seq {}):",
                 d.index,
                 d.index + 1,
                 d.seq
             );
-            println!("  {}", d.event);
-            println!("  {}", d.reason);
-            println!("  spec state: {}", d.spec_state);
+            say!("  {}", d.event);
+            say!("  {}", d.reason);
+            say!("  spec state: {}", d.spec_state);
         }
     }
     for v in &r.violations {
-        println!(
+        say!(
             "property {} violated at event {} (line {}): {}",
             v.property,
             v.index,

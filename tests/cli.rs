@@ -431,3 +431,18 @@ fn every_stored_regression_trace_replays_with_its_verdict() {
     assert_eq!(rows.as_array().unwrap().len(), files.len());
     assert!(rows.as_array().unwrap().iter().all(|r| r["agrees"] == true));
 }
+
+#[test]
+fn a_reader_that_goes_away_is_no_panic() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chukei"))
+        .args(["check", "--quiet"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // like `chukei check | head -0`
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
