@@ -220,6 +220,35 @@ impl<S: Spec> Walk<S> {
         Ok(())
     }
 
+    /// Accounts for one event of the log; false when the walk ends here
+    /// (the log stops, or it diverged from the spec).
+    fn take(
+        &mut self,
+        at: (usize, &Event),
+        meaning: Meaning<S::Action>,
+        report: &mut Report,
+    ) -> bool {
+        let result = match meaning {
+            Meaning::Stop => return false,
+            Meaning::Skip => {
+                report.skipped += 1;
+                Ok(())
+            }
+            Meaning::Check(result) => {
+                report.checked += 1;
+                result
+            }
+            Meaning::Act(action) => self.step(&action, at, report),
+        };
+        match result {
+            Ok(()) => true,
+            Err(reason) => {
+                self.diverge(at, reason, report);
+                false
+            }
+        }
+    }
+
     fn diverge(&self, at: (usize, &Event), reason: String, report: &mut Report) {
         report.divergence = Some(Divergence {
             index: at.0,
@@ -302,21 +331,7 @@ impl TimerFreeCheck {
                 report.skipped += 1;
                 continue;
             };
-            let at = (index, event);
-            let result = match meaning {
-                Meaning::Stop => return,
-                Meaning::Skip => {
-                    report.skipped += 1;
-                    Ok(())
-                }
-                Meaning::Check(result) => {
-                    report.checked += 1;
-                    result
-                }
-                Meaning::Act(action) => w.walk.step(&action, at, report),
-            };
-            if let Err(reason) = result {
-                w.walk.diverge(at, reason, report);
+            if !w.walk.take((index, event), meaning, report) {
                 return;
             }
         }
@@ -446,22 +461,9 @@ impl IrqOrderCheck {
 
     fn run(mut self, events: &[Event], report: &mut Report) {
         for (index, event) in events.iter().enumerate() {
-            let at = (index, event);
             self.roll_over();
-            let result = match self.meaning(event) {
-                Meaning::Stop => return,
-                Meaning::Skip => {
-                    report.skipped += 1;
-                    Ok(())
-                }
-                Meaning::Check(result) => {
-                    report.checked += 1;
-                    result
-                }
-                Meaning::Act(action) => self.walk.step(&action, at, report),
-            };
-            if let Err(reason) = result {
-                self.walk.diverge(at, reason, report);
+            let meaning = self.meaning(event);
+            if !self.walk.take((index, event), meaning, report) {
                 return;
             }
         }

@@ -4,42 +4,19 @@
 
 use patches::Preset;
 use properties::refinement::{parse_jsonl, validate, validate_jsonl, ValidateError};
-use relay::cs::{run_cs, CsConfig};
+use relay::cs::run_terminals_on_threads;
 use relay::reproduce::{search, Cause};
-use relay::telegram::{CardId, CsId};
 use relay::{CsRule, EventKind, EventLog, Fault, Relay, RelayConfig, Std};
 use std::thread;
 
 const TERMINALS: u16 = 4;
 const CARDS_EACH: u64 = 75;
 
-fn fast_config(preset: Preset) -> RelayConfig {
-    RelayConfig {
-        hsm_latency: 0,
-        upstream_latency: 1,
-        monitor_period: 3,
-        ..RelayConfig::production(preset)
-    }
-}
-
 /// Several CS terminals at once on real threads; returns the JSONL log.
 fn load(config: RelayConfig, terminals: u16, cards: u64, linger_ms: u64) -> String {
     let log = EventLog::new();
     let relay = Relay::<Std>::start(config, log.clone());
-    let threads: Vec<_> = (1..=terminals)
-        .map(|cs| {
-            let handle = relay.handle();
-            thread::spawn(move || {
-                let cards = (0..cards).map(|i| CardId(cs as u64 * 1000 + i)).collect();
-                let mut config = CsConfig::new(CsId(cs), cards, CsRule::Improved);
-                config.window = 8;
-                run_cs(&handle, &config)
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().expect("a CS thread finished");
-    }
+    run_terminals_on_threads(&relay.handle(), terminals, cards, 8, CsRule::Improved);
     thread::sleep(std::time::Duration::from_millis(linger_ms));
     relay.shutdown();
     log.to_jsonl()
@@ -48,7 +25,7 @@ fn load(config: RelayConfig, terminals: u16, cards: u64, linger_ms: u64) -> Stri
 #[test]
 fn hundreds_of_telegrams_on_real_threads_refine_both_specs() {
     for preset in [Preset::Apr2016, Preset::Proposed] {
-        let jsonl = load(fast_config(preset), TERMINALS, CARDS_EACH, 0);
+        let jsonl = load(RelayConfig::fast(preset), TERMINALS, CARDS_EACH, 0);
         let events = parse_jsonl(&jsonl).expect("the relay's own log parses");
         let arrivals = events
             .iter()
@@ -88,7 +65,7 @@ fn a_relay_that_skips_its_timer_reset_diverges_from_timer_free() {
         // Short enough that the last telegram's forgotten timer fires.
         telegram_timeout: 40,
         fault: Some(Fault::SkipTimerReset),
-        ..fast_config(Preset::Proposed)
+        ..RelayConfig::fast(Preset::Proposed)
     };
     let jsonl = load(config, 1, 10, 200);
     let report = validate_jsonl(&jsonl, "timer-free", Preset::Proposed).unwrap();
@@ -117,7 +94,7 @@ fn a_relay_that_skips_its_timer_reset_diverges_from_timer_free() {
     // And the healthy relay with the same short timer agrees.
     let healthy = RelayConfig {
         telegram_timeout: 40,
-        ..fast_config(Preset::Proposed)
+        ..RelayConfig::fast(Preset::Proposed)
     };
     let jsonl = load(healthy, 1, 10, 200);
     let report = validate_jsonl(&jsonl, "timer-free", Preset::Proposed).unwrap();
@@ -149,7 +126,7 @@ fn a_2016_01_log_agrees_with_the_spec_and_reaches_the_violation() {
 
 #[test]
 fn a_corrupt_log_is_a_typed_error_with_its_line() {
-    let jsonl = load(fast_config(Preset::Proposed), 1, 2, 0);
+    let jsonl = load(RelayConfig::fast(Preset::Proposed), 1, 2, 0);
     let mut lines: Vec<&str> = jsonl.lines().collect();
     lines.insert(3, "{\"seq\": 3, \"event\": \"teleport\"}");
     let corrupt = lines.join("\n");

@@ -91,6 +91,17 @@ impl RelayConfig {
         }
     }
 
+    /// The production shape with the HSM, upstream and monitor made fast, for
+    /// tests on real threads that push hundreds of telegrams in a second.
+    pub fn fast(preset: Preset) -> Self {
+        RelayConfig {
+            hsm_latency: 0,
+            upstream_latency: 1,
+            monitor_period: 3,
+            ..RelayConfig::production(preset)
+        }
+    }
+
     /// A small relay for schedule exploration: one worker, few areas.
     pub fn small(preset: Preset) -> Self {
         RelayConfig {

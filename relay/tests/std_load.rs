@@ -1,41 +1,19 @@
 //! The relay on real OS threads: a few hundred telegrams from several CS
 //! terminals at once, every one answered.
 
-use relay::cs::{disagreements, run_cs, CsConfig};
+use relay::cs::{disagreements, run_cs, run_terminals_on_threads, CsConfig};
 use relay::telegram::{CardId, CsId};
 use relay::{CsRule, EventKind, EventLog, Preset, Relay, RelayConfig, Std};
-use std::thread;
 
 const TERMINALS: u16 = 4;
 const CARDS_EACH: u64 = 75;
 
-fn fast_config(preset: Preset) -> RelayConfig {
-    RelayConfig {
-        hsm_latency: 0,
-        upstream_latency: 1,
-        monitor_period: 3,
-        ..RelayConfig::production(preset)
-    }
-}
-
 #[test]
 fn three_hundred_telegrams_on_real_threads_are_all_answered() {
     let log = EventLog::new();
-    let relay = Relay::<Std>::start(fast_config(Preset::Proposed), log.clone());
-    let terminals: Vec<_> = (1..=TERMINALS)
-        .map(|cs| {
-            let handle = relay.handle();
-            thread::spawn(move || {
-                let cards = (0..CARDS_EACH)
-                    .map(|i| CardId(cs as u64 * 1000 + i))
-                    .collect();
-                let mut config = CsConfig::new(CsId(cs), cards, CsRule::Improved);
-                config.window = 8;
-                run_cs(&handle, &config)
-            })
-        })
-        .collect();
-    let reports: Vec<_> = terminals.into_iter().map(|t| t.join().unwrap()).collect();
+    let relay = Relay::<Std>::start(RelayConfig::fast(Preset::Proposed), log.clone());
+    let reports =
+        run_terminals_on_threads(&relay.handle(), TERMINALS, CARDS_EACH, 8, CsRule::Improved);
     let shared = relay.shutdown();
     let seen = shared.observe();
 
@@ -74,7 +52,7 @@ fn three_hundred_telegrams_on_real_threads_are_all_answered() {
 fn a_hung_hsm_is_answered_with_an_error_when_the_guard_is_on() {
     // Logical mode with the monitor on, but the March guard: if the HSM's
     // interrupt is lost the relay answers ErrorHsm instead of hanging.
-    let mut config = fast_config(Preset::Mar2016);
+    let mut config = RelayConfig::fast(Preset::Mar2016);
     config.patches.monitor = relay::Monitor::On;
     config.monitor_period = 1;
     config.hsm_guard_timeout = 50;
