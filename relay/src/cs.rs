@@ -28,7 +28,8 @@ pub struct CsConfig {
     pub search_timeout: Millis,
     /// How long the Legacy rule blocks (one minute).
     pub block_for: Millis,
-    /// The Improved rule's wait before a retry.
+    /// The Improved rule's first wait before a retry; it doubles with each
+    /// refusal of the same card, up to `block_for`.
     pub backoff: Millis,
     pub rule: CsRule,
     /// Bound on sends, so a terminal always finishes.
@@ -37,7 +38,7 @@ pub struct CsConfig {
 
 impl CsConfig {
     pub fn new(cs: CsId, cards: Vec<CardId>, rule: CsRule) -> Self {
-        let max_sends = 4 * cards.len() as u32;
+        let max_sends = 16 * cards.len() as u32;
         CsConfig {
             cs,
             cards,
@@ -86,16 +87,30 @@ pub fn disagreements(
         .collect()
 }
 
+/// A telegram the terminal is waiting for.
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    card: CardId,
+    sent_at: Millis,
+    /// Admitted sends of this telegram not yet answered. The Improved rule
+    /// re-sends the *same* telegram after a search timeout, so an answer may
+    /// belong to an earlier attempt: an error answer only means "send
+    /// again" once no attempt is left out.
+    attempts: u32,
+}
+
 struct Terminal<'a, P: Platform> {
     relay: &'a RelayHandle<P>,
     config: &'a CsConfig,
     cipher: SessionCipher,
     thread: ThreadName,
     queue: VecDeque<CardId>,
-    in_flight: BTreeMap<TelegramId, (CardId, Millis)>,
+    in_flight: BTreeMap<TelegramId, InFlight>,
     ids: BTreeMap<CardId, TelegramId>,
     next_seq: u64,
     sends: u32,
+    /// Consecutive refusals per card (the Improved rule's backoff).
+    refusals: BTreeMap<CardId, u32>,
     report: CsReport,
 }
 
@@ -111,6 +126,7 @@ pub fn run_cs<P: Platform>(relay: &RelayHandle<P>, config: &CsConfig) -> CsRepor
         ids: BTreeMap::new(),
         next_seq: 1,
         sends: 0,
+        refusals: BTreeMap::new(),
         report: CsReport::default(),
     };
     t.run();
@@ -148,6 +164,10 @@ impl<P: Platform> Terminal<'_, P> {
             let Some(card) = self.queue.pop_front() else {
                 return;
             };
+            let record = self.report.cards.get(&card).copied().unwrap_or_default();
+            if record.issued || record.refused {
+                continue;
+            }
             if !self.send(card) {
                 return;
             }
@@ -187,7 +207,15 @@ impl<P: Platform> Terminal<'_, P> {
         };
         match self.relay.submit(telegram, self.thread) {
             Ok(()) => {
-                self.in_flight.insert(id, (card, P::now()));
+                self.refusals.remove(&card);
+                let now = P::now();
+                let entry = self.in_flight.entry(id).or_insert(InFlight {
+                    card,
+                    sent_at: now,
+                    attempts: 0,
+                });
+                entry.attempts += 1;
+                entry.sent_at = now;
                 true
             }
             Err(_) => {
@@ -199,52 +227,69 @@ impl<P: Platform> Terminal<'_, P> {
     }
 
     fn await_answer(&mut self) {
-        let oldest = self
-            .in_flight
-            .values()
-            .map(|(_, at)| *at)
-            .min()
-            .unwrap_or(0);
-        let deadline = deadline_after(oldest, self.config.search_timeout);
+        let oldest = self.in_flight.values().map(|f| f.sent_at).min();
+        let deadline = deadline_after(oldest.unwrap_or(0), self.config.search_timeout);
         match self.relay.take_reply(self.config.cs, Some(deadline)) {
-            Some(answer) => {
-                if let Some((card, _)) = self.in_flight.remove(&answer.id) {
-                    self.on_answer(card, &answer);
+            Some(answer) => self.on_answer(&answer),
+            None => self.on_search_timeout(),
+        }
+    }
+
+    fn on_answer(&mut self, answer: &Telegram) {
+        // No entry: the answer to a telegram discarded earlier (Legacy) or
+        // a duplicate answer of one already settled (Improved).
+        let Some(f) = self.in_flight.get_mut(&answer.id) else {
+            return;
+        };
+        f.attempts = f.attempts.saturating_sub(1);
+        let (card, attempts_left) = (f.card, f.attempts);
+        let record = self.report.cards.entry(card).or_default();
+        let issued = match answer.kind {
+            Kind::ReplyOk => true,
+            Kind::ErrorUnauthorized => false,
+            _ => {
+                if attempts_left == 0 {
+                    self.in_flight.remove(&answer.id);
+                    self.requeue(card);
                 }
+                return;
             }
-            None => {
-                self.report.timeouts += 1;
-                let oldest = self.in_flight.iter().min_by_key(|(_, (_, at))| *at);
-                if let Some((&id, &(card, _))) = oldest {
-                    self.emit(Some(id), EventKind::CsTimeout);
-                    self.in_flight.remove(&id);
-                    self.on_trouble(card);
-                }
+        };
+        record.issued |= issued;
+        record.refused |= !issued;
+        self.in_flight.remove(&answer.id);
+        let kind = EventKind::CsConfirmed { card, issued };
+        self.emit(Some(answer.id), kind);
+    }
+
+    /// The oldest telegram went unanswered for the search timeout.
+    fn on_search_timeout(&mut self) {
+        self.report.timeouts += 1;
+        let oldest = self.in_flight.iter().min_by_key(|(_, f)| f.sent_at);
+        let Some((&id, &f)) = oldest else {
+            return;
+        };
+        self.emit(Some(id), EventKind::CsTimeout);
+        match self.config.rule {
+            CsRule::Legacy => {
+                self.in_flight.remove(&id);
+                self.on_trouble(f.card);
+            }
+            // The attempt may still be answered: keep waiting for it, and
+            // send the same telegram again after the backoff.
+            CsRule::Improved if self.sends < self.config.max_sends => {
+                P::sleep(self.config.backoff);
+                self.send(f.card);
+            }
+            CsRule::Improved => {
+                self.in_flight.remove(&id);
             }
         }
     }
 
-    fn on_answer(&mut self, card: CardId, answer: &Telegram) {
-        let record = self.report.cards.entry(card).or_default();
-        match answer.kind {
-            Kind::ReplyOk => {
-                record.issued = true;
-                self.emit(
-                    Some(answer.id),
-                    EventKind::CsConfirmed { card, issued: true },
-                );
-            }
-            Kind::ErrorUnauthorized => {
-                record.refused = true;
-                self.emit(
-                    Some(answer.id),
-                    EventKind::CsConfirmed {
-                        card,
-                        issued: false,
-                    },
-                );
-            }
-            _ => self.queue.push_back(card),
+    fn requeue(&mut self, card: CardId) {
+        if !self.queue.contains(&card) {
+            self.queue.push_back(card);
         }
     }
 
@@ -252,14 +297,19 @@ impl<P: Platform> Terminal<'_, P> {
     fn on_trouble(&mut self, card: CardId) {
         match self.config.rule {
             CsRule::Improved => {
-                P::sleep(self.config.backoff);
-                self.queue.push_front(card);
+                let refusals = self.refusals.entry(card).or_default();
+                *refusals += 1;
+                let wait = self.config.backoff << (*refusals - 1).min(16);
+                P::sleep(wait.min(self.config.block_for));
+                if !self.queue.contains(&card) {
+                    self.queue.push_front(card);
+                }
             }
             CsRule::Legacy => {
                 let discarded: Vec<_> = std::mem::take(&mut self.in_flight).into_iter().collect();
-                for (id, (lost_card, _)) in &discarded {
-                    self.emit(Some(*id), EventKind::CsDiscarded { card: *lost_card });
-                    self.queue.push_front(*lost_card);
+                for (id, f) in &discarded {
+                    self.emit(Some(*id), EventKind::CsDiscarded { card: f.card });
+                    self.queue.push_front(f.card);
                 }
                 self.report.discarded += discarded.len() as u32;
                 self.queue.push_front(card);

@@ -307,6 +307,7 @@ fn the_legacy_rule_discards_in_flight_cards_and_cascades_at_the_limit() {
             let relay = Relay::<Sim>::start(config, log);
             let mut cs = CsConfig::new(CsId(1), vec![CardId(1), CardId(2)], rule);
             cs.window = 2;
+            cs.max_sends = 8;
             let report = run_cs(&relay.handle(), &cs);
             let registered = relay.shutdown().observe().registered_cards;
             (
