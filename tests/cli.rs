@@ -418,6 +418,7 @@ fn every_stored_regression_trace_replays_with_its_verdict() {
     files.sort();
     assert!(files.iter().any(|f| f.contains("shuttle-")), "{files:?}");
     assert!(files.iter().any(|f| f.contains("proptest-")), "{files:?}");
+    assert!(files.iter().any(|f| f.contains("reproduce-")), "{files:?}");
     let mut args = vec!["replay", "--json"];
     args.extend(files.iter().map(String::as_str));
     let out = chukei(&args);
