@@ -22,6 +22,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// A preemption bound meaning "explore every schedule" (small programs only).
+pub const UNBOUNDED: usize = usize::MAX;
+
 /// `CHUKEI_DEEP=1` selects the deeper bounds (see README.md).
 pub fn deep() -> bool {
     std::env::var("CHUKEI_DEEP").is_ok_and(|v| v == "1")
@@ -162,7 +165,8 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// Every test states its bound and why.
 fn loom_builder(preemptions: usize) -> loom::model::Builder {
     let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(preemptions);
+    // Loom stores the bound in a byte: "unbounded" is no bound at all.
+    builder.preemption_bound = (preemptions != UNBOUNDED).then_some(preemptions);
     // A relay run takes a few hundred scheduling points; loom's default
     // (1,000) is too tight for two telegrams through the HSM.
     builder.max_branches = 20_000;
@@ -183,7 +187,7 @@ where
         explorer: "loom",
         iterations: witness.iterations(),
         elapsed: start.elapsed(),
-        bound: format!("preemption bound {preemptions}"),
+        bound: preemption_words(preemptions),
     }
 }
 
@@ -203,7 +207,7 @@ where
         explorer: "loom",
         iterations: witness.iterations(),
         elapsed: start.elapsed(),
-        bound: format!("preemption bound {preemptions}"),
+        bound: preemption_words(preemptions),
     };
     let message = match outcome {
         Ok(()) => panic!("expected `{expected}`, but {explored} found no failure"),
@@ -420,5 +424,14 @@ where
             events: witness.events(),
             schedule: None,
         })),
+    }
+}
+
+/// The bound in words, for reports.
+fn preemption_words(preemptions: usize) -> String {
+    if preemptions == UNBOUNDED {
+        "no preemption bound".to_string()
+    } else {
+        format!("preemption bound {preemptions}")
     }
 }

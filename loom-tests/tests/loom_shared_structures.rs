@@ -6,7 +6,7 @@
 //! loom explores them at preemption bound 3 (`CHUKEI_DEEP=1`: unbounded).
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
-use loom_tests::explore::{deep, loom_model};
+use loom_tests::explore::{deep, loom_model, UNBOUNDED};
 use loom_tests::scenario::{Property, RunRecord, Scenario};
 use loom_tests::Loom;
 use patches::Preset;
@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 fn small_bound() -> usize {
     if deep() {
-        usize::MAX
+        UNBOUNDED
     } else {
         3
     }
