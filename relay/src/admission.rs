@@ -51,10 +51,6 @@ impl<P: Platform> Admission<P> {
     pub fn in_use(&self) -> u64 {
         self.in_use.load()
     }
-
-    pub fn limit(&self) -> u64 {
-        self.limit
-    }
 }
 
 #[cfg(test)]

@@ -87,6 +87,15 @@ pub fn disagreements(
         .collect()
 }
 
+/// Which end of the send queue a card goes back to.
+#[derive(Clone, Copy, Debug)]
+enum End {
+    /// Next (a refused card keeps its turn).
+    Front,
+    /// After the others (an answered error).
+    Back,
+}
+
 /// A telegram the terminal is waiting for.
 #[derive(Clone, Copy, Debug)]
 struct InFlight {
@@ -250,7 +259,7 @@ impl<P: Platform> Terminal<'_, P> {
             _ => {
                 if attempts_left == 0 {
                     self.in_flight.remove(&answer.id);
-                    self.requeue(card);
+                    self.requeue(card, End::Back);
                 }
                 return;
             }
@@ -287,9 +296,15 @@ impl<P: Platform> Terminal<'_, P> {
         }
     }
 
-    fn requeue(&mut self, card: CardId) {
-        if !self.queue.contains(&card) {
-            self.queue.push_back(card);
+    /// Queues a card to be sent again, once: a card may come back both from
+    /// its own refusal and from an earlier attempt's error answer.
+    fn requeue(&mut self, card: CardId, end: End) {
+        if self.queue.contains(&card) {
+            return;
+        }
+        match end {
+            End::Front => self.queue.push_front(card),
+            End::Back => self.queue.push_back(card),
         }
     }
 
@@ -301,9 +316,7 @@ impl<P: Platform> Terminal<'_, P> {
                 *refusals += 1;
                 let wait = self.config.backoff << (*refusals - 1).min(16);
                 P::sleep(wait.min(self.config.block_for));
-                if !self.queue.contains(&card) {
-                    self.queue.push_front(card);
-                }
+                self.requeue(card, End::Front);
             }
             CsRule::Legacy => {
                 let discarded: Vec<_> = std::mem::take(&mut self.in_flight).into_iter().collect();

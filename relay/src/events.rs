@@ -238,15 +238,6 @@ impl EventLog {
             .clone()
     }
 
-    /// Whether any event so far satisfies `pred`.
-    pub fn any(&self, pred: impl Fn(&Event) -> bool) -> bool {
-        self.events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(pred)
-    }
-
     /// The events as JSON lines (the format `chukei validate` reads).
     pub fn to_jsonl(&self) -> String {
         self.snapshot()

@@ -129,10 +129,7 @@ impl<P: Platform> Mailbox<P> {
                 log(&m);
                 return Wait::Ready(Next::Message(m));
             }
-            match until {
-                Some(deadline) if P::now() >= deadline => Wait::Ready(Next::TimedOut),
-                _ => Wait::Pending { until },
-            }
+            Wait::or_at_deadline(until, P::now(), Next::TimedOut)
         })
     }
 

@@ -37,6 +37,16 @@ impl<R> Wait<R> {
     pub const fn blocked() -> Self {
         Wait::Pending { until: None }
     }
+
+    /// Not ready yet: `expired` once the clock (`now`) has reached
+    /// `deadline`, else pending until it (forever if `None`). The one place
+    /// the relay's bounded waits decide that their time is up.
+    pub fn or_at_deadline(deadline: Option<Millis>, now: Millis, expired: R) -> Self {
+        match deadline {
+            Some(d) if now >= d => Wait::Ready(expired),
+            _ => Wait::Pending { until: deadline },
+        }
+    }
 }
 
 /// A mutex with a built-in condition: the only way relay threads share state.
@@ -236,6 +246,19 @@ mod tests {
             }
         });
         assert!(woke_at >= deadline);
+    }
+
+    #[test]
+    fn a_deadline_expires_at_its_instant_and_none_never_does() {
+        assert_eq!(
+            Wait::or_at_deadline(Some(10), 9, 'x'),
+            Wait::Pending { until: Some(10) }
+        );
+        assert_eq!(Wait::or_at_deadline(Some(10), 10, 'x'), Wait::Ready('x'));
+        assert_eq!(
+            Wait::or_at_deadline(None, END_OF_TIME, 'x'),
+            Wait::blocked()
+        );
     }
 
     #[test]

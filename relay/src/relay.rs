@@ -320,12 +320,8 @@ fn monitor_thread<P: Platform>(s: &Shared<P>) {
         let stopped = s.monitor_stop.wait(|stop| {
             if *stop {
                 Wait::Ready(true)
-            } else if P::now() >= deadline {
-                Wait::Ready(false)
             } else {
-                Wait::Pending {
-                    until: Some(deadline),
-                }
+                Wait::or_at_deadline(Some(deadline), P::now(), false)
             }
         });
         if stopped {

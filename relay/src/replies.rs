@@ -40,29 +40,10 @@ impl<P: Platform> ReplyBoard<P> {
             if let Some(answer) = b.by_cs.get_mut(&cs).and_then(VecDeque::pop_front) {
                 return Wait::Ready(Some(answer));
             }
-            let expired = until.is_some_and(|d| P::now() >= d);
-            if b.shutdown || expired {
+            if b.shutdown {
                 Wait::Ready(None)
             } else {
-                Wait::Pending { until }
-            }
-        })
-    }
-
-    /// Waits until every telegram in `ids` has an answer, or `until` passes;
-    /// returns the ones still unanswered.
-    pub fn await_all(&self, ids: &[TelegramId], until: Option<Millis>) -> Vec<TelegramId> {
-        self.board.wait(|b| {
-            let missing: Vec<_> = ids
-                .iter()
-                .filter(|id| !b.answers.contains_key(id))
-                .copied()
-                .collect();
-            let expired = until.is_some_and(|d| P::now() >= d);
-            if missing.is_empty() || expired || b.shutdown {
-                Wait::Ready(missing)
-            } else {
-                Wait::Pending { until }
+                Wait::or_at_deadline(until, P::now(), None)
             }
         })
     }

@@ -143,15 +143,7 @@ pub fn run_schedule(cause: Cause, preset: Preset, chooser: Chooser) -> ScheduleR
             .iter()
             .any(|e| matches!(e.kind, EventKind::FreeOfUnallocated { .. })),
         Cause::IrqOrder => {
-            let lost = events.iter().any(|e| {
-                matches!(
-                    e.kind,
-                    EventKind::InterruptCollapsed {
-                        lost: IrqSource::Hsm,
-                        ..
-                    }
-                )
-            });
+            let lost = events.iter().any(hsm_interrupt_lost);
             lost && (stuck == Some(true) || matches!(report.outcome, Outcome::Deadlock { .. }))
         }
         Cause::StaleTimeout => first_spurious_termination(&events).is_some(),
@@ -241,15 +233,7 @@ pub fn up_to_symptom(cause: Cause, mut events: Vec<Event>) -> Vec<Event> {
             .position(|e| matches!(e.kind, EventKind::ApAbnormalTermination { .. })),
         Cause::StaleTimeout => first_spurious_termination(&events),
         Cause::IrqOrder => {
-            let lost = events.iter().position(|e| {
-                matches!(
-                    e.kind,
-                    EventKind::InterruptCollapsed {
-                        lost: IrqSource::Hsm,
-                        ..
-                    }
-                )
-            });
+            let lost = events.iter().position(hsm_interrupt_lost);
             lost.and_then(|at| {
                 let gave_up = events[at..].iter().position(|e| {
                     matches!(
@@ -265,6 +249,17 @@ pub fn up_to_symptom(cause: Cause, mut events: Vec<Event>) -> Vec<Event> {
         events.truncate(end + 1);
     }
     events
+}
+
+/// Root cause 1's first sign: the HSM's interrupt collapsed into another.
+fn hsm_interrupt_lost(e: &Event) -> bool {
+    matches!(
+        e.kind,
+        EventKind::InterruptCollapsed {
+            lost: IrqSource::Hsm,
+            ..
+        }
+    )
 }
 
 /// The index of the first termination of a telegram by a timeout notice

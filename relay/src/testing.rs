@@ -810,15 +810,7 @@ mod tests {
         let (_, result) = Driver::new(Chooser::Replay(vec![])).run(|| {
             let lock = SimLock::new(());
             let deadline = Sim::now() + 500;
-            lock.wait(|_| {
-                if Sim::now() >= deadline {
-                    Wait::Ready(Sim::now())
-                } else {
-                    Wait::Pending {
-                        until: Some(deadline),
-                    }
-                }
-            })
+            lock.wait(|_| Wait::or_at_deadline(Some(deadline), Sim::now(), Sim::now()))
         });
         assert_eq!(result, Some(500));
     }
