@@ -192,16 +192,20 @@ fn minimize(shrunk: Workload, preset: Preset, timeouts: Timeouts) -> Workload {
         .unwrap_or(shrunk)
 }
 
+/// proptest must find a workload that loses a card; returns the smallest.
+fn smallest_loss(preset: Preset, timeouts: Timeouts) -> Workload {
+    let result = runner(64).run(&workloads(), |w| no_card_lost(w, preset, timeouts));
+    let Err(TestError::Fail(why, shrunk)) = result else {
+        panic!("{preset} with {timeouts:?} timeouts should lose a card: {result:?}");
+    };
+    let minimal = minimize(shrunk, preset, timeouts);
+    println!("{preset} ({timeouts:?}) shrunk to {shrunk:?}, minimal {minimal:?}: {why}");
+    minimal
+}
+
 #[test]
 fn the_legacy_rule_loses_a_written_card_and_shrinks_to_two_in_flight_over_a_limit_of_one() {
-    let result = runner(64).run(&workloads(), |w| {
-        no_card_lost(w, Preset::Apr2016, Timeouts::AsInTheSpec)
-    });
-    let Err(TestError::Fail(why, shrunk)) = result else {
-        panic!("the Legacy rule of 2016-04 should lose a card: {result:?}");
-    };
-    let minimal = minimize(shrunk, Preset::Apr2016, Timeouts::AsInTheSpec);
-    println!("2016-04 shrunk to {shrunk:?}, minimal {minimal:?}: {why}");
+    let minimal = smallest_loss(Preset::Apr2016, Timeouts::AsInTheSpec);
     // The smallest workload that can lose a card: one terminal with two
     // telegrams in flight against a connection limit of one.
     let one_terminal_two_in_flight = Workload {
@@ -256,18 +260,12 @@ fn the_improved_rule_survives_its_own_search_timeouts() {
 /// enough on 2016-04. The relay's own error answer (its telegram timer, or
 /// the March HSM guard giving up on the *encrypt* step) can come after the
 /// system registered the card; the Legacy terminal sends the card again as
-/// a new telegram, which is refused as unauthorized. The spec (whose relay always succeeds) says this workload
-/// is safe: the gap is recorded here rather than hidden.
+/// a new telegram, which is refused as unauthorized. The spec (whose relay
+/// always succeeds) says this workload is safe: the gap is recorded here
+/// rather than hidden.
 #[test]
 fn production_timeouts_lose_a_card_with_one_terminal_on_2016_04() {
-    let result = runner(64).run(&workloads(), |w| {
-        no_card_lost(w, Preset::Apr2016, Timeouts::Production)
-    });
-    let Err(TestError::Fail(why, shrunk)) = result else {
-        panic!("2016-04 with production timeouts should lose a card: {result:?}");
-    };
-    let minimal = minimize(shrunk, Preset::Apr2016, Timeouts::Production);
-    println!("2016-04 (production timeouts) shrunk to {shrunk:?}, minimal {minimal:?}: {why}");
+    let minimal = smallest_loss(Preset::Apr2016, Timeouts::Production);
     let one_card = Workload {
         terminals: 1,
         cards_each: 1,
