@@ -2,11 +2,10 @@
 
 use crate::{all_or_one, Selection};
 use anyhow::{Context, Result};
-use model::trace::{Origin, Schedule, Trace, Verdict, FORMAT};
-use relay::reproduce::{search_with_progress, Cause, Finding};
+use regressions::corpus;
 use relay::Preset;
+use scenarios::search::{search_with_progress, Cause, Finding};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
@@ -50,17 +49,6 @@ fn parse_presets(v: &str) -> Result<Selection<Preset>, String> {
     all_or_one(v, &Preset::ALL)
 }
 
-/// Whether a cause is expected to reproduce on a preset: the timer race until
-/// the April allocation check, the hang until the monitor was stopped.
-pub fn expected(cause: Cause, preset: Preset) -> bool {
-    match cause {
-        Cause::TimerFree => matches!(preset, Preset::Jan2016 | Preset::Mar2016),
-        Cause::IrqOrder => preset == Preset::Jan2016,
-        // The allocation check alone does not tell whose notice it is.
-        Cause::StaleTimeout => preset != Preset::Proposed,
-    }
-}
-
 #[derive(Serialize)]
 struct Row<'a> {
     #[serde(flatten)]
@@ -93,21 +81,23 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         }
     }
     if let Some(dir) = &args.trace_out {
-        write_files(dir, &findings, "json", |f| to_trace(f).to_json_pretty())?;
+        write_files(dir, &findings, ".json", |f| {
+            f.to_trace().to_json_pretty() + "\n"
+        })?;
     }
     if let Some(dir) = &args.events_out {
-        write_files(dir, &findings, "events.jsonl", events_jsonl)?;
+        write_files(dir, &findings, ".events.jsonl", events_jsonl)?;
     }
     let mismatches = findings
         .iter()
-        .filter(|f| f.reproduced != expected(f.cause, f.preset))
+        .filter(|f| f.reproduced != f.cause.expected_on(f.preset))
         .count();
     if args.json {
         let rows: Vec<_> = findings
             .iter()
             .map(|f| Row {
                 finding: f,
-                expected: expected(f.cause, f.preset),
+                expected: f.cause.expected_on(f.preset),
                 symptom: f.cause.symptom(),
             })
             .collect();
@@ -133,7 +123,7 @@ fn print_text(findings: &[Finding]) {
         "ms"
     );
     for f in findings {
-        let want = expected(f.cause, f.preset);
+        let want = f.cause.expected_on(f.preset);
         let mark = if f.reproduced == want {
             ""
         } else {
@@ -182,44 +172,6 @@ fn yes_no(b: bool) -> &'static str {
     }
 }
 
-/// The spec property a cause violates, as named in trace files.
-pub fn property_of(cause: Cause) -> &'static str {
-    match cause {
-        Cause::TimerFree => "no_free_of_unallocated",
-        Cause::IrqOrder => "relay_never_hangs",
-        Cause::StaleTimeout => "no_spurious_termination",
-    }
-}
-
-/// A reproducing schedule as a trace: the driver's choices replay it.
-pub fn to_trace(f: &Finding) -> Trace {
-    Trace {
-        format: FORMAT,
-        spec: f.cause.name().to_string(),
-        preset: f.preset,
-        sizes: BTreeMap::from([("cards".to_string(), relay::reproduce::CARDS)]),
-        property: property_of(f.cause).to_string(),
-        verdict: if f.reproduced {
-            Verdict::Violated
-        } else {
-            Verdict::Holds
-        },
-        schedule: Schedule::Driver {
-            choices: f
-                .choices
-                .iter()
-                .map(|c| serde_json::to_value(c).expect("choices serialize"))
-                .collect(),
-        },
-        origin: Origin {
-            checker: "reproduce".to_string(),
-            seed: f.seed,
-            note: Some(f.cause.symptom().to_string()),
-        },
-        timeline: f.timeline.iter().map(ToString::to_string).collect(),
-    }
-}
-
 fn events_jsonl(f: &Finding) -> String {
     f.timeline
         .iter()
@@ -227,7 +179,8 @@ fn events_jsonl(f: &Finding) -> String {
         .collect()
 }
 
-/// Writes one file per reproducing finding, named after cause, preset, seed.
+/// Writes one file per reproducing finding, named as in the corpus
+/// (`reproduce-{spec}-{preset}-{property}`).
 fn write_files(
     dir: &Path,
     findings: &[Finding],
@@ -236,8 +189,7 @@ fn write_files(
 ) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for f in findings.iter().filter(|f| f.reproduced) {
-        let seed = f.seed.unwrap_or_default();
-        let name = format!("reproduce-{}-{}-seed{seed}.{extension}", f.cause, f.preset);
+        let name = corpus::file_name(&f.to_trace()).replace(".json", extension);
         let path = dir.join(name);
         std::fs::write(&path, contents(f))
             .with_context(|| format!("writing {}", path.display()))?;

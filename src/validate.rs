@@ -1,8 +1,8 @@
 //! `chukei validate`: trace refinement of a relay event log against a spec.
 
 use anyhow::{Context, Result};
-use properties::refinement::{validate_jsonl, Report};
 use relay::Preset;
+use scenarios::refine::{validate_jsonl, Report};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -61,6 +61,13 @@ impl Witness {
         s.log = Some(log.clone());
     }
 
+    /// A new event log for this iteration, watched.
+    pub fn new_log(&self) -> EventLog {
+        let log = EventLog::new();
+        self.watch(&log);
+        log
+    }
+
     /// Bodies run so far.
     pub fn iterations(&self) -> usize {
         lock(&self.0).iterations
@@ -397,9 +404,9 @@ where
     }
 }
 
-/// Replays one encoded shuttle schedule: `Ok` if the body passed, else the
-/// failure (message and events).
-pub fn shuttle_replay<F>(encoded: &str, body: F) -> Result<(), Box<Found>>
+/// Replays one encoded shuttle schedule: `Ok(events)` if the body passed,
+/// else the failure (message and events).
+pub fn shuttle_replay<F>(encoded: &str, body: F) -> Result<Vec<Event>, Box<Found>>
 where
     F: Fn(&Witness) + Send + Sync + 'static,
 {
@@ -412,7 +419,7 @@ where
         shuttle::Runner::new(scheduler, shuttle_config()).run(move || body(&w))
     }));
     match outcome {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(witness.events()),
         Err(payload) => Err(Box::new(Found {
             explored: Explored {
                 explorer: "shuttle-replay",

@@ -1,4 +1,4 @@
-//! loom and shuttle explore the **real relay code** (issue 5).
+//! loom and shuttle explore the **real relay code**.
 //!
 //! The relay's types are generic over `relay::platform::Platform`; this crate
 //! supplies two more platforms, [`Loom`] and [`Shuttle`], so the same relay
@@ -6,22 +6,21 @@
 //! bounded) exploration and under shuttle's seeded PCT and random
 //! schedulers, in one `cargo test`, with no cfg flags.
 //!
-//! * [`scenario`]: what runs (relay threads, CS terminals) and what is
-//!   checked (properties named as in the model).
+//! What runs (relay threads, CS terminals) and what is checked (properties
+//! named as in the model) is shared with every checker: `scenarios`.
 //! * [`explore`]: `model(|| ..)`-style helpers per explorer, helpers that
 //!   assert a bug *is* found, and the deep bounds (`CHUKEI_DEEP=1`).
-//! * [`corpus`]: shuttle failures as regression traces (the common `Trace`
-//!   format) under `regressions/corpus/`, and their replay.
+//! * [`traces`]: a shuttle failure as a regression trace; `regressions`
+//!   stores and replays it.
 //!
 //! The suites are in `tests/`; README.md says how to run the deep bounds.
 
 mod condvar_platform;
-pub mod corpus;
 pub mod explore;
 pub mod loom_platform;
 pub mod model_check;
-pub mod scenario;
 pub mod shuttle_platform;
+pub mod traces;
 
 pub use loom_platform::Loom;
 pub use shuttle_platform::Shuttle;

@@ -12,10 +12,11 @@
 //! under `CHUKEI_DEEP=1` (2016-04: ~1.7M schedules, about two minutes).
 
 use loom_tests::explore::{bound, loom_expect_failure, loom_model};
-use loom_tests::scenario::{shows_lost_completion_notice, Property, Scenario};
 use loom_tests::Loom;
 use patches::{HsmGuard, IrqMode, Preset};
 use relay::events::{EventKind, IrqSource};
+use scenarios::irq_order::shows_lost_completion_notice;
+use scenarios::{RelayCheck, Scenario};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -23,10 +24,10 @@ fn clean_bound() -> usize {
     bound(1, 2)
 }
 
-const CLEAN: [Property; 3] = [
-    Property::HsmInterruptKept,
-    Property::ExactlyOneReply,
-    Property::NoLeak,
+const CLEAN: [RelayCheck; 3] = [
+    RelayCheck::HsmInterruptKept,
+    RelayCheck::ExactlyOneReply,
+    RelayCheck::NoLeak,
 ];
 
 #[test]
@@ -35,7 +36,7 @@ fn jan_2016_loses_the_completion_notice_and_hangs() {
     assert_eq!(scenario.threads(), 5);
     // No property to check: the failure is the hang, which loom reports.
     let found = loom_expect_failure(1, "deadlock", move |w| {
-        scenario.run_and_check::<Loom>(w, &[])
+        scenario.run_and_check::<Loom>(&w.new_log(), &[])
     });
     println!("irq-order 2016-01: {found}");
     assert!(
@@ -71,7 +72,7 @@ fn mar_2016_does_not_hang() {
     let scenario = Scenario::irq_order(Preset::Mar2016);
     assert_eq!(scenario.threads(), 4);
     let explored = loom_model(clean_bound(), move |w| {
-        scenario.run_and_check::<Loom>(w, &CLEAN)
+        scenario.run_and_check::<Loom>(&w.new_log(), &CLEAN)
     });
     println!("irq-order 2016-03: {explored}");
     assert!(explored.iterations > 100, "{explored}");
@@ -82,7 +83,7 @@ fn apr_2016_does_not_hang() {
     let scenario = Scenario::irq_order(Preset::Apr2016);
     assert_eq!(scenario.threads(), 5);
     let explored = loom_model(clean_bound(), move |w| {
-        scenario.run_and_check::<Loom>(w, &CLEAN)
+        scenario.run_and_check::<Loom>(&w.new_log(), &CLEAN)
     });
     println!("irq-order 2016-04: {explored}");
     assert!(explored.iterations > 1_000, "{explored}");
@@ -96,7 +97,7 @@ fn physical_mode_alone_never_hangs() {
     patches.irq_mode = IrqMode::Physical;
     let scenario = Scenario::irq_order(Preset::Jan2016).patches(patches);
     let explored = loom_model(clean_bound(), move |w| {
-        scenario.run_and_check::<Loom>(w, &CLEAN)
+        scenario.run_and_check::<Loom>(&w.new_log(), &CLEAN)
     });
     println!("irq-order 2016-01 + Physical: {explored}");
     assert!(explored.iterations > 100, "{explored}");
@@ -112,11 +113,11 @@ fn guard_alone_turns_the_lost_notice_into_an_error() {
     let lost_and_answered = Arc::new(AtomicUsize::new(0));
     let counter = lost_and_answered.clone();
     let explored = loom_model(clean_bound(), move |w| {
-        let run = scenario.run::<Loom>(w);
-        for p in [Property::ExactlyOneReply, Property::NoLeak] {
+        let run = scenario.run::<Loom>(&w.new_log());
+        for p in [RelayCheck::ExactlyOneReply, RelayCheck::NoLeak] {
             p.check(&run).unwrap_or_else(|e| panic!("{p}: {e}"));
         }
-        if Property::HsmInterruptKept.check(&run).is_err() {
+        if RelayCheck::HsmInterruptKept.check(&run).is_err() {
             assert!(run.any(|k| *k == EventKind::HsmWaitTimedOut));
             counter.fetch_add(1, Ordering::Relaxed);
         }

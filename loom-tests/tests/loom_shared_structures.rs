@@ -7,7 +7,6 @@
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom_tests::explore::{deep, loom_model, UNBOUNDED};
-use loom_tests::scenario::{Property, RunRecord, Scenario};
 use loom_tests::Loom;
 use patches::Preset;
 use relay::admission::Admission;
@@ -16,6 +15,7 @@ use relay::platform::Platform;
 use relay::telegram::TelegramId;
 use relay::work_area::WorkAreas;
 use relay::{EventLog, Relay, Role};
+use scenarios::{RelayCheck, RunRecord, Scenario};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -129,7 +129,7 @@ fn two_workers_share_the_table_and_the_counter() {
             &[Role::Worker(0), Role::Worker(1)],
         );
         let report =
-            loom_tests::scenario::run_terminal(&relay.handle(), relay::telegram::CsId(1), 2, 2);
+            scenarios::workload::run_terminal(&relay.handle(), relay::telegram::CsId(1), 2, 2);
         let shared = relay.shutdown();
         assert_eq!(shared.admission.in_use(), 0, "an admission slot was lost");
         let run = RunRecord {
@@ -137,7 +137,7 @@ fn two_workers_share_the_table_and_the_counter() {
             observation: shared.observe(),
             terminals: vec![report],
         };
-        for p in [Property::ExactlyOneReply, Property::NoLeak] {
+        for p in [RelayCheck::ExactlyOneReply, RelayCheck::NoLeak] {
             p.check(&run).unwrap_or_else(|e| panic!("{p}: {e}"));
         }
         // Areas held at the same time are distinct.

@@ -10,13 +10,14 @@
 
 use loom_tests::explore::{bound, loom_expect_failure, loom_model, Found};
 use loom_tests::model_check::always_verdict;
-use loom_tests::scenario::{spurious_terminations, Property, Scenario};
 use loom_tests::Loom;
 use model::timer_free::TimerFree;
 use model::Verdict;
 use patches::{HsmGuard, Preset};
 use relay::events::{EventKind, ThreadName};
 use relay::telegram::TelegramId;
+use scenarios::timer_free::spurious_terminations;
+use scenarios::{RelayCheck, Scenario};
 use std::collections::BTreeMap;
 
 /// Bound for the exhaustive runs of the clean presets.
@@ -37,7 +38,7 @@ fn assert_frees_an_unallocated_work_area(preset: Preset) -> Found {
     let scenario = Scenario::timer_free(preset);
     // Bound 1: the race needs exactly one preemption.
     let found = loom_expect_failure(1, "property `no_free_of_unallocated` violated", move |w| {
-        scenario.run_and_check::<Loom>(w, &[Property::NoFreeOfUnallocated])
+        scenario.run_and_check::<Loom>(&w.new_log(), &[RelayCheck::NoFreeOfUnallocated])
     });
     println!("timer-free {preset}: {found}");
     assert!(
@@ -93,12 +94,12 @@ fn mar_2016_still_frees_an_unallocated_work_area() {
 fn apr_2016_never_frees_an_unallocated_work_area() {
     let scenario = Scenario::timer_free(Preset::Apr2016);
     let checks = [
-        Property::NoFreeOfUnallocated,
-        Property::ExactlyOneReply,
-        Property::NoLeak,
+        RelayCheck::NoFreeOfUnallocated,
+        RelayCheck::ExactlyOneReply,
+        RelayCheck::NoLeak,
     ];
     let explored = loom_model(clean_bound(), move |w| {
-        scenario.run_and_check::<Loom>(w, &checks)
+        scenario.run_and_check::<Loom>(&w.new_log(), &checks)
     });
     println!("timer-free 2016-04 (allocation check): {explored}");
     assert!(explored.iterations > 1_000, "{explored}");
@@ -108,7 +109,7 @@ fn apr_2016_never_frees_an_unallocated_work_area() {
 fn proposed_holds_every_timer_free_property() {
     let scenario = Scenario::timer_free(Preset::Proposed);
     let explored = loom_model(clean_bound(), move |w| {
-        scenario.run_and_check::<Loom>(w, &Property::TIMER_FREE)
+        scenario.run_and_check::<Loom>(&w.new_log(), &RelayCheck::TIMER_FREE)
     });
     println!("timer-free proposed (epoch): {explored}");
     assert!(explored.iterations > 1_000, "{explored}");
@@ -143,10 +144,13 @@ fn apr_2016_terminates_a_healthy_telegram() {
     let found = loom_expect_failure(
         1,
         "property `no_spurious_termination` violated on 2016-04",
-        move |w| scenario.run_and_check::<Loom>(w, &[Property::NoSpuriousTermination]),
+        move |w| scenario.run_and_check::<Loom>(&w.new_log(), &[RelayCheck::NoSpuriousTermination]),
     );
     println!("timer-free 2016-04, healthy telegram: {found}");
-    let victims = spurious_terminations(&found.events);
+    let victims: Vec<_> = spurious_terminations(&found.events)
+        .iter()
+        .map(|s| (s.victim, s.set_by))
+        .collect();
     assert_eq!(
         victims,
         vec![(TelegramId(100_002), Some(TelegramId(100_001)))]
@@ -187,7 +191,7 @@ fn apr_2016_terminates_a_healthy_telegram() {
 fn proposed_never_terminates_a_healthy_telegram() {
     let scenario = spurious_scenario(Preset::Proposed);
     let explored = loom_model(bound(2, 4), move |w| {
-        scenario.run_and_check::<Loom>(w, &Property::TIMER_FREE)
+        scenario.run_and_check::<Loom>(&w.new_log(), &RelayCheck::TIMER_FREE)
     });
     println!("timer-free proposed, two in flight, fifo: {explored}");
     assert!(explored.iterations > 1_000, "{explored}");

@@ -4,17 +4,20 @@
 //!
 //! A failure found here is printed with its schedule and stored as a
 //! regression trace in `regressions/corpus/` (when the file is missing, or
-//! under `CHUKEI_BLESS=1`); `shuttle_corpus.rs` replays every stored one.
+//! under `CHUKEI_BLESS=1`; a different schedule than the stored one fails);
+//! `regressions/tests/corpus.rs` replays every stored one.
 //! `CHUKEI_DEEP=1` multiplies the number of schedules by 20.
 
-use loom_tests::corpus::{self, RELAY_NEVER_HANGS};
 use loom_tests::explore::{deep, shuttle_expect_failure, shuttle_model, Found, Search};
-use loom_tests::scenario::{
-    shows_lost_completion_notice, spurious_terminations, Property, Scenario,
-};
+use loom_tests::traces::trace_of;
 use loom_tests::Shuttle;
 use patches::Preset;
+use regressions::corpus::{self, Kept};
 use relay::events::EventKind;
+use scenarios::irq_order::shows_lost_completion_notice;
+use scenarios::irq_order::RELAY_NEVER_HANGS;
+use scenarios::timer_free::spurious_terminations;
+use scenarios::{RelayCheck, Scenario};
 
 fn schedules(default: usize) -> usize {
     if deep() {
@@ -62,15 +65,16 @@ fn irq_order_big(preset: Preset) -> Scenario {
         .monitor_raises(2)
 }
 
-/// Stores a found failure as a trace (if new) and checks the trace reads back.
+/// Keeps a found failure as a trace (the same schedule as the stored one,
+/// or a new file) and checks the trace reads back.
 fn keep(found: &Found, scenario: &Scenario, property: &str, search: Search) {
-    let trace = corpus::trace_of(found, scenario, property, search);
+    let trace = trace_of(found, scenario, property, search);
     let back = model::Trace::from_json(&trace.to_json_pretty()).expect("the trace reads back");
     assert_eq!(back, trace);
-    match corpus::store_if_new(&trace) {
-        Ok(Some(path)) => println!("stored {}", path.display()),
-        Ok(None) => println!("already in the corpus: {}", corpus::file_name(&trace)),
-        Err(e) => panic!("could not store the trace: {e}"),
+    match corpus::keep(&trace) {
+        Ok(Kept::Written(path)) => println!("stored {}", path.display()),
+        Ok(Kept::Unchanged(path)) => println!("already in the corpus: {}", path.display()),
+        Err(e) => panic!("{e}"),
     }
 }
 
@@ -81,7 +85,7 @@ fn expect_free_of_unallocated(search: Search, n: usize) -> Found {
         search,
         n,
         "property `no_free_of_unallocated` violated on 2016-01",
-        move |w| s.run_and_check::<Shuttle>(w, &[Property::NoFreeOfUnallocated]),
+        move |w| s.run_and_check::<Shuttle>(&w.new_log(), &[RelayCheck::NoFreeOfUnallocated]),
     );
     assert!(found
         .events
@@ -92,7 +96,7 @@ fn expect_free_of_unallocated(search: Search, n: usize) -> Found {
     keep(
         &found,
         &scenario,
-        Property::NoFreeOfUnallocated.name(),
+        RelayCheck::NoFreeOfUnallocated.name(),
         search,
     );
     found
@@ -119,17 +123,15 @@ fn timer_free_2016_04_terminates_a_healthy_telegram() {
         PCT,
         300,
         "property `no_spurious_termination` violated on 2016-04",
-        move |w| s.run_and_check::<Shuttle>(w, &[Property::NoSpuriousTermination]),
+        move |w| s.run_and_check::<Shuttle>(&w.new_log(), &[RelayCheck::NoSpuriousTermination]),
     );
     let victims = spurious_terminations(&found.events);
     assert!(!victims.is_empty());
-    assert!(victims
-        .iter()
-        .all(|(victim, set_by)| Some(*victim) != *set_by));
+    assert!(victims.iter().all(|s| Some(s.victim) != s.set_by));
     keep(
         &found,
         &scenario,
-        Property::NoSpuriousTermination.name(),
+        RelayCheck::NoSpuriousTermination.name(),
         PCT,
     );
 }
@@ -137,9 +139,9 @@ fn timer_free_2016_04_terminates_a_healthy_telegram() {
 #[test]
 fn timer_free_2016_04_never_frees_an_unallocated_work_area() {
     let checks = [
-        Property::NoFreeOfUnallocated,
-        Property::ExactlyOneReply,
-        Property::NoLeak,
+        RelayCheck::NoFreeOfUnallocated,
+        RelayCheck::ExactlyOneReply,
+        RelayCheck::NoLeak,
     ];
     for scenario in [
         timer_free_big(Preset::Apr2016),
@@ -148,7 +150,7 @@ fn timer_free_2016_04_never_frees_an_unallocated_work_area() {
         for search in [PCT, RANDOM] {
             let s = scenario.clone();
             let explored = shuttle_model(search, schedules(3_000), move |w| {
-                s.run_and_check::<Shuttle>(w, &checks)
+                s.run_and_check::<Shuttle>(&w.new_log(), &checks)
             });
             println!("timer-free 2016-04 {:?}: {explored}", scenario.crypto);
             assert_eq!(explored.iterations, schedules(3_000));
@@ -165,7 +167,7 @@ fn timer_free_proposed_holds_every_property() {
         for search in [PCT, RANDOM] {
             let s = scenario.clone();
             let explored = shuttle_model(search, schedules(3_000), move |w| {
-                s.run_and_check::<Shuttle>(w, &Property::TIMER_FREE)
+                s.run_and_check::<Shuttle>(&w.new_log(), &RelayCheck::TIMER_FREE)
             });
             println!("timer-free proposed {:?}: {explored}", scenario.crypto);
             assert_eq!(explored.iterations, schedules(3_000));
@@ -178,7 +180,7 @@ fn irq_order_2016_01_hangs_on_a_lost_completion_notice() {
     let scenario = irq_order_big(Preset::Jan2016);
     let s = scenario.clone();
     let found = shuttle_expect_failure(RANDOM, 300, "deadlock", move |w| {
-        s.run_and_check::<Shuttle>(w, &[])
+        s.run_and_check::<Shuttle>(&w.new_log(), &[])
     });
     assert!(shows_lost_completion_notice(&found.events), "{found}");
     keep(&found, &scenario, RELAY_NEVER_HANGS, RANDOM);
@@ -187,15 +189,15 @@ fn irq_order_2016_01_hangs_on_a_lost_completion_notice() {
 #[test]
 fn irq_order_2016_03_and_2016_04_do_not_hang() {
     let checks = [
-        Property::HsmInterruptKept,
-        Property::ExactlyOneReply,
-        Property::NoLeak,
+        RelayCheck::HsmInterruptKept,
+        RelayCheck::ExactlyOneReply,
+        RelayCheck::NoLeak,
     ];
     for preset in [Preset::Mar2016, Preset::Apr2016, Preset::Proposed] {
         for search in [PCT, RANDOM] {
             let s = irq_order_big(preset);
             let explored = shuttle_model(search, schedules(3_000), move |w| {
-                s.run_and_check::<Shuttle>(w, &checks)
+                s.run_and_check::<Shuttle>(&w.new_log(), &checks)
             });
             println!("irq-order {preset}: {explored}");
             assert_eq!(explored.iterations, schedules(3_000));

@@ -1,22 +1,14 @@
 //! proptest (and quickcheck) driving the **real relay** against the
-//! executable specs of `model`, and trace refinement of relay event logs.
+//! executable specs of `model`.
 //!
 //! * [`reference`]: any [`model::Spec`] as a proptest-state-machine
-//!   `ReferenceStateMachine` (one generic adapter, no second model).
-//! * [`lockstep`]: the real relay on the deterministic driver, steered one
-//!   spec action at a time (which thread runs, when the clock jumps).
-//! * [`steer`]: how each spec action is carried out on the relay, what of the
-//!   relay is compared with the spec after every step, and the
-//!   `StateMachineTest` that ties the two together.
-//! * [`shortest`]: breadth-first shortest counterexamples through the `Spec`
-//!   trait, the yardstick for proptest's shrinking.
-//! * [`corpus`]: shrunk failures written and read as [`model::Trace`] files.
-//! * [`refinement`]: `chukei validate`: a relay event log (any platform)
-//!   checked step by step against a spec.
+//!   `ReferenceStateMachine` (one generic adapter, no second model), and a
+//!   shrunk counterexample as a [`model::Trace`].
+//! * [`relay_test`]: the `StateMachineTest` that steers the real relay
+//!   through the same actions, with each mechanism's map from `scenarios`.
+//!
+//! Shrunk failures are kept in `regressions/corpus/` (`regressions::corpus`).
 
-pub mod corpus;
-pub mod lockstep;
 pub mod reference;
-pub mod refinement;
+pub mod relay_test;
 pub mod shortest;
-pub mod steer;

@@ -16,7 +16,7 @@
 //!   choices in one place (its CPU core serves a pending HSM interrupt before
 //!   the monitor's in Physical mode); nothing else is filtered.
 
-use model::Spec;
+use model::{Origin, Spec, Trace, Verdict};
 use patches::Preset;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -151,4 +151,27 @@ where
         }
         state
     }
+}
+
+/// The trace of a shrunk proptest counterexample.
+pub fn proptest_trace<T: Target>(
+    spec: &T::Spec,
+    property: &str,
+    actions: &[<T::Spec as Spec>::Action],
+    note: &str,
+) -> Trace {
+    Trace::from_actions(
+        spec,
+        T::PRESET,
+        T::sizes(),
+        property,
+        Verdict::Violated,
+        actions,
+        None,
+        Origin {
+            checker: "proptest".into(),
+            seed: None,
+            note: Some(note.to_string()),
+        },
+    )
 }

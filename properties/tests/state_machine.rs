@@ -10,16 +10,17 @@
 //! tests; the finding tests use a fixed-seed runner with a bounded budget.
 
 use model::Spec;
-use properties::corpus::{keep, proptest_trace, Kept};
-use properties::reference::{actions_of, RefState, Reference, Step, Target};
-use properties::shortest::shortest_violation;
-use properties::steer::{
+use properties::reference::{actions_of, proptest_trace, RefState, Reference, Step, Target};
+use properties::relay_test::{
     IrqOrderAt, RelayTest, Steering, TimerFreeAt, APR, DISAGREE, JAN, MAR, PROPOSED, VIOLATED,
 };
+use properties::shortest::shortest_violation;
 use proptest::test_runner::{
     Config, FileFailurePersistence, RngAlgorithm, TestError, TestRng, TestRunner,
 };
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
+use regressions::corpus::{keep, Kept};
+use scenarios::steer::SpecMap;
 use std::time::Instant;
 
 /// Cases for the tests that must pass: `PROPTEST_CASES` or `default`.
@@ -171,7 +172,7 @@ where
     let (len, actions, reason, runs) =
         find::<T>(max_len, 512, persistence).unwrap_or_else(|e| panic!("{}", e));
     assert!(
-        reason.contains(VIOLATED) && reason.contains(T::PROPERTY),
+        reason.contains(VIOLATED) && reason.contains(T::Map::PROPERTY),
         "the failure must be the root cause, not a disagreement: {reason}"
     );
     assert!(!reason.contains(DISAGREE), "{reason}");
@@ -184,7 +185,7 @@ where
     let len = actions.len();
     let elapsed = started.elapsed();
     let reference = spec_of::<T>();
-    let shortest = shortest_violation(&*reference.spec, T::PROPERTY, 1_000_000)
+    let shortest = shortest_violation(&*reference.spec, T::Map::PROPERTY, 1_000_000)
         .expect("the spec violates the property on this preset");
     println!(
         "{} {}: found and shrunk in {runs} test runs (cases + shrink steps), {elapsed:?}; \
@@ -203,7 +204,7 @@ where
     };
     let trace = proptest_trace::<T>(
         &reference.spec,
-        T::PROPERTY,
+        T::Map::PROPERTY,
         &actions,
         &format!(
             "properties/tests/state_machine.rs: fixed-seed TestRunner, proptest shrink \

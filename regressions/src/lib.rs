@@ -1,12 +1,22 @@
-//! The regression corpus (`regressions/corpus/*.json`, the suite's common
-//! Trace format): minimized counterexamples from proptest (spec actions),
-//! shuttle (shuttle schedules) and `chukei reproduce` (driver schedules of the
-//! real relay). Today they are replayed by `chukei replay` and by
-//! `tests/cli.rs` on every test run: each must come out with its recorded
-//! verdict. The replay harness of its own, with insta snapshots, is the next
-//! issue's.
+//! The regression corpus and its one harness.
+//!
+//! * [`corpus`]: the files in `regressions/corpus/` (the suite's common
+//!   [`model::Trace`] format), one naming scheme
+//!   (`{checker}-{spec}-{preset}-{property}.json`), reading, and keeping a
+//!   newly found counterexample (`CHUKEI_BLESS=1` rewrites it).
+//! * [`replay`](mod@replay): one typed [`replay()`] for every schedule kind:
+//!   spec actions on the model, driver choices on the real relay, shuttle
+//!   schedules on the real relay under shuttle.
+//!
+//! `tests/corpus.rs` replays every stored trace on every test run; `chukei
+//! replay` calls the same [`replay()`].
 //!
 //! A schedule (shuttle or driver) replays only on the relay code it was found
 //! on. After an intended relay change, record them again:
 //! `chukei reproduce --trace-out regressions/corpus` and
 //! `CHUKEI_BLESS=1 cargo test -p loom-tests -p properties`.
+
+pub mod corpus;
+pub mod replay;
+
+pub use replay::{replay, ReplayError, Replayed};

@@ -17,7 +17,6 @@ pub mod mailbox;
 pub mod platform;
 pub mod relay;
 pub mod replies;
-pub mod reproduce;
 pub mod telegram;
 pub mod testing;
 pub mod timer;

@@ -7,7 +7,6 @@
 //! replayed against the spec before it is reported.
 
 use crate::adapter::SpecModel;
-use crate::expect::expected_verdict;
 use crate::fair::{find_fair_lasso, StateGraph};
 use model::cs_block::CsBlock;
 use model::irq_order::IrqOrder;
@@ -16,6 +15,7 @@ use model::timer_free::TimerFree;
 use model::trace::{render_actions, replay};
 use model::{Kind, Origin, Spec, SpecName, Trace, UnknownSpec, Verdict};
 use patches::{Preset, UnknownPreset};
+use scenarios::expected_verdict;
 use serde::Serialize;
 use stateright::{Checker, Model};
 use std::collections::BTreeMap;

@@ -5,13 +5,14 @@
 //! * [`fair`]: fair-lasso liveness checking (stateright only judges
 //!   `eventually` at terminal states).
 //! * [`checks`]: run every check, the verdict matrix and timelines.
-//! * [`expect`]: the expected verdict per (spec, preset, property).
+//!
+//! The verdict expected per (spec, preset, property) is each mechanism's, in
+//! `scenarios` ([`scenarios::expected_verdict`]).
 //! * [`explore`]: stateright's Explorer for one spec and preset.
 //! * [`symmetry`]: state counts with identical processes identified.
 
 pub mod adapter;
 pub mod checks;
-pub mod expect;
 pub mod explore;
 pub mod fair;
 pub mod symmetry;
@@ -20,5 +21,4 @@ pub use checks::{
     all_as_expected, check_spec_preset, render_matrix, render_report, render_timelines, run_checks,
     CheckResult, CheckSelection, Progress, SelectionError,
 };
-pub use expect::expected_verdict;
 pub use explore::{serve_explorer, ExploreError};

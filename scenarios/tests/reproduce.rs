@@ -1,9 +1,10 @@
 //! The root causes of 2016 reproduce on the real relay code under the
 //! deterministic driver, and the same search finds nothing with the fixes.
 
-use relay::reproduce::{run_schedule, search, Cause, Finding};
 use relay::testing::Chooser;
 use relay::Preset;
+use scenarios::search::{run_schedule, search, up_to_symptom, Cause, Finding, CARDS};
+use scenarios::timer_free::spurious_terminations;
 
 /// Schedules the search may try in `cargo test`.
 const BUDGET: u64 = 300;
@@ -82,7 +83,7 @@ fn a_stale_timeout_terminates_a_healthy_telegram_until_the_epoch_fix() {
         apr.reproduced,
         "2016-04 should terminate a healthy telegram"
     );
-    let spurious = relay::reproduce::first_spurious_termination(&apr.timeline);
+    let spurious = spurious_terminations(&apr.timeline).first().map(|s| s.at);
     assert_eq!(
         spurious,
         Some(apr.timeline.len() - 1),
@@ -99,13 +100,11 @@ fn a_reproducing_schedule_replays_from_its_choices() {
     let again = run_schedule(
         Cause::TimerFree,
         Preset::Jan2016,
+        CARDS,
         Chooser::Replay(f.choices.clone()),
     );
     assert!(again.reproduced);
-    assert_eq!(
-        relay::reproduce::up_to_symptom(Cause::TimerFree, again.events),
-        f.timeline
-    );
+    assert_eq!(up_to_symptom(Cause::TimerFree, again.events), f.timeline);
 }
 
 /// The reproducing timeline is a readable, stable artifact: snapshot it so a

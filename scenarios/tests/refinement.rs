@@ -3,10 +3,10 @@
 //! violation; a corrupt log is a typed error with its line number.
 
 use patches::Preset;
-use properties::refinement::{parse_jsonl, validate, validate_jsonl, ValidateError};
 use relay::cs::run_terminals_on_threads;
-use relay::reproduce::{search, Cause};
 use relay::{CsRule, EventKind, EventLog, Fault, Relay, RelayConfig, Std};
+use scenarios::refine::{parse_jsonl, validate, validate_jsonl, ValidateError};
+use scenarios::search::{search, Cause};
 use std::thread;
 
 const TERMINALS: u16 = 4;

@@ -8,11 +8,10 @@
 //! (`model::timer_free`, `model::irq_order`) so a finding here and a verdict
 //! there talk about the same thing.
 
-use crate::explore::Witness;
 use model::SpecName;
 use patches::{Monitor, Patches, Preset};
 use relay::crypto::{Direction, SessionCipher};
-use relay::events::{Event, EventKind, EventLog, IrqSource, ThreadName};
+use relay::events::{Event, EventKind, EventLog, ThreadName};
 use relay::relay::Observation;
 use relay::telegram::{CardId, CsId, Kind, Telegram, TelegramId};
 use relay::{CryptoPath, Delivery, Platform, Relay, RelayConfig, RelayHandle, Role};
@@ -67,40 +66,6 @@ pub const SIZE_NAMES: [&str; 7] = [
 ];
 
 impl Scenario {
-    /// timer-free: AP workers and the OS timer service, in-process crypto (no
-    /// HSM threads), terminals sending consecutive telegrams.
-    pub fn timer_free(preset: Preset) -> Self {
-        Scenario {
-            spec: SpecName::TimerFree,
-            preset,
-            patches: preset.patches(),
-            terminals: 1,
-            telegrams: 2,
-            window: 1,
-            workers: 1,
-            monitor_raises: 0,
-            crypto: CryptoPath::InProcess,
-            delivery: Delivery::LowPriority,
-        }
-    }
-
-    /// irq-order: one AP worker, the HSM firmware, the CPU core taking
-    /// interrupts and (when the preset runs it) the monitoring agent.
-    pub fn irq_order(preset: Preset) -> Self {
-        Scenario {
-            spec: SpecName::IrqOrder,
-            preset,
-            patches: preset.patches(),
-            terminals: 1,
-            telegrams: 1,
-            window: 1,
-            workers: 1,
-            monitor_raises: 1,
-            crypto: CryptoPath::Hsm,
-            delivery: Delivery::LowPriority,
-        }
-    }
-
     pub fn terminals(self, terminals: u16) -> Self {
         Scenario { terminals, ..self }
     }
@@ -256,9 +221,9 @@ impl Scenario {
     /// Runs the scenario once on platform `P`: starts the relay, lets every
     /// terminal send its telegrams and wait for each answer (forever: a hang
     /// is a deadlock the explorer reports), shuts the relay down.
-    pub fn run<P: Platform>(&self, witness: &Witness) -> RunRecord {
-        let log = EventLog::new();
-        witness.watch(&log);
+    /// `log` receives the run's events as they happen (an explorer keeps it
+    /// to show the events of a run it reports as a deadlock).
+    pub fn run<P: Platform>(&self, log: &EventLog) -> RunRecord {
         let relay = Relay::<P>::start_roles(self.config(), log.clone(), &self.roles());
         let reports = Arc::new(Mutex::new(Vec::new()));
         let others: Vec<_> = (2..=self.terminals)
@@ -288,19 +253,17 @@ impl Scenario {
 
     /// Runs once and panics (with the property's name, the preset and the
     /// evidence) if any of `properties` is violated: the body of a model.
-    pub fn run_and_check<P: Platform>(&self, witness: &Witness, properties: &[Property]) {
-        let run = self.run::<P>(witness);
-        for &property in properties {
-            if let Err(detail) = property.check(&run) {
-                panic!("{}", violation_message(property, self.preset, &detail));
-            }
+    pub fn run_and_check<P: Platform>(&self, log: &EventLog, checks: &[RelayCheck]) {
+        let run = self.run::<P>(log);
+        if let Some((check, detail)) = run.first_violation(checks) {
+            panic!("{}", violation_message(check, self.preset, &detail));
         }
     }
 }
 
 /// The panic message of a violated property (the expect-failure helpers
 /// match on it).
-pub fn violation_message(property: Property, preset: Preset, detail: &str) -> String {
+pub fn violation_message(property: RelayCheck, preset: Preset, detail: &str) -> String {
     format!("property `{property}` violated on {preset}: {detail}")
 }
 
@@ -391,156 +354,79 @@ impl RunRecord {
         self.events.iter().any(|e| pred(&e.kind))
     }
 
-    /// Telegrams terminated by a timeout notice another telegram's timer set:
-    /// (terminated, the telegram whose timer fired).
-    pub fn spurious_terminations(&self) -> Vec<(TelegramId, Option<TelegramId>)> {
-        spurious_terminations(&self.events)
+    /// The first of `checks` this run violates, with the evidence.
+    pub fn first_violation(&self, checks: &[RelayCheck]) -> Option<(RelayCheck, String)> {
+        checks
+            .iter()
+            .find_map(|&c| c.check(self).err().map(|detail| (c, detail)))
     }
 }
 
-/// See [`RunRecord::spurious_terminations`]; works on a witness timeline too.
-pub fn spurious_terminations(events: &[Event]) -> Vec<(TelegramId, Option<TelegramId>)> {
-    let mut last_notice: BTreeMap<ThreadName, Option<TelegramId>> = BTreeMap::new();
-    let mut found = vec![];
-    for e in events {
-        match e.kind {
-            EventKind::TimeoutReceived { .. } => {
-                last_notice.insert(e.thread, e.telegram);
-            }
-            EventKind::Terminated => {
-                let set_by = last_notice.get(&e.thread).copied().flatten();
-                if let Some(victim) = e.telegram {
-                    if set_by != Some(victim) {
-                        found.push((victim, set_by));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    found
-}
-
-/// A property checked after a run. Names follow the model's specs.
+/// A property judged on the relay after a run. Each is named after the spec
+/// property it stands for and defined in that mechanism's file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Property {
+pub enum RelayCheck {
     /// timer-free: termination never frees a work area that is not allocated.
     NoFreeOfUnallocated,
     /// timer-free: a telegram is terminated only by its own timeout.
     NoSpuriousTermination,
-    /// Every admitted telegram gets exactly one answer, and its terminal got it.
+    /// timer-free: every admitted telegram gets exactly one answer, and its
+    /// terminal got it.
     ExactlyOneReply,
-    /// No work area is left allocated once every answer is in.
+    /// timer-free: no work area is left allocated once every answer is in.
     NoLeak,
     /// irq-order: the HSM's interrupt is never lost (collapsed into the
     /// monitor's), so its completion notice can always come.
     HsmInterruptKept,
 }
 
-impl Property {
-    pub const TIMER_FREE: [Property; 4] = [
-        Property::NoFreeOfUnallocated,
-        Property::NoSpuriousTermination,
-        Property::ExactlyOneReply,
-        Property::NoLeak,
+impl RelayCheck {
+    pub const ALL: [RelayCheck; 5] = [
+        RelayCheck::NoFreeOfUnallocated,
+        RelayCheck::NoSpuriousTermination,
+        RelayCheck::ExactlyOneReply,
+        RelayCheck::NoLeak,
+        RelayCheck::HsmInterruptKept,
     ];
 
+    pub const TIMER_FREE: [RelayCheck; 4] = [
+        RelayCheck::NoFreeOfUnallocated,
+        RelayCheck::NoSpuriousTermination,
+        RelayCheck::ExactlyOneReply,
+        RelayCheck::NoLeak,
+    ];
+
+    /// The spec property's name.
     pub fn name(self) -> &'static str {
         match self {
-            Property::NoFreeOfUnallocated => "no_free_of_unallocated",
-            Property::NoSpuriousTermination => "no_spurious_termination",
-            Property::ExactlyOneReply => "exactly_one_reply",
-            Property::NoLeak => "no_leak",
-            Property::HsmInterruptKept => "hsm_interrupt_kept",
+            RelayCheck::NoFreeOfUnallocated => "no_free_of_unallocated",
+            RelayCheck::NoSpuriousTermination => "no_spurious_termination",
+            RelayCheck::ExactlyOneReply => "exactly_one_reply",
+            RelayCheck::NoLeak => "no_leak",
+            RelayCheck::HsmInterruptKept => "hsm_interrupt_kept",
         }
+    }
+
+    /// The check named `name`, if the relay side has one.
+    pub fn named(name: &str) -> Option<RelayCheck> {
+        RelayCheck::ALL.into_iter().find(|c| c.name() == name)
     }
 
     /// `Err(evidence)` if the run violates the property.
     pub fn check(self, run: &RunRecord) -> Result<(), String> {
+        use crate::{irq_order, timer_free};
         match self {
-            Property::NoFreeOfUnallocated => {
-                match run
-                    .events
-                    .iter()
-                    .find(|e| matches!(e.kind, EventKind::FreeOfUnallocated { .. }))
-                {
-                    Some(e) => Err(format!("{e}")),
-                    None => Ok(()),
-                }
-            }
-            Property::NoSpuriousTermination => match run.spurious_terminations().first() {
-                Some((victim, set_by)) => Err(format!(
-                    "{victim} was terminated by the timeout notice of {}",
-                    set_by.map_or("no telegram".to_string(), |t| t.to_string())
-                )),
-                None => Ok(()),
-            },
-            Property::ExactlyOneReply => {
-                let answers = &run.observation.answers;
-                for id in run.sent() {
-                    let given = answers.get(&id).copied().unwrap_or(0);
-                    if given != 1 {
-                        return Err(format!("{id} got {given} answers"));
-                    }
-                }
-                for t in &run.terminals {
-                    for id in &t.sent {
-                        if t.answers.get(id).map_or(0, Vec::len) != 1 {
-                            return Err(format!(
-                                "{} received {:?} for {id}",
-                                t.cs.0,
-                                t.answers.get(id)
-                            ));
-                        }
-                    }
-                }
-                Ok(())
-            }
-            Property::NoLeak => match run.observation.allocated_work_areas.as_slice() {
-                [] => Ok(()),
-                held => Err(format!("work areas still allocated at shutdown: {held:?}")),
-            },
-            Property::HsmInterruptKept => {
-                let lost = run.events.iter().find(|e| {
-                    matches!(
-                        e.kind,
-                        EventKind::InterruptCollapsed {
-                            lost: IrqSource::Hsm,
-                            ..
-                        }
-                    )
-                });
-                match lost {
-                    Some(e) => Err(format!("{e}")),
-                    None => Ok(()),
-                }
-            }
+            RelayCheck::NoFreeOfUnallocated => timer_free::no_free_of_unallocated(&run.events),
+            RelayCheck::NoSpuriousTermination => timer_free::no_spurious_termination(&run.events),
+            RelayCheck::ExactlyOneReply => timer_free::exactly_one_reply(run),
+            RelayCheck::NoLeak => timer_free::no_leak(&run.observation),
+            RelayCheck::HsmInterruptKept => irq_order::hsm_interrupt_kept(&run.events),
         }
     }
 }
 
-impl fmt::Display for Property {
+impl fmt::Display for RelayCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
-}
-
-/// Whether a timeline shows the lost completion notice of root cause 1: the
-/// HSM's interrupt collapsed into the monitor's, and the HSM then waited for
-/// a completion notice that never came.
-pub fn shows_lost_completion_notice(events: &[Event]) -> bool {
-    let lost_at = events.iter().position(|e| {
-        matches!(
-            e.kind,
-            EventKind::InterruptCollapsed {
-                lost: IrqSource::Hsm,
-                ..
-            }
-        )
-    });
-    lost_at.is_some_and(|at| {
-        !events[at..]
-            .iter()
-            .any(|e| matches!(e.kind, EventKind::CompletionNotice | EventKind::HsmReset))
-    })
 }

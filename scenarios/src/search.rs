@@ -9,19 +9,24 @@
 //!   schedule in which it does so while the HSM's interrupt is still pending
 //!   loses the HSM's, and the relay never answers again.
 
-use crate::config::RelayConfig;
-use crate::cs::{run_cs, CsConfig};
-use crate::events::{Event, EventKind, EventLog, IrqSource};
-use crate::relay::Relay;
-use crate::telegram::{CardId, CsId};
-use crate::testing::{Choice, Chooser, Driver, Outcome, RunReport, Sim};
+use crate::expect::expected_verdict;
+use crate::{irq_order, timer_free};
+use model::{Origin, Schedule, SpecName, Trace, Verdict};
 use patches::Preset;
+use relay::config::RelayConfig;
+use relay::cs::{run_cs, CsConfig};
+use relay::events::{Event, EventLog};
+use relay::relay::Relay;
+use relay::telegram::{CardId, CsId};
+use relay::testing::{Choice, Chooser, Driver, Outcome, RunReport, Sim};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Instant;
 
-/// A root cause of the 2016 incident.
+/// A root cause of the 2016 incident: a property of one spec, reproduced on
+/// the real relay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Cause {
     TimerFree,
@@ -40,6 +45,36 @@ impl Cause {
             Cause::IrqOrder => "irq-order",
             Cause::StaleTimeout => "stale-timeout",
         }
+    }
+
+    /// The spec whose property the cause violates.
+    pub fn spec(self) -> SpecName {
+        match self {
+            Cause::TimerFree | Cause::StaleTimeout => SpecName::TimerFree,
+            Cause::IrqOrder => SpecName::IrqOrder,
+        }
+    }
+
+    /// The spec property the cause violates.
+    pub fn property(self) -> &'static str {
+        match self {
+            Cause::TimerFree => "no_free_of_unallocated",
+            Cause::StaleTimeout => "no_spurious_termination",
+            Cause::IrqOrder => "relay_never_hangs",
+        }
+    }
+
+    /// The cause that is this (spec, property) pair, if any.
+    pub fn of(spec: SpecName, property: &str) -> Option<Cause> {
+        Cause::ALL
+            .into_iter()
+            .find(|c| c.spec() == spec && c.property() == property)
+    }
+
+    /// Whether the cause must reproduce on `preset`: exactly where the spec
+    /// violates its property.
+    pub fn expected_on(self, preset: Preset) -> bool {
+        expected_verdict(self.spec(), preset, self.property()) == Verdict::Violated
     }
 
     /// What "reproduced" means, for reports.
@@ -89,23 +124,15 @@ impl<'de> Deserialize<'de> for Cause {
     }
 }
 
-/// The relay and workload each cause is searched with.
+/// The relay each cause is searched with (its mechanism's `search_config`).
 pub fn scenario_config(cause: Cause, preset: Preset) -> RelayConfig {
-    let base = RelayConfig::small(preset);
-    match cause {
-        // Production timings; the monitor's 2-hour period never comes.
-        Cause::TimerFree | Cause::StaleTimeout => base,
-        // The monitor raises far more often than every 2 hours: a collision
-        // that took weeks in production becomes likely in a few schedules.
-        Cause::IrqOrder => RelayConfig {
-            monitor_period: 500,
-            monitor_raises: Some(10),
-            ..base
-        },
+    match cause.spec() {
+        SpecName::IrqOrder => irq_order::search_config(preset),
+        _ => timer_free::search_config(preset),
     }
 }
 
-/// Cards the single CS of a scenario sends, one after another.
+/// Cards the single CS of a scenario sends, one after another, by default.
 pub const CARDS: u64 = 3;
 
 /// How likely the driver lets the clock jump at a scheduling point.
@@ -119,8 +146,8 @@ pub struct ScheduleRun {
     pub reproduced: bool,
 }
 
-/// Runs one scenario body under `chooser`.
-pub fn run_schedule(cause: Cause, preset: Preset, chooser: Chooser) -> ScheduleRun {
+/// Runs one scenario body, the CS sending `cards` cards, under `chooser`.
+pub fn run_schedule(cause: Cause, preset: Preset, cards: u64, chooser: Chooser) -> ScheduleRun {
     let config = scenario_config(cause, preset);
     let log = EventLog::new();
     let body_log = log.clone();
@@ -129,7 +156,7 @@ pub fn run_schedule(cause: Cause, preset: Preset, chooser: Chooser) -> ScheduleR
     let max_jump = config.telegram_timeout;
     let (report, stuck) = Driver::new(chooser).max_clock_jump(max_jump).run(move || {
         let relay = Relay::<Sim>::start(config, body_log);
-        let cards = (1..=CARDS).map(CardId).collect();
+        let cards = (1..=cards).map(CardId).collect();
         let cs = CsConfig::new(CsId(1), cards, preset.patches().cs_rule);
         let outcome = run_cs(&relay.handle(), &cs);
         let answered_all = outcome.cards.values().all(|c| c.issued);
@@ -138,15 +165,11 @@ pub fn run_schedule(cause: Cause, preset: Preset, chooser: Chooser) -> ScheduleR
         !answered_all && hsm_stuck
     });
     let events = log.snapshot();
+    let hung = stuck == Some(true) || matches!(report.outcome, Outcome::Deadlock { .. });
     let reproduced = match cause {
-        Cause::TimerFree => events
-            .iter()
-            .any(|e| matches!(e.kind, EventKind::FreeOfUnallocated { .. })),
-        Cause::IrqOrder => {
-            let lost = events.iter().any(hsm_interrupt_lost);
-            lost && (stuck == Some(true) || matches!(report.outcome, Outcome::Deadlock { .. }))
-        }
-        Cause::StaleTimeout => first_spurious_termination(&events).is_some(),
+        Cause::TimerFree => timer_free::no_free_of_unallocated(&events).is_err(),
+        Cause::StaleTimeout => timer_free::no_spurious_termination(&events).is_err(),
+        Cause::IrqOrder => irq_order::relay_never_hangs(&events, hung).is_err(),
     };
     ScheduleRun {
         report,
@@ -171,6 +194,38 @@ pub struct Finding {
     pub timeline: Vec<Event>,
     /// Schedules cut short for another reason (a panic, the step budget).
     pub anomalies: Vec<String>,
+}
+
+impl Finding {
+    /// The reproducing schedule as a trace: the spec and property of the
+    /// cause, the cards the CS sent, the driver's choices.
+    pub fn to_trace(&self) -> Trace {
+        Trace {
+            format: model::trace::FORMAT,
+            spec: self.cause.spec().name().to_string(),
+            preset: self.preset,
+            sizes: BTreeMap::from([("cards".to_string(), CARDS)]),
+            property: self.cause.property().to_string(),
+            verdict: if self.reproduced {
+                Verdict::Violated
+            } else {
+                Verdict::Holds
+            },
+            schedule: Schedule::Driver {
+                choices: self
+                    .choices
+                    .iter()
+                    .map(|c| serde_json::to_value(c).expect("choices serialize"))
+                    .collect(),
+            },
+            origin: Origin {
+                checker: "reproduce".to_string(),
+                seed: self.seed,
+                note: Some(self.cause.symptom().to_string()),
+            },
+            timeline: self.timeline.iter().map(ToString::to_string).collect(),
+        }
+    }
 }
 
 /// Tries `budget` seeded schedules, from `seed` on, until one reproduces.
@@ -203,7 +258,7 @@ pub fn search_with_progress(
             seed: s,
             clock_jump: CLOCK_JUMP,
         };
-        let run = run_schedule(cause, preset, chooser);
+        let run = run_schedule(cause, preset, CARDS, chooser);
         finding.schedules_tried += 1;
         progress(finding.schedules_tried);
         if let Outcome::Panicked { .. } | Outcome::StepLimit { .. } = &run.report.outcome {
@@ -224,58 +279,18 @@ pub fn search_with_progress(
 }
 
 /// The events of a reproducing run up to the moment the symptom is complete:
-/// the AP's abnormal termination, or the first telegram given up (by the AP's
-/// timer or the CS) after the HSM's interrupt was lost.
+/// the AP's abnormal termination, the spurious termination, or the first
+/// telegram given up after the HSM's interrupt was lost.
 pub fn up_to_symptom(cause: Cause, mut events: Vec<Event>) -> Vec<Event> {
     let end = match cause {
-        Cause::TimerFree => events
-            .iter()
-            .position(|e| matches!(e.kind, EventKind::ApAbnormalTermination { .. })),
-        Cause::StaleTimeout => first_spurious_termination(&events),
-        Cause::IrqOrder => {
-            let lost = events.iter().position(hsm_interrupt_lost);
-            lost.and_then(|at| {
-                let gave_up = events[at..].iter().position(|e| {
-                    matches!(
-                        e.kind,
-                        EventKind::CsTimeout | EventKind::Terminated | EventKind::HsmWaitTimedOut
-                    )
-                });
-                gave_up.map(|t| at + t)
-            })
-        }
+        Cause::TimerFree => timer_free::abnormal_termination_at(&events),
+        Cause::StaleTimeout => timer_free::spurious_terminations(&events)
+            .first()
+            .map(|s| s.at),
+        Cause::IrqOrder => irq_order::hang_shown_at(&events),
     };
     if let Some(end) = end {
         events.truncate(end + 1);
     }
     events
-}
-
-/// Root cause 1's first sign: the HSM's interrupt collapsed into another.
-fn hsm_interrupt_lost(e: &Event) -> bool {
-    matches!(
-        e.kind,
-        EventKind::InterruptCollapsed {
-            lost: IrqSource::Hsm,
-            ..
-        }
-    )
-}
-
-/// The index of the first termination of a telegram by a timeout notice
-/// that another telegram's timer posted. The AP cannot see who set the
-/// notice; the event log can (`timeout-received` carries the setter).
-pub fn first_spurious_termination(events: &[Event]) -> Option<usize> {
-    events.iter().enumerate().find_map(|(i, e)| {
-        let EventKind::TimeoutReceived { .. } = e.kind else {
-            return None;
-        };
-        let (j, next) = events
-            .iter()
-            .enumerate()
-            .skip(i + 1)
-            .find(|(_, n)| n.thread == e.thread)?;
-        let spurious = matches!(next.kind, EventKind::Terminated) && next.telegram != e.telegram;
-        spurious.then_some(j)
-    })
 }

@@ -1,0 +1,39 @@
+//! A shuttle failure as a regression trace (the common [`Trace`] format):
+//! the spec, the preset, the scenario sizes ([`Scenario::sizes`]), the
+//! violated property and the shuttle schedule. `regressions` stores and
+//! replays it.
+
+use crate::explore::{Found, Search};
+use model::{Origin, Schedule, Trace, Verdict};
+use scenarios::Scenario;
+
+/// The trace of a shuttle failure.
+pub fn trace_of(found: &Found, scenario: &Scenario, property: &str, search: Search) -> Trace {
+    let schedule = found
+        .schedule
+        .as_ref()
+        .expect("a shuttle failure carries its schedule");
+    Trace {
+        format: model::trace::FORMAT,
+        spec: scenario.spec.name().to_string(),
+        preset: scenario.preset,
+        sizes: scenario.sizes(),
+        property: property.to_string(),
+        verdict: Verdict::Violated,
+        schedule: Schedule::Shuttle {
+            schedule: schedule.encoded.clone(),
+        },
+        origin: Origin {
+            checker: search.checker().to_string(),
+            seed: Some(search.seed()),
+            note: Some(format!(
+                "loom-tests shuttle_suites: failed in schedule {} of {}; {} schedule steps; fault: {}",
+                found.explored.iterations,
+                found.explored.bound,
+                schedule.steps,
+                found.message.lines().next().unwrap_or("")
+            )),
+        },
+        timeline: found.events.iter().map(ToString::to_string).collect(),
+    }
+}

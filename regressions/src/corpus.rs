@@ -1,0 +1,113 @@
+//! The corpus directory and its one file-naming scheme.
+
+use model::{Trace, TraceError};
+use std::path::{Path, PathBuf};
+
+/// Why the corpus (or one file of it) could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CorpusError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Format { path: PathBuf, source: TraceError },
+    /// A deterministic search found another counterexample than the stored one.
+    #[error(
+        "{path} differs from the new counterexample:\n  stored: {stored:?}\n  new:    {new:?}\n\
+         rerun with CHUKEI_BLESS=1 to rewrite it"
+    )]
+    Differs {
+        path: PathBuf,
+        stored: Vec<String>,
+        new: Vec<String>,
+    },
+}
+
+/// `regressions/corpus/` of this workspace.
+pub fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")
+}
+
+/// The file a trace is kept under: who found it, and the (spec, preset,
+/// property) it is a counterexample of.
+pub fn file_name(trace: &Trace) -> String {
+    format!(
+        "{}-{}-{}-{}.json",
+        trace.origin.checker, trace.spec, trace.preset, trace.property
+    )
+}
+
+/// `CHUKEI_BLESS=1`: a search test rewrites its trace file.
+pub fn bless() -> bool {
+    std::env::var("CHUKEI_BLESS").is_ok_and(|v| v == "1")
+}
+
+/// Reads one trace file.
+pub fn read(path: &Path) -> Result<Trace, CorpusError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CorpusError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Trace::from_json(&text).map_err(|source| CorpusError::Format {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Every trace of the corpus, by path (sorted).
+pub fn all() -> Result<Vec<(PathBuf, Trace)>, CorpusError> {
+    let dir = dir();
+    let entries = std::fs::read_dir(&dir).map_err(|source| CorpusError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| read(&p).map(|t| (p, t)))
+        .collect()
+}
+
+/// Writes `trace` into `dir` under its file name; returns the path.
+pub fn write(dir: &Path, trace: &Trace) -> Result<PathBuf, CorpusError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| CorpusError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let path = dir.join(file_name(trace));
+    std::fs::write(&path, trace.to_json_pretty() + "\n").map_err(io(&path))?;
+    Ok(path)
+}
+
+/// What [`keep`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kept {
+    Written(PathBuf),
+    Unchanged(PathBuf),
+}
+
+/// Writes `trace` to the corpus, or checks that the stored one has the same
+/// schedule and verdict: the searches are seeded, so a difference means the
+/// relay, the spec or the mapping changed. `CHUKEI_BLESS=1` rewrites it.
+pub fn keep(trace: &Trace) -> Result<Kept, CorpusError> {
+    let path = dir().join(file_name(trace));
+    if path.exists() && !bless() {
+        let stored = read(&path)?;
+        if stored.schedule != trace.schedule || stored.verdict != trace.verdict {
+            return Err(CorpusError::Differs {
+                path,
+                stored: stored.timeline,
+                new: trace.timeline.clone(),
+            });
+        }
+        return Ok(Kept::Unchanged(path));
+    }
+    write(&dir(), trace).map(Kept::Written)
+}

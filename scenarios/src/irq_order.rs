@@ -1,0 +1,410 @@
+//! irq-order: the interrupt-ordering hang (root cause 1).
+//!
+//! * the workloads: [`Scenario::irq_order`] for loom and shuttle,
+//!   [`search_config`] for the seeded search of `chukei reproduce`;
+//! * the relay-side checks, named after the spec's properties:
+//!   [`hsm_interrupt_kept`] (the relay's form of `hsm_request_completes`:
+//!   a lost interrupt is a completion notice that can never come) and
+//!   [`relay_never_hangs`] with its symptom [`hang_shown_at`];
+//! * the verdicts recorded per preset ([`VIOLATED`]);
+//! * the relay <-> spec map: [`Refinement`] (relay events -> spec actions)
+//!   and [`Steer`] (spec actions -> relay steps).
+
+use crate::lockstep::{Seen, Until};
+use crate::refine::{Meaning, Report, Walk};
+use crate::steer::{count, expect, stopped, SpecMap, Steered};
+use crate::workload::Scenario;
+use model::irq_order::{Hsm as SpecHsm, IrqOrder, IrqOrderAction, Outcome as SpecOutcome, Source};
+use model::{Spec, SpecName};
+use patches::{HsmGuard, IrqMode, Monitor, Preset};
+use relay::events::{Event, EventKind, IrqSource};
+use relay::{CryptoPath, Delivery, RelayConfig, Role};
+
+impl Scenario {
+    /// irq-order: one AP worker, the HSM firmware, the CPU core taking
+    /// interrupts and (when the preset runs it) the monitoring agent.
+    pub fn irq_order(preset: Preset) -> Self {
+        Scenario {
+            spec: SpecName::IrqOrder,
+            preset,
+            patches: preset.patches(),
+            terminals: 1,
+            telegrams: 1,
+            window: 1,
+            workers: 1,
+            monitor_raises: 1,
+            crypto: CryptoPath::Hsm,
+            delivery: Delivery::LowPriority,
+        }
+    }
+}
+
+/// The relay of the seeded search. The monitor raises far more often than
+/// every 2 hours: a collision that took weeks in production becomes likely
+/// in a few schedules.
+pub fn search_config(preset: Preset) -> RelayConfig {
+    RelayConfig {
+        monitor_period: 500,
+        monitor_raises: Some(10),
+        ..RelayConfig::small(preset)
+    }
+}
+
+/// The properties the spec violates, by preset (everything else holds).
+pub const VIOLATED: &[(Preset, &str)] = &[
+    (Preset::Jan2016, "hsm_request_completes"),
+    (Preset::Jan2016, "relay_never_hangs"),
+];
+
+// ------------------------------------------------------- relay-side checks
+
+/// The spec property a hang violates. Under loom and shuttle a hang is a
+/// deadlock the explorer reports; on the driver, a run that never finishes.
+pub const RELAY_NEVER_HANGS: &str = "relay_never_hangs";
+
+/// Root cause 1's first sign: where the HSM's interrupt collapsed into the
+/// monitor's (Logical mode, both pending on one core).
+pub fn lost_hsm_interrupt(events: &[Event]) -> Option<usize> {
+    events.iter().position(|e| {
+        matches!(
+            e.kind,
+            EventKind::InterruptCollapsed {
+                lost: IrqSource::Hsm,
+                ..
+            }
+        )
+    })
+}
+
+/// The HSM's interrupt is never lost, so its completion notice can always
+/// come (the relay's side of `hsm_request_completes`).
+pub fn hsm_interrupt_kept(events: &[Event]) -> Result<(), String> {
+    match lost_hsm_interrupt(events) {
+        Some(at) => Err(format!("{}", events[at])),
+        None => Ok(()),
+    }
+}
+
+/// Whether a log shows the lost completion notice of root cause 1: the HSM's
+/// interrupt was lost and the HSM then waited for a completion notice that
+/// never came (no notice, no reset by the guard).
+pub fn shows_lost_completion_notice(events: &[Event]) -> bool {
+    lost_hsm_interrupt(events).is_some_and(|at| {
+        !events[at..]
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::CompletionNotice | EventKind::HsmReset))
+    })
+}
+
+/// The relay never waits forever on the HSM: violated when the HSM's
+/// interrupt was lost and the run then hung (`hung`: the workload never
+/// finished, or the driver found every thread waiting).
+pub fn relay_never_hangs(events: &[Event], hung: bool) -> Result<(), String> {
+    match lost_hsm_interrupt(events) {
+        Some(at) if hung => Err(format!("the relay hung after {}", events[at])),
+        _ => Ok(()),
+    }
+}
+
+/// Where a hang's symptom is complete: the first telegram given up (by the
+/// AP's bounded wait, its timer, or the CS) after the HSM's interrupt was lost.
+pub fn hang_shown_at(events: &[Event]) -> Option<usize> {
+    let lost = lost_hsm_interrupt(events)?;
+    let gave_up = events[lost..].iter().position(|e| {
+        matches!(
+            e.kind,
+            EventKind::CsTimeout | EventKind::Terminated | EventKind::HsmWaitTimedOut
+        )
+    })?;
+    Some(lost + gave_up)
+}
+
+// ------------------------------------------------ relay -> spec (refinement)
+
+/// The relay -> spec map of irq-order (`chukei validate`).
+///
+/// One spec instance for the relay's single HSM. Mapped: `hsm-done` →
+/// `RelayRequests` (the HSM took a request); `interrupt-raised` →
+/// `HsmRaisesInterrupt` / `MonitorRaisesInterrupt`;
+/// `interrupt-acknowledged` → `CpuServices`; `hsm-wait-timed-out` →
+/// `RelayTimesOut`. Checked: `interrupt-collapsed` (the spec has both pending
+/// in Logical mode). Skipped: a monitor raise while its line is pending (the
+/// line stays pending either way), `completion-notice`,
+/// `hsm-awaiting-completion`, `hsm-reset` (parts of those steps), and every
+/// event of the AP, timer and CSs.
+///
+pub struct Refinement {
+    walk: Walk<IrqOrder>,
+}
+
+impl Refinement {
+    pub fn new(preset: Preset) -> Self {
+        let patches = preset.patches();
+        Refinement {
+            walk: Walk::new(IrqOrder {
+                irq_mode: patches.irq_mode,
+                monitor: patches.monitor,
+                hsm_guard: patches.hsm_guard,
+                requests: u8::MAX,
+                reraise: false,
+            }),
+        }
+    }
+
+    pub fn run(mut self, events: &[Event], report: &mut Report) {
+        for (index, event) in events.iter().enumerate() {
+            self.roll_over();
+            let meaning = self.meaning(event);
+            if !self.walk.take((index, event), meaning, report) {
+                return;
+            }
+        }
+    }
+
+    /// The spec numbers at most 255 requests: once they are all issued and
+    /// the HSM is idle, numbering starts again (the interrupt lines carry over).
+    fn roll_over(&mut self) {
+        let s = &mut self.walk.state;
+        let all_issued = s.requests.iter().all(|o| *o != SpecOutcome::Pending);
+        if all_issued && s.relay_waiting.is_none() && s.hsm == SpecHsm::Idle {
+            s.requests = vec![SpecOutcome::Pending; s.requests.len()];
+        }
+    }
+
+    fn meaning(&self, e: &Event) -> Meaning<IrqOrderAction> {
+        let s = &self.walk.state;
+        match &e.kind {
+            EventKind::Shutdown => Meaning::Stop,
+            EventKind::HsmDone { .. } => {
+                let issued = s
+                    .requests
+                    .iter()
+                    .filter(|o| **o != SpecOutcome::Pending)
+                    .count()
+                    + usize::from(s.relay_waiting.is_some());
+                Meaning::Act(IrqOrderAction::RelayRequests {
+                    request: u8::try_from(issued).unwrap_or(u8::MAX),
+                })
+            }
+            EventKind::InterruptRaised {
+                source: IrqSource::Hsm,
+            } => Meaning::Act(IrqOrderAction::HsmRaisesInterrupt),
+            EventKind::InterruptRaised {
+                source: IrqSource::Monitor,
+            } => {
+                if s.monitor_irq_pending {
+                    Meaning::Skip
+                } else {
+                    Meaning::Act(IrqOrderAction::MonitorRaisesInterrupt)
+                }
+            }
+            EventKind::InterruptCollapsed { .. } => Meaning::Check(
+                if self.walk.spec.irq_mode == patches::IrqMode::Logical
+                    && s.hsm_irq_pending
+                    && s.monitor_irq_pending
+                {
+                    Ok(())
+                } else {
+                    Err("interrupts collapsed, but the spec does not have both pending in Logical mode".into())
+                },
+            ),
+            EventKind::InterruptAcknowledged { source } => {
+                Meaning::Act(IrqOrderAction::CpuServices {
+                    source: match source {
+                        IrqSource::Hsm => Source::Hsm,
+                        IrqSource::Monitor => Source::Monitor,
+                    },
+                })
+            }
+            EventKind::HsmWaitTimedOut => Meaning::Act(IrqOrderAction::RelayTimesOut),
+            _ => Meaning::Skip,
+        }
+    }
+}
+
+// -------------------------------------------------- spec -> relay (steering)
+
+/// The spec -> relay map of irq-order (the proptest lockstep).
+pub struct Steer;
+
+impl SpecMap for Steer {
+    type Spec = IrqOrder;
+    const PROPERTY: &'static str = "relay_never_hangs";
+
+    fn config(spec: &IrqOrder, preset: Preset) -> RelayConfig {
+        assert!(
+            !spec.reraise,
+            "the relay's HSM never re-raises its interrupt"
+        );
+        RelayConfig {
+            workers: 1,
+            crypto: CryptoPath::Hsm,
+            hsm_latency: 0,
+            upstream_latency: 0,
+            // Never within a test: irq-order does not model the telegram timer.
+            telegram_timeout: 1_000_000_000_000,
+            hsm_guard_timeout: 1_000_000_000,
+            monitor_period: 1_000,
+            monitor_raises: None,
+            ..RelayConfig::small(preset)
+        }
+    }
+
+    fn roles(spec: &IrqOrder) -> Vec<Role> {
+        let mut roles = vec![Role::Worker(0), Role::Hsm, Role::Cpu];
+        if spec.monitor == Monitor::On {
+            roles.push(Role::Monitor);
+        }
+        roles
+    }
+
+    /// In Physical mode the relay's core serves a pending HSM interrupt before
+    /// the monitor's, so `CpuServices{monitor}` with both pending is not
+    /// generated.
+    fn steerable(
+        spec: &IrqOrder,
+        state: &<IrqOrder as Spec>::State,
+        action: &IrqOrderAction,
+    ) -> bool {
+        let monitor_first = matches!(
+            action,
+            IrqOrderAction::CpuServices {
+                source: Source::Monitor
+            }
+        );
+        !(monitor_first && spec.irq_mode == IrqMode::Physical && state.hsm_irq_pending)
+    }
+
+    fn carry_out(sut: &mut Steered, action: &IrqOrderAction) -> Result<(), String> {
+        let turn = Until::WorkerTurns { worker: 0, n: 1 };
+        match *action {
+            IrqOrderAction::RelayRequests { .. } => {
+                let requests =
+                    |e: &[Event]| count(e, |k| matches!(k, EventKind::HsmRequest { .. }));
+                let before = requests(&sut.relay.events());
+                let mut submitted = false;
+                for _ in 0..8 {
+                    let ran = sut
+                        .relay
+                        .run(&[Role::Worker(0)], turn, None)
+                        .map_err(stopped)?;
+                    if requests(&sut.relay.events()) > before {
+                        return Ok(());
+                    }
+                    if !ran {
+                        if submitted {
+                            return Err("the worker made no HSM request".into());
+                        }
+                        sut.submit_next()?;
+                        submitted = true;
+                    }
+                }
+                Err("the worker made no HSM request in 8 turns".into())
+            }
+            IrqOrderAction::HsmRaisesInterrupt => {
+                sut.relay
+                    .run(&[Role::Hsm], Until::Quiescent, None)
+                    .map_err(stopped)?;
+                Ok(())
+            }
+            IrqOrderAction::MonitorRaisesInterrupt => {
+                let raised = Until::Events {
+                    matching: |k| {
+                        matches!(
+                            k,
+                            EventKind::InterruptRaised {
+                                source: IrqSource::Monitor
+                            }
+                        )
+                    },
+                    n: 1,
+                };
+                sut.relay
+                    .run(&[Role::Monitor], Until::Quiescent, Some(raised))
+                    .map_err(stopped)?;
+                Ok(())
+            }
+            IrqOrderAction::CpuServices { source } => {
+                let from = sut.relay.events().len();
+                let one = Until::Serviced { n: 1 };
+                sut.relay.run(&[Role::Cpu], one, None).map_err(stopped)?;
+                let events = sut.relay.events();
+                let acknowledged: Vec<IrqSource> = events[from..]
+                    .iter()
+                    .filter_map(|e| match e.kind {
+                        EventKind::InterruptAcknowledged { source } => Some(source),
+                        _ => None,
+                    })
+                    .collect();
+                let wanted = match source {
+                    Source::Hsm => IrqSource::Hsm,
+                    Source::Monitor => IrqSource::Monitor,
+                };
+                expect("interrupts the CPU served", acknowledged, vec![wanted])
+            }
+            IrqOrderAction::RelayTimesOut => {
+                sut.relay
+                    .run(&[Role::Worker(0)], turn, Some(turn))
+                    .map_err(stopped)?;
+                Ok(())
+            }
+        }
+    }
+
+    fn agree(
+        spec: &IrqOrder,
+        state: &<IrqOrder as Spec>::State,
+        seen: &Seen,
+        events: &[Event],
+    ) -> Result<(), String> {
+        expect(
+            "HSM awaiting its completion notice",
+            seen.observation.hsm_awaiting_completion,
+            matches!(state.hsm, SpecHsm::AwaitCompletion(_)),
+        )?;
+        // Logical mode: with both pending only the monitor's can be delivered
+        // (the relay collapses them when the second is raised, the spec when
+        // the core serves them: the same behaviour, observed here).
+        let collapsing = spec.irq_mode == IrqMode::Logical && state.monitor_irq_pending;
+        expect(
+            "HSM interrupt deliverable",
+            seen.irq_pending.contains(&IrqSource::Hsm),
+            state.hsm_irq_pending && !collapsing,
+        )?;
+        expect(
+            "monitor interrupt pending",
+            seen.irq_pending.contains(&IrqSource::Monitor),
+            state.monitor_irq_pending,
+        )?;
+        let outcomes = |o: SpecOutcome| state.requests.iter().filter(|r| **r == o).count();
+        expect(
+            "completion notices",
+            count(events, |k| matches!(k, EventKind::CompletionNotice)),
+            outcomes(SpecOutcome::Completed),
+        )?;
+        expect(
+            "bounded HSM waits that ran out",
+            count(events, |k| matches!(k, EventKind::HsmWaitTimedOut)),
+            outcomes(SpecOutcome::ErrorReplied),
+        )
+    }
+
+    fn relay_property(spec: &IrqOrder, seen: &Seen, events: &[Event]) -> Result<(), String> {
+        let waiting = !seen.observation.allocated_work_areas.is_empty();
+        let nothing_to_deliver = seen.irq_pending.is_empty();
+        let hung = waiting
+            && seen.observation.hsm_awaiting_completion
+            && nothing_to_deliver
+            && spec.hsm_guard == HsmGuard::None;
+        if hung {
+            let lost = lost_hsm_interrupt(events)
+                .map(|at| events[at].to_string())
+                .unwrap_or_default();
+            Err(format!(
+                "the relay waits for an HSM whose completion notice will never come ({lost})"
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}

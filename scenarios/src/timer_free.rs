@@ -1,0 +1,532 @@
+//! timer-free: the timer/free race (root cause 2) and the stale timeout the
+//! 2016 review left open.
+//!
+//! * the workloads: [`Scenario::timer_free`] for loom and shuttle,
+//!   [`search_config`] for the seeded search of `chukei reproduce`;
+//! * the relay-side checks, named after the spec's properties:
+//!   [`no_free_of_unallocated`], [`no_spurious_termination`],
+//!   [`exactly_one_reply`], [`no_leak`];
+//! * the verdicts recorded per preset ([`VIOLATED`]);
+//! * the relay <-> spec map: [`Refinement`] (relay events -> spec actions)
+//!   and [`Steer`] (spec actions -> relay steps).
+
+use crate::lockstep::{Seen, Until};
+use crate::refine::{Meaning, Report, ValidateError, Walk};
+use crate::steer::{count, expect, stopped, SpecMap, Steered};
+use crate::workload::{RunRecord, Scenario};
+use model::timer_free::{Message, TimerFree, TimerFreeAction, TimerFreeState};
+use model::{Spec, SpecName};
+use patches::Preset;
+use relay::events::{Event, EventKind, ThreadName};
+use relay::relay::Observation;
+use relay::telegram::TelegramId;
+use relay::{CryptoPath, Delivery, RelayConfig, Role};
+use std::collections::{BTreeMap, BTreeSet};
+
+impl Scenario {
+    /// timer-free: AP workers and the OS timer service, in-process crypto (no
+    /// HSM threads), terminals sending consecutive telegrams.
+    pub fn timer_free(preset: Preset) -> Self {
+        Scenario {
+            spec: SpecName::TimerFree,
+            preset,
+            patches: preset.patches(),
+            terminals: 1,
+            telegrams: 2,
+            window: 1,
+            workers: 1,
+            monitor_raises: 0,
+            crypto: CryptoPath::InProcess,
+            delivery: Delivery::LowPriority,
+        }
+    }
+}
+
+/// The relay of the seeded search: production timings; the monitor's 2-hour
+/// period never comes.
+pub fn search_config(preset: Preset) -> RelayConfig {
+    RelayConfig::small(preset)
+}
+
+/// The properties the spec violates, by preset (everything else holds).
+/// Why each is expected: docs/specs.md.
+pub const VIOLATED: &[(Preset, &str)] = &[
+    (Preset::Jan2016, "no_free_of_unallocated"),
+    (Preset::Jan2016, "no_spurious_termination"),
+    (Preset::Jan2016, "exactly_one_reply"),
+    (Preset::Jan2016, "telegrams_finish"),
+    (Preset::Mar2016, "no_free_of_unallocated"),
+    (Preset::Mar2016, "no_spurious_termination"),
+    (Preset::Mar2016, "exactly_one_reply"),
+    (Preset::Mar2016, "telegrams_finish"),
+    (Preset::Apr2016, "no_spurious_termination"),
+];
+
+// ------------------------------------------------------- relay-side checks
+
+/// Termination never frees a work area that is not allocated (the AP's
+/// abnormal termination of 2016).
+pub fn no_free_of_unallocated(events: &[Event]) -> Result<(), String> {
+    match events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::FreeOfUnallocated { .. }))
+    {
+        Some(e) => Err(format!("the AP freed an unallocated work area: {e}")),
+        None => Ok(()),
+    }
+}
+
+/// Where the AP terminated abnormally: the end of root cause 2's symptom.
+pub fn abnormal_termination_at(events: &[Event]) -> Option<usize> {
+    events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::ApAbnormalTermination { .. }))
+}
+
+/// A telegram terminated by a timeout notice another telegram's timer set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpuriousTermination {
+    /// Index of the `terminated` event in the log.
+    pub at: usize,
+    pub victim: TelegramId,
+    /// The telegram whose timer posted the notice.
+    pub set_by: Option<TelegramId>,
+}
+
+/// Every spurious termination of the log. The AP cannot see who set a
+/// notice; the log can: `timeout-received` carries the setter, and the
+/// termination it causes is the next event of that worker thread.
+pub fn spurious_terminations(events: &[Event]) -> Vec<SpuriousTermination> {
+    let mut last_notice: BTreeMap<ThreadName, Option<TelegramId>> = BTreeMap::new();
+    let mut found = vec![];
+    for (at, e) in events.iter().enumerate() {
+        match e.kind {
+            EventKind::TimeoutReceived { .. } => {
+                last_notice.insert(e.thread, e.telegram);
+            }
+            EventKind::Terminated => {
+                let set_by = last_notice.get(&e.thread).copied().flatten();
+                if let Some(victim) = e.telegram {
+                    if set_by != Some(victim) {
+                        found.push(SpuriousTermination { at, victim, set_by });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// A telegram is terminated only by its own timeout.
+pub fn no_spurious_termination(events: &[Event]) -> Result<(), String> {
+    match spurious_terminations(events).first() {
+        Some(s) => Err(format!(
+            "{} was terminated by the timeout notice of {}",
+            s.victim,
+            s.set_by
+                .map_or("no telegram".to_string(), |t| t.to_string())
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Every admitted telegram gets exactly one answer, and its terminal got it.
+pub fn exactly_one_reply(run: &RunRecord) -> Result<(), String> {
+    let answers = &run.observation.answers;
+    for id in run.sent() {
+        let given = answers.get(&id).copied().unwrap_or(0);
+        if given != 1 {
+            return Err(format!("{id} got {given} answers"));
+        }
+    }
+    for t in &run.terminals {
+        for id in &t.sent {
+            if t.answers.get(id).map_or(0, Vec::len) != 1 {
+                return Err(format!(
+                    "{} received {:?} for {id}",
+                    t.cs.0,
+                    t.answers.get(id)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// No work area is left allocated once every answer is in.
+pub fn no_leak(observation: &Observation) -> Result<(), String> {
+    match observation.allocated_work_areas.as_slice() {
+        [] => Ok(()),
+        held => Err(format!("work areas still allocated at shutdown: {held:?}")),
+    }
+}
+
+// ------------------------------------------------ relay -> spec (refinement)
+
+struct WorkerWalk {
+    walk: Walk<TimerFree>,
+    /// Relay telegram → spec telegram id.
+    ids: BTreeMap<TelegramId, u8>,
+    /// A termination's reply is part of the notice handler.
+    terminating: BTreeSet<TelegramId>,
+    /// Completions of requests abandoned at termination.
+    abandoned: BTreeSet<TelegramId>,
+    /// The AP terminated abnormally: the spec stops here.
+    dead: bool,
+}
+
+/// The relay -> spec map of timer-free (`chukei validate`).
+///
+/// One spec instance per AP worker (workers share nothing in this spec);
+/// telegrams are numbered per worker in arrival order. Mapped:
+/// `arrived` → `Arrive`; `alloc` → `Handle(telegram)`; `upstream-forward` →
+/// `Handle(completion)` of the decrypt; the worker's `reply` that ends a
+/// telegram's relay work → `Handle(completion)` of the encrypt;
+/// `timeout-posted` → `TimerFires`; `timeout-received` → `Handle(notice)`;
+/// `completion-notice` → `HsmCompletes`. Checked against the step they belong
+/// to: `terminated` (the spec terminated that telegram), `free-of-unallocated`
+/// (the spec's AP freed an unallocated work area). Skipped: the parts of a
+/// handler step (`set-timer`, `hsm-request`, `upstream-reply`, `reset-timer`,
+/// `free`, `timeout-ignored`, the `reply` of a termination), the completion
+/// of a request abandoned at termination and its `stale-message` (the spec
+/// drops abandoned requests), `connection-excess`, HSM and interrupt events
+/// (irq-order's), CS events (cs-block's), and a worker's events after its
+/// AP terminated abnormally (the relay restarts it; the spec stops).
+///
+pub struct Refinement {
+    route: BTreeMap<TelegramId, u16>,
+    workers: BTreeMap<u16, WorkerWalk>,
+}
+
+impl Refinement {
+    pub fn new(events: &[Event], preset: Preset) -> Result<Self, ValidateError> {
+        // A telegram belongs to the worker whose thread first handles it.
+        let mut route = BTreeMap::new();
+        for e in events {
+            if let (ThreadName::Worker(w), Some(t)) = (e.thread, e.telegram) {
+                route.entry(t).or_insert(w);
+            }
+        }
+        let mut per_worker: BTreeMap<u16, usize> = BTreeMap::new();
+        for e in events {
+            if let (EventKind::Arrived { .. }, Some(t)) = (&e.kind, e.telegram) {
+                if let Some(w) = route.get(&t) {
+                    *per_worker.entry(*w).or_default() += 1;
+                }
+            }
+        }
+        let mut workers = BTreeMap::new();
+        for (&worker, &telegrams) in &per_worker {
+            if telegrams > 255 {
+                return Err(ValidateError::TooManyTelegrams { worker, telegrams });
+            }
+            let spec = TimerFree {
+                timer_fix: preset.patches().timer_fix,
+                telegrams: telegrams as u8,
+                workers: 1,
+                fifo: false,
+            };
+            workers.insert(
+                worker,
+                WorkerWalk {
+                    walk: Walk::new(spec),
+                    ids: BTreeMap::new(),
+                    terminating: BTreeSet::new(),
+                    abandoned: BTreeSet::new(),
+                    dead: false,
+                },
+            );
+        }
+        Ok(Refinement { route, workers })
+    }
+
+    pub fn run(mut self, events: &[Event], report: &mut Report) {
+        for (index, event) in events.iter().enumerate() {
+            let Some((worker, meaning)) = self.meaning(event) else {
+                report.skipped += 1;
+                continue;
+            };
+            let Some(w) = self.workers.get_mut(&worker) else {
+                report.skipped += 1;
+                continue;
+            };
+            if !w.walk.take((index, event), meaning, report) {
+                return;
+            }
+        }
+    }
+
+    /// The worker an event concerns and what it means for its spec.
+    fn meaning(&mut self, e: &Event) -> Option<(u16, Meaning<TimerFreeAction>)> {
+        if e.kind == EventKind::Shutdown {
+            return Some((*self.workers.keys().next()?, Meaning::Stop));
+        }
+        let telegram = e.telegram?;
+        let worker = match (e.thread, &e.kind) {
+            (ThreadName::Worker(w), _) => w,
+            (_, EventKind::TimeoutPosted { timer, .. }) => *timer,
+            _ => *self.route.get(&telegram)?,
+        };
+        let w = self.workers.get_mut(&worker)?;
+        if w.dead {
+            return Some((worker, Meaning::Skip));
+        }
+        let state: TimerFreeState = w.walk.state.clone();
+        let id = |w: &mut WorkerWalk, t: TelegramId| -> Option<u8> { w.ids.get(&t).copied() };
+        let on_worker = matches!(e.thread, ThreadName::Worker(_));
+        let meaning = match &e.kind {
+            EventKind::Arrived { .. } => {
+                let next = state.arrived;
+                w.ids.insert(telegram, next);
+                Meaning::Act(TimerFreeAction::Arrive {
+                    worker: 0,
+                    telegram: next,
+                })
+            }
+            EventKind::Alloc { .. } => match id(w, telegram) {
+                Some(t) => handle(Message::Telegram { telegram: t }),
+                None => Meaning::Check(Err(format!("{telegram} never arrived"))),
+            },
+            EventKind::AllocFailed => {
+                Meaning::Check(Err("the spec has no failed allocation".to_string()))
+            }
+            EventKind::TimeoutPosted { .. } => {
+                Meaning::Act(TimerFreeAction::TimerFires { worker: 0 })
+            }
+            EventKind::TimeoutReceived { .. } => match id(w, telegram) {
+                Some(t) => handle(Message::TimeoutNotice { epoch: t }),
+                None => {
+                    Meaning::Check(Err(format!("a notice for {telegram}, which never arrived")))
+                }
+            },
+            EventKind::CompletionNotice => {
+                let outstanding = state.workers[0].hsm_request;
+                if outstanding.is_some() && outstanding == id(w, telegram) {
+                    Meaning::Act(TimerFreeAction::HsmCompletes { worker: 0 })
+                } else {
+                    w.abandoned.insert(telegram);
+                    Meaning::Skip
+                }
+            }
+            EventKind::StaleMessage { .. } if w.abandoned.remove(&telegram) => Meaning::Skip,
+            EventKind::StaleMessage { .. } | EventKind::UpstreamForward => match id(w, telegram) {
+                Some(t) => handle(Message::Completion { telegram: t }),
+                None => Meaning::Check(Err(format!("{telegram} never arrived"))),
+            },
+            EventKind::Terminated => {
+                w.terminating.insert(telegram);
+                let t = id(w, telegram);
+                let terminated =
+                    t.is_some_and(|t| state.telegrams[usize::from(t)].terminated_by.is_some());
+                Meaning::Check(if terminated {
+                    Ok(())
+                } else {
+                    Err(format!("the relay terminated {telegram}; the spec did not"))
+                })
+            }
+            EventKind::Reply { .. } if on_worker => {
+                if w.terminating.remove(&telegram) {
+                    Meaning::Skip
+                } else {
+                    match id(w, telegram) {
+                        Some(t) => handle(Message::Completion { telegram: t }),
+                        None => Meaning::Check(Err(format!(
+                            "a reply to {telegram}, which never arrived"
+                        ))),
+                    }
+                }
+            }
+            EventKind::FreeOfUnallocated { .. } => Meaning::Check(if state.abnormal_termination {
+                Ok(())
+            } else {
+                Err("the relay freed an unallocated work area; the spec's AP did not".into())
+            }),
+            EventKind::ApAbnormalTermination { .. } => {
+                w.dead = true;
+                Meaning::Skip
+            }
+            EventKind::HsmWaitTimedOut if on_worker => Meaning::Check(Err(
+                "timer-free has no bounded HSM wait (see irq-order)".into(),
+            )),
+            _ => Meaning::Skip,
+        };
+        Some((worker, meaning))
+    }
+}
+
+fn handle(message: Message) -> Meaning<TimerFreeAction> {
+    Meaning::Act(TimerFreeAction::Handle { worker: 0, message })
+}
+
+// -------------------------------------------------- spec -> relay (steering)
+
+/// The relay's telegram for spec telegram `t`.
+fn relay_id(t: u8) -> TelegramId {
+    TelegramId(u64::from(t) + 1)
+}
+
+/// The spec -> relay map of timer-free (the proptest lockstep).
+pub struct Steer;
+
+impl SpecMap for Steer {
+    type Spec = TimerFree;
+    const PROPERTY: &'static str = "no_free_of_unallocated";
+
+    fn config(spec: &TimerFree, preset: Preset) -> RelayConfig {
+        assert_eq!(spec.workers, 1, "the lockstep mapping drives one worker");
+        RelayConfig {
+            workers: 1,
+            connection_limit: 16,
+            work_areas: 4,
+            crypto: CryptoPath::Hsm,
+            hsm_latency: 0,
+            upstream_latency: 0,
+            telegram_timeout: 30_000,
+            // Far beyond the telegram timer: a clock jump for the timer never
+            // wakes the guard (timer-free does not model the HSM guard).
+            hsm_guard_timeout: 1_000_000_000,
+            timer_delivery: if spec.fifo {
+                Delivery::Fifo
+            } else {
+                Delivery::LowPriority
+            },
+            ..RelayConfig::small(preset)
+        }
+    }
+
+    fn roles(_: &TimerFree) -> Vec<Role> {
+        vec![Role::Worker(0), Role::Timer, Role::Hsm, Role::Cpu]
+    }
+
+    fn carry_out(sut: &mut Steered, action: &TimerFreeAction) -> Result<(), String> {
+        let relay = &sut.relay;
+        match *action {
+            TimerFreeAction::Arrive { telegram, .. } => {
+                sut.submitted = u64::from(telegram);
+                sut.submit_next()
+            }
+            TimerFreeAction::TimerFires { .. } => {
+                let fired = Until::Events {
+                    matching: |k| matches!(k, EventKind::TimeoutPosted { .. }),
+                    n: 1,
+                };
+                relay
+                    .run(&[Role::Timer], Until::Quiescent, Some(fired))
+                    .map_err(stopped)?;
+                Ok(())
+            }
+            TimerFreeAction::HsmCompletes { .. } => {
+                relay
+                    .run(&[Role::Hsm, Role::Cpu], Until::Quiescent, None)
+                    .map_err(stopped)?;
+                Ok(())
+            }
+            TimerFreeAction::Handle { message, .. } => {
+                for _ in 0..4 {
+                    let from = relay.events().len();
+                    let turn = Until::WorkerTurns { worker: 0, n: 1 };
+                    if !relay.run(&[Role::Worker(0)], turn, None).map_err(stopped)? {
+                        return Err(format!("the worker could not retrieve {message:?}"));
+                    }
+                    let events = relay.events();
+                    let mine: Vec<&Event> = events[from..]
+                        .iter()
+                        .filter(|e| e.thread == ThreadName::Worker(0))
+                        .collect();
+                    let stutter = !mine.is_empty()
+                        && mine
+                            .iter()
+                            .all(|e| matches!(e.kind, EventKind::StaleMessage { .. }));
+                    if !stutter {
+                        return handled_as(message, &mine);
+                    }
+                }
+                Err("the worker only discarded stale messages".into())
+            }
+        }
+    }
+
+    fn agree(
+        spec: &TimerFree,
+        state: &<TimerFree as Spec>::State,
+        seen: &Seen,
+        events: &[Event],
+    ) -> Result<(), String> {
+        let worker = &state.workers[0];
+        let areas: Vec<TelegramId> = seen
+            .observation
+            .allocated_work_areas
+            .iter()
+            .map(|(_, t)| *t)
+            .collect();
+        expect(
+            "work area",
+            areas,
+            worker.work_area.map(relay_id).into_iter().collect(),
+        )?;
+        expect("timer armed", seen.timers_armed > 0, worker.timer.is_some())?;
+        let notices = worker
+            .queue
+            .iter()
+            .filter(|m| matches!(m, Message::TimeoutNotice { .. }))
+            .count();
+        expect(
+            "timeout notices queued",
+            seen.observation.pending_timeout_notices,
+            notices,
+        )?;
+        for t in 0..spec.telegrams {
+            let relay = seen
+                .observation
+                .answers
+                .get(&relay_id(t))
+                .copied()
+                .unwrap_or(0);
+            let spec_replies = u32::from(state.telegrams[usize::from(t)].replies);
+            expect(&format!("replies to telegram t{t}"), relay, spec_replies)?;
+        }
+        let freed = count(events, |k| matches!(k, EventKind::FreeOfUnallocated { .. })) > 0;
+        expect(
+            "free of an unallocated work area",
+            freed,
+            state.abnormal_termination,
+        )
+    }
+
+    fn relay_property(_: &TimerFree, _: &Seen, events: &[Event]) -> Result<(), String> {
+        no_free_of_unallocated(events)
+    }
+}
+
+/// Whether the worker's events of one turn are the handler of `message`.
+fn handled_as(message: Message, events: &[&Event]) -> Result<(), String> {
+    let first = events.first().map(|e| &e.kind);
+    let ok = match message {
+        Message::Telegram { telegram } => {
+            matches!(first, Some(EventKind::Alloc { .. }))
+                && events[0].telegram == Some(relay_id(telegram))
+        }
+        Message::Completion { .. } => matches!(
+            first,
+            Some(
+                EventKind::UpstreamForward
+                    | EventKind::ResetTimer { .. }
+                    | EventKind::Reply { .. }
+                    | EventKind::StaleMessage { .. }
+            )
+        ),
+        Message::TimeoutNotice { .. } => {
+            matches!(first, Some(EventKind::TimeoutReceived { .. }))
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        let seen: Vec<String> = events.iter().map(|e| e.kind.to_string()).collect();
+        Err(format!(
+            "the worker did not handle {message:?}; its turn: [{}]",
+            seen.join("; ")
+        ))
+    }
+}
