@@ -1,6 +1,9 @@
 //! `chukei check` and `chukei explore`: the specs, exhaustively.
 
+use crate::{all_or_one, one, Selection};
 use anyhow::Result;
+use model::SpecName;
+use patches::Preset;
 use stateright_models::{
     all_as_expected, render_report, run_checks, serve_explorer, CheckSelection, Progress,
 };
@@ -9,12 +12,12 @@ use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Spec: timer-free, irq-order, cs-block or all.
-    #[arg(long, default_value = "all")]
-    spec: String,
-    /// Preset: 2016-01, 2016-03, 2016-04, proposed or all.
-    #[arg(long, default_value = "all")]
-    preset: String,
+    /// Spec.
+    #[arg(long, default_value = "all", value_parser = all_or_one::<SpecName>())]
+    spec: Selection<SpecName>,
+    /// Preset.
+    #[arg(long, default_value = "all", value_parser = all_or_one::<Preset>())]
+    preset: Selection<Preset>,
     /// Size overrides, e.g. `--size telegrams=4 workers=2`. Verdicts are
     /// expected at default sizes; other sizes may legitimately differ.
     #[arg(long = "size", value_name = "K=V", num_args = 1..)]
@@ -29,12 +32,12 @@ pub struct Args {
 
 #[derive(clap::Args, Debug)]
 pub struct ExploreArgs {
-    /// Spec: timer-free, irq-order or cs-block.
-    #[arg(long)]
-    spec: String,
-    /// Preset: 2016-01, 2016-03, 2016-04 or proposed.
-    #[arg(long)]
-    preset: String,
+    /// Spec.
+    #[arg(long, value_parser = one::<SpecName>())]
+    spec: SpecName,
+    /// Preset.
+    #[arg(long, value_parser = one::<Preset>())]
+    preset: Preset,
     /// Port on 127.0.0.1.
     #[arg(long, default_value_t = 3000)]
     port: u16,
@@ -44,7 +47,7 @@ pub struct ExploreArgs {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    let selection = CheckSelection::parse(&args.spec, &args.preset, &args.sizes)?;
+    let selection = CheckSelection::new(args.spec.0.clone(), args.preset.0.clone(), &args.sizes)?;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let mut progress = |p: Progress| {
         if show_progress {
@@ -73,8 +76,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 }
 
 pub fn explore(args: &ExploreArgs) -> Result<ExitCode> {
-    let spec = args.spec.parse()?;
-    let preset = args.preset.parse()?;
+    let (spec, preset) = (args.spec, args.preset);
     say!(
         "Explorer for {} on {} at http://127.0.0.1:{}/ (Ctrl-C to stop)",
         args.spec,

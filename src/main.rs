@@ -87,22 +87,58 @@ fn init_logging() {
 #[derive(Clone, Debug)]
 pub struct Selection<T>(pub Vec<T>);
 
-/// Parses `all` or one name into the items it selects.
-pub fn all_or_one<T: std::str::FromStr + Copy>(
-    value: &str,
-    all: &[T],
-) -> Result<Selection<T>, String>
-where
-    T::Err: std::fmt::Display,
-{
-    if value == "all" {
-        Ok(Selection(all.to_vec()))
-    } else {
-        value
-            .parse::<T>()
-            .map(|v| Selection(vec![v]))
-            .map_err(|e| e.to_string())
+/// A named thing the CLI takes by name (spec, preset, cause): one argument
+/// style, whose values `--help` lists and shells complete.
+pub trait Named: Copy + Send + Sync + 'static {
+    const ALL: &'static [Self];
+    fn name(self) -> &'static str;
+}
+
+impl Named for model::SpecName {
+    const ALL: &'static [Self] = &model::SpecName::ALL;
+    fn name(self) -> &'static str {
+        self.name()
     }
+}
+
+impl Named for patches::Preset {
+    const ALL: &'static [Self] = &patches::Preset::ALL;
+    fn name(self) -> &'static str {
+        self.name()
+    }
+}
+
+impl Named for scenarios::search::Cause {
+    const ALL: &'static [Self] = &scenarios::search::Cause::ALL;
+    fn name(self) -> &'static str {
+        self.name()
+    }
+}
+
+/// Parses one of `T`'s names.
+pub fn one<T: Named>() -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(T::ALL.iter().map(|t| t.name())).map(|name| {
+        *T::ALL
+            .iter()
+            .find(|t| t.name() == name)
+            .expect("a listed name")
+    })
+}
+
+/// Parses `all` or one of `T`'s names.
+pub fn all_or_one<T: Named>() -> impl clap::builder::TypedValueParser<Value = Selection<T>> {
+    use clap::builder::TypedValueParser;
+    let names = std::iter::once("all").chain(T::ALL.iter().map(|t| t.name()));
+    clap::builder::PossibleValuesParser::new(names).map(|name| {
+        Selection(
+            T::ALL
+                .iter()
+                .copied()
+                .filter(|t| name == "all" || t.name() == name)
+                .collect(),
+        )
+    })
 }
 
 /// Writes to stdout; exits 0 when the reader went away, 2 on another error.

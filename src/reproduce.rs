@@ -12,12 +12,11 @@ use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Root cause to search for: timer-free, irq-order, stale-timeout (the
-    /// review's open question) or all.
-    #[arg(long, default_value = "all", value_parser = parse_causes)]
+    /// Root cause to search for (stale-timeout: the review's open question).
+    #[arg(long, default_value = "all", value_parser = all_or_one::<Cause>())]
     cause: Selection<Cause>,
-    /// Preset: 2016-01, 2016-03, 2016-04, proposed or all.
-    #[arg(long, default_value = "all", value_parser = parse_presets)]
+    /// Preset.
+    #[arg(long, default_value = "all", value_parser = all_or_one::<Preset>())]
     preset: Selection<Preset>,
     /// First seed; schedule i uses seed+i, so a reported seed replays alone.
     #[arg(long, default_value_t = 0)]
@@ -39,14 +38,6 @@ pub struct Args {
     /// JSON lines into this directory, for `chukei validate`.
     #[arg(long, value_name = "DIR")]
     events_out: Option<std::path::PathBuf>,
-}
-
-fn parse_causes(v: &str) -> Result<Selection<Cause>, String> {
-    all_or_one(v, &Cause::ALL)
-}
-
-fn parse_presets(v: &str) -> Result<Selection<Preset>, String> {
-    all_or_one(v, &Preset::ALL)
 }
 
 #[derive(Serialize)]

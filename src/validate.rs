@@ -1,6 +1,7 @@
 //! `chukei validate`: trace refinement of a relay event log against a spec.
 
 use anyhow::{Context, Result};
+use model::SpecName;
 use relay::Preset;
 use scenarios::refine::{validate_jsonl, Report};
 use std::path::PathBuf;
@@ -12,11 +13,12 @@ pub struct Args {
     /// `chukei reproduce --events-out`). From any platform, real threads too.
     #[arg(value_name = "EVENTS.jsonl")]
     events: PathBuf,
-    /// Spec to check the log against: timer-free or irq-order.
-    #[arg(long)]
-    spec: String,
-    /// Preset the relay ran with: 2016-01, 2016-03, 2016-04 or proposed.
-    #[arg(long)]
+    /// Spec to check the log against (timer-free and irq-order map relay
+    /// events).
+    #[arg(long, value_parser = crate::one::<SpecName>())]
+    spec: SpecName,
+    /// Preset the relay ran with.
+    #[arg(long, value_parser = crate::one::<Preset>())]
     preset: Preset,
     /// Print the report as JSON.
     #[arg(long)]
@@ -29,7 +31,7 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.events)
         .with_context(|| format!("reading {}", args.events.display()))?;
-    let report = validate_jsonl(&text, &args.spec, args.preset)
+    let report = validate_jsonl(&text, args.spec.name(), args.preset)
         .with_context(|| format!("in {}", args.events.display()))?;
     if args.json {
         say!("{}", serde_json::to_string_pretty(&report)?);

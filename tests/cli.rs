@@ -131,7 +131,7 @@ fn a_written_trace_replays_with_its_verdict() {
         .collect();
     files.sort();
     assert_eq!(files.len(), 3, "{files:?}");
-    assert!(files[0].contains("reproduce-irq-order-2016-01-seed"));
+    assert!(files[0].contains("reproduce-irq-order-2016-01-relay_never_hangs.json"));
     let mut args = vec!["replay", "--json"];
     args.extend(files.iter().map(String::as_str));
     let out = chukei(&args);

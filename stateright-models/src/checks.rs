@@ -59,6 +59,15 @@ impl CheckSelection {
             "all" => Preset::ALL.to_vec(),
             name => vec![name.parse::<Preset>()?],
         };
+        CheckSelection::new(specs, presets, sizes)
+    }
+
+    /// The checks of `specs` x `presets`, with size overrides (`k=v`).
+    pub fn new(
+        specs: Vec<SpecName>,
+        presets: Vec<Preset>,
+        sizes: &[String],
+    ) -> Result<Self, SelectionError> {
         let sizes = resolve_sizes(&specs, sizes)?;
         Ok(CheckSelection {
             specs,
