@@ -76,7 +76,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 /// model, driver choices on the real relay.
 pub fn replay(trace: &Trace) -> Result<Verdict> {
     match &trace.schedule {
-        Schedule::Actions { .. } => Ok(model::registry::replay_trace(trace)?.verdict),
+        Schedule::Actions { .. } => Ok(model::replay_trace(trace)?.verdict),
         Schedule::Driver { choices } => {
             let cause: Cause = trace.spec.parse()?;
             let choices: Vec<Choice> = choices

@@ -4,7 +4,7 @@
 //! state, the state an action leads to, and named properties. It knows
 //! nothing of any checker: `stateright-models` turns it into a
 //! `stateright::Model`, the proptest adapter into a reference state machine,
-//! and [`crate::trace::replay`] re-checks a stored counterexample with it.
+//! and [`crate::replay::replay`] re-checks a stored counterexample with it.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -1,5 +1,5 @@
 //! Shrunk proptest failures as [`Trace`] files in `regressions/corpus/`, so
-//! they replay without proptest (`model::trace::replay`).
+//! they replay without proptest (`model::replay::replay`).
 //!
 //! A test that shrinks a failure compares it with the stored file: a missing
 //! file is written; a different one fails the test unless `CHUKEI_BLESS=1`

@@ -2,7 +2,7 @@
 //! against the model without proptest, with their recorded verdict, and the
 //! fixed presets survive the same schedule.
 
-use model::registry::replay_trace;
+use model::replay_trace;
 use model::Verdict;
 use patches::Preset;
 use properties::corpus::proptest_traces;

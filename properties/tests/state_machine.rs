@@ -193,7 +193,7 @@ where
         T::PRESET,
         shortest.len()
     );
-    for line in model::trace::render_actions(&*reference.spec, &actions, None) {
+    for line in model::replay::render_actions(&*reference.spec, &actions, None) {
         println!("  {line}");
     }
     let shrunk = Shrunk {
@@ -210,7 +210,7 @@ where
              {proptest_len} actions, window deletion on the relay {len}"
         ),
     );
-    let replay = model::trace::replay(&*reference.spec, &trace).expect("the trace replays");
+    let replay = model::replay::replay(&*reference.spec, &trace).expect("the trace replays");
     assert_eq!(replay.verdict, model::Verdict::Violated);
     match keep(&trace) {
         Ok(Kept::Written(p)) => println!("wrote {}", p.display()),
