@@ -19,7 +19,6 @@ mod condvar_platform;
 pub mod corpus;
 pub mod explore;
 pub mod loom_platform;
-pub mod model_check;
 pub mod scenario;
 pub mod shuttle_platform;
 

@@ -8,8 +8,6 @@
 //! * [`steer`]: how each spec action is carried out on the relay, what of the
 //!   relay is compared with the spec after every step, and the
 //!   `StateMachineTest` that ties the two together.
-//! * [`shortest`]: breadth-first shortest counterexamples through the `Spec`
-//!   trait, the yardstick for proptest's shrinking.
 //! * [`corpus`]: shrunk failures written and read as [`model::Trace`] files.
 //! * [`refinement`]: `chukei validate`: a relay event log (any platform)
 //!   checked step by step against a spec.
@@ -18,5 +16,4 @@ pub mod corpus;
 pub mod lockstep;
 pub mod reference;
 pub mod refinement;
-pub mod shortest;
 pub mod steer;

@@ -9,10 +9,10 @@
 //! Case counts: `PROPTEST_CASES` (default 24 per test here) for the passing
 //! tests; the finding tests use a fixed-seed runner with a bounded budget.
 
+use model::search::shortest_violation;
 use model::Spec;
 use properties::corpus::{keep, proptest_trace, Kept};
 use properties::reference::{actions_of, RefState, Reference, Step, Target};
-use properties::shortest::shortest_violation;
 use properties::steer::{
     IrqOrderAt, RelayTest, Steering, TimerFreeAt, APR, DISAGREE, JAN, MAR, PROPOSED, VIOLATED,
 };

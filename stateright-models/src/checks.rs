@@ -8,10 +8,11 @@
 
 use crate::adapter::SpecModel;
 use crate::expect::expected_verdict;
-use crate::fair::{find_fair_lasso, StateGraph};
+use crate::fair::find_fair_lasso;
 use model::cs_block::CsBlock;
 use model::irq_order::IrqOrder;
 use model::replay::{render_actions, replay};
+use model::search::StateGraph;
 use model::sizes::{parse_overrides, resolve, SizeError};
 use model::timer_free::TimerFree;
 use model::{Kind, Origin, Spec, SpecName, Trace, UnknownSpec, Verdict};
