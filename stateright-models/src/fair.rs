@@ -7,7 +7,8 @@
 //! * a reachable terminal state where the goal is false (the behaviour stops
 //!   there), or
 //! * a reachable cycle of goal-false states that is *weakly fair*: every
-//!   fair action enabled in all of the cycle's states is taken on it.
+//!   fair action enabled in all of the cycle's states is taken on it (the
+//!   definition is [`Property::starved_classes`]).
 //!
 //! Method: the strongly connected components of the goal-false subgraph.
 //! Under weak fairness a component contains a fair cycle iff every fair
@@ -149,35 +150,23 @@ fn bad_components<S: Spec>(graph: &StateGraph<S>, bad: &[bool]) -> Vec<Vec<usize
     components
 }
 
-/// Fair classes enabled in every state of `states`, in the edge order of
-/// the first state (a Vec, not a HashSet, so that lassos are reproducible).
-fn fair_enabled_everywhere<S: Spec>(
+/// The fair classes starved by staying in `states` forever taking `taken`
+/// ([`Property::starved_classes`], with the enabled actions read off the graph).
+fn starved<'a, S: Spec>(
     spec: &S,
-    graph: &StateGraph<S>,
+    graph: &'a StateGraph<S>,
     property: &Property<S>,
     states: &[usize],
+    taken: impl IntoIterator<Item = &'a S::Action>,
 ) -> Vec<S::Action> {
-    let classes_at = |s: usize| -> HashSet<S::Action> {
-        graph.edges[s]
-            .iter()
-            .filter_map(|(a, _)| property.fair_class(spec, a))
-            .collect()
-    };
-    let mut enabled: Vec<S::Action> = Vec::new();
-    for (a, _) in &graph.edges[states[0]] {
-        if let Some(class) = property.fair_class(spec, a) {
-            if !enabled.contains(&class) {
-                enabled.push(class);
-            }
-        }
-    }
-    for &s in &states[1..] {
-        let here = classes_at(s);
-        enabled.retain(|c| here.contains(c));
-    }
-    enabled
+    let enabled = states
+        .iter()
+        .map(|&s| graph.edges[s].iter().map(|(a, _)| a));
+    property.starved_classes(spec, enabled, taken)
 }
 
+/// Whether staying in the component forever, taking any of its internal
+/// edges, can be weakly fair (then a cycle through all of it is).
 fn is_fair_component<S: Spec>(
     spec: &S,
     graph: &StateGraph<S>,
@@ -185,15 +174,12 @@ fn is_fair_component<S: Spec>(
     component: &[usize],
 ) -> bool {
     let members: HashSet<usize> = component.iter().copied().collect();
-    let taken: HashSet<S::Action> = component
+    let internal = component
         .iter()
         .flat_map(|&s| &graph.edges[s])
         .filter(|(_, t)| members.contains(t))
-        .filter_map(|(a, _)| property.fair_class(spec, a))
-        .collect();
-    fair_enabled_everywhere(spec, graph, property, component)
-        .iter()
-        .all(|c| taken.contains(c))
+        .map(|(a, _)| a);
+    starved(spec, graph, property, component, internal).is_empty()
 }
 
 /// Where a fair cycle must pass: over an edge taking an action, or through
@@ -228,7 +214,8 @@ fn fair_cycle<S: Spec>(
                 .map(|e| Waypoint::Edge(s, e))
         })
     };
-    let mut waypoints: Vec<Waypoint> = fair_enabled_everywhere(spec, graph, property, component)
+    // Every class a cycle taking nothing would starve needs an edge taking it.
+    let mut waypoints: Vec<Waypoint> = starved(spec, graph, property, component, [])
         .iter()
         .filter_map(|c| internal_edge(Some(c)))
         .collect();
@@ -237,13 +224,9 @@ fn fair_cycle<S: Spec>(
     }
     loop {
         let (states, cycle) = walk(graph, &members, entry, &waypoints);
-        let taken: HashSet<S::Action> = cycle
-            .iter()
-            .filter_map(|a| property.fair_class(spec, a))
-            .collect();
-        let unfair = fair_enabled_everywhere(spec, graph, property, &states)
+        let unfair = starved(spec, graph, property, &states, &cycle)
             .into_iter()
-            .find(|c| !taken.contains(c));
+            .next();
         let Some(class) = unfair else {
             return Lasso {
                 prefix: graph.path_to(entry),
