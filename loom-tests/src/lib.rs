@@ -18,7 +18,6 @@
 mod condvar_platform;
 pub mod explore;
 pub mod loom_platform;
-pub mod model_check;
 pub mod shuttle_platform;
 pub mod traces;
 

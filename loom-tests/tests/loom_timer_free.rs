@@ -9,8 +9,8 @@
 //! bug needs), 4 under `CHUKEI_DEEP=1`.
 
 use loom_tests::explore::{bound, loom_expect_failure, loom_model, Found};
-use loom_tests::model_check::always_verdict;
 use loom_tests::Loom;
+use model::search::always_verdict;
 use model::timer_free::TimerFree;
 use model::Verdict;
 use patches::{HsmGuard, Preset};

@@ -1,12 +1,8 @@
 //! The three specs by name, for tools that pick one at run time (CLI,
-//! regression replay).
+//! regression replay): names and size parameters only, so that every other
+//! module may use it.
 
-use crate::cs_block::CsBlock;
-use crate::irq_order::IrqOrder;
 use crate::sizes::SizeParam;
-use crate::spec::Spec;
-use crate::timer_free::TimerFree;
-use crate::trace::{replay, ReplayError, Trace, Verdict};
 use std::fmt;
 use std::str::FromStr;
 
@@ -70,39 +66,6 @@ impl FromStr for SpecName {
                 expected: SpecName::names(),
             })
     }
-}
-
-/// A replay result without the spec's state type, for tools that handle
-/// every spec alike.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplayOutcome {
-    pub verdict: Verdict,
-    pub witness: Option<usize>,
-    /// `describe_state` of every visited state.
-    pub states: Vec<String>,
-}
-
-/// Replays an actions trace against the spec, preset and sizes it names.
-pub fn replay_trace(trace: &Trace) -> Result<ReplayOutcome, ReplayError> {
-    let patches = trace.preset.patches();
-    match trace.spec.parse::<SpecName>()? {
-        SpecName::TimerFree => outcome(&TimerFree::new(patches, &trace.sizes)?, trace),
-        SpecName::IrqOrder => outcome(&IrqOrder::new(patches, &trace.sizes)?, trace),
-        SpecName::CsBlock => outcome(&CsBlock::new(patches, &trace.sizes)?, trace),
-    }
-}
-
-fn outcome<S: Spec>(spec: &S, trace: &Trace) -> Result<ReplayOutcome, ReplayError> {
-    let replay = replay(spec, trace)?;
-    Ok(ReplayOutcome {
-        verdict: replay.verdict,
-        witness: replay.witness,
-        states: replay
-            .states
-            .iter()
-            .map(|s| spec.describe_state(s))
-            .collect(),
-    })
 }
 
 #[cfg(test)]

@@ -4,10 +4,11 @@
 //! state, the state an action leads to, and named properties. It knows
 //! nothing of any checker: `stateright-models` turns it into a
 //! `stateright::Model`, the proptest adapter into a reference state machine,
-//! and [`crate::trace::replay`] re-checks a stored counterexample with it.
+//! and [`crate::replay::replay`] re-checks a stored counterexample with it.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::fmt::Debug;
 use std::hash::Hash;
 
@@ -176,29 +177,46 @@ impl<S: Spec> Property<S> {
         (fairness.weakly_fair)(spec, action).then(|| (fairness.class)(action))
     }
 
-    /// Whether a cycle of states (each followed by the action taken from it,
-    /// the last action leading back to the first state) is weakly fair: every
-    /// fair class enabled in *all* the cycle's states is taken on the cycle.
-    pub fn cycle_is_fair(&self, spec: &S, cycle: &[(S::State, S::Action)]) -> bool {
-        let enabled_classes = |state: &S::State| -> Vec<S::Action> {
-            let successors = spec.successors(state);
-            successors
-                .iter()
-                .filter_map(|(a, _)| self.fair_class(spec, a))
-                .collect()
-        };
-        let Some((first, _)) = cycle.first() else {
-            return true;
-        };
-        let mut always_enabled = enabled_classes(first);
-        for (state, _) in &cycle[1..] {
-            let here = enabled_classes(state);
-            always_enabled.retain(|c| here.contains(c));
+    /// Weak fairness, defined once for the suite: the fair classes that a
+    /// behaviour staying forever in a set of states, taking only the actions
+    /// `taken`, would starve: enabled in *every* state of the set, yet never
+    /// taken. The behaviour is weakly fair iff there are none.
+    ///
+    /// `enabled` lists the actions enabled in each state of the set. The
+    /// classes come in the order of the first state's actions, so that
+    /// checkers built on this are reproducible.
+    pub fn starved_classes<'a>(
+        &self,
+        spec: &S,
+        enabled: impl IntoIterator<Item = impl IntoIterator<Item = &'a S::Action>>,
+        taken: impl IntoIterator<Item = &'a S::Action>,
+    ) -> Vec<S::Action>
+    where
+        S::Action: 'a,
+    {
+        let class = |action: &S::Action| self.fair_class(spec, action);
+        let mut states = enabled.into_iter();
+        let mut starved: Vec<S::Action> = Vec::new();
+        for c in states.next().into_iter().flatten().filter_map(class) {
+            if !starved.contains(&c) {
+                starved.push(c);
+            }
         }
-        let taken: Vec<S::Action> = cycle
-            .iter()
-            .filter_map(|(_, a)| self.fair_class(spec, a))
-            .collect();
-        always_enabled.iter().all(|c| taken.contains(c))
+        for actions in states {
+            let here: HashSet<S::Action> = actions.into_iter().filter_map(class).collect();
+            starved.retain(|c| here.contains(c));
+        }
+        let taken: HashSet<S::Action> = taken.into_iter().filter_map(class).collect();
+        starved.retain(|c| !taken.contains(c));
+        starved
+    }
+
+    /// Whether a cycle of states (each followed by the action taken from it,
+    /// the last action leading back to the first state) is weakly fair.
+    pub fn cycle_is_fair(&self, spec: &S, cycle: &[(S::State, S::Action)]) -> bool {
+        let successors: Vec<_> = cycle.iter().map(|(s, _)| spec.successors(s)).collect();
+        let enabled = successors.iter().map(|next| next.iter().map(|(a, _)| a));
+        let taken = cycle.iter().map(|(_, a)| a);
+        self.starved_classes(spec, enabled, taken).is_empty()
     }
 }

@@ -11,4 +11,3 @@
 
 pub mod reference;
 pub mod relay_test;
-pub mod shortest;

@@ -20,8 +20,8 @@
 //! spec leaves out.
 
 use model::cs_block::CsBlock;
+use model::search::shortest_violation;
 use patches::Preset;
-use properties::shortest::shortest_violation;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use relay::cs::{disagreements, run_cs, CsConfig, CsReport};

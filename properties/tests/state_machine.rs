@@ -9,12 +9,12 @@
 //! Case counts: `PROPTEST_CASES` (default 24 per test here) for the passing
 //! tests; the finding tests use a fixed-seed runner with a bounded budget.
 
+use model::search::shortest_violation;
 use model::Spec;
 use properties::reference::{actions_of, proptest_trace, RefState, Reference, Step, Target};
 use properties::relay_test::{
     IrqOrderAt, RelayTest, Steering, TimerFreeAt, APR, DISAGREE, JAN, MAR, PROPOSED, VIOLATED,
 };
-use properties::shortest::shortest_violation;
 use proptest::test_runner::{
     Config, FileFailurePersistence, RngAlgorithm, TestError, TestRng, TestRunner,
 };
@@ -194,7 +194,7 @@ where
         T::PRESET,
         shortest.len()
     );
-    for line in model::trace::render_actions(&*reference.spec, &actions, None) {
+    for line in model::replay::render_actions(&*reference.spec, &actions, None) {
         println!("  {line}");
     }
     let shrunk = Shrunk {
@@ -211,7 +211,7 @@ where
              {proptest_len} actions, window deletion on the relay {len}"
         ),
     );
-    let replay = model::trace::replay(&*reference.spec, &trace).expect("the trace replays");
+    let replay = model::replay::replay(&*reference.spec, &trace).expect("the trace replays");
     assert_eq!(replay.verdict, model::Verdict::Violated);
     match keep(&trace) {
         Ok(Kept::Written(p)) => println!("wrote {}", p.display()),

@@ -35,7 +35,7 @@ pub struct Replayed {
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error(transparent)]
-    Model(#[from] model::trace::ReplayError),
+    Model(#[from] model::replay::ReplayError),
     #[error(transparent)]
     UnknownSpec(#[from] model::UnknownSpec),
     /// A driver trace names a (spec, property) no cause stands for.

@@ -7,12 +7,13 @@
 //! replayed against the spec before it is reported.
 
 use crate::adapter::SpecModel;
-use crate::fair::{find_fair_lasso, StateGraph};
+use crate::fair::find_fair_lasso;
 use model::cs_block::CsBlock;
 use model::irq_order::IrqOrder;
+use model::replay::{render_actions, replay};
+use model::search::StateGraph;
 use model::sizes::{parse_overrides, resolve, SizeError};
 use model::timer_free::TimerFree;
-use model::trace::{render_actions, replay};
 use model::{Kind, Origin, Spec, SpecName, Trace, UnknownSpec, Verdict};
 use patches::{Preset, UnknownPreset};
 use scenarios::expected_verdict;

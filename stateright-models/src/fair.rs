@@ -3,11 +3,12 @@
 //! stateright judges `eventually` only at terminal states, so a behaviour
 //! that loops forever without meeting the goal (the monitor servicing its own
 //! interrupt again and again while the HSM waits) goes unreported. This
-//! checker explores the whole state graph and looks for
+//! checker explores the whole state graph (`model::search`) and looks for
 //! * a reachable terminal state where the goal is false (the behaviour stops
 //!   there), or
 //! * a reachable cycle of goal-false states that is *weakly fair*: every
-//!   fair action enabled in all of the cycle's states is taken on it.
+//!   fair action enabled in all of the cycle's states is taken on it (the
+//!   definition is [`Property::starved_classes`]).
 //!
 //! Method: the strongly connected components of the goal-false subgraph.
 //! Under weak fairness a component contains a fair cycle iff every fair
@@ -16,94 +17,9 @@
 //! can do better). The lasso reported is a shortest path to the component
 //! plus a cycle through the waypoints that make it fair.
 
+use model::search::StateGraph;
 use model::{Property, Spec};
 use std::collections::{HashMap, HashSet, VecDeque};
-
-/// The reachable state graph of a spec, explored breadth-first.
-pub struct StateGraph<S: Spec> {
-    pub states: Vec<S::State>,
-    /// Enabled actions of each state with their target index.
-    pub edges: Vec<Vec<(S::Action, usize)>>,
-    /// BFS tree: how each state was first reached (shortest path).
-    parent: Vec<Option<(usize, S::Action)>>,
-    depth: Vec<usize>,
-}
-
-impl<S: Spec> StateGraph<S> {
-    /// Explores every reachable state; `progress` gets the count now and then.
-    pub fn explore(spec: &S, progress: &mut dyn FnMut(usize)) -> Self {
-        let mut graph: Self = StateGraph {
-            states: Vec::new(),
-            edges: Vec::new(),
-            parent: Vec::new(),
-            depth: Vec::new(),
-        };
-        let mut index: HashMap<S::State, usize> = HashMap::new();
-        let mut queue: VecDeque<usize> = VecDeque::new();
-        for init in spec.init_states() {
-            if !index.contains_key(&init) {
-                let id = graph.add(&mut index, init, None, 0);
-                queue.push_back(id);
-            }
-        }
-        while let Some(id) = queue.pop_front() {
-            let state = graph.states[id].clone();
-            for (action, next) in spec.successors(&state) {
-                let target = match index.get(&next) {
-                    Some(&t) => t,
-                    None => {
-                        let depth = graph.depth[id] + 1;
-                        let t = graph.add(&mut index, next, Some((id, action.clone())), depth);
-                        queue.push_back(t);
-                        t
-                    }
-                };
-                graph.edges[id].push((action, target));
-            }
-            if id % 4096 == 0 {
-                progress(graph.states.len());
-            }
-        }
-        progress(graph.states.len());
-        graph
-    }
-
-    fn add(
-        &mut self,
-        index: &mut HashMap<S::State, usize>,
-        state: S::State,
-        parent: Option<(usize, S::Action)>,
-        depth: usize,
-    ) -> usize {
-        let id = self.states.len();
-        index.insert(state.clone(), id);
-        self.states.push(state);
-        self.edges.push(Vec::new());
-        self.parent.push(parent);
-        self.depth.push(depth);
-        id
-    }
-
-    pub fn len(&self) -> usize {
-        self.states.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.states.is_empty()
-    }
-
-    /// The actions of a shortest path from an initial state to `target`.
-    pub fn path_to(&self, target: usize) -> Vec<S::Action> {
-        let mut actions = Vec::new();
-        let mut at = target;
-        while let Some((from, action)) = &self.parent[at] {
-            actions.push(action.clone());
-            at = *from;
-        }
-        actions.reverse();
-        actions
-    }
-}
 
 /// A liveness counterexample: a path to a state, then a cycle back to it.
 /// An empty cycle means the behaviour stops in a terminal state.
@@ -154,16 +70,16 @@ pub fn find_fair_lasso<S: Spec>(
         .collect();
     let terminal = (0..graph.len())
         .filter(|&i| bad[i] && graph.edges[i].is_empty())
-        .min_by_key(|&i| graph.depth[i]);
+        .min_by_key(|&i| graph.depth(i));
     let fair_component = bad_components(graph, &bad)
         .into_iter()
         .filter(|c| is_fair_component(spec, graph, property, c))
-        .min_by_key(|c| c.iter().map(|&i| graph.depth[i]).min());
+        .min_by_key(|c| c.iter().map(|&i| graph.depth(i)).min());
     let component_depth = fair_component
         .as_ref()
-        .and_then(|c| c.iter().map(|&i| graph.depth[i]).min());
+        .and_then(|c| c.iter().map(|&i| graph.depth(i)).min());
     match (terminal, component_depth) {
-        (Some(t), d) if d.is_none_or(|d| graph.depth[t] <= d) => Some(Lasso {
+        (Some(t), d) if d.is_none_or(|d| graph.depth(t) <= d) => Some(Lasso {
             prefix: graph.path_to(t),
             cycle: Vec::new(),
         }),
@@ -234,35 +150,23 @@ fn bad_components<S: Spec>(graph: &StateGraph<S>, bad: &[bool]) -> Vec<Vec<usize
     components
 }
 
-/// Fair classes enabled in every state of `states`, in the edge order of
-/// the first state (a Vec, not a HashSet, so that lassos are reproducible).
-fn fair_enabled_everywhere<S: Spec>(
+/// The fair classes starved by staying in `states` forever taking `taken`
+/// ([`Property::starved_classes`], with the enabled actions read off the graph).
+fn starved<'a, S: Spec>(
     spec: &S,
-    graph: &StateGraph<S>,
+    graph: &'a StateGraph<S>,
     property: &Property<S>,
     states: &[usize],
+    taken: impl IntoIterator<Item = &'a S::Action>,
 ) -> Vec<S::Action> {
-    let classes_at = |s: usize| -> HashSet<S::Action> {
-        graph.edges[s]
-            .iter()
-            .filter_map(|(a, _)| property.fair_class(spec, a))
-            .collect()
-    };
-    let mut enabled: Vec<S::Action> = Vec::new();
-    for (a, _) in &graph.edges[states[0]] {
-        if let Some(class) = property.fair_class(spec, a) {
-            if !enabled.contains(&class) {
-                enabled.push(class);
-            }
-        }
-    }
-    for &s in &states[1..] {
-        let here = classes_at(s);
-        enabled.retain(|c| here.contains(c));
-    }
-    enabled
+    let enabled = states
+        .iter()
+        .map(|&s| graph.edges[s].iter().map(|(a, _)| a));
+    property.starved_classes(spec, enabled, taken)
 }
 
+/// Whether staying in the component forever, taking any of its internal
+/// edges, can be weakly fair (then a cycle through all of it is).
 fn is_fair_component<S: Spec>(
     spec: &S,
     graph: &StateGraph<S>,
@@ -270,15 +174,12 @@ fn is_fair_component<S: Spec>(
     component: &[usize],
 ) -> bool {
     let members: HashSet<usize> = component.iter().copied().collect();
-    let taken: HashSet<S::Action> = component
+    let internal = component
         .iter()
         .flat_map(|&s| &graph.edges[s])
         .filter(|(_, t)| members.contains(t))
-        .filter_map(|(a, _)| property.fair_class(spec, a))
-        .collect();
-    fair_enabled_everywhere(spec, graph, property, component)
-        .iter()
-        .all(|c| taken.contains(c))
+        .map(|(a, _)| a);
+    starved(spec, graph, property, component, internal).is_empty()
 }
 
 /// Where a fair cycle must pass: over an edge taking an action, or through
@@ -299,7 +200,7 @@ fn fair_cycle<S: Spec>(
     let members: HashSet<usize> = component.iter().copied().collect();
     let entry = *component
         .iter()
-        .min_by_key(|&&i| (graph.depth[i], i))
+        .min_by_key(|&&i| (graph.depth(i), i))
         .expect("components are not empty");
     // An internal edge taking an action of `class` (any edge for `None`).
     let internal_edge = |class: Option<&S::Action>| {
@@ -313,7 +214,8 @@ fn fair_cycle<S: Spec>(
                 .map(|e| Waypoint::Edge(s, e))
         })
     };
-    let mut waypoints: Vec<Waypoint> = fair_enabled_everywhere(spec, graph, property, component)
+    // Every class a cycle taking nothing would starve needs an edge taking it.
+    let mut waypoints: Vec<Waypoint> = starved(spec, graph, property, component, [])
         .iter()
         .filter_map(|c| internal_edge(Some(c)))
         .collect();
@@ -322,13 +224,9 @@ fn fair_cycle<S: Spec>(
     }
     loop {
         let (states, cycle) = walk(graph, &members, entry, &waypoints);
-        let taken: HashSet<S::Action> = cycle
-            .iter()
-            .filter_map(|a| property.fair_class(spec, a))
-            .collect();
-        let unfair = fair_enabled_everywhere(spec, graph, property, &states)
+        let unfair = starved(spec, graph, property, &states, &cycle)
             .into_iter()
-            .find(|c| !taken.contains(c));
+            .next();
         let Some(class) = unfair else {
             return Lasso {
                 prefix: graph.path_to(entry),

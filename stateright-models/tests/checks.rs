@@ -2,12 +2,13 @@
 //! sizes, plus the discovery paths that answer the incident's questions.
 
 use model::irq_order::{IrqOrder, IrqOrderAction, Source};
+use model::search::StateGraph;
 use model::timer_free::{Message, TimerFreeAction};
 use model::{Spec, SpecName, Trace, Verdict};
 use patches::{HsmGuard, Preset};
 use stateright::{Checker, Model};
 use stateright_models::adapter::SpecModel;
-use stateright_models::fair::{find_fair_lasso, StateGraph};
+use stateright_models::fair::find_fair_lasso;
 use stateright_models::symmetry::dfs_state_count;
 use stateright_models::{
     all_as_expected, check_spec_preset, render_report, run_checks, CheckResult, CheckSelection,

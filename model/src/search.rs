@@ -1,0 +1,266 @@
+//! The suite's one breadth-first search of a spec's reachable states
+//! (stateright's own checkers aside; they are the cross-check). It gives the
+//! explored state graph the fair-lasso checker works on, shortest paths to a
+//! state, and the `always` verdicts that checker findings on the real relay
+//! are compared with.
+//!
+//! States get ids in the order they are discovered, which is the order they
+//! are expanded, so the BFS queue is a cursor over the ids and the first
+//! state found with some quality is one with a shortest path.
+
+use crate::spec::{Kind, Property, Spec};
+use crate::trace::Verdict;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// Which states a search treats as one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Identity {
+    /// Equal states only: the graph stateright's BFS explores.
+    Exact,
+    /// States with the same [`Spec::representative`] (identical processes
+    /// permuted): fewer states, the same verdicts. The first state found of
+    /// each class stands for it.
+    Symmetric,
+}
+
+/// The reachable state graph of a spec, explored breadth-first.
+pub struct StateGraph<S: Spec> {
+    pub states: Vec<S::State>,
+    /// Enabled actions of each state with their target index.
+    pub edges: Vec<Vec<(S::Action, usize)>>,
+    /// BFS tree: how each state was first reached (shortest path).
+    parent: Vec<Option<(usize, S::Action)>>,
+    depth: Vec<usize>,
+}
+
+impl<S: Spec> StateGraph<S> {
+    /// Explores every reachable state (exact identity); `progress` gets the
+    /// count now and then.
+    pub fn explore(spec: &S, progress: &mut dyn FnMut(usize)) -> Self {
+        let mut bfs = Bfs::new(spec, Identity::Exact, true);
+        bfs.run(&mut |_| false, usize::MAX, progress);
+        bfs.graph
+    }
+
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    /// The number of actions on a shortest path from an initial state to `id`.
+    pub fn depth(&self, id: usize) -> usize {
+        self.depth[id]
+    }
+
+    /// The actions of a shortest path from an initial state to `target`.
+    pub fn path_to(&self, target: usize) -> Vec<S::Action> {
+        let mut actions = Vec::new();
+        let mut at = target;
+        while let Some((from, action)) = &self.parent[at] {
+            actions.push(action.clone());
+            at = *from;
+        }
+        actions.reverse();
+        actions
+    }
+}
+
+/// The actions of a shortest path from an initial state to a state where
+/// `target` holds; `None` when no state does, or none among the first
+/// `max_states` discovered.
+pub fn shortest_path<S: Spec>(
+    spec: &S,
+    identity: Identity,
+    max_states: usize,
+    mut target: impl FnMut(&S::State) -> bool,
+) -> Option<Vec<S::Action>> {
+    let mut bfs = Bfs::new(spec, identity, false);
+    let found = bfs.run(&mut target, max_states, &mut |_| {})?;
+    Some(bfs.graph.path_to(found))
+}
+
+/// The shortest counterexample of the `always` property `name` (the same
+/// length stateright's BFS reports: both count actions from the initial
+/// state), or `None` when it holds within `max_states` states.
+///
+/// Panics if the spec has no such property or it is not an `always` one.
+pub fn shortest_violation<S: Spec>(
+    spec: &S,
+    name: &str,
+    max_states: usize,
+) -> Option<Vec<S::Action>> {
+    let property = always_property(spec, name);
+    shortest_path(spec, Identity::Exact, max_states, |s| {
+        !(property.condition)(spec, s)
+    })
+}
+
+/// `Violated` if some reachable state breaks the `always` property `name`.
+/// Only the verdict is wanted, so symmetric states are explored once.
+///
+/// Panics if the spec has no such property or it is not an `always` one.
+pub fn always_verdict<S: Spec>(spec: &S, name: &str) -> Verdict {
+    let property = always_property(spec, name);
+    let violation = shortest_path(spec, Identity::Symmetric, usize::MAX, |s| {
+        !(property.condition)(spec, s)
+    });
+    match violation {
+        Some(_) => Verdict::Violated,
+        None => Verdict::Holds,
+    }
+}
+
+// A misspelt name must fail loudly, not read as "holds".
+fn always_property<S: Spec>(spec: &S, name: &str) -> Property<S> {
+    let property = spec
+        .property(name)
+        .unwrap_or_else(|| panic!("spec `{}` has no property `{name}`", spec.name()));
+    assert_eq!(
+        property.kind,
+        Kind::Always,
+        "`{name}` is not an always property"
+    );
+    property
+}
+
+/// A breadth-first search under way.
+struct Bfs<'a, S: Spec> {
+    spec: &'a S,
+    identity: Identity,
+    /// Only the state graph's users need the edges; a path search drops them
+    /// to save memory on large specs.
+    keep_edges: bool,
+    graph: StateGraph<S>,
+    /// Each state (or, for [`Identity::Symmetric`], its representative) to its id.
+    index: HashMap<S::State, usize>,
+}
+
+impl<'a, S: Spec> Bfs<'a, S> {
+    fn new(spec: &'a S, identity: Identity, keep_edges: bool) -> Self {
+        let mut bfs = Bfs {
+            spec,
+            identity,
+            keep_edges,
+            graph: StateGraph {
+                states: Vec::new(),
+                edges: Vec::new(),
+                parent: Vec::new(),
+                depth: Vec::new(),
+            },
+            index: HashMap::new(),
+        };
+        for init in spec.init_states() {
+            bfs.discover(init, None);
+        }
+        bfs
+    }
+
+    /// Expands states in discovery order until one where `target` holds
+    /// (its id), or until every state is expanded or `max_states` are
+    /// discovered (`None`). `progress` gets the count now and then.
+    fn run(
+        &mut self,
+        target: &mut dyn FnMut(&S::State) -> bool,
+        max_states: usize,
+        progress: &mut dyn FnMut(usize),
+    ) -> Option<usize> {
+        let mut id = 0;
+        while id < self.graph.len() {
+            if target(&self.graph.states[id]) {
+                return Some(id);
+            }
+            if self.graph.len() >= max_states {
+                return None;
+            }
+            self.expand(id);
+            if id % 4096 == 0 {
+                progress(self.graph.len());
+            }
+            id += 1;
+        }
+        progress(self.graph.len());
+        None
+    }
+
+    /// Discovers the successors of state `id` (and records the edges to them).
+    fn expand(&mut self, id: usize) {
+        for (action, next) in self.spec.successors(&self.graph.states[id]) {
+            let target = self.discover(next, Some((id, &action)));
+            if self.keep_edges {
+                self.graph.edges[id].push((action, target));
+            }
+        }
+    }
+
+    /// The id of `state`, added with how it was reached if it is new.
+    fn discover(&mut self, state: S::State, parent: Option<(usize, &S::Action)>) -> usize {
+        let key = match self.identity {
+            Identity::Exact => Cow::Borrowed(&state),
+            Identity::Symmetric => Cow::Owned(S::representative(&state)),
+        };
+        if let Some(&id) = self.index.get(key.as_ref()) {
+            return id;
+        }
+        let id = self.graph.len();
+        self.index.insert(key.into_owned(), id);
+        let graph = &mut self.graph;
+        let depth = parent.map_or(0, |(from, _)| graph.depth[from] + 1);
+        graph.depth.push(depth);
+        graph
+            .parent
+            .push(parent.map(|(from, action)| (from, action.clone())));
+        graph.states.push(state);
+        graph.edges.push(Vec::new());
+        id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timer_free::TimerFree;
+    use patches::Preset;
+    use std::collections::BTreeMap;
+
+    fn timer_free(preset: Preset) -> TimerFree {
+        TimerFree::new(preset.patches(), &BTreeMap::new()).unwrap()
+    }
+
+    #[test]
+    fn symmetric_verdicts_agree_with_exact_shortest_paths() {
+        for preset in Preset::ALL {
+            let spec = timer_free(preset);
+            for property in spec.properties() {
+                if property.kind != Kind::Always {
+                    continue;
+                }
+                let path = shortest_violation(&spec, property.name, usize::MAX);
+                let verdict = always_verdict(&spec, property.name);
+                assert_eq!(path.is_some(), verdict == Verdict::Violated, "{preset}");
+            }
+        }
+    }
+
+    #[test]
+    fn shortest_path_is_the_bfs_depth() {
+        let spec = timer_free(Preset::Jan2016);
+        let graph = StateGraph::explore(&spec, &mut |_| {});
+        let property = spec.property("no_free_of_unallocated").unwrap();
+        let first_bad = (0..graph.len())
+            .find(|&i| !(property.condition)(&spec, &graph.states[i]))
+            .unwrap();
+        let path = shortest_violation(&spec, property.name, usize::MAX).unwrap();
+        assert_eq!(path, graph.path_to(first_bad));
+        assert_eq!(path.len(), graph.depth(first_bad));
+    }
+
+    #[test]
+    #[should_panic(expected = "has no property `no_such_property`")]
+    fn a_misspelt_property_is_an_error() {
+        always_verdict(&timer_free(Preset::Jan2016), "no_such_property");
+    }
+}
