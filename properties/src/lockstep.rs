@@ -21,7 +21,8 @@
 //! so "the worker handles exactly one message" is one command.
 
 use relay::events::{Event, EventLog, IrqSource, ThreadName};
-use relay::relay::{Observation, RelayHandle};
+use relay::relay::RelayHandle;
+use relay::shared::Observation;
 use relay::telegram::Telegram;
 use relay::testing::{Choice, ChoicePoint, Chooser, Driver, Outcome, RunReport, Sim, Tid};
 use relay::{Platform, Relay, RelayConfig, Role};

@@ -18,6 +18,7 @@ pub mod platform;
 pub mod relay;
 pub mod replies;
 pub mod reproduce;
+pub mod shared;
 pub mod telegram;
 pub mod testing;
 pub mod timer;
