@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 use model::trace::{Schedule, Trace, Verdict};
 use relay::reproduce::{run_schedule, Cause};
-use relay::testing::{Choice, Chooser};
+use relay::sim::{Choice, Chooser};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -3,8 +3,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use relay::reproduce::{run_schedule, Cause};
+use relay::sim::Chooser;
 use relay::telegram::{decode, encode, CardId, CsId, Kind, Telegram, TelegramId};
-use relay::testing::Chooser;
 use relay::Preset;
 use std::hint::black_box;
 

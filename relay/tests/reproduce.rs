@@ -2,7 +2,7 @@
 //! deterministic driver, and the same search finds nothing with the fixes.
 
 use relay::reproduce::{run_schedule, search, Cause, Finding};
-use relay::testing::Chooser;
+use relay::sim::Chooser;
 use relay::Preset;
 
 /// Schedules the search may try in `cargo test`.
