@@ -13,7 +13,7 @@ use loom_tests::explore::shuttle_replay;
 use loom_tests::Shuttle;
 use model::{Schedule, SpecName, Trace, Verdict};
 use relay::events::Event;
-use relay::testing::{Choice, Chooser};
+use relay::sim::{Choice, Chooser};
 use scenarios::search::{run_schedule, up_to_symptom, Cause};
 use scenarios::workload::violation_message;
 use scenarios::{irq_order, RelayCheck, Scenario};

@@ -25,8 +25,6 @@ pub enum ThreadName {
     Cpu,
     /// The hardware monitoring agent.
     Monitor,
-    /// A TCP connection handler.
-    Conn(u32),
 }
 
 impl fmt::Display for ThreadName {
@@ -39,7 +37,6 @@ impl fmt::Display for ThreadName {
             ThreadName::Hsm => f.write_str("hsm"),
             ThreadName::Cpu => f.write_str("cpu"),
             ThreadName::Monitor => f.write_str("monitor"),
-            ThreadName::Conn(n) => write!(f, "conn-{n}"),
         }
     }
 }

@@ -34,7 +34,7 @@ struct Lines {
     shutdown: bool,
 }
 
-/// The controller; the CPU thread calls [`IrqController::take`].
+/// The controller; the CPU thread calls [`IrqController::take_logged`].
 pub struct IrqController<P: Platform> {
     lines: P::Mutex<Lines>,
     /// Interrupts ended so far: an observer for step-by-step drivers (a
@@ -56,7 +56,9 @@ impl<P: Platform> IrqController<P> {
         }
     }
 
-    pub fn raise(&self, source: IrqSource) -> Raised {
+    /// [`IrqController::raise_logged`] with nothing to log (unit tests).
+    #[cfg(test)]
+    fn raise(&self, source: IrqSource) -> Raised {
         self.raise_logged(source, |_| {})
     }
 
@@ -99,14 +101,16 @@ impl<P: Platform> IrqController<P> {
         }
     }
 
-    /// The CPU waits for the next interrupt and puts it in service; `None`
-    /// at shutdown. The HSM's pending bit is served first in Physical mode.
-    pub fn take(&self) -> Option<IrqSource> {
+    /// [`IrqController::take_logged`] with nothing to log (unit tests).
+    #[cfg(test)]
+    fn take(&self) -> Option<IrqSource> {
         self.take_logged(|_| {})
     }
 
-    /// As [`IrqController::take`], calling `log` with the source put in
-    /// service while the lines are locked. `log` must not call the platform.
+    /// The CPU waits for the next interrupt and puts it in service; `None`
+    /// at shutdown. The HSM's pending bit is served first in Physical mode.
+    /// Calls `log` with the source put in service while the lines are
+    /// locked. `log` must not call the platform.
     pub fn take_logged(&self, mut log: impl FnMut(IrqSource)) -> Option<IrqSource> {
         self.lines.wait(|l| {
             if l.shutdown {

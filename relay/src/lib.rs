@@ -4,7 +4,7 @@
 //!
 //! Every type that shares state is generic over [`platform::Platform`], so
 //! the same code runs on real threads ([`platform::Std`]), on the
-//! deterministic driver ([`testing::Sim`]), and under loom and shuttle.
+//! deterministic driver ([`sim::Sim`]), and under loom and shuttle.
 
 pub mod admission;
 pub mod config;
@@ -17,8 +17,9 @@ pub mod mailbox;
 pub mod platform;
 pub mod relay;
 pub mod replies;
+pub mod shared;
+pub mod sim;
 pub mod telegram;
-pub mod testing;
 pub mod timer;
 pub mod upstream;
 pub mod work_area;

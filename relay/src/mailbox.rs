@@ -35,7 +35,7 @@ impl Message {
     }
 }
 
-/// What [`Mailbox::next`] returns.
+/// What [`Mailbox::next_logged`] returns.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next {
     Message(Message),
@@ -105,14 +105,16 @@ impl<P: Platform> Mailbox<P> {
         });
     }
 
-    /// Retrieves the next message; arrivals only when `accept_arrivals`
-    /// (the AP takes a new telegram only when idle).
-    pub fn next(&self, accept_arrivals: bool, until: Option<Millis>) -> Next {
+    /// [`Mailbox::next_logged`] with nothing to log (unit tests).
+    #[cfg(test)]
+    fn next(&self, accept_arrivals: bool, until: Option<Millis>) -> Next {
         self.next_logged(accept_arrivals, until, |_| {})
     }
 
-    /// As [`Mailbox::next`], calling `log` with the retrieved message while
-    /// the queue is still locked (see [`Mailbox::post_logged`]).
+    /// Retrieves the next message; arrivals only when `accept_arrivals`
+    /// (the AP takes a new telegram only when idle). Calls `log` with the
+    /// retrieved message while the queue is still locked (see
+    /// [`Mailbox::post_logged`]).
     pub fn next_logged(
         &self,
         accept_arrivals: bool,

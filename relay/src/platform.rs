@@ -1,7 +1,7 @@
 //! The `Platform` seam: everything the relay does that a checker must control.
 //!
 //! The relay's types are generic over `P: Platform`, so the same code runs on
-//! real threads ([`Std`]), on the deterministic driver ([`crate::testing::Sim`]),
+//! real threads ([`Std`]), on the deterministic driver ([`crate::sim::Sim`]),
 //! and under loom and shuttle (implemented in `loom-tests`), with no cfg flags.
 //!
 //! Interrupt delivery is not a method here: the interrupt controller is relay

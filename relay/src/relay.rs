@@ -1,90 +1,21 @@
-//! The relay server assembled: its shared parts and its threads.
+//! The relay server assembled: its threads, over the state they share
+//! ([`Shared`]).
 //!
 //! Threads: one per AP worker, the timer service, the HSM firmware, the CPU
 //! core taking interrupts, and the monitoring agent (when on). Everything
-//! they share is a platform [`Lock`] or [`Counter`], so any checker controls
-//! every interleaving.
+//! they share is a platform [`Lock`] or [`crate::platform::Counter`], so any
+//! checker controls every interleaving.
 
-use crate::admission::{Admission, ConnectionExcess};
+use crate::admission::ConnectionExcess;
 use crate::config::RelayConfig;
 use crate::events::{EventKind, EventLog, IrqSource, ThreadName};
-use crate::hsm::Hsm;
-use crate::irq::{IrqController, Raised};
-use crate::mailbox::{Mailbox, Message};
+use crate::mailbox::Message;
 use crate::platform::{deadline_after, Lock, Millis, Platform, Wait};
-use crate::replies::ReplyBoard;
-use crate::telegram::{CardId, CsId, Telegram, TelegramId};
-use crate::timer::TimerService;
-use crate::upstream::Upstream;
-use crate::work_area::WorkAreas;
+use crate::shared::Shared;
+use crate::telegram::{CsId, Telegram};
 use crate::worker::Ap;
 use patches::Monitor;
-use std::collections::BTreeMap;
 use std::sync::Arc;
-
-/// Everything the relay's threads share.
-pub struct Shared<P: Platform> {
-    pub config: RelayConfig,
-    pub events: EventLog,
-    pub mailboxes: Vec<Mailbox<P>>,
-    pub timers: TimerService<P>,
-    pub work_areas: WorkAreas<P>,
-    pub admission: Admission<P>,
-    pub hsm: Hsm<P>,
-    pub irq: IrqController<P>,
-    pub upstream: Upstream<P>,
-    pub replies: ReplyBoard<P>,
-    monitor_stop: P::Mutex<bool>,
-}
-
-impl<P: Platform> Shared<P> {
-    pub fn new(config: RelayConfig, events: EventLog) -> Self {
-        let mailboxes = (0..config.workers.max(1))
-            .map(|_| Mailbox::new(config.timer_delivery))
-            .collect();
-        Shared {
-            mailboxes,
-            timers: TimerService::new(),
-            work_areas: WorkAreas::new(config.work_areas),
-            admission: Admission::new(config.connection_limit),
-            hsm: Hsm::new(&config.key, config.hsm_latency),
-            irq: IrqController::new(config.patches.irq_mode),
-            upstream: Upstream::new(config.upstream_latency, config.upstream_capacity),
-            replies: ReplyBoard::default(),
-            monitor_stop: P::Mutex::new(false),
-            events,
-            config,
-        }
-    }
-
-    /// Records an event at the platform's time.
-    pub fn emit(&self, thread: ThreadName, telegram: Option<TelegramId>, kind: EventKind) {
-        self.events.record(P::now(), thread, telegram, kind);
-    }
-
-    /// Answers a CS and frees the telegram's admission slot.
-    pub(crate) fn reply(&self, thread: ThreadName, answer: Telegram) {
-        let (id, kind) = (answer.id, answer.kind);
-        self.replies.post(answer);
-        self.admission.release();
-        self.emit(thread, Some(id), EventKind::Reply { kind });
-    }
-
-    /// Raises an interrupt; the events are recorded under the interrupt
-    /// lines' lock, in the order the core saw them.
-    fn raise(&self, thread: ThreadName, telegram: Option<TelegramId>, source: IrqSource) {
-        self.irq.raise_logged(source, |raised| {
-            self.emit(thread, telegram, EventKind::InterruptRaised { source });
-            if let Raised::Collapsed { kept, lost } = raised {
-                self.emit(
-                    thread,
-                    telegram,
-                    EventKind::InterruptCollapsed { kept, lost },
-                );
-            }
-        });
-    }
-}
 
 /// The part of a relay its clients use; cheap to clone into CS threads.
 pub struct RelayHandle<P: Platform> {
@@ -328,32 +259,5 @@ fn monitor_thread<P: Platform>(s: &Shared<P>) {
             return;
         }
         s.raise(ThreadName::Monitor, None, IrqSource::Monitor);
-    }
-}
-
-/// What a post-mortem sees of a relay.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Observation {
-    pub allocated_work_areas: Vec<(u32, TelegramId)>,
-    pub pending_timeout_notices: usize,
-    pub answers: BTreeMap<TelegramId, u32>,
-    pub hsm_awaiting_completion: bool,
-    pub registered_cards: BTreeMap<CardId, TelegramId>,
-}
-
-impl<P: Platform> Shared<P> {
-    /// The relay's observable state (platform calls: not inside a closure).
-    pub fn observe(&self) -> Observation {
-        Observation {
-            allocated_work_areas: self.work_areas.allocated(),
-            pending_timeout_notices: self
-                .mailboxes
-                .iter()
-                .map(|m| m.pending_timeout_notices())
-                .sum(),
-            answers: self.replies.answer_counts(),
-            hsm_awaiting_completion: self.hsm.awaiting_completion(),
-            registered_cards: self.upstream.registered(),
-        }
     }
 }

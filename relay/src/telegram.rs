@@ -88,11 +88,6 @@ impl Kind {
             .find(|(_, c)| *c == code)
             .map(|(k, _)| *k)
     }
-
-    /// Requests travel CS → relay; everything else is an answer.
-    pub fn is_request(self) -> bool {
-        matches!(self, Kind::Register | Kind::Search)
-    }
 }
 
 /// One telegram.

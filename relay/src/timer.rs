@@ -22,7 +22,7 @@ struct Table {
     shutdown: bool,
 }
 
-/// The timer table; its thread is [`TimerService::run`].
+/// The timer table; its thread is [`TimerService::run_logged`].
 pub struct TimerService<P: Platform> {
     table: P::Mutex<Table>,
 }
@@ -55,16 +55,17 @@ impl<P: Platform> TimerService<P> {
         self.table.with(|t| t.armed.len())
     }
 
-    /// The timer thread: fires each timer whose deadline has passed, handing
-    /// it to `post` (which queues the notice), until shutdown.
-    pub fn run(&self, post: impl FnMut(Armed)) {
+    /// [`TimerService::run_logged`] with nothing to log (unit tests).
+    #[cfg(test)]
+    fn run(&self, post: impl FnMut(Armed)) {
         self.run_logged(|_| {}, post);
     }
 
-    /// As [`TimerService::run`], calling `on_fire` while the table is locked
-    /// at the moment a timer fires: from then on `kill` cannot remove it, so
-    /// that is when the event log should say the notice exists. `on_fire` must
-    /// not call the platform.
+    /// The timer thread: fires each timer whose deadline has passed, handing
+    /// it to `post` (which queues the notice), until shutdown. Calls
+    /// `on_fire` while the table is locked at the moment a timer fires: from
+    /// then on `kill` cannot remove it, so that is when the event log should
+    /// say the notice exists. `on_fire` must not call the platform.
     pub fn run_logged(&self, mut on_fire: impl FnMut(&Armed), mut post: impl FnMut(Armed)) {
         loop {
             let fired = self.table.wait(|t| {

@@ -11,7 +11,7 @@ use crate::events::{EventKind, HsmOp, ThreadName};
 use crate::hsm::{Hsm, HsmJob};
 use crate::mailbox::{Message, Next};
 use crate::platform::{deadline_after, Millis, Platform};
-use crate::relay::Shared;
+use crate::shared::Shared;
 use crate::telegram::{Kind, Telegram, TelegramId};
 use crate::timer::Armed;
 use patches::{HsmGuard, TimerFix};

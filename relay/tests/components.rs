@@ -6,8 +6,8 @@ use relay::crypto::{Direction, SessionCipher};
 use relay::cs::{disagreements, run_cs, CsConfig};
 use relay::events::{EventKind, IrqSource};
 use relay::mailbox::Message;
+use relay::sim::{Chooser, Driver, Outcome, Sim};
 use relay::telegram::{CardId, CsId, Kind, Telegram, TelegramId};
-use relay::testing::{Chooser, Driver, Outcome, Sim};
 use relay::{
     CryptoPath, CsRule, Delivery, Event, EventLog, Preset, Relay, RelayConfig, Role, ThreadName,
     TimerFix,

@@ -2,7 +2,7 @@
 //! "a one-second counterexample".
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use relay::testing::Chooser;
+use relay::sim::Chooser;
 use relay::Preset;
 use scenarios::search::{run_schedule, Cause, CARDS};
 use std::hint::black_box;

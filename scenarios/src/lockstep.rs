@@ -1,7 +1,7 @@
 //! The real relay on the deterministic driver, steered step by step.
 //!
 //! The relay runs with all of its own threads (AP worker, timer service, HSM
-//! firmware, CPU core, monitoring agent) under [`relay::testing::Driver`],
+//! firmware, CPU core, monitoring agent) under [`relay::sim::Driver`],
 //! whose every scheduling decision goes to a `Chooser::Callback` owned here.
 //! The driver's thread 0 (the body) serves commands sent from the test's
 //! thread over a channel, so a proptest `StateMachineTest` can apply one
@@ -21,9 +21,10 @@
 //! so "the worker handles exactly one message" is one command.
 
 use relay::events::{Event, EventLog, IrqSource, ThreadName};
-use relay::relay::{Observation, RelayHandle};
+use relay::relay::RelayHandle;
+use relay::shared::Observation;
+use relay::sim::{Choice, ChoicePoint, Chooser, Driver, Outcome, RunReport, Sim, Tid};
 use relay::telegram::Telegram;
-use relay::testing::{Choice, ChoicePoint, Chooser, Driver, Outcome, RunReport, Sim, Tid};
 use relay::{Platform, Relay, RelayConfig, Role};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};

@@ -18,7 +18,7 @@ use model::timer_free::{Message, TimerFree, TimerFreeAction, TimerFreeState};
 use model::{Spec, SpecName};
 use patches::Preset;
 use relay::events::{Event, EventKind, ThreadName};
-use relay::relay::Observation;
+use relay::shared::Observation;
 use relay::telegram::TelegramId;
 use relay::{CryptoPath, Delivery, RelayConfig, Role};
 use std::collections::{BTreeMap, BTreeSet};

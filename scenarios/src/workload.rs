@@ -12,7 +12,7 @@ use model::SpecName;
 use patches::{Monitor, Patches, Preset};
 use relay::crypto::{Direction, SessionCipher};
 use relay::events::{Event, EventKind, EventLog, ThreadName};
-use relay::relay::Observation;
+use relay::shared::Observation;
 use relay::telegram::{CardId, CsId, Kind, Telegram, TelegramId};
 use relay::{CryptoPath, Delivery, Platform, Relay, RelayConfig, RelayHandle, Role};
 use std::collections::BTreeMap;

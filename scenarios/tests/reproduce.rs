@@ -1,7 +1,7 @@
 //! The root causes of 2016 reproduce on the real relay code under the
 //! deterministic driver, and the same search finds nothing with the fixes.
 
-use relay::testing::Chooser;
+use relay::sim::Chooser;
 use relay::Preset;
 use scenarios::search::{run_schedule, search, up_to_symptom, Cause, Finding, CARDS};
 use scenarios::timer_free::spurious_terminations;

@@ -1,106 +1,14 @@
-//! The deterministic driver: the relay's real code, one thread at a time, on a
-//! virtual clock, with every scheduling decision made by a [`Chooser`].
-//!
-//! Each relay thread is an OS thread, but only the thread holding the baton
-//! runs; every platform operation (lock, counter, spawn, join, yield, sleep) is
-//! a scheduling point where the chooser picks the next runnable thread, or
-//! decides that the clock jumps to the next deadline (a thread preempted long
-//! enough for a timer to expire). The list of choices replays the run exactly.
-//!
-//! When no thread can run and none waits for a deadline, the run is a
-//! deadlock: that is how a hang (a lost completion notice) is reported.
+//! The scheduler: simulated threads on OS threads, one holding the baton at
+//! a time, and the virtual clock; [`Driver`] runs a body under it.
 
-use crate::platform::{Counter, Lock, Millis, Platform, Wait};
+use super::chooser::{Choice, ChoicePoint, Chooser, Tid};
+use crate::platform::Millis;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
-use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-
-/// Index of a simulated thread: 0 is the body given to [`Driver::run`].
-pub type Tid = u32;
-
-/// One scheduling decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Choice {
-    /// Let this thread take its next step.
-    Run(Tid),
-    /// Let the clock jump to the earliest pending deadline first.
-    Clock,
-}
-
-impl fmt::Display for Choice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Choice::Run(tid) => write!(f, "{tid}"),
-            Choice::Clock => f.write_str("clock"),
-        }
-    }
-}
-
-// In trace files a choice is a thread number or the string "clock".
-impl Serialize for Choice {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Choice::Run(tid) => s.serialize_u32(*tid),
-            Choice::Clock => s.serialize_str("clock"),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Choice {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Run(Tid),
-            Word(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Run(tid) => Ok(Choice::Run(tid)),
-            Raw::Word(w) if w == "clock" => Ok(Choice::Clock),
-            Raw::Word(w) => Err(serde::de::Error::custom(format!(
-                "a driver choice is a thread number or \"clock\", not {w:?}"
-            ))),
-        }
-    }
-}
-
-/// What the chooser is asked at a scheduling point with more than one option.
-#[derive(Debug)]
-pub struct ChoicePoint<'a> {
-    /// Runnable threads (ascending), then `Choice::Clock` if a deadline is pending.
-    pub options: &'a [Choice],
-    pub clock: Millis,
-    pub step: u64,
-}
-
-/// Who makes the scheduling decisions.
-pub enum Chooser {
-    /// Seeded random search: uniform over runnable threads; the clock jumps
-    /// with probability `clock_jump` when a deadline is pending.
-    Seeded { seed: u64, clock_jump: f64 },
-    /// Replay recorded choices; when they run out, the lowest runnable thread
-    /// runs and the clock only moves when nothing can run.
-    Replay(Vec<Choice>),
-    /// The caller decides.
-    Callback(Box<dyn FnMut(&ChoicePoint<'_>) -> Choice + Send>),
-}
-
-impl fmt::Debug for Chooser {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Chooser::Seeded { seed, clock_jump } => {
-                write!(f, "Seeded {{ seed: {seed}, clock_jump: {clock_jump} }}")
-            }
-            Chooser::Replay(c) => write!(f, "Replay({} choices)", c.len()),
-            Chooser::Callback(_) => f.write_str("Callback"),
-        }
-    }
-}
 
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,15 +91,11 @@ impl Driver {
     }
 }
 
-/// The simulated platform. Use it only inside [`Driver::run`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Sim;
-
 /// Marker payload used to unwind simulated threads when a run is cut short.
 struct SimAbort;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Status {
+pub(super) enum Status {
     Runnable,
     /// Waiting for a change of lock `lock`, or for the clock to reach `until`.
     Blocked {
@@ -241,7 +145,7 @@ struct Sched {
     done: bool,
 }
 
-struct World {
+pub(super) struct World {
     sched: Mutex<Sched>,
     /// Signalled when the run is over.
     done: Condvar,
@@ -252,11 +156,11 @@ thread_local! {
     static CONTEXT: RefCell<Option<(Arc<World>, Tid)>> = const { RefCell::new(None) };
 }
 
-fn context() -> (Arc<World>, Tid) {
+pub(super) fn context() -> (Arc<World>, Tid) {
     CONTEXT.with(|c| {
         c.borrow()
             .clone()
-            .expect("relay::testing::Sim used outside Driver::run")
+            .expect("relay::sim::Sim used outside Driver::run")
     })
 }
 
@@ -292,7 +196,11 @@ impl World {
 
     /// Registers a simulated thread and starts its OS thread, parked until
     /// the scheduler gives it the baton.
-    fn start_thread(self: &Arc<Self>, name: &str, f: impl FnOnce() + Send + 'static) -> Tid {
+    pub(super) fn start_thread(
+        self: &Arc<Self>,
+        name: &str,
+        f: impl FnOnce() + Send + 'static,
+    ) -> Tid {
         let tid = {
             let mut s = self.lock_sched();
             s.threads.push(SimThread {
@@ -370,13 +278,13 @@ impl World {
     }
 
     /// A scheduling point of the running thread `me`, which stays runnable.
-    fn schedule(&self, me: Tid) {
+    pub(super) fn schedule(&self, me: Tid) {
         let s = self.lock_sched();
         self.switch(s, me);
     }
 
     /// `me` stops being runnable (blocks, sleeps, joins) until woken.
-    fn block(&self, me: Tid, status: Status) {
+    pub(super) fn block(&self, me: Tid, status: Status) {
         let mut s = self.lock_sched();
         s.threads[me as usize].status = status;
         self.switch(s, me);
@@ -454,7 +362,7 @@ impl World {
         self.done.notify_all();
     }
 
-    fn wake_waiters(&self, lock: u64) {
+    pub(super) fn wake_waiters(&self, lock: u64) {
         let mut s = self.lock_sched();
         for t in s.threads.iter_mut() {
             if matches!(t.status, Status::Blocked { lock: l, .. } if l == lock) {
@@ -463,8 +371,13 @@ impl World {
         }
     }
 
-    fn clock(&self) -> Millis {
+    pub(super) fn clock(&self) -> Millis {
         self.lock_sched().clock
+    }
+
+    /// Whether thread `tid` has finished.
+    pub(super) fn finished(&self, tid: Tid) -> bool {
+        self.lock_sched().threads[tid as usize].status == Status::Finished
     }
 }
 
@@ -593,283 +506,4 @@ fn deadlock(s: &Sched) -> Outcome {
         })
         .collect();
     Outcome::Deadlock { blocked }
-}
-
-/// A lock of the simulated platform: never contended (one thread runs at a
-/// time); waiting threads are parked in the scheduler.
-#[derive(Debug)]
-pub struct SimLock<T> {
-    id: u64,
-    state: Mutex<T>,
-}
-
-impl<T> SimLock<T> {
-    fn access<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-}
-
-impl<T: Send> Lock<T> for SimLock<T> {
-    fn new(value: T) -> Self {
-        // Ids only need to be unique among the locks of one run; a process-wide
-        // counter is simplest and locks may be made outside a run.
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        SimLock {
-            id: NEXT.fetch_add(1, Ordering::Relaxed),
-            state: Mutex::new(value),
-        }
-    }
-
-    fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        let (world, me) = context();
-        world.schedule(me);
-        let result = self.access(f);
-        world.wake_waiters(self.id);
-        result
-    }
-
-    fn wait<R>(&self, mut ready: impl FnMut(&mut T) -> Wait<R>) -> R {
-        let (world, me) = context();
-        world.schedule(me);
-        loop {
-            match self.access(&mut ready) {
-                Wait::Ready(result) => {
-                    world.wake_waiters(self.id);
-                    return result;
-                }
-                Wait::Pending { until } => world.block(
-                    me,
-                    Status::Blocked {
-                        lock: self.id,
-                        until,
-                    },
-                ),
-            }
-        }
-    }
-}
-
-/// A counter of the simulated platform: every operation is a scheduling point.
-#[derive(Debug)]
-pub struct SimCounter(AtomicU64);
-
-impl SimCounter {
-    fn step<R>(&self, op: impl FnOnce(&AtomicU64) -> R) -> R {
-        let (world, me) = context();
-        world.schedule(me);
-        op(&self.0)
-    }
-}
-
-impl Counter for SimCounter {
-    fn new(value: u64) -> Self {
-        SimCounter(AtomicU64::new(value))
-    }
-    fn load(&self) -> u64 {
-        self.step(|a| a.load(Ordering::SeqCst))
-    }
-    fn fetch_add(&self, n: u64) -> u64 {
-        self.step(|a| a.fetch_add(n, Ordering::SeqCst))
-    }
-    fn fetch_sub(&self, n: u64) -> u64 {
-        self.step(|a| a.fetch_sub(n, Ordering::SeqCst))
-    }
-    fn compare_exchange(&self, current: u64, new: u64) -> Result<u64, u64> {
-        self.step(|a| a.compare_exchange(current, new, Ordering::SeqCst, Ordering::SeqCst))
-    }
-}
-
-/// A simulated thread to join.
-#[derive(Debug)]
-pub struct SimJoinHandle(Tid);
-
-impl Platform for Sim {
-    type Mutex<T: Send + 'static> = SimLock<T>;
-    type Counter = SimCounter;
-    type JoinHandle = SimJoinHandle;
-
-    fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> SimJoinHandle {
-        let (world, me) = context();
-        let tid = world.start_thread(name, f);
-        world.schedule(me);
-        SimJoinHandle(tid)
-    }
-
-    fn join(handle: SimJoinHandle) {
-        let (world, me) = context();
-        world.schedule(me);
-        let finished = world.lock_sched().threads[handle.0 as usize].status == Status::Finished;
-        if !finished {
-            world.block(me, Status::Joining { thread: handle.0 });
-        }
-    }
-
-    fn yield_now() {
-        let (world, me) = context();
-        world.schedule(me);
-    }
-
-    fn now() -> Millis {
-        context().0.clock()
-    }
-
-    fn sleep(duration: Millis) {
-        let (world, me) = context();
-        let until = world.clock().saturating_add(duration);
-        world.block(me, Status::Sleeping { until });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn seeded(seed: u64) -> Driver {
-        Driver::new(Chooser::Seeded {
-            seed,
-            clock_jump: 0.2,
-        })
-    }
-
-    /// Two threads increment a counter with a read-modify-write race.
-    fn lost_update() -> u64 {
-        let value = Arc::new(SimLock::new(0u64));
-        let handles: Vec<_> = (0..2)
-            .map(|i| {
-                let value = value.clone();
-                Sim::spawn(&format!("inc-{i}"), move || {
-                    let seen = value.with(|v| *v);
-                    value.with(|v| *v = seen + 1);
-                })
-            })
-            .collect();
-        handles.into_iter().for_each(Sim::join);
-        value.with(|v| *v)
-    }
-
-    #[test]
-    fn a_seed_finds_the_lost_update_and_its_choices_replay_it() {
-        let found = (0..50u64).find_map(|seed| {
-            let (report, result) = seeded(seed).run(lost_update);
-            (result == Some(1)).then_some(report)
-        });
-        let report = found.expect("some seed among 50 interleaves the increments");
-        assert_eq!(report.outcome, Outcome::Completed);
-        let (again, result) = Driver::new(Chooser::Replay(report.choices.clone())).run(lost_update);
-        assert_eq!(result, Some(1));
-        assert_eq!(again.choices, report.choices);
-    }
-
-    #[test]
-    fn the_default_schedule_is_sequential() {
-        let (report, result) = Driver::new(Chooser::Replay(vec![])).run(lost_update);
-        assert_eq!(result, Some(2));
-        assert_eq!(report.outcome, Outcome::Completed);
-    }
-
-    #[test]
-    fn a_thread_waiting_forever_is_a_deadlock() {
-        let (report, result) = seeded(1).run(|| {
-            let never = Arc::new(SimLock::new(false));
-            let waiter = never.clone();
-            let h = Sim::spawn("waiter", move || {
-                waiter.wait(|ready| {
-                    if *ready {
-                        Wait::Ready(())
-                    } else {
-                        Wait::blocked()
-                    }
-                })
-            });
-            Sim::join(h);
-        });
-        assert_eq!(result, None);
-        match report.outcome {
-            Outcome::Deadlock { blocked } => {
-                assert_eq!(
-                    blocked,
-                    vec!["main (joining waiter)", "waiter (waiting on a lock)"]
-                )
-            }
-            other => panic!("expected a deadlock, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn the_clock_jumps_to_deadlines_when_nothing_runs() {
-        let (report, woke) = Driver::new(Chooser::Replay(vec![])).run(|| {
-            Sim::sleep(30_000);
-            Sim::now()
-        });
-        assert_eq!(woke, Some(30_000));
-        assert_eq!(report.clock, 30_000);
-    }
-
-    #[test]
-    fn a_deadline_wait_times_out_on_the_virtual_clock() {
-        let (_, result) = Driver::new(Chooser::Replay(vec![])).run(|| {
-            let lock = SimLock::new(());
-            let deadline = Sim::now() + 500;
-            lock.wait(|_| Wait::or_at_deadline(Some(deadline), Sim::now(), Sim::now()))
-        });
-        assert_eq!(result, Some(500));
-    }
-
-    #[test]
-    fn a_far_deadline_is_no_choice_while_threads_can_run() {
-        let (report, _) = seeded(4).max_clock_jump(1_000).run(|| {
-            let h = Sim::spawn("sleeper", || Sim::sleep(60_000));
-            for _ in 0..20 {
-                Sim::yield_now();
-            }
-            Sim::join(h);
-        });
-        assert!(
-            !report.choices.contains(&Choice::Clock),
-            "{:?}",
-            report.choices
-        );
-        assert_eq!(report.clock, 60_000);
-    }
-
-    #[test]
-    fn a_panicking_thread_ends_the_run_with_its_message() {
-        let (report, _) = seeded(3).run(|| {
-            let h = Sim::spawn("bad", || panic!("work area freed twice"));
-            Sim::join(h);
-        });
-        assert_eq!(
-            report.outcome,
-            Outcome::Panicked {
-                thread: "bad".into(),
-                message: "work area freed twice".into()
-            }
-        );
-    }
-
-    #[test]
-    fn a_replay_that_names_an_absent_thread_diverges() {
-        let (report, _) = Driver::new(Chooser::Replay(vec![Choice::Run(9)])).run(lost_update);
-        assert!(
-            matches!(report.outcome, Outcome::ReplayDiverged { .. }),
-            "{report:?}"
-        );
-    }
-
-    #[test]
-    fn step_budget_cuts_a_livelock() {
-        let (report, _) = seeded(0).max_steps(100).run(|| loop {
-            Sim::yield_now();
-        });
-        assert_eq!(report.outcome, Outcome::StepLimit { steps: 100 });
-    }
-
-    #[test]
-    fn choices_serialize_as_numbers_and_clock() {
-        let json = serde_json::to_string(&vec![Choice::Run(2), Choice::Clock]).unwrap();
-        assert_eq!(json, "[2,\"clock\"]");
-        let back: Vec<Choice> = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, vec![Choice::Run(2), Choice::Clock]);
-        assert!(serde_json::from_str::<Vec<Choice>>("[\"tick\"]").is_err());
-    }
 }

@@ -1,0 +1,117 @@
+//! Everything the relay's threads share, and what a post-mortem sees of it.
+//!
+//! Every relay thread (the AP workers, the timer service, the HSM firmware,
+//! the CPU core, the monitoring agent) works on one [`Shared`]; every part of
+//! it is a platform [`Lock`] or [`crate::platform::Counter`], so any checker
+//! controls every interleaving.
+
+use crate::admission::Admission;
+use crate::config::RelayConfig;
+use crate::events::{EventKind, EventLog, IrqSource, ThreadName};
+use crate::hsm::Hsm;
+use crate::irq::{IrqController, Raised};
+use crate::mailbox::Mailbox;
+use crate::platform::{Lock, Platform};
+use crate::replies::ReplyBoard;
+use crate::telegram::{CardId, Telegram, TelegramId};
+use crate::timer::TimerService;
+use crate::upstream::Upstream;
+use crate::work_area::WorkAreas;
+use std::collections::BTreeMap;
+
+/// Everything the relay's threads share.
+pub struct Shared<P: Platform> {
+    pub config: RelayConfig,
+    pub events: EventLog,
+    pub mailboxes: Vec<Mailbox<P>>,
+    pub timers: TimerService<P>,
+    pub work_areas: WorkAreas<P>,
+    pub admission: Admission<P>,
+    pub hsm: Hsm<P>,
+    pub irq: IrqController<P>,
+    pub upstream: Upstream<P>,
+    pub replies: ReplyBoard<P>,
+    /// Set at shutdown: the monitoring agent stops raising interrupts.
+    pub(crate) monitor_stop: P::Mutex<bool>,
+}
+
+impl<P: Platform> Shared<P> {
+    pub fn new(config: RelayConfig, events: EventLog) -> Self {
+        let mailboxes = (0..config.workers.max(1))
+            .map(|_| Mailbox::new(config.timer_delivery))
+            .collect();
+        Shared {
+            mailboxes,
+            timers: TimerService::new(),
+            work_areas: WorkAreas::new(config.work_areas),
+            admission: Admission::new(config.connection_limit),
+            hsm: Hsm::new(&config.key, config.hsm_latency),
+            irq: IrqController::new(config.patches.irq_mode),
+            upstream: Upstream::new(config.upstream_latency, config.upstream_capacity),
+            replies: ReplyBoard::default(),
+            monitor_stop: P::Mutex::new(false),
+            events,
+            config,
+        }
+    }
+
+    /// Records an event at the platform's time.
+    pub fn emit(&self, thread: ThreadName, telegram: Option<TelegramId>, kind: EventKind) {
+        self.events.record(P::now(), thread, telegram, kind);
+    }
+
+    /// Answers a CS and frees the telegram's admission slot.
+    pub(crate) fn reply(&self, thread: ThreadName, answer: Telegram) {
+        let (id, kind) = (answer.id, answer.kind);
+        self.replies.post(answer);
+        self.admission.release();
+        self.emit(thread, Some(id), EventKind::Reply { kind });
+    }
+
+    /// Raises an interrupt; the events are recorded under the interrupt
+    /// lines' lock, in the order the core saw them.
+    pub(crate) fn raise(
+        &self,
+        thread: ThreadName,
+        telegram: Option<TelegramId>,
+        source: IrqSource,
+    ) {
+        self.irq.raise_logged(source, |raised| {
+            self.emit(thread, telegram, EventKind::InterruptRaised { source });
+            if let Raised::Collapsed { kept, lost } = raised {
+                self.emit(
+                    thread,
+                    telegram,
+                    EventKind::InterruptCollapsed { kept, lost },
+                );
+            }
+        });
+    }
+}
+
+/// What a post-mortem sees of a relay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observation {
+    pub allocated_work_areas: Vec<(u32, TelegramId)>,
+    pub pending_timeout_notices: usize,
+    pub answers: BTreeMap<TelegramId, u32>,
+    pub hsm_awaiting_completion: bool,
+    pub registered_cards: BTreeMap<CardId, TelegramId>,
+}
+
+impl<P: Platform> Shared<P> {
+    /// The relay's observable state (platform calls: not inside a closure).
+    pub fn observe(&self) -> Observation {
+        Observation {
+            allocated_work_areas: self.work_areas.allocated(),
+            pending_timeout_notices: self
+                .mailboxes
+                .iter()
+                .map(|m| m.pending_timeout_notices())
+                .sum(),
+            answers: self.replies.answer_counts(),
+            hsm_awaiting_completion: self.hsm.awaiting_completion(),
+            registered_cards: self.upstream.registered(),
+        }
+    }
+}
