@@ -85,7 +85,10 @@ fn unknown_preset_or_cause_is_a_clear_error_with_exit_2() {
     let out = chukei(&["reproduce", "--preset", "2016-02"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("invalid value '2016-02' for '--preset"), "{err}");
+    assert!(
+        err.contains("invalid value '2016-02' for '--preset"),
+        "{err}"
+    );
     assert!(
         err.contains("[possible values: all, 2016-01, 2016-03, 2016-04, proposed]"),
         "{err}"
@@ -94,7 +97,10 @@ fn unknown_preset_or_cause_is_a_clear_error_with_exit_2() {
     let out = chukei(&["reproduce", "--cause", "deadlock"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("invalid value 'deadlock' for '--cause"), "{err}");
+    assert!(
+        err.contains("invalid value 'deadlock' for '--cause"),
+        "{err}"
+    );
     assert!(
         err.contains("[possible values: all, timer-free, irq-order, stale-timeout]"),
         "{err}"
@@ -240,7 +246,10 @@ fn check_bad_arguments_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("invalid value 'timer' for '--spec"), "{err}");
-    assert!(err.contains("a similar value exists: 'timer-free'"), "{err}");
+    assert!(
+        err.contains("a similar value exists: 'timer-free'"),
+        "{err}"
+    );
     let out = chukei(&["check", "--size", "nonsense"]);
     assert_eq!(out.status.code(), Some(2));
     let out = chukei(&["check", "--spec", "timer-free", "--size", "colour=3"]);

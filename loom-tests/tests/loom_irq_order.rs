@@ -14,8 +14,8 @@
 use loom_tests::explore::{bound, loom_expect_failure, loom_model};
 use loom_tests::Loom;
 use patches::{HsmGuard, IrqMode, Preset};
-use relay::events::{EventKind, IrqSource};
-use scenarios::irq_order::shows_lost_completion_notice;
+use relay::events::EventKind;
+use scenarios::irq_order::{lost_hsm_interrupt, shows_lost_completion_notice};
 use scenarios::{RelayCheck, Scenario};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -43,16 +43,7 @@ fn jan_2016_loses_the_completion_notice_and_hangs() {
         shows_lost_completion_notice(&found.events),
         "the hang is the lost completion notice"
     );
-    let collapsed = found
-        .events
-        .iter()
-        .position(|e| {
-            e.kind
-                == EventKind::InterruptCollapsed {
-                    kept: IrqSource::Monitor,
-                    lost: IrqSource::Hsm,
-                }
-        })
+    let collapsed = lost_hsm_interrupt(&found.events)
         .expect("the HSM's interrupt collapsed into the monitor's");
     // The collision can hit the decrypt (about event 8) or the encrypt
     // (about event 17: the first HSM round trip, upstream, the second raise).

@@ -1,8 +1,14 @@
 //! The three specs by name, for tools that pick one at run time (CLI,
-//! regression replay): names and size parameters only, so that every other
-//! module may use it.
+//! regression replay): names, size parameters, and the one place a spec is
+//! built from its name ([`SpecName::build`]).
 
-use crate::sizes::SizeParam;
+use crate::cs_block::CsBlock;
+use crate::irq_order::IrqOrder;
+use crate::sizes::{SizeError, SizeParam};
+use crate::spec::Spec;
+use crate::timer_free::TimerFree;
+use patches::Patches;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -35,10 +41,35 @@ impl SpecName {
         }
     }
 
+    /// Builds the named spec at `patches` and `sizes` (defaults fill the
+    /// rest) and hands it to `job`, whatever its type.
+    pub fn build<J: SpecJob>(
+        self,
+        patches: Patches,
+        sizes: &BTreeMap<String, u64>,
+        job: J,
+    ) -> Result<J::Output, SizeError> {
+        Ok(match self {
+            SpecName::TimerFree => job.run(TimerFree::new(patches, sizes)?),
+            SpecName::IrqOrder => job.run(IrqOrder::new(patches, sizes)?),
+            SpecName::CsBlock => job.run(CsBlock::new(patches, sizes)?),
+        })
+    }
+
     /// Comma-separated valid names, for errors and `--help`.
     pub fn names() -> String {
         SpecName::ALL.map(SpecName::name).join(", ")
     }
+}
+
+/// What a tool does with a spec it picked by name ([`SpecName::build`]).
+pub trait SpecJob {
+    type Output;
+    fn run<S>(self, spec: S) -> Self::Output
+    where
+        S: Spec + Clone + Send + Sync + 'static,
+        S::State: Send + Sync,
+        S::Action: Send + Sync;
 }
 
 impl fmt::Display for SpecName {

@@ -1,12 +1,9 @@
 //! Replay: re-checking a `Schedule::Actions` trace against a spec, without
 //! any checker, and building such a trace from a spec's typed actions.
 
-use crate::cs_block::CsBlock;
-use crate::irq_order::IrqOrder;
-use crate::registry::{SpecName, UnknownSpec};
+use crate::registry::{SpecJob, SpecName, UnknownSpec};
 use crate::sizes::SizeError;
 use crate::spec::{Kind, Property, Spec};
-use crate::timer_free::TimerFree;
 use crate::trace::{Origin, Schedule, Trace, Verdict, FORMAT};
 use patches::Preset;
 use std::collections::BTreeMap;
@@ -268,31 +265,33 @@ pub struct ReplayOutcome {
 
 /// Replays an actions trace against the spec, preset and sizes it names.
 pub fn replay_trace(trace: &Trace) -> Result<ReplayOutcome, ReplayError> {
-    let patches = trace.preset.patches();
-    match trace.spec.parse::<SpecName>()? {
-        SpecName::TimerFree => outcome(&TimerFree::new(patches, &trace.sizes)?, trace),
-        SpecName::IrqOrder => outcome(&IrqOrder::new(patches, &trace.sizes)?, trace),
-        SpecName::CsBlock => outcome(&CsBlock::new(patches, &trace.sizes)?, trace),
-    }
+    let name: SpecName = trace.spec.parse()?;
+    name.build(trace.preset.patches(), &trace.sizes, Outcome(trace))?
 }
 
-fn outcome<S: Spec>(spec: &S, trace: &Trace) -> Result<ReplayOutcome, ReplayError> {
-    let replay = replay(spec, trace)?;
-    Ok(ReplayOutcome {
-        verdict: replay.verdict,
-        witness: replay.witness,
-        states: replay
-            .states
-            .iter()
-            .map(|s| spec.describe_state(s))
-            .collect(),
-    })
+/// Replays a trace on whichever spec it names.
+struct Outcome<'a>(&'a Trace);
+
+impl SpecJob for Outcome<'_> {
+    type Output = Result<ReplayOutcome, ReplayError>;
+    fn run<S: Spec>(self, spec: S) -> Self::Output {
+        let replay = replay(&spec, self.0)?;
+        Ok(ReplayOutcome {
+            verdict: replay.verdict,
+            witness: replay.witness,
+            states: replay
+                .states
+                .iter()
+                .map(|s| spec.describe_state(s))
+                .collect(),
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::timer_free::{Message, TimerFreeAction};
+    use crate::timer_free::{Message, TimerFree, TimerFreeAction};
 
     fn stale_notice_trace(spec: &TimerFree) -> Trace {
         use TimerFreeAction::*;

@@ -8,12 +8,10 @@
 
 use crate::adapter::SpecModel;
 use crate::fair::find_fair_lasso;
-use model::cs_block::CsBlock;
-use model::irq_order::IrqOrder;
 use model::replay::{render_actions, replay};
 use model::search::StateGraph;
 use model::sizes::{parse_overrides, resolve, SizeError};
-use model::timer_free::TimerFree;
+use model::SpecJob;
 use model::{Kind, Origin, Spec, SpecName, Trace, UnknownSpec, Verdict};
 use patches::{Preset, UnknownPreset};
 use scenarios::expected_verdict;
@@ -209,11 +207,25 @@ pub fn check_spec_preset(
         preset,
         sizes: sizes.clone(),
     };
-    Ok(match name {
-        SpecName::TimerFree => run.check(TimerFree::new(patches, &sizes)?, progress),
-        SpecName::IrqOrder => run.check(IrqOrder::new(patches, &sizes)?, progress),
-        SpecName::CsBlock => run.check(CsBlock::new(patches, &sizes)?, progress),
-    })
+    name.build(patches, &sizes, CheckJob { run, progress })
+}
+
+/// [`Run::check`] on whichever spec was named.
+struct CheckJob<'p> {
+    run: Run,
+    progress: &'p mut dyn FnMut(Progress),
+}
+
+impl SpecJob for CheckJob<'_> {
+    type Output = Vec<CheckResult>;
+    fn run<S>(self, spec: S) -> Vec<CheckResult>
+    where
+        S: Spec + Clone + Send + Sync + 'static,
+        S::State: Send + Sync,
+        S::Action: Send + Sync,
+    {
+        self.run.check(spec, self.progress)
+    }
 }
 
 /// One (spec, preset, sizes) being checked.

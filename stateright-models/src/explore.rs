@@ -2,10 +2,8 @@
 
 use crate::adapter::SpecModel;
 use crate::checks::SelectionError;
-use model::cs_block::CsBlock;
-use model::irq_order::IrqOrder;
 use model::sizes::parse_overrides;
-use model::timer_free::TimerFree;
+use model::SpecJob;
 use model::{Spec, SpecName};
 use patches::Preset;
 use stateright::Model;
@@ -40,23 +38,29 @@ pub fn serve_explorer(
         TcpListener::bind(("127.0.0.1", port))
             .map_err(|source| ExploreError::Port { port, source })?,
     );
-    let patches = preset.patches();
-    let valid = "sizes were just validated";
-    match spec {
-        SpecName::TimerFree => serve(TimerFree::new(patches, &sizes).expect(valid), port),
-        SpecName::IrqOrder => serve(IrqOrder::new(patches, &sizes).expect(valid), port),
-        SpecName::CsBlock => serve(CsBlock::new(patches, &sizes).expect(valid), port),
-    }
+    // Serving never ends: the only way out is a size error.
+    let Err(invalid) = spec.build(preset.patches(), &sizes, Serve { port });
+    Err(SelectionError::from(invalid).into())
 }
 
-fn serve<S>(spec: S, port: u16) -> Result<Infallible, ExploreError>
-where
-    S: Spec + Send + Sync + 'static,
-    S::State: Send + Sync,
-    S::Action: Send + Sync,
-{
-    let _checker = SpecModel::new(spec).checker().serve(("127.0.0.1", port));
-    loop {
-        std::thread::park();
+/// Serves whichever spec was named, until the process ends.
+struct Serve {
+    port: u16,
+}
+
+impl SpecJob for Serve {
+    type Output = Infallible;
+    fn run<S>(self, spec: S) -> Infallible
+    where
+        S: Spec + Clone + Send + Sync + 'static,
+        S::State: Send + Sync,
+        S::Action: Send + Sync,
+    {
+        let _checker = SpecModel::new(spec)
+            .checker()
+            .serve(("127.0.0.1", self.port));
+        loop {
+            std::thread::park();
+        }
     }
 }

@@ -4,9 +4,7 @@
 //! DFS; the BFS verdicts (shortest paths) run unreduced.
 
 use crate::adapter::{representative, SpecModel};
-use model::cs_block::CsBlock;
-use model::irq_order::IrqOrder;
-use model::timer_free::TimerFree;
+use model::SpecJob;
 use model::{Spec, SpecName};
 use patches::Preset;
 use stateright::{Checker, Model};
@@ -19,25 +17,28 @@ pub fn dfs_state_count(
     sizes: &BTreeMap<String, u64>,
     symmetry: bool,
 ) -> Result<usize, model::sizes::SizeError> {
-    let patches = preset.patches();
-    Ok(match spec {
-        SpecName::TimerFree => count(TimerFree::new(patches, sizes)?, symmetry),
-        SpecName::IrqOrder => count(IrqOrder::new(patches, sizes)?, symmetry),
-        SpecName::CsBlock => count(CsBlock::new(patches, sizes)?, symmetry),
-    })
+    spec.build(preset.patches(), sizes, DfsCount { symmetry })
 }
 
-fn count<S>(spec: S, symmetry: bool) -> usize
-where
-    S: Spec + Send + Sync + 'static,
-    S::State: Send + Sync,
-    S::Action: Send + Sync,
-{
-    let builder = SpecModel::new(spec).checker();
-    let builder = if symmetry {
-        builder.symmetry_fn(representative::<S>)
-    } else {
-        builder
-    };
-    builder.spawn_dfs().join().unique_state_count()
+/// Counts the unique states of whichever spec was named.
+struct DfsCount {
+    symmetry: bool,
+}
+
+impl SpecJob for DfsCount {
+    type Output = usize;
+    fn run<S>(self, spec: S) -> usize
+    where
+        S: Spec + Clone + Send + Sync + 'static,
+        S::State: Send + Sync,
+        S::Action: Send + Sync,
+    {
+        let builder = SpecModel::new(spec).checker();
+        let builder = if self.symmetry {
+            builder.symmetry_fn(representative::<S>)
+        } else {
+            builder
+        };
+        builder.spawn_dfs().join().unique_state_count()
+    }
 }
