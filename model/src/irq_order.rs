@@ -65,7 +65,7 @@ pub enum Hsm {
 
 /// How a request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Outcome {
+pub enum RequestOutcome {
     Pending,
     /// The CPU acknowledged the interrupt and sent the completion notice.
     Completed,
@@ -81,14 +81,14 @@ pub struct IrqOrderState {
     pub hsm: Hsm,
     pub hsm_irq_pending: bool,
     pub monitor_irq_pending: bool,
-    pub requests: Vec<Outcome>,
+    pub requests: Vec<RequestOutcome>,
 }
 
 impl IrqOrderState {
     fn issued(&self) -> usize {
         self.requests
             .iter()
-            .filter(|o| **o != Outcome::Pending)
+            .filter(|o| **o != RequestOutcome::Pending)
             .count()
             + usize::from(self.relay_waiting.is_some())
     }
@@ -111,12 +111,12 @@ pub struct IrqOrderObservation {
 
 impl IrqOrderState {
     pub fn observe(&self) -> IrqOrderObservation {
-        let count = |o: Outcome| self.requests.iter().filter(|r| **r == o).count();
+        let count = |o: RequestOutcome| self.requests.iter().filter(|r| **r == o).count();
         IrqOrderObservation {
             hsm_waiting_for_completion: matches!(self.hsm, Hsm::AwaitCompletion(_)),
             relay_waiting: self.relay_waiting,
-            completed: count(Outcome::Completed),
-            error_replied: count(Outcome::ErrorReplied),
+            completed: count(RequestOutcome::Completed),
+            error_replied: count(RequestOutcome::ErrorReplied),
         }
     }
 }
@@ -189,7 +189,7 @@ impl IrqOrder {
                     return None;
                 };
                 s.hsm = Hsm::Idle; // the completion notice
-                s.requests[usize::from(r)] = Outcome::Completed;
+                s.requests[usize::from(r)] = RequestOutcome::Completed;
                 s.relay_waiting = None;
             }
             _ => return None,
@@ -212,7 +212,7 @@ impl Spec for IrqOrder {
             hsm: Hsm::Idle,
             hsm_irq_pending: false,
             monitor_irq_pending: false,
-            requests: vec![Outcome::Pending; usize::from(self.requests)],
+            requests: vec![RequestOutcome::Pending; usize::from(self.requests)],
         }]
     }
 
@@ -268,7 +268,7 @@ impl Spec for IrqOrder {
                 if !bounded || !s.hsm_interrupt_lost() {
                     return None;
                 }
-                next.requests[usize::from(r)] = Outcome::ErrorReplied;
+                next.requests[usize::from(r)] = RequestOutcome::ErrorReplied;
                 next.relay_waiting = None;
                 next.hsm = Hsm::Idle; // reset
             }
@@ -280,7 +280,7 @@ impl Spec for IrqOrder {
         vec![
             Property::<Self>::eventually(
                 "hsm_request_completes",
-                |_, s| s.requests.iter().all(|o| *o == Outcome::Completed),
+                |_, s| s.requests.iter().all(|o| *o == RequestOutcome::Completed),
                 Fairness::new(
                     "relay, HSM, CPU and the relay's timeout are weakly fair; \
                                   the monitor is not (it may poll or not)",
@@ -292,7 +292,7 @@ impl Spec for IrqOrder {
                 !(s.relay_waiting.is_some() && s.hsm_interrupt_lost() && !can_wake)
             }),
             Property::<Self>::sometimes("all_requests_completed", |_, s| {
-                s.requests.iter().all(|o| *o == Outcome::Completed)
+                s.requests.iter().all(|o| *o == RequestOutcome::Completed)
             }),
         ]
     }
@@ -373,7 +373,7 @@ mod tests {
             source: Source::Hsm,
         });
         let s = run(&spec, &actions);
-        assert_eq!(s.requests[0], Outcome::Completed);
+        assert_eq!(s.requests[0], RequestOutcome::Completed);
         assert_eq!(s.hsm, Hsm::Idle);
     }
 
@@ -385,7 +385,7 @@ mod tests {
         let mut actions = COLLISION.to_vec();
         actions.push(RelayTimesOut);
         let s = run(&spec, &actions);
-        assert_eq!(s.requests[0], Outcome::ErrorReplied);
+        assert_eq!(s.requests[0], RequestOutcome::ErrorReplied);
         assert_eq!((s.relay_waiting, s.hsm), (None, Hsm::Idle));
         assert_eq!(s.observe().error_replied, 1);
         let healthy = run(&spec, &COLLISION[..2]);

@@ -22,5 +22,5 @@ pub mod trace;
 
 pub use registry::{SpecJob, SpecName, UnknownSpec};
 pub use replay::replay_trace;
-pub use spec::{Fairness, Kind, Property, Spec};
+pub use spec::{Fairness, Property, PropertyKind, Spec};
 pub use trace::{Origin, Schedule, Trace, TraceError, Verdict};

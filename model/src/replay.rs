@@ -3,7 +3,7 @@
 
 use crate::registry::{SpecJob, SpecName, UnknownSpec};
 use crate::sizes::SizeError;
-use crate::spec::{Kind, Property, Spec};
+use crate::spec::{Property, PropertyKind, Spec};
 use crate::trace::{Origin, Schedule, Trace, Verdict, FORMAT};
 use patches::Preset;
 use std::collections::BTreeMap;
@@ -185,15 +185,15 @@ fn judge<S: Spec>(
 ) -> Result<(Verdict, Option<usize>), ReplayError> {
     let holds_at = |s: &S::State| (property.condition)(spec, s);
     Ok(match property.kind {
-        Kind::Always => match states.iter().position(|s| !holds_at(s)) {
+        PropertyKind::Always => match states.iter().position(|s| !holds_at(s)) {
             Some(i) => (Verdict::Violated, Some(i)),
             None => (Verdict::Holds, None),
         },
-        Kind::Sometimes => match states.iter().position(holds_at) {
+        PropertyKind::Sometimes => match states.iter().position(holds_at) {
             Some(i) => (Verdict::Holds, Some(i)),
             None => (Verdict::Violated, None),
         },
-        Kind::Eventually => match cycle_start {
+        PropertyKind::Eventually => match cycle_start {
             Some(k) => judge_lasso(spec, property, states, actions, k)?,
             None => {
                 let last = states.len() - 1;
@@ -266,13 +266,13 @@ pub struct ReplayOutcome {
 /// Replays an actions trace against the spec, preset and sizes it names.
 pub fn replay_trace(trace: &Trace) -> Result<ReplayOutcome, ReplayError> {
     let name: SpecName = trace.spec.parse()?;
-    name.build(trace.preset.patches(), &trace.sizes, Outcome(trace))?
+    name.build(trace.preset.patches(), &trace.sizes, ReplayJob(trace))?
 }
 
 /// Replays a trace on whichever spec it names.
-struct Outcome<'a>(&'a Trace);
+struct ReplayJob<'a>(&'a Trace);
 
-impl SpecJob for Outcome<'_> {
+impl SpecJob for ReplayJob<'_> {
     type Output = Result<ReplayOutcome, ReplayError>;
     fn run<S: Spec>(self, spec: S) -> Self::Output {
         let replay = replay(&spec, self.0)?;

@@ -8,7 +8,7 @@
 //! are expanded, so the BFS queue is a cursor over the ids and the first
 //! state found with some quality is one with a shortest path.
 
-use crate::spec::{Kind, Property, Spec};
+use crate::spec::{Property, PropertyKind, Spec};
 use crate::trace::Verdict;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -121,7 +121,7 @@ fn always_property<S: Spec>(spec: &S, name: &str) -> Property<S> {
         .unwrap_or_else(|| panic!("spec `{}` has no property `{name}`", spec.name()));
     assert_eq!(
         property.kind,
-        Kind::Always,
+        PropertyKind::Always,
         "`{name}` is not an always property"
     );
     property
@@ -235,7 +235,7 @@ mod tests {
         for preset in Preset::ALL {
             let spec = timer_free(preset);
             for property in spec.properties() {
-                if property.kind != Kind::Always {
+                if property.kind != PropertyKind::Always {
                     continue;
                 }
                 let path = shortest_violation(&spec, property.name, usize::MAX);

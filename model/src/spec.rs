@@ -70,7 +70,7 @@ pub trait Spec: Sized {
 /// How a property's condition is quantified over behaviours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Kind {
+pub enum PropertyKind {
     /// Safety: the condition holds in every reachable state.
     Always,
     /// Reachability: the condition holds in some reachable state (an example
@@ -122,9 +122,9 @@ impl<S: Spec> Clone for Fairness<S> {
 /// A named condition with its quantifier.
 pub struct Property<S: Spec> {
     pub name: &'static str,
-    pub kind: Kind,
+    pub kind: PropertyKind,
     pub condition: fn(&S, &S::State) -> bool,
-    /// Only for [`Kind::Eventually`].
+    /// Only for [`PropertyKind::Eventually`].
     pub fairness: Option<Fairness<S>>,
 }
 
@@ -143,7 +143,7 @@ impl<S: Spec> Property<S> {
     pub fn always(name: &'static str, condition: fn(&S, &S::State) -> bool) -> Self {
         Property {
             name,
-            kind: Kind::Always,
+            kind: PropertyKind::Always,
             condition,
             fairness: None,
         }
@@ -152,7 +152,7 @@ impl<S: Spec> Property<S> {
     pub fn sometimes(name: &'static str, condition: fn(&S, &S::State) -> bool) -> Self {
         Property {
             name,
-            kind: Kind::Sometimes,
+            kind: PropertyKind::Sometimes,
             condition,
             fairness: None,
         }
@@ -165,7 +165,7 @@ impl<S: Spec> Property<S> {
     ) -> Self {
         Property {
             name,
-            kind: Kind::Eventually,
+            kind: PropertyKind::Eventually,
             condition,
             fairness: Some(fairness),
         }

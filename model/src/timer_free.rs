@@ -58,19 +58,22 @@ pub const SIZES: &[SizeParam] = &[
     },
 ];
 
-/// A telegram id; also its generation (epoch) for the timer.
-pub type TelegramId = u8;
+/// A telegram of the spec: its place in arrival order (0, 1, ..), an index
+/// into the state's tables, and also its generation (epoch) for the timer.
+/// Not the relay's `TelegramId` (a wire identifier); the relay<->spec map
+/// in `scenarios` translates between the two.
+pub type TelegramIndex = u8;
 
 /// A message in a worker's queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Message {
     /// A request telegram from a CS.
-    Telegram { telegram: TelegramId },
+    Telegram { telegram: TelegramIndex },
     /// The OS timer fired while armed for this telegram generation.
-    TimeoutNotice { epoch: TelegramId },
+    TimeoutNotice { epoch: TelegramIndex },
     /// The HSM finished the request it got for this telegram.
-    Completion { telegram: TelegramId },
+    Completion { telegram: TelegramIndex },
 }
 
 /// Where a worker is in its per-telegram sequence.
@@ -78,13 +81,13 @@ pub enum Message {
 pub enum Phase {
     Idle,
     /// Work area allocated, timer set, waiting for the HSM to decrypt.
-    AwaitDecrypt(TelegramId),
+    AwaitDecrypt(TelegramIndex),
     /// Forwarded upstream and got the answer, waiting for the HSM to encrypt.
-    AwaitEncrypt(TelegramId),
+    AwaitEncrypt(TelegramIndex),
 }
 
 impl Phase {
-    pub fn telegram(self) -> Option<TelegramId> {
+    pub fn telegram(self) -> Option<TelegramIndex> {
         match self {
             Phase::Idle => None,
             Phase::AwaitDecrypt(t) | Phase::AwaitEncrypt(t) => Some(t),
@@ -97,11 +100,11 @@ impl Phase {
 pub struct Worker {
     pub phase: Phase,
     /// The telegram whose work area is allocated, if any.
-    pub work_area: Option<TelegramId>,
+    pub work_area: Option<TelegramIndex>,
     /// The generation the (one-shot) timer is armed for, if armed.
-    pub timer: Option<TelegramId>,
+    pub timer: Option<TelegramIndex>,
     /// The telegram whose HSM request is outstanding (completion not posted).
-    pub hsm_request: Option<TelegramId>,
+    pub hsm_request: Option<TelegramIndex>,
     pub queue: Vec<Message>,
 }
 
@@ -113,7 +116,7 @@ pub struct TelegramRecord {
     /// Answered normally.
     pub answered: bool,
     /// Terminated by a timeout notice of this generation.
-    pub terminated_by: Option<TelegramId>,
+    pub terminated_by: Option<TelegramIndex>,
 }
 
 /// The whole AP.
@@ -121,7 +124,7 @@ pub struct TelegramRecord {
 pub struct TimerFreeState {
     pub workers: Vec<Worker>,
     /// Telegrams that have arrived so far (the next one's id).
-    pub arrived: TelegramId,
+    pub arrived: TelegramIndex,
     pub telegrams: Vec<TelegramRecord>,
     /// The AP freed a work area that was not allocated and terminated abnormally.
     pub abnormal_termination: bool,
@@ -132,13 +135,13 @@ pub struct TimerFreeState {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimerFreeObservation {
     /// Telegrams whose work area is allocated, ascending.
-    pub work_areas_allocated: Vec<TelegramId>,
+    pub work_areas_allocated: Vec<TelegramIndex>,
     /// Timeout notices queued and not yet retrieved, over all workers.
     pub pending_timeout_notices: usize,
     /// Replies sent per telegram (normal or error).
     pub replies: Vec<u8>,
     /// Telegrams terminated by a timeout notice, ascending.
-    pub terminated: Vec<TelegramId>,
+    pub terminated: Vec<TelegramIndex>,
     pub abnormal_termination: bool,
 }
 
@@ -157,7 +160,7 @@ impl TimerFreeState {
             work_areas_allocated,
             pending_timeout_notices,
             replies: self.telegrams.iter().map(|r| r.replies).collect(),
-            terminated: (0..self.telegrams.len() as TelegramId)
+            terminated: (0..self.telegrams.len() as TelegramIndex)
                 .filter(|&t| self.telegrams[usize::from(t)].terminated_by.is_some())
                 .collect(),
             abnormal_termination: self.abnormal_termination,
@@ -170,7 +173,10 @@ impl TimerFreeState {
 #[serde(rename_all = "snake_case")]
 pub enum TimerFreeAction {
     /// A CS telegram is posted to a worker's queue.
-    Arrive { worker: usize, telegram: TelegramId },
+    Arrive {
+        worker: usize,
+        telegram: TelegramIndex,
+    },
     /// The OS fires the worker's armed timer: a timeout notice is queued.
     TimerFires { worker: usize },
     /// The HSM posts the completion of the worker's outstanding request.
@@ -247,7 +253,7 @@ impl TimerFree {
 
     /// The timeout handler: the three variants of the fix differ only in
     /// when they decide to terminate.
-    fn on_timeout_notice(&self, state: &mut TimerFreeState, w: usize, epoch: TelegramId) {
+    fn on_timeout_notice(&self, state: &mut TimerFreeState, w: usize, epoch: TelegramIndex) {
         let worker = &state.workers[w];
         let terminate = match self.timer_fix {
             TimerFix::None => true,
@@ -261,7 +267,7 @@ impl TimerFree {
 }
 
 /// Telegram handler: allocate the work area, set the timer, ask the HSM.
-fn start_telegram(worker: &mut Worker, telegram: TelegramId) {
+fn start_telegram(worker: &mut Worker, telegram: TelegramIndex) {
     worker.work_area = Some(telegram);
     worker.timer = Some(telegram);
     worker.hsm_request = Some(telegram);
@@ -271,7 +277,7 @@ fn start_telegram(worker: &mut Worker, telegram: TelegramId) {
 /// Completion handler. After decryption the worker forwards upstream
 /// (synchronously) and asks for encryption; after encryption it kills the
 /// timer, replies and frees. A completion for another telegram is discarded.
-fn on_completion(state: &mut TimerFreeState, w: usize, telegram: TelegramId) {
+fn on_completion(state: &mut TimerFreeState, w: usize, telegram: TelegramIndex) {
     let worker = &mut state.workers[w];
     match worker.phase {
         Phase::AwaitDecrypt(t) if t == telegram => {
@@ -292,7 +298,7 @@ fn on_completion(state: &mut TimerFreeState, w: usize, telegram: TelegramId) {
 
 /// Termination: free the work area pointer. With nothing allocated this is
 /// the abnormal termination of the AP.
-fn terminate_current(state: &mut TimerFreeState, w: usize, epoch: TelegramId) {
+fn terminate_current(state: &mut TimerFreeState, w: usize, epoch: TelegramIndex) {
     let worker = &mut state.workers[w];
     let Some(telegram) = worker.work_area.take() else {
         state.abnormal_termination = true;
@@ -493,7 +499,7 @@ fn all_finished(s: &TimerFreeState) -> bool {
     s.telegrams.iter().all(|r| r.replies > 0)
 }
 
-fn opt(t: Option<TelegramId>) -> String {
+fn opt(t: Option<TelegramIndex>) -> String {
     t.map_or("-".to_string(), |t| format!("t{t}"))
 }
 
@@ -565,7 +571,7 @@ mod tests {
         state
     }
 
-    fn happy_path(telegram: TelegramId) -> Vec<TimerFreeAction> {
+    fn happy_path(telegram: TelegramIndex) -> Vec<TimerFreeAction> {
         use TimerFreeAction::*;
         let done = Message::Completion { telegram };
         vec![

@@ -26,7 +26,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use relay::cs::{disagreements, run_cs, CsConfig, CsReport};
 use relay::platform::Millis;
-use relay::sim::{Chooser, Driver, Outcome, Sim};
+use relay::sim::{Chooser, Driver, RunOutcome, Sim};
 use relay::telegram::{CardId, CsId};
 use relay::{EventLog, Platform, Relay, RelayConfig};
 use std::collections::BTreeMap;
@@ -122,7 +122,7 @@ fn run_once(w: Workload, preset: Preset, timeouts: Timeouts, seed: u64) -> Vec<C
         let reports = reports.lock().unwrap();
         disagreements(&reports, &registered)
     });
-    assert_eq!(report.outcome, Outcome::Completed, "{w:?} seed {seed}");
+    assert_eq!(report.outcome, RunOutcome::Completed, "{w:?} seed {seed}");
     lost.expect("the driver body finished")
 }
 

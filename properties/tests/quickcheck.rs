@@ -12,7 +12,9 @@
 
 use quickcheck::{quickcheck, Arbitrary, Gen, TestResult};
 use relay::admission::Admission;
-use relay::telegram::{decode, encode, CardId, CsId, FrameError, Kind, Telegram, TelegramId};
+use relay::telegram::{
+    decode, encode, CardId, CsId, FrameError, Telegram, TelegramId, TelegramKind,
+};
 use relay::Std;
 
 #[derive(Clone, Debug)]
@@ -21,13 +23,13 @@ struct AnyTelegram(Telegram);
 impl Arbitrary for AnyTelegram {
     fn arbitrary(g: &mut Gen) -> Self {
         let kinds = [
-            Kind::Register,
-            Kind::Search,
-            Kind::ReplyOk,
-            Kind::ConnectionExcess,
-            Kind::ErrorTimeout,
-            Kind::ErrorHsm,
-            Kind::ErrorUnauthorized,
+            TelegramKind::Register,
+            TelegramKind::Search,
+            TelegramKind::ReplyOk,
+            TelegramKind::ConnectionExcess,
+            TelegramKind::ErrorTimeout,
+            TelegramKind::ErrorHsm,
+            TelegramKind::ErrorUnauthorized,
         ];
         AnyTelegram(Telegram {
             kind: *g.choose(&kinds).expect("non-empty"),

@@ -1,12 +1,12 @@
 //! How fast the telegram codec is.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use relay::telegram::{decode, encode, CardId, CsId, Kind, Telegram, TelegramId};
+use relay::telegram::{decode, encode, CardId, CsId, Telegram, TelegramId, TelegramKind};
 use std::hint::black_box;
 
 fn codec(c: &mut Criterion) {
     let telegram = Telegram {
-        kind: Kind::Register,
+        kind: TelegramKind::Register,
         cs: CsId(1),
         id: TelegramId(100_001),
         card: CardId(42),

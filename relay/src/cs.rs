@@ -13,7 +13,7 @@ use crate::crypto::{Direction, SessionCipher};
 use crate::events::{EventKind, ThreadName};
 use crate::platform::{deadline_after, Millis, Platform};
 use crate::relay::RelayHandle;
-use crate::telegram::{CardId, CsId, Kind, Telegram, TelegramId};
+use crate::telegram::{CardId, CsId, Telegram, TelegramId, TelegramKind};
 use patches::CsRule;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -208,7 +208,7 @@ impl<P: Platform> Terminal<'_, P> {
         }
         let body = format!("register {card}");
         let telegram = Telegram {
-            kind: Kind::Register,
+            kind: TelegramKind::Register,
             cs: self.config.cs,
             id,
             card,
@@ -254,8 +254,8 @@ impl<P: Platform> Terminal<'_, P> {
         let (card, attempts_left) = (f.card, f.attempts);
         let record = self.report.cards.entry(card).or_default();
         let issued = match answer.kind {
-            Kind::ReplyOk => true,
-            Kind::ErrorUnauthorized => false,
+            TelegramKind::ReplyOk => true,
+            TelegramKind::ErrorUnauthorized => false,
             _ => {
                 if attempts_left == 0 {
                     self.in_flight.remove(&answer.id);

@@ -2,7 +2,7 @@
 //! (the review's lesson). `tracing` output and every checker read these.
 
 use crate::platform::Millis;
-use crate::telegram::{CardId, CsId, Kind, TelegramId};
+use crate::telegram::{CardId, CsId, TelegramId, TelegramKind};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -120,7 +120,7 @@ pub enum EventKind {
     /// The card management server answered.
     UpstreamReply { registered: bool },
     /// The relay answered the CS.
-    Reply { kind: Kind },
+    Reply { kind: TelegramKind },
     /// A CS wrote a card's IC chip.
     ChipWritten { card: CardId },
     /// A CS got the final answer for a card.

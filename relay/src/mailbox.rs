@@ -178,11 +178,11 @@ impl<P: Platform> Mailbox<P> {
 mod tests {
     use super::*;
     use crate::platform::Std;
-    use crate::telegram::{CardId, CsId, Kind};
+    use crate::telegram::{CardId, CsId, TelegramKind};
 
     fn arrival(id: u64) -> Message {
         Message::Arrival(Telegram {
-            kind: Kind::Register,
+            kind: TelegramKind::Register,
             cs: CsId(0),
             id: TelegramId(id),
             card: CardId(id),

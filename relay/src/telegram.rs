@@ -45,7 +45,7 @@ impl fmt::Display for CardId {
 
 /// What a telegram is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Kind {
+pub enum TelegramKind {
     /// CS → relay: register a card whose chip has been written.
     Register,
     /// CS → relay: a search.
@@ -63,27 +63,27 @@ pub enum Kind {
     ErrorUnauthorized,
 }
 
-impl Kind {
-    const CODES: [(Kind, u8); 7] = [
-        (Kind::Register, 0x01),
-        (Kind::Search, 0x02),
-        (Kind::ReplyOk, 0x81),
-        (Kind::ConnectionExcess, 0x82),
-        (Kind::ErrorTimeout, 0x83),
-        (Kind::ErrorHsm, 0x84),
-        (Kind::ErrorUnauthorized, 0x85),
+impl TelegramKind {
+    const CODES: [(TelegramKind, u8); 7] = [
+        (TelegramKind::Register, 0x01),
+        (TelegramKind::Search, 0x02),
+        (TelegramKind::ReplyOk, 0x81),
+        (TelegramKind::ConnectionExcess, 0x82),
+        (TelegramKind::ErrorTimeout, 0x83),
+        (TelegramKind::ErrorHsm, 0x84),
+        (TelegramKind::ErrorUnauthorized, 0x85),
     ];
 
     pub fn code(self) -> u8 {
-        Kind::CODES
+        TelegramKind::CODES
             .iter()
             .find(|(k, _)| *k == self)
             .map(|(_, c)| *c)
             .unwrap_or(0)
     }
 
-    pub fn from_code(code: u8) -> Option<Kind> {
-        Kind::CODES
+    pub fn from_code(code: u8) -> Option<TelegramKind> {
+        TelegramKind::CODES
             .iter()
             .find(|(_, c)| *c == code)
             .map(|(k, _)| *k)
@@ -93,7 +93,7 @@ impl Kind {
 /// One telegram.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Telegram {
-    pub kind: Kind,
+    pub kind: TelegramKind,
     pub cs: CsId,
     pub id: TelegramId,
     pub card: CardId,
@@ -102,7 +102,7 @@ pub struct Telegram {
 
 impl Telegram {
     /// The answer to this telegram, with the same ids.
-    pub fn answer(&self, kind: Kind, payload: Vec<u8>) -> Telegram {
+    pub fn answer(&self, kind: TelegramKind, payload: Vec<u8>) -> Telegram {
         Telegram {
             kind,
             cs: self.cs,
@@ -167,7 +167,7 @@ pub fn decode(bytes: &[u8]) -> Result<(Telegram, usize), FrameError> {
     }
     let body = &bytes[LEN_PREFIX..total];
     let [code] = take(body, 0)?;
-    let kind = Kind::from_code(code).ok_or(FrameError::UnknownKind(code))?;
+    let kind = TelegramKind::from_code(code).ok_or(FrameError::UnknownKind(code))?;
     let telegram = Telegram {
         kind,
         cs: CsId(u16::from_be_bytes(take(body, 1)?)),
@@ -196,7 +196,7 @@ mod tests {
 
     fn sample() -> Telegram {
         Telegram {
-            kind: Kind::Register,
+            kind: TelegramKind::Register,
             cs: CsId(12),
             id: TelegramId(345),
             card: CardId(6789),
@@ -214,7 +214,7 @@ mod tests {
     #[test]
     fn two_frames_in_a_stream_decode_one_by_one() {
         let mut stream = encode(&sample()).unwrap();
-        let second = sample().answer(Kind::ReplyOk, vec![]);
+        let second = sample().answer(TelegramKind::ReplyOk, vec![]);
         stream.extend(encode(&second).unwrap());
         let (first, used) = decode(&stream).unwrap();
         assert_eq!(first, sample());
@@ -268,18 +268,18 @@ mod tests {
         ));
     }
 
-    impl Arbitrary for Kind {
+    impl Arbitrary for TelegramKind {
         fn arbitrary(g: &mut Gen) -> Self {
-            g.choose(&Kind::CODES)
+            g.choose(&TelegramKind::CODES)
                 .map(|(k, _)| *k)
-                .unwrap_or(Kind::Register)
+                .unwrap_or(TelegramKind::Register)
         }
     }
 
     impl Arbitrary for Telegram {
         fn arbitrary(g: &mut Gen) -> Self {
             Telegram {
-                kind: Kind::arbitrary(g),
+                kind: TelegramKind::arbitrary(g),
                 cs: CsId(u16::arbitrary(g)),
                 id: TelegramId(u64::arbitrary(g)),
                 card: CardId(u64::arbitrary(g)),

@@ -2,7 +2,7 @@
 //! a bounded number of requests in progress.
 
 use crate::platform::{Lock, Millis, Platform, Wait};
-use crate::telegram::{CardId, Kind, TelegramId};
+use crate::telegram::{CardId, TelegramId, TelegramKind};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default)]
@@ -31,7 +31,7 @@ impl<P: Platform> Upstream<P> {
     /// Forwards one request and waits for the answer. A registration by a
     /// new telegram for a card already registered is refused as unauthorized;
     /// the same telegram again (an idempotent retry) is answered OK.
-    pub fn call(&self, kind: Kind, card: CardId, telegram: TelegramId) -> Kind {
+    pub fn call(&self, kind: TelegramKind, card: CardId, telegram: TelegramId) -> TelegramKind {
         let capacity = self.capacity;
         self.server.wait(|s| {
             if s.in_progress < capacity {
@@ -46,16 +46,16 @@ impl<P: Platform> Upstream<P> {
         }
         self.server.with(|s| {
             s.in_progress -= 1;
-            if kind != Kind::Register {
-                return Kind::ReplyOk;
+            if kind != TelegramKind::Register {
+                return TelegramKind::ReplyOk;
             }
             match s.registered.get(&card) {
                 None => {
                     s.registered.insert(card, telegram);
-                    Kind::ReplyOk
+                    TelegramKind::ReplyOk
                 }
-                Some(&by) if by == telegram => Kind::ReplyOk,
-                Some(_) => Kind::ErrorUnauthorized,
+                Some(&by) if by == telegram => TelegramKind::ReplyOk,
+                Some(_) => TelegramKind::ErrorUnauthorized,
             }
         })
     }
@@ -75,13 +75,22 @@ mod tests {
     fn registration_is_idempotent_per_telegram_and_refused_for_another() {
         let up = Upstream::<Std>::new(0, 1);
         let card = CardId(1);
-        assert_eq!(up.call(Kind::Register, card, TelegramId(10)), Kind::ReplyOk);
-        assert_eq!(up.call(Kind::Register, card, TelegramId(10)), Kind::ReplyOk);
         assert_eq!(
-            up.call(Kind::Register, card, TelegramId(11)),
-            Kind::ErrorUnauthorized
+            up.call(TelegramKind::Register, card, TelegramId(10)),
+            TelegramKind::ReplyOk
         );
-        assert_eq!(up.call(Kind::Search, card, TelegramId(12)), Kind::ReplyOk);
+        assert_eq!(
+            up.call(TelegramKind::Register, card, TelegramId(10)),
+            TelegramKind::ReplyOk
+        );
+        assert_eq!(
+            up.call(TelegramKind::Register, card, TelegramId(11)),
+            TelegramKind::ErrorUnauthorized
+        );
+        assert_eq!(
+            up.call(TelegramKind::Search, card, TelegramId(12)),
+            TelegramKind::ReplyOk
+        );
         assert_eq!(up.registered().get(&card), Some(&TelegramId(10)));
     }
 }

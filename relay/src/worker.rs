@@ -12,7 +12,7 @@ use crate::hsm::{Hsm, HsmJob};
 use crate::mailbox::{Message, Next};
 use crate::platform::{deadline_after, Millis, Platform};
 use crate::shared::Shared;
-use crate::telegram::{Kind, Telegram, TelegramId};
+use crate::telegram::{Telegram, TelegramId, TelegramKind};
 use crate::timer::Armed;
 use patches::{HsmGuard, TimerFix};
 
@@ -27,7 +27,7 @@ struct InFlight {
     /// The guard's deadline for that wait, if the guard is on.
     hsm_deadline: Option<Millis>,
     /// The upstream's answer, once it came.
-    upstream_answer: Option<Kind>,
+    upstream_answer: Option<TelegramKind>,
 }
 
 /// One AP worker's state.
@@ -117,8 +117,10 @@ impl<'a, P: Platform> Ap<'a, P> {
         let id = telegram.id;
         let Some(area) = self.shared.work_areas.alloc(id) else {
             self.emit(Some(id), EventKind::AllocFailed);
-            self.shared
-                .reply(self.thread(), telegram.answer(Kind::ErrorTimeout, vec![]));
+            self.shared.reply(
+                self.thread(),
+                telegram.answer(TelegramKind::ErrorTimeout, vec![]),
+            );
             return;
         };
         self.emit(Some(id), EventKind::Alloc { area });
@@ -206,10 +208,10 @@ impl<'a, P: Platform> Ap<'a, P> {
                     .in_flight
                     .as_ref()
                     .and_then(|f| f.upstream_answer)
-                    .unwrap_or(Kind::ReplyOk);
+                    .unwrap_or(TelegramKind::ReplyOk);
                 self.finish(kind, sealed);
             }
-            (_, Err(_)) => self.finish(Kind::ErrorHsm, vec![]),
+            (_, Err(_)) => self.finish(TelegramKind::ErrorHsm, vec![]),
         }
     }
 
@@ -224,7 +226,7 @@ impl<'a, P: Platform> Ap<'a, P> {
         self.emit(
             Some(id),
             EventKind::UpstreamReply {
-                registered: kind == Kind::Register && answer == Kind::ReplyOk,
+                registered: kind == TelegramKind::Register && answer == TelegramKind::ReplyOk,
             },
         );
         if let Some(f) = self.in_flight.as_mut() {
@@ -235,7 +237,7 @@ impl<'a, P: Platform> Ap<'a, P> {
     }
 
     /// Relay work complete: reset the timer, reply, terminate (free).
-    fn finish(&mut self, kind: Kind, payload: Vec<u8>) {
+    fn finish(&mut self, kind: TelegramKind, payload: Vec<u8>) {
         let Some(f) = self.in_flight.take() else {
             return;
         };
@@ -292,8 +294,10 @@ impl<'a, P: Platform> Ap<'a, P> {
         let id = f.telegram.id;
         self.emit(Some(id), EventKind::Terminated);
         self.shared.timers.kill(self.id);
-        self.shared
-            .reply(self.thread(), f.telegram.answer(Kind::ErrorTimeout, vec![]));
+        self.shared.reply(
+            self.thread(),
+            f.telegram.answer(TelegramKind::ErrorTimeout, vec![]),
+        );
         self.free(f.area, id);
     }
 
@@ -326,6 +330,6 @@ impl<'a, P: Platform> Ap<'a, P> {
         self.emit(telegram, EventKind::HsmWaitTimedOut);
         self.shared.hsm.reset();
         self.emit(telegram, EventKind::HsmReset);
-        self.finish(Kind::ErrorHsm, vec![]);
+        self.finish(TelegramKind::ErrorHsm, vec![]);
     }
 }

@@ -6,8 +6,8 @@ use relay::crypto::{Direction, SessionCipher};
 use relay::cs::{disagreements, run_cs, CsConfig};
 use relay::events::{EventKind, IrqSource};
 use relay::mailbox::Message;
-use relay::sim::{Chooser, Driver, Outcome, Sim};
-use relay::telegram::{CardId, CsId, Kind, Telegram, TelegramId};
+use relay::sim::{Chooser, Driver, RunOutcome, Sim};
+use relay::telegram::{CardId, CsId, Telegram, TelegramId, TelegramKind};
 use relay::{
     CryptoPath, CsRule, Delivery, Event, EventLog, Preset, Relay, RelayConfig, Role, ThreadName,
     TimerFix,
@@ -24,7 +24,7 @@ fn request(config: &RelayConfig, seq: u64) -> Telegram {
     let id = TelegramId(100_000 + seq);
     let cipher = SessionCipher::new(&config.key);
     Telegram {
-        kind: Kind::Register,
+        kind: TelegramKind::Register,
         cs: CsId(1),
         id,
         card: CardId(seq),
@@ -35,7 +35,7 @@ fn request(config: &RelayConfig, seq: u64) -> Telegram {
 /// Runs `body` on the driver's default schedule and returns its events.
 fn default_schedule<T: Send + 'static>(
     body: impl FnOnce(EventLog) -> T + Send + 'static,
-) -> (Outcome, Option<T>, Vec<Event>) {
+) -> (RunOutcome, Option<T>, Vec<Event>) {
     let log = EventLog::new();
     let inner = log.clone();
     let (report, value) = Driver::new(Chooser::Replay(vec![])).run(move || body(inner));
@@ -61,9 +61,9 @@ fn a_telegram_is_relayed_through_the_hsm_and_freed() {
             assert!(seen.allocated_work_areas.is_empty());
             answer
         });
-        assert_eq!(outcome, Outcome::Completed);
+        assert_eq!(outcome, RunOutcome::Completed);
         let answer = answer.flatten().expect("answered");
-        assert_eq!(answer.kind, Kind::ReplyOk);
+        assert_eq!(answer.kind, TelegramKind::ReplyOk);
         let cipher = SessionCipher::new(&RelayConfig::small(preset).key);
         let body = cipher
             .open(answer.id, Direction::Reply, &answer.payload)
@@ -99,9 +99,9 @@ fn a_slow_upstream_times_the_telegram_out_with_exactly_one_reply() {
         let shared = relay.shutdown();
         (first, shared.observe())
     });
-    assert_eq!(outcome, Outcome::Completed);
+    assert_eq!(outcome, RunOutcome::Completed);
     let (first, seen) = answers.unwrap();
-    assert_eq!(first.unwrap().kind, Kind::ErrorTimeout);
+    assert_eq!(first.unwrap().kind, TelegramKind::ErrorTimeout);
     assert_eq!(seen.answers.values().copied().collect::<Vec<_>>(), vec![1]);
     assert!(seen.allocated_work_areas.is_empty());
     assert_eq!(count(&events, |k| matches!(k, EventKind::Terminated)), 1);
@@ -133,7 +133,7 @@ fn stale_notice_when_idle(fix: TimerFix) -> Vec<Event> {
         <Sim as relay::platform::Platform>::sleep(1);
         relay.shutdown();
     });
-    assert_eq!(outcome, Outcome::Completed);
+    assert_eq!(outcome, RunOutcome::Completed);
     events
 }
 
@@ -172,7 +172,7 @@ fn a_stale_notice_when_idle_crashes_only_the_unfixed_ap() {
 
 /// FIFO delivery, the next telegram queued before the stale notice: the
 /// notice is retrieved while the next telegram holds its work area.
-fn stale_notice_during_next_telegram(fix: TimerFix) -> (Vec<Kind>, Vec<Event>) {
+fn stale_notice_during_next_telegram(fix: TimerFix) -> (Vec<TelegramKind>, Vec<Event>) {
     let mut config = in_process(Preset::Jan2016);
     config.patches.timer_fix = fix;
     config.timer_delivery = Delivery::Fifo;
@@ -191,14 +191,17 @@ fn stale_notice_during_next_telegram(fix: TimerFix) -> (Vec<Kind>, Vec<Event>) {
         relay.shutdown();
         vec![first, second]
     });
-    assert_eq!(outcome, Outcome::Completed);
+    assert_eq!(outcome, RunOutcome::Completed);
     (kinds.unwrap(), events)
 }
 
 #[test]
 fn the_allocation_check_terminates_a_healthy_next_telegram_and_the_epoch_does_not() {
     let (kinds, events) = stale_notice_during_next_telegram(TimerFix::AllocGuard);
-    assert_eq!(kinds, vec![Kind::ReplyOk, Kind::ErrorTimeout]);
+    assert_eq!(
+        kinds,
+        vec![TelegramKind::ReplyOk, TelegramKind::ErrorTimeout]
+    );
     let terminated: Vec<_> = events
         .iter()
         .filter(|e| matches!(e.kind, EventKind::Terminated))
@@ -207,7 +210,7 @@ fn the_allocation_check_terminates_a_healthy_next_telegram_and_the_epoch_does_no
     assert_eq!(terminated, vec![Some(TelegramId(100_002))]);
 
     let (kinds, events) = stale_notice_during_next_telegram(TimerFix::Epoch);
-    assert_eq!(kinds, vec![Kind::ReplyOk, Kind::ReplyOk]);
+    assert_eq!(kinds, vec![TelegramKind::ReplyOk, TelegramKind::ReplyOk]);
     assert_eq!(count(&events, |k| matches!(k, EventKind::Terminated)), 0);
 }
 
@@ -225,7 +228,7 @@ fn a_lost_hsm_interrupt_hangs_the_relay_without_the_guard() {
         relay.handle().take_reply(CsId(1), None);
     });
     match outcome {
-        Outcome::Deadlock { blocked } => {
+        RunOutcome::Deadlock { blocked } => {
             assert!(blocked.iter().any(|t| t.starts_with("hsm")), "{blocked:?}");
             assert!(blocked.iter().any(|t| t.starts_with("main")), "{blocked:?}");
         }
@@ -251,8 +254,8 @@ fn the_guard_answers_a_lost_interrupt_with_an_error_and_resets_the_board() {
         relay.shutdown();
         (answer, stuck)
     });
-    assert_eq!(outcome, Outcome::Completed);
-    assert_eq!(answers, Some((Some(Kind::ErrorHsm), false)));
+    assert_eq!(outcome, RunOutcome::Completed);
+    assert_eq!(answers, Some((Some(TelegramKind::ErrorHsm), false)));
     assert_eq!(
         count(&events, |k| matches!(k, EventKind::HsmWaitTimedOut)),
         1
@@ -270,7 +273,7 @@ fn the_monitor_raises_its_interrupt_every_period_until_its_bound() {
         <Sim as relay::platform::Platform>::sleep(10_000);
         relay.shutdown();
     });
-    assert_eq!(outcome, Outcome::Completed);
+    assert_eq!(outcome, RunOutcome::Completed);
     let raised: Vec<_> = events
         .iter()
         .filter(|e| {
@@ -316,7 +319,7 @@ fn the_legacy_rule_discards_in_flight_cards_and_cascades_at_the_limit() {
                 registered,
             )
         });
-        assert_eq!(outcome, Outcome::Completed);
+        assert_eq!(outcome, RunOutcome::Completed);
         (result.unwrap(), events)
     };
     let ((legacy, report, registered), events) = run(CsRule::Legacy);

@@ -14,7 +14,7 @@ use crate::lockstep::{Seen, Until};
 use crate::refine::{Meaning, Report, Walk};
 use crate::steer::{count, expect, stopped, SpecMap, Steered};
 use crate::workload::Scenario;
-use model::irq_order::{Hsm as SpecHsm, IrqOrder, IrqOrderAction, Outcome as SpecOutcome, Source};
+use model::irq_order::{Hsm as SpecHsm, IrqOrder, IrqOrderAction, RequestOutcome, Source};
 use model::{Spec, SpecName};
 use patches::{HsmGuard, IrqMode, Monitor, Preset};
 use relay::events::{Event, EventKind, IrqSource};
@@ -165,9 +165,9 @@ impl Refinement {
     /// the HSM is idle, numbering starts again (the interrupt lines carry over).
     fn roll_over(&mut self) {
         let s = &mut self.walk.state;
-        let all_issued = s.requests.iter().all(|o| *o != SpecOutcome::Pending);
+        let all_issued = s.requests.iter().all(|o| *o != RequestOutcome::Pending);
         if all_issued && s.relay_waiting.is_none() && s.hsm == SpecHsm::Idle {
-            s.requests = vec![SpecOutcome::Pending; s.requests.len()];
+            s.requests = vec![RequestOutcome::Pending; s.requests.len()];
         }
     }
 
@@ -179,7 +179,7 @@ impl Refinement {
                 let issued = s
                     .requests
                     .iter()
-                    .filter(|o| **o != SpecOutcome::Pending)
+                    .filter(|o| **o != RequestOutcome::Pending)
                     .count()
                     + usize::from(s.relay_waiting.is_some());
                 Meaning::Act(IrqOrderAction::RelayRequests {
@@ -376,16 +376,16 @@ impl SpecMap for Steer {
             seen.irq_pending.contains(&IrqSource::Monitor),
             state.monitor_irq_pending,
         )?;
-        let outcomes = |o: SpecOutcome| state.requests.iter().filter(|r| **r == o).count();
+        let outcomes = |o: RequestOutcome| state.requests.iter().filter(|r| **r == o).count();
         expect(
             "completion notices",
             count(events, |k| matches!(k, EventKind::CompletionNotice)),
-            outcomes(SpecOutcome::Completed),
+            outcomes(RequestOutcome::Completed),
         )?;
         expect(
             "bounded HSM waits that ran out",
             count(events, |k| matches!(k, EventKind::HsmWaitTimedOut)),
-            outcomes(SpecOutcome::ErrorReplied),
+            outcomes(RequestOutcome::ErrorReplied),
         )
     }
 

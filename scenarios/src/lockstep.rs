@@ -23,7 +23,7 @@
 use relay::events::{Event, EventLog, IrqSource, ThreadName};
 use relay::relay::RelayHandle;
 use relay::shared::Observation;
-use relay::sim::{Choice, ChoicePoint, Chooser, Driver, Outcome, RunReport, Sim, Tid};
+use relay::sim::{Choice, ChoicePoint, Chooser, Driver, RunOutcome, RunReport, Sim, Tid};
 use relay::telegram::Telegram;
 use relay::{Platform, Relay, RelayConfig, Role};
 use std::sync::mpsc;
@@ -66,7 +66,7 @@ enum Command {
     Observe,
 }
 
-enum Answer {
+enum Response {
     Submitted(bool),
     Ran(bool),
     Seen(Box<Seen>),
@@ -140,7 +140,7 @@ fn choose(ctl: &Mutex<Ctl>, point: &ChoicePoint<'_>) -> Choice {
 /// A relay running under the driver, waiting for commands.
 pub struct Lockstep {
     commands: Mutex<Option<mpsc::Sender<Command>>>,
-    answers: mpsc::Receiver<Answer>,
+    answers: mpsc::Receiver<Response>,
     driver: Mutex<Option<std::thread::JoinHandle<RunReport>>>,
     roles: Vec<Role>,
     log: EventLog,
@@ -149,7 +149,7 @@ pub struct Lockstep {
 
 /// The relay stopped answering commands: the driver's run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Stopped(pub Outcome);
+pub struct Stopped(pub RunOutcome);
 
 impl Lockstep {
     /// Starts the relay threads `roles` (driver thread `i + 1` runs
@@ -157,7 +157,7 @@ impl Lockstep {
     pub fn start(config: RelayConfig, roles: Vec<Role>) -> Result<Self, Stopped> {
         let ctl = Arc::new(Mutex::new(Ctl::default()));
         let (command_tx, command_rx) = mpsc::channel::<Command>();
-        let (answer_tx, answer_rx) = mpsc::channel::<Answer>();
+        let (answer_tx, answer_rx) = mpsc::channel::<Response>();
         let log = EventLog::new();
         let chooser_ctl = ctl.clone();
         let chooser = Chooser::Callback(Box::new(move |p| choose(&chooser_ctl, p)));
@@ -200,15 +200,15 @@ impl Lockstep {
         let report = driver.map(|d| d.join());
         match report {
             Some(Ok(report)) => Stopped(report.outcome),
-            None => Stopped(Outcome::Completed),
-            Some(Err(_)) => Stopped(Outcome::Panicked {
+            None => Stopped(RunOutcome::Completed),
+            Some(Err(_)) => Stopped(RunOutcome::Panicked {
                 thread: "lockstep-driver".into(),
                 message: "the driver thread panicked".into(),
             }),
         }
     }
 
-    fn ask(&self, command: Command) -> Result<Answer, Stopped> {
+    fn ask(&self, command: Command) -> Result<Response, Stopped> {
         let sent = self
             .commands
             .lock()
@@ -227,7 +227,7 @@ impl Lockstep {
     /// A CS telegram reaches the relay; false on connection excess.
     pub fn submit(&self, telegram: Telegram) -> Result<bool, Stopped> {
         match self.ask(Command::Submit(telegram))? {
-            Answer::Submitted(ok) => Ok(ok),
+            Response::Submitted(ok) => Ok(ok),
             _ => unreachable!("submit answers Submitted"),
         }
     }
@@ -247,7 +247,7 @@ impl Lockstep {
             clock_until,
         };
         match self.ask(command)? {
-            Answer::Ran(progressed) => Ok(progressed),
+            Response::Ran(progressed) => Ok(progressed),
             _ => unreachable!("run answers Ran"),
         }
     }
@@ -255,7 +255,7 @@ impl Lockstep {
     /// The relay's observable state.
     pub fn observe(&self) -> Result<Seen, Stopped> {
         match self.ask(Command::Observe)? {
-            Answer::Seen(seen) => Ok(*seen),
+            Response::Seen(seen) => Ok(*seen),
             _ => unreachable!("observe answers Seen"),
         }
     }
@@ -270,7 +270,7 @@ impl Lockstep {
     }
 
     /// Shuts the relay down and returns how the driver's run ended.
-    pub fn finish(self) -> Outcome {
+    pub fn finish(self) -> RunOutcome {
         self.stopped().0
     }
 }
@@ -301,24 +301,24 @@ impl Body {
         self.ctl.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn serve(self, commands: mpsc::Receiver<Command>, answers: mpsc::Sender<Answer>) {
+    fn serve(self, commands: mpsc::Receiver<Command>, answers: mpsc::Sender<Response>) {
         let relay = Relay::<Sim>::start_roles(self.config.clone(), self.log.clone(), &self.roles);
         let handle = relay.handle();
         self.ctl().handle = Some(handle.clone());
         let everyone = self.roles.clone();
         self.drive(&everyone, Until::Quiescent, None);
-        if answers.send(Answer::Ran(true)).is_ok() {
+        if answers.send(Response::Ran(true)).is_ok() {
             while let Ok(command) = commands.recv() {
                 let answer = match command {
                     Command::Submit(t) => {
-                        Answer::Submitted(handle.submit(t, ThreadName::Cs(1)).is_ok())
+                        Response::Submitted(handle.submit(t, ThreadName::Cs(1)).is_ok())
                     }
                     Command::Run {
                         threads,
                         until,
                         clock_until,
-                    } => Answer::Ran(self.drive(&threads, until, clock_until)),
-                    Command::Observe => Answer::Seen(Box::new(observe(&handle))),
+                    } => Response::Ran(self.drive(&threads, until, clock_until)),
+                    Command::Observe => Response::Seen(Box::new(observe(&handle))),
                 };
                 if answers.send(answer).is_err() {
                     break;

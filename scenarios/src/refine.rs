@@ -19,7 +19,7 @@
 //! Everything after `shutdown` is skipped.
 
 use crate::{irq_order, timer_free};
-use model::{Kind, Spec, SpecName};
+use model::{PropertyKind, Spec, SpecName};
 use patches::Preset;
 use relay::events::Event;
 use serde::Serialize;
@@ -179,7 +179,7 @@ impl<S: Spec> Walk<S> {
         self.state = next;
         report.mapped += 1;
         for property in self.spec.properties() {
-            if property.kind == Kind::Always
+            if property.kind == PropertyKind::Always
                 && !(property.condition)(&self.spec, &self.state)
                 && self.violated.insert(property.name)
             {

@@ -17,7 +17,7 @@ use relay::config::RelayConfig;
 use relay::cs::{run_cs, CsConfig};
 use relay::events::{Event, EventLog};
 use relay::relay::Relay;
-use relay::sim::{Choice, Chooser, Driver, Outcome, RunReport, Sim};
+use relay::sim::{Choice, Chooser, Driver, RunOutcome, RunReport, Sim};
 use relay::telegram::{CardId, CsId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -165,7 +165,7 @@ pub fn run_schedule(cause: Cause, preset: Preset, cards: u64, chooser: Chooser) 
         !answered_all && hsm_stuck
     });
     let events = log.snapshot();
-    let hung = stuck == Some(true) || matches!(report.outcome, Outcome::Deadlock { .. });
+    let hung = stuck == Some(true) || matches!(report.outcome, RunOutcome::Deadlock { .. });
     let reproduced = match cause {
         Cause::TimerFree => timer_free::no_free_of_unallocated(&events).is_err(),
         Cause::StaleTimeout => timer_free::no_spurious_termination(&events).is_err(),
@@ -261,7 +261,7 @@ pub fn search_with_progress(
         let run = run_schedule(cause, preset, CARDS, chooser);
         finding.schedules_tried += 1;
         progress(finding.schedules_tried);
-        if let Outcome::Panicked { .. } | Outcome::StepLimit { .. } = &run.report.outcome {
+        if let RunOutcome::Panicked { .. } | RunOutcome::StepLimit { .. } = &run.report.outcome {
             finding
                 .anomalies
                 .push(format!("seed {s}: {:?}", run.report.outcome));

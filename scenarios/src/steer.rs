@@ -54,7 +54,7 @@ use model::Spec;
 use patches::Preset;
 use relay::crypto::{Direction, SessionCipher};
 use relay::events::{Event, EventKind};
-use relay::telegram::{CardId, CsId, Kind, Telegram, TelegramId};
+use relay::telegram::{CardId, CsId, Telegram, TelegramId, TelegramKind};
 use relay::{RelayConfig, Role};
 
 /// How one spec is carried out on the relay (the spec -> relay map).
@@ -108,7 +108,7 @@ impl Steered {
         let cipher = SessionCipher::new(&self.relay.config.key);
         let body = format!("register card-{seq}");
         Telegram {
-            kind: Kind::Register,
+            kind: TelegramKind::Register,
             cs: CsId(1),
             id,
             card: CardId(seq),

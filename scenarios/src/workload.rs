@@ -13,7 +13,7 @@ use patches::{Monitor, Patches, Preset};
 use relay::crypto::{Direction, SessionCipher};
 use relay::events::{Event, EventKind, EventLog, ThreadName};
 use relay::shared::Observation;
-use relay::telegram::{CardId, CsId, Kind, Telegram, TelegramId};
+use relay::telegram::{CardId, CsId, Telegram, TelegramId, TelegramKind};
 use relay::{CryptoPath, Delivery, Platform, Relay, RelayConfig, RelayHandle, Role};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -278,7 +278,7 @@ pub struct TerminalReport {
     /// Admitted telegrams, in order.
     pub sent: Vec<TelegramId>,
     /// The answer kinds the terminal received, by telegram.
-    pub answers: BTreeMap<TelegramId, Vec<Kind>>,
+    pub answers: BTreeMap<TelegramId, Vec<TelegramKind>>,
     /// Requests refused with connection excess.
     pub connection_excess: u32,
 }
@@ -307,7 +307,7 @@ pub fn run_terminal<P: Platform>(
             let card = CardId(u64::from(cs.0) * 1_000 + seq);
             let body = format!("register {card}");
             let telegram = Telegram {
-                kind: Kind::Register,
+                kind: TelegramKind::Register,
                 cs,
                 id,
                 card,

@@ -5,7 +5,7 @@
 //! property index therefore gets its own monomorphized function
 //! (`condition::<S, I>`), which looks the spec's condition up by index.
 
-use model::{Kind, Spec};
+use model::{PropertyKind, Spec};
 use stateright::{Expectation, Model, Property};
 
 /// The most properties a spec may have (one monomorphized condition each).
@@ -75,9 +75,9 @@ impl<S: Spec> Model for SpecModel<S> {
             .enumerate()
             .map(|(i, p)| Property {
                 expectation: match p.kind {
-                    Kind::Always => Expectation::Always,
-                    Kind::Sometimes => Expectation::Sometimes,
-                    Kind::Eventually => Expectation::Eventually,
+                    PropertyKind::Always => Expectation::Always,
+                    PropertyKind::Sometimes => Expectation::Sometimes,
+                    PropertyKind::Eventually => Expectation::Eventually,
                 },
                 name: p.name,
                 condition: condition_at::<S>(i),

@@ -12,7 +12,7 @@ use model::replay::{render_actions, replay};
 use model::search::StateGraph;
 use model::sizes::{parse_overrides, resolve, SizeError};
 use model::SpecJob;
-use model::{Kind, Origin, Spec, SpecName, Trace, UnknownSpec, Verdict};
+use model::{Origin, PropertyKind, Spec, SpecName, Trace, UnknownSpec, Verdict};
 use patches::{Preset, UnknownPreset};
 use scenarios::expected_verdict;
 use serde::Serialize;
@@ -144,7 +144,7 @@ pub struct CheckResult {
     pub spec: String,
     pub preset: Preset,
     pub property: String,
-    pub kind: Kind,
+    pub kind: PropertyKind,
     pub verdict: Verdict,
     /// The verdict recorded in [`crate::expect`] for this (spec, preset, property).
     pub expected: Verdict,
@@ -250,10 +250,16 @@ impl Run {
         progress(self.progress("explore", graph.len(), started, true));
         let explored = started.elapsed();
         let mut results = Vec::new();
-        if properties.iter().any(|p| p.kind != Kind::Eventually) {
+        if properties
+            .iter()
+            .any(|p| p.kind != PropertyKind::Eventually)
+        {
             results.extend(self.bfs(spec.clone(), &graph, progress));
         }
-        if properties.iter().any(|p| p.kind == Kind::Eventually) {
+        if properties
+            .iter()
+            .any(|p| p.kind == PropertyKind::Eventually)
+        {
             results.extend(self.fair(&spec, &graph, explored));
         }
         // Report in the spec's own property order.
@@ -312,17 +318,19 @@ impl Run {
         let millis = started.elapsed().as_millis() as u64;
         spec.properties()
             .iter()
-            .filter(|p| p.kind != Kind::Eventually)
+            .filter(|p| p.kind != PropertyKind::Eventually)
             .map(|p| {
                 let discovered = checker.discovery(p.name).is_some();
                 let verdict = match (p.kind, discovered) {
-                    (Kind::Sometimes, true) | (Kind::Always, false) => Verdict::Holds,
+                    (PropertyKind::Sometimes, true) | (PropertyKind::Always, false) => {
+                        Verdict::Holds
+                    }
                     _ => Verdict::Violated,
                 };
                 let witness = graph
                     .states
                     .iter()
-                    .position(|s| (p.condition)(&spec, s) == (p.kind == Kind::Sometimes));
+                    .position(|s| (p.condition)(&spec, s) == (p.kind == PropertyKind::Sometimes));
                 assert_eq!(
                     discovered,
                     witness.is_some(),
@@ -353,7 +361,7 @@ impl Run {
     ) -> Vec<CheckResult> {
         spec.properties()
             .iter()
-            .filter(|p| p.kind == Kind::Eventually)
+            .filter(|p| p.kind == PropertyKind::Eventually)
             .map(|p| {
                 let t = Instant::now();
                 let lasso = find_fair_lasso(spec, graph, p);
@@ -385,7 +393,7 @@ impl Run {
         &self,
         spec: &S,
         property: &str,
-        kind: Kind,
+        kind: PropertyKind,
         verdict: Verdict,
         checker: &str,
         states: usize,

@@ -318,7 +318,7 @@ fn path_within<S: Spec>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model::{Fairness, Kind};
+    use model::{Fairness, PropertyKind};
     use serde::{Deserialize, Serialize};
 
     /// A hand-made graph: states are numbers, an action is "go to `to`".
@@ -369,7 +369,7 @@ mod tests {
     fn check(graph: &Graph) -> Option<Lasso<Graph>> {
         let explored = StateGraph::explore(graph, &mut |_| {});
         let property = graph.properties().remove(0);
-        assert_eq!(property.kind, Kind::Eventually);
+        assert_eq!(property.kind, PropertyKind::Eventually);
         let lasso = find_fair_lasso(graph, &explored, &property);
         if let Some(lasso) = &lasso {
             assert_lasso_is_valid(graph, &property, lasso);

@@ -13,7 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
-pub enum Outcome {
+pub enum RunOutcome {
     /// Every thread finished.
     Completed,
     /// No thread can run and none waits for a deadline.
@@ -29,7 +29,7 @@ pub enum Outcome {
 /// What a run did.
 #[derive(Clone, Debug)]
 pub struct RunReport {
-    pub outcome: Outcome,
+    pub outcome: RunOutcome,
     /// The choices made at every point with more than one option.
     pub choices: Vec<Choice>,
     /// Scheduling points passed.
@@ -141,7 +141,7 @@ struct Sched {
     max_steps: u64,
     max_clock_jump: Millis,
     /// Set once when the run ends early; every thread then unwinds.
-    ended: Option<Outcome>,
+    ended: Option<RunOutcome>,
     done: bool,
 }
 
@@ -248,7 +248,7 @@ impl World {
             s = self.done.wait(s).unwrap_or_else(|e| e.into_inner());
         }
         let report = RunReport {
-            outcome: s.ended.clone().unwrap_or(Outcome::Completed),
+            outcome: s.ended.clone().unwrap_or(RunOutcome::Completed),
             choices: s.choices.clone(),
             steps: s.steps,
             clock: s.clock,
@@ -299,7 +299,7 @@ impl World {
         s.steps += 1;
         if s.steps > s.max_steps {
             let steps = s.max_steps;
-            self.end(s, Outcome::StepLimit { steps });
+            self.end(s, RunOutcome::StepLimit { steps });
             abort_unwind();
         }
         match pick_next(&mut s) {
@@ -346,11 +346,11 @@ impl World {
         let mut s = self.lock_sched();
         let thread = s.threads[me as usize].name.clone();
         s.threads[me as usize].status = Status::Finished;
-        self.end(s, Outcome::Panicked { thread, message });
+        self.end(s, RunOutcome::Panicked { thread, message });
     }
 
     /// Ends the run early: every parked thread wakes and unwinds.
-    fn end(&self, mut s: MutexGuard<'_, Sched>, outcome: Outcome) {
+    fn end(&self, mut s: MutexGuard<'_, Sched>, outcome: RunOutcome) {
         if s.ended.is_none() {
             s.ended = Some(outcome);
         }
@@ -397,7 +397,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// Chooses the next thread to run, moving the clock when the chooser says so
 /// or when nothing else can happen.
-fn pick_next(s: &mut Sched) -> Result<Tid, Outcome> {
+fn pick_next(s: &mut Sched) -> Result<Tid, RunOutcome> {
     loop {
         let runnable: Vec<Tid> = s
             .threads
@@ -434,7 +434,7 @@ fn pick_next(s: &mut Sched) -> Result<Tid, Outcome> {
     }
 }
 
-fn ask_chooser(s: &mut Sched, options: &[Choice]) -> Result<Choice, Outcome> {
+fn ask_chooser(s: &mut Sched, options: &[Choice]) -> Result<Choice, RunOutcome> {
     let step = s.steps;
     let clock = s.clock;
     match &mut s.chooser {
@@ -457,7 +457,7 @@ fn ask_chooser(s: &mut Sched, options: &[Choice]) -> Result<Choice, Outcome> {
                 if options.contains(&wanted) {
                     Ok(wanted)
                 } else {
-                    Err(Outcome::ReplayDiverged {
+                    Err(RunOutcome::ReplayDiverged {
                         step,
                         wanted: wanted.to_string(),
                     })
@@ -474,7 +474,7 @@ fn ask_chooser(s: &mut Sched, options: &[Choice]) -> Result<Choice, Outcome> {
             if options.contains(&c) {
                 Ok(c)
             } else {
-                Err(Outcome::ReplayDiverged {
+                Err(RunOutcome::ReplayDiverged {
                     step,
                     wanted: c.to_string(),
                 })
@@ -493,7 +493,7 @@ fn advance_clock(s: &mut Sched, to: Millis) {
     }
 }
 
-fn deadlock(s: &Sched) -> Outcome {
+fn deadlock(s: &Sched) -> RunOutcome {
     let blocked = s
         .threads
         .iter()
@@ -505,5 +505,5 @@ fn deadlock(s: &Sched) -> Outcome {
             _ => format!("{} (waiting on a lock)", t.name),
         })
         .collect();
-    Outcome::Deadlock { blocked }
+    RunOutcome::Deadlock { blocked }
 }

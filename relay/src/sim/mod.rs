@@ -14,7 +14,7 @@ mod chooser;
 mod driver;
 
 pub use chooser::{Choice, ChoicePoint, Chooser, Tid};
-pub use driver::{Driver, Outcome, RunReport};
+pub use driver::{Driver, RunOutcome, RunReport};
 
 use crate::platform::{Counter, Lock, Millis, Platform, Wait};
 use driver::{context, Status};
@@ -185,7 +185,7 @@ mod tests {
             (result == Some(1)).then_some(report)
         });
         let report = found.expect("some seed among 50 interleaves the increments");
-        assert_eq!(report.outcome, Outcome::Completed);
+        assert_eq!(report.outcome, RunOutcome::Completed);
         let (again, result) = Driver::new(Chooser::Replay(report.choices.clone())).run(lost_update);
         assert_eq!(result, Some(1));
         assert_eq!(again.choices, report.choices);
@@ -195,7 +195,7 @@ mod tests {
     fn the_default_schedule_is_sequential() {
         let (report, result) = Driver::new(Chooser::Replay(vec![])).run(lost_update);
         assert_eq!(result, Some(2));
-        assert_eq!(report.outcome, Outcome::Completed);
+        assert_eq!(report.outcome, RunOutcome::Completed);
     }
 
     #[test]
@@ -216,7 +216,7 @@ mod tests {
         });
         assert_eq!(result, None);
         match report.outcome {
-            Outcome::Deadlock { blocked } => {
+            RunOutcome::Deadlock { blocked } => {
                 assert_eq!(
                     blocked,
                     vec!["main (joining waiter)", "waiter (waiting on a lock)"]
@@ -271,7 +271,7 @@ mod tests {
         });
         assert_eq!(
             report.outcome,
-            Outcome::Panicked {
+            RunOutcome::Panicked {
                 thread: "bad".into(),
                 message: "work area freed twice".into()
             }
@@ -282,7 +282,7 @@ mod tests {
     fn a_replay_that_names_an_absent_thread_diverges() {
         let (report, _) = Driver::new(Chooser::Replay(vec![Choice::Run(9)])).run(lost_update);
         assert!(
-            matches!(report.outcome, Outcome::ReplayDiverged { .. }),
+            matches!(report.outcome, RunOutcome::ReplayDiverged { .. }),
             "{report:?}"
         );
     }
@@ -292,6 +292,6 @@ mod tests {
         let (report, _) = seeded(0).max_steps(100).run(|| loop {
             Sim::yield_now();
         });
-        assert_eq!(report.outcome, Outcome::StepLimit { steps: 100 });
+        assert_eq!(report.outcome, RunOutcome::StepLimit { steps: 100 });
     }
 }
