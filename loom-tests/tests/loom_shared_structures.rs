@@ -10,8 +10,10 @@ use loom_tests::explore::{deep, loom_model, UNBOUNDED};
 use loom_tests::Loom;
 use patches::Preset;
 use relay::admission::Admission;
+use relay::cs::run_cs;
 use relay::events::EventKind;
 use relay::platform::Platform;
+use relay::telegram::CsId;
 use relay::telegram::TelegramId;
 use relay::work_area::WorkAreas;
 use relay::{EventLog, Relay, Role};
@@ -128,8 +130,7 @@ fn two_workers_share_the_table_and_the_counter() {
             log.clone(),
             &[Role::Worker(0), Role::Worker(1)],
         );
-        let report =
-            scenarios::workload::run_terminal(&relay.handle(), relay::telegram::CsId(1), 2, 2);
+        let report = run_cs(&relay.handle(), &scenario.terminal(CsId(1)));
         let shared = relay.shutdown();
         assert_eq!(shared.admission.in_use(), 0, "an admission slot was lost");
         let run = RunRecord {

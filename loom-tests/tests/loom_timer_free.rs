@@ -25,13 +25,18 @@ fn clean_bound() -> usize {
     bound(3, 4)
 }
 
-/// Events up to and including the first one matching `end`.
+/// The relay's events (not the CS terminal's own: chip written, answer
+/// confirmed) up to and including the first one matching `end`.
 fn up_to(found: &Found, end: impl Fn(&EventKind) -> bool) -> usize {
-    found
+    let relay_events: Vec<_> = found
         .events
         .iter()
+        .filter(|e| !matches!(e.thread, ThreadName::Cs(_)))
+        .collect();
+    relay_events
+        .iter()
         .position(|e| end(&e.kind))
-        .map_or(found.events.len(), |i| i + 1)
+        .map_or(relay_events.len(), |i| i + 1)
 }
 
 fn assert_frees_an_unallocated_work_area(preset: Preset) -> Found {

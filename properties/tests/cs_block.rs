@@ -110,7 +110,7 @@ fn run_once(w: Workload, preset: Preset, timeouts: Timeouts, seed: u64) -> Vec<C
                 let rule = preset.patches().cs_rule;
                 let mut terminal = CsConfig::new(CsId(cs), cards.collect(), rule);
                 terminal.window = w.in_flight;
-                terminal.search_timeout = search_timeout;
+                terminal.search_timeout = Some(search_timeout);
                 Sim::spawn(&format!("cs-{cs}"), move || {
                     let report = run_cs(&handle, &terminal);
                     reports.lock().unwrap().push(report);

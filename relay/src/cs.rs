@@ -25,7 +25,11 @@ pub struct CsConfig {
     pub cards: Vec<CardId>,
     /// Telegrams in flight at once.
     pub window: usize,
-    pub search_timeout: Millis,
+    /// How long the terminal waits for an answer before it gives up on it.
+    /// `None`: it waits for every answer. Under loom and shuttle, which have
+    /// no clock, that is the only meaningful setting: a telegram the relay
+    /// never answers is then a deadlock the explorer reports.
+    pub search_timeout: Option<Millis>,
     /// How long the Legacy rule blocks (one minute).
     pub block_for: Millis,
     /// The Improved rule's first wait before a retry; it doubles with each
@@ -43,7 +47,7 @@ impl CsConfig {
             cs,
             cards,
             window: 1,
-            search_timeout: 60_000,
+            search_timeout: Some(60_000),
             block_for: 60_000,
             backoff: 1_000,
             rule,
@@ -66,7 +70,12 @@ pub struct CardRecord {
 /// What one terminal did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CsReport {
+    pub cs: CsId,
     pub cards: BTreeMap<CardId, CardRecord>,
+    /// Telegrams the relay admitted, in order of sending.
+    pub sent: Vec<TelegramId>,
+    /// Every answer the terminal took, by telegram (duplicates included).
+    pub answers: BTreeMap<TelegramId, Vec<TelegramKind>>,
     pub discarded: u32,
     pub blocks: u32,
     pub timeouts: u32,
@@ -136,7 +145,10 @@ pub fn run_cs<P: Platform>(relay: &RelayHandle<P>, config: &CsConfig) -> CsRepor
         next_seq: 1,
         sends: 0,
         refusals: BTreeMap::new(),
-        report: CsReport::default(),
+        report: CsReport {
+            cs: config.cs,
+            ..CsReport::default()
+        },
     };
     t.run();
     t.report
@@ -156,7 +168,9 @@ impl<P: Platform> Terminal<'_, P> {
                 }
                 continue;
             }
-            self.await_answer();
+            if !self.await_answer() {
+                return;
+            }
         }
     }
 
@@ -216,6 +230,7 @@ impl<P: Platform> Terminal<'_, P> {
         };
         match self.relay.submit(telegram, self.thread) {
             Ok(()) => {
+                self.report.sent.push(id);
                 self.refusals.remove(&card);
                 let now = P::now();
                 let entry = self.in_flight.entry(id).or_insert(InFlight {
@@ -235,16 +250,25 @@ impl<P: Platform> Terminal<'_, P> {
         }
     }
 
-    fn await_answer(&mut self) {
+    /// Takes one answer, or gives up on the oldest telegram at the search
+    /// timeout; false when the relay shut down with no deadline to wait for.
+    fn await_answer(&mut self) -> bool {
         let oldest = self.in_flight.values().map(|f| f.sent_at).min();
-        let deadline = deadline_after(oldest.unwrap_or(0), self.config.search_timeout);
-        match self.relay.take_reply(self.config.cs, Some(deadline)) {
+        let deadline = self
+            .config
+            .search_timeout
+            .map(|timeout| deadline_after(oldest.unwrap_or(0), timeout));
+        match self.relay.take_reply(self.config.cs, deadline) {
             Some(answer) => self.on_answer(&answer),
-            None => self.on_search_timeout(),
+            None if deadline.is_some() => self.on_search_timeout(),
+            None => return false,
         }
+        true
     }
 
     fn on_answer(&mut self, answer: &Telegram) {
+        let taken = self.report.answers.entry(answer.id).or_default();
+        taken.push(answer.kind);
         // No entry: the answer to a telegram discarded earlier (Legacy) or
         // a duplicate answer of one already settled (Improved).
         let Some(f) = self.in_flight.get_mut(&answer.id) else {

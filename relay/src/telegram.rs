@@ -16,7 +16,9 @@ pub const LEN_PREFIX: usize = 4;
 pub const HEADER: usize = 1 + 2 + 8 + 8;
 
 /// A municipal CS terminal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct CsId(pub u16);
 
 /// A telegram's identity: the same in every event and log line about it.

@@ -60,7 +60,7 @@ fn a_hung_hsm_is_answered_with_an_error_when_the_guard_is_on() {
     let relay = Relay::<Std>::start(config, log.clone());
     let cards = (0..40).map(CardId).collect();
     let mut cs = CsConfig::new(CsId(1), cards, CsRule::Improved);
-    cs.search_timeout = 2_000;
+    cs.search_timeout = Some(2_000);
     let report = run_cs(&relay.handle(), &cs);
     relay.shutdown();
     // Whether a collision happens is up to the OS; either way nobody hangs

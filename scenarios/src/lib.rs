@@ -34,4 +34,4 @@ pub mod timer_free;
 pub mod workload;
 
 pub use expect::expected_verdict;
-pub use workload::{RelayCheck, RunRecord, Scenario, TerminalReport};
+pub use workload::{RelayCheck, RunRecord, Scenario};

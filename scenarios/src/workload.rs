@@ -10,11 +10,11 @@
 
 use model::SpecName;
 use patches::{Monitor, Patches, Preset};
-use relay::crypto::{Direction, SessionCipher};
-use relay::events::{Event, EventKind, EventLog, ThreadName};
+use relay::cs::{run_cs, CsConfig, CsReport};
+use relay::events::{Event, EventKind, EventLog};
 use relay::shared::Observation;
-use relay::telegram::{CardId, CsId, Telegram, TelegramId, TelegramKind};
-use relay::{CryptoPath, Delivery, Platform, Relay, RelayConfig, RelayHandle, Role};
+use relay::telegram::{CardId, CsId, TelegramId};
+use relay::{CryptoPath, Delivery, Platform, Relay, RelayConfig, Role};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -218,6 +218,22 @@ impl Scenario {
         1 + self.roles().len() + usize::from(self.terminals.max(1)) - 1
     }
 
+    /// Terminal `cs` of this scenario: the real CS client (`relay::cs`),
+    /// sending `telegrams` cards `window` at a time, each once (the study is
+    /// the relay's, not the CS rule's: a refused or failed card is not sent
+    /// again), and waiting for every answer: loom and shuttle have no clock,
+    /// so a telegram the relay never answers is a deadlock they report.
+    pub fn terminal(&self, cs: CsId) -> CsConfig {
+        let cards: Vec<CardId> = (1..=self.telegrams)
+            .map(|seq| CardId(u64::from(cs.0) * 1_000 + seq))
+            .collect();
+        let mut config = CsConfig::new(cs, cards, self.patches.cs_rule);
+        config.window = usize::try_from(self.window).unwrap_or(usize::MAX);
+        config.search_timeout = None;
+        config.max_sends = u32::try_from(self.telegrams).unwrap_or(u32::MAX);
+        config
+    }
+
     /// Runs the scenario once on platform `P`: starts the relay, lets every
     /// terminal send its telegrams and wait for each answer (forever: a hang
     /// is a deadlock the explorer reports), shuts the relay down.
@@ -229,14 +245,14 @@ impl Scenario {
         let others: Vec<_> = (2..=self.terminals)
             .map(|cs| {
                 let (handle, reports) = (relay.handle(), reports.clone());
-                let (n, window) = (self.telegrams, self.window);
+                let terminal = self.terminal(CsId(cs));
                 P::spawn(&format!("cs-{cs}"), move || {
-                    let report = run_terminal(&handle, CsId(cs), n, window);
+                    let report = run_cs(&handle, &terminal);
                     lock(&reports).push(report);
                 })
             })
             .collect();
-        let mine = run_terminal(&relay.handle(), CsId(1), self.telegrams, self.window);
+        let mine = run_cs(&relay.handle(), &self.terminal(CsId(1)));
         for t in others {
             P::join(t);
         }
@@ -271,78 +287,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// What one terminal sent and got back.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TerminalReport {
-    pub cs: CsId,
-    /// Admitted telegrams, in order.
-    pub sent: Vec<TelegramId>,
-    /// The answer kinds the terminal received, by telegram.
-    pub answers: BTreeMap<TelegramId, Vec<TelegramKind>>,
-    /// Requests refused with connection excess.
-    pub connection_excess: u32,
-}
-
-/// Sends `telegrams` registrations from `cs`, each sealed for the HSM,
-/// keeping up to `window` in flight, and waits for every answer.
-pub fn run_terminal<P: Platform>(
-    relay: &RelayHandle<P>,
-    cs: CsId,
-    telegrams: u64,
-    window: u64,
-) -> TerminalReport {
-    let cipher = SessionCipher::new(&relay.shared().config.key);
-    let mut report = TerminalReport {
-        cs,
-        sent: vec![],
-        answers: BTreeMap::new(),
-        connection_excess: 0,
-    };
-    let (mut next, mut in_flight) = (1, 0);
-    loop {
-        while in_flight < window.max(1) && next <= telegrams {
-            let seq = next;
-            next += 1;
-            let id = TelegramId(u64::from(cs.0) * 100_000 + seq);
-            let card = CardId(u64::from(cs.0) * 1_000 + seq);
-            let body = format!("register {card}");
-            let telegram = Telegram {
-                kind: TelegramKind::Register,
-                cs,
-                id,
-                card,
-                payload: cipher.seal(id, Direction::Request, body.as_bytes()),
-            };
-            if relay.submit(telegram, ThreadName::Cs(cs.0)).is_err() {
-                report.connection_excess += 1;
-                continue;
-            }
-            report.sent.push(id);
-            in_flight += 1;
-        }
-        if in_flight == 0 {
-            return report;
-        }
-        // `None`: wait forever. Under loom and shuttle a telegram the relay
-        // never answers is then a deadlock, which the explorer reports.
-        let answer = relay
-            .take_reply(cs, None)
-            .expect("the reply board shut down while a terminal was waiting");
-        report
-            .answers
-            .entry(answer.id)
-            .or_default()
-            .push(answer.kind);
-        in_flight -= 1;
-    }
-}
-
 /// Everything a check can look at after one run.
 #[derive(Clone, Debug)]
 pub struct RunRecord {
     pub events: Vec<Event>,
     pub observation: Observation,
-    pub terminals: Vec<TerminalReport>,
+    pub terminals: Vec<CsReport>,
 }
 
 impl RunRecord {
