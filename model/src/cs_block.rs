@@ -1,5 +1,5 @@
 //! **cs-block**: the CS blocking rule that turned relay overload into a
-//! cascading outage (INCIDENT.md, "The CS blocking rule").
+//! cascading outage in 2016 (docs/specs.md, cs-block).
 //!
 //! Several municipal CSs issue cards. For each card the CS has already written
 //! the IC chip when it sends the request telegram. The relay admits at most

@@ -1,5 +1,5 @@
-//! **irq-order**: root cause 1 of the incident, the HSM hang (15 occurrences,
-//! INCIDENT.md "Root cause 1").
+//! **irq-order**: root cause 1 of the incident, the HSM hang (15 occurrences
+//! in 2016; docs/specs.md, irq-order).
 //!
 //! The relay hands one request at a time to the HSM. The HSM processes it,
 //! raises its interrupt, and then waits for the CPU's completion notice

@@ -1,4 +1,5 @@
-//! The one small trait every executable specification implements (DESIGN.md §4).
+//! The one small trait every executable specification implements
+//! (docs/architecture.md, "Spec").
 //!
 //! A spec is a transition system: initial states, the actions enabled in a
 //! state, the state an action leads to, and named properties. It knows

@@ -1,5 +1,5 @@
 //! **timer-free**: root cause 2 of the incident, the timer/free race that
-//! terminated the business AP 38 times (INCIDENT.md, "Root cause 2").
+//! terminated the business AP 38 times in 2016 (docs/specs.md, timer-free).
 //!
 //! Each worker of the business AP runs a Windows-like message loop. Per
 //! telegram it allocates a work area, sets its timer (one timer id per worker,

@@ -1,4 +1,4 @@
-//! The one trace format of the suite (DESIGN.md §5).
+//! The one trace format of the suite (docs/architecture.md, "Trace").
 //!
 //! Every tool writes a counterexample or regression as a [`Trace`]: stateright
 //! paths and fair lassos, loom/shuttle schedules, proptest shrinks. The JSON is

@@ -1,10 +1,9 @@
 //! The fixes of the 2016 incident as runtime switches, and the named presets.
 //!
-//! DESIGN.md puts the patches "in `relay` and mirrored in `model`". Both crates
-//! must use the *same* names and preset strings, and neither may depend on the
-//! other, so the switches live here, in a crate with no behaviour of its own
-//! that both depend on. A preset name is the same string in the CLI, in trace
-//! files and in test names.
+//! The relay and the specs must use the *same* switch names and preset
+//! strings, and neither may depend on the other, so the switches live here,
+//! in a crate with no behaviour of its own that both depend on. A preset name
+//! is the same string in the CLI, in trace files and in test names.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
