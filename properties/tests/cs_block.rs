@@ -24,13 +24,13 @@ use model::search::shortest_violation;
 use patches::Preset;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
-use relay::cs::{disagreements, run_cs, CsConfig, CsReport};
+use relay::cs::{disagreements, CsConfig};
 use relay::platform::Millis;
 use relay::sim::{Chooser, Driver, RunOutcome, Sim};
 use relay::telegram::{CardId, CsId};
-use relay::{EventLog, Platform, Relay, RelayConfig};
+use relay::{EventLog, RelayConfig, Role};
+use scenarios::workload::Workload;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
 /// Schedules tried per workload: seeds 0..SEEDS (fixed, so shrinking the
 /// workload is repeatable).
@@ -69,16 +69,16 @@ impl Timeouts {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Workload {
+struct Load {
     terminals: u16,
     cards_each: u64,
     in_flight: usize,
     limit: u64,
 }
 
-fn workloads() -> impl Strategy<Value = Workload> {
+fn workloads() -> impl Strategy<Value = Load> {
     (1u16..=3, 1u64..=3, 1usize..=3, 1u64..=3).prop_map(
-        |(terminals, cards_each, in_flight, limit)| Workload {
+        |(terminals, cards_each, in_flight, limit)| Load {
             terminals,
             cards_each,
             in_flight,
@@ -88,7 +88,7 @@ fn workloads() -> impl Strategy<Value = Workload> {
 }
 
 /// Cards whose chip and system record disagree after one schedule.
-fn run_once(w: Workload, preset: Preset, timeouts: Timeouts, seed: u64) -> Vec<CardId> {
+fn run_once(w: Load, preset: Preset, timeouts: Timeouts, seed: u64) -> Vec<CardId> {
     let config = RelayConfig {
         connection_limit: w.limit,
         ..timeouts.relay(preset)
@@ -100,34 +100,31 @@ fn run_once(w: Workload, preset: Preset, timeouts: Timeouts, seed: u64) -> Vec<C
     };
     // Preemptions as long as production's telegram timeout.
     let max_jump = RelayConfig::small(preset).telegram_timeout;
-    let (report, lost) = Driver::new(chooser).max_clock_jump(max_jump).run(move || {
-        let relay = Relay::<Sim>::start(config, EventLog::new());
-        let reports: Arc<Mutex<Vec<CsReport>>> = Arc::default();
-        let terminals: Vec<_> = (1..=w.terminals)
+    let rule = preset.patches().cs_rule;
+    let workload = Workload {
+        roles: Role::all_for(&config),
+        config,
+        terminals: (1..=w.terminals)
             .map(|cs| {
-                let (handle, reports) = (relay.handle(), reports.clone());
                 let cards = (0..w.cards_each).map(|i| CardId(cs as u64 * 100 + i));
-                let rule = preset.patches().cs_rule;
                 let mut terminal = CsConfig::new(CsId(cs), cards.collect(), rule);
                 terminal.window = w.in_flight;
                 terminal.search_timeout = Some(search_timeout);
-                Sim::spawn(&format!("cs-{cs}"), move || {
-                    let report = run_cs(&handle, &terminal);
-                    reports.lock().unwrap().push(report);
-                })
+                terminal
             })
-            .collect();
-        terminals.into_iter().for_each(Sim::join);
-        let registered = relay.shutdown().observe().registered_cards;
-        let reports = reports.lock().unwrap();
-        disagreements(&reports, &registered)
+            .collect(),
+        first_terminal_inline: false,
+    };
+    let (report, lost) = Driver::new(chooser).max_clock_jump(max_jump).run(move || {
+        let run = workload.run::<Sim>(&EventLog::new());
+        disagreements(&run.terminals, &run.observation.registered_cards)
     });
     assert_eq!(report.outcome, RunOutcome::Completed, "{w:?} seed {seed}");
     lost.expect("the driver body finished")
 }
 
 /// Fails the case if any of the fixed seeds loses a card.
-fn no_card_lost(w: Workload, preset: Preset, timeouts: Timeouts) -> Result<(), TestCaseError> {
+fn no_card_lost(w: Load, preset: Preset, timeouts: Timeouts) -> Result<(), TestCaseError> {
     for seed in 0..SEEDS {
         let lost = run_once(w, preset, timeouts, seed);
         prop_assert!(lost.is_empty(), "cards {lost:?} disagree (seed {seed})");
@@ -136,7 +133,7 @@ fn no_card_lost(w: Workload, preset: Preset, timeouts: Timeouts) -> Result<(), T
 }
 
 /// The spec's verdict on `chip_and_system_agree` at the workload's sizes.
-fn spec_violates(w: Workload, preset: Preset) -> bool {
+fn spec_violates(w: Load, preset: Preset) -> bool {
     let sizes = BTreeMap::from([
         ("css".to_string(), w.terminals as u64),
         ("cards".to_string(), w.cards_each),
@@ -164,12 +161,12 @@ fn runner(default_cases: u32) -> TestRunner {
 /// proptest shrinks one field at a time and can stop in a local minimum;
 /// finish the job: the smallest workload at or below `shrunk` (fewest cards,
 /// then fewest in flight, then lowest limit) that still loses a card.
-fn minimize(shrunk: Workload, preset: Preset, timeouts: Timeouts) -> Workload {
-    let mut smaller: Vec<Workload> = (1..=shrunk.terminals)
+fn minimize(shrunk: Load, preset: Preset, timeouts: Timeouts) -> Load {
+    let mut smaller: Vec<Load> = (1..=shrunk.terminals)
         .flat_map(|terminals| (1..=shrunk.cards_each).map(move |c| (terminals, c)))
         .flat_map(|(terminals, cards_each)| {
             (1..=shrunk.in_flight).flat_map(move |in_flight| {
-                (1..=shrunk.limit).map(move |limit| Workload {
+                (1..=shrunk.limit).map(move |limit| Load {
                     terminals,
                     cards_each,
                     in_flight,
@@ -193,7 +190,7 @@ fn minimize(shrunk: Workload, preset: Preset, timeouts: Timeouts) -> Workload {
 }
 
 /// proptest must find a workload that loses a card; returns the smallest.
-fn smallest_loss(preset: Preset, timeouts: Timeouts) -> Workload {
+fn smallest_loss(preset: Preset, timeouts: Timeouts) -> Load {
     let result = runner(64).run(&workloads(), |w| no_card_lost(w, preset, timeouts));
     let Err(TestError::Fail(why, shrunk)) = result else {
         panic!("{preset} with {timeouts:?} timeouts should lose a card: {result:?}");
@@ -208,7 +205,7 @@ fn the_legacy_rule_loses_a_written_card_and_shrinks_to_two_in_flight_over_a_limi
     let minimal = smallest_loss(Preset::Apr2016, Timeouts::AsInTheSpec);
     // The smallest workload that can lose a card: one terminal with two
     // telegrams in flight against a connection limit of one.
-    let one_terminal_two_in_flight = Workload {
+    let one_terminal_two_in_flight = Load {
         terminals: 1,
         cards_each: 2,
         in_flight: 2,
@@ -219,7 +216,7 @@ fn the_legacy_rule_loses_a_written_card_and_shrinks_to_two_in_flight_over_a_limi
         spec_violates(minimal, Preset::Apr2016),
         "the spec agrees at these sizes"
     );
-    let one_in_flight = Workload {
+    let one_in_flight = Load {
         in_flight: 1,
         ..minimal
     };
@@ -266,7 +263,7 @@ fn the_improved_rule_survives_its_own_search_timeouts() {
 #[test]
 fn production_timeouts_lose_a_card_with_one_terminal_on_2016_04() {
     let minimal = smallest_loss(Preset::Apr2016, Timeouts::Production);
-    let one_card = Workload {
+    let one_card = Load {
         terminals: 1,
         cards_each: 1,
         in_flight: 1,

@@ -358,32 +358,3 @@ impl<P: Platform> Terminal<'_, P> {
         }
     }
 }
-
-/// Several terminals at once, each on its own OS thread against a relay on
-/// real threads (load tests, logs for `chukei validate`). Terminal `n` sends
-/// cards `n*1000 ..`, `window` at a time, under `rule`.
-pub fn run_terminals_on_threads(
-    relay: &RelayHandle<crate::platform::Std>,
-    terminals: u16,
-    cards_each: u64,
-    window: usize,
-    rule: CsRule,
-) -> Vec<CsReport> {
-    let threads: Vec<_> = (1..=terminals)
-        .map(|cs| {
-            let handle = relay.clone();
-            std::thread::spawn(move || {
-                let cards = (0..cards_each)
-                    .map(|i| CardId(cs as u64 * 1000 + i))
-                    .collect();
-                let mut config = CsConfig::new(CsId(cs), cards, rule);
-                config.window = window;
-                run_cs(&handle, &config)
-            })
-        })
-        .collect();
-    threads
-        .into_iter()
-        .map(|t| t.join().expect("a CS terminal thread panicked"))
-        .collect()
-}

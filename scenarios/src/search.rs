@@ -10,13 +10,14 @@
 //!   loses the HSM's, and the relay never answers again.
 
 use crate::expect::expected_verdict;
+use crate::workload::Workload;
 use crate::{irq_order, timer_free};
 use model::{Origin, Schedule, SpecName, Trace, Verdict};
 use patches::Preset;
 use relay::config::RelayConfig;
-use relay::cs::{run_cs, CsConfig};
+use relay::cs::CsConfig;
 use relay::events::{Event, EventLog};
-use relay::relay::Relay;
+use relay::relay::Role;
 use relay::sim::{Choice, Chooser, Driver, RunOutcome, RunReport, Sim};
 use relay::telegram::{CardId, CsId};
 use serde::{Deserialize, Serialize};
@@ -132,6 +133,19 @@ pub fn scenario_config(cause: Cause, preset: Preset) -> RelayConfig {
     }
 }
 
+/// The whole relay (every thread, production timings) and one CS with its
+/// production search timeout, sending `cards` cards one after another.
+pub fn search_workload(cause: Cause, preset: Preset, cards: u64) -> Workload {
+    let config = scenario_config(cause, preset);
+    let cards = (1..=cards).map(CardId).collect();
+    Workload {
+        roles: Role::all_for(&config),
+        config,
+        terminals: vec![CsConfig::new(CsId(1), cards, preset.patches().cs_rule)],
+        first_terminal_inline: true,
+    }
+}
+
 /// Cards the single CS of a scenario sends, one after another, by default.
 pub const CARDS: u64 = 3;
 
@@ -148,21 +162,20 @@ pub struct ScheduleRun {
 
 /// Runs one scenario body, the CS sending `cards` cards, under `chooser`.
 pub fn run_schedule(cause: Cause, preset: Preset, cards: u64, chooser: Chooser) -> ScheduleRun {
-    let config = scenario_config(cause, preset);
-    let log = EventLog::new();
-    let body_log = log.clone();
+    let workload = search_workload(cause, preset, cards);
     // A schedule may preempt a thread for as long as a telegram's timeout,
     // not longer: that is the race window of 2016, and it keeps timelines short.
-    let max_jump = config.telegram_timeout;
+    let max_jump = workload.config.telegram_timeout;
+    let log = EventLog::new();
+    let body_log = log.clone();
     let (report, stuck) = Driver::new(chooser).max_clock_jump(max_jump).run(move || {
-        let relay = Relay::<Sim>::start(config, body_log);
-        let cards = (1..=cards).map(CardId).collect();
-        let cs = CsConfig::new(CsId(1), cards, preset.patches().cs_rule);
-        let outcome = run_cs(&relay.handle(), &cs);
-        let answered_all = outcome.cards.values().all(|c| c.issued);
-        let hsm_stuck = relay.shared().hsm.awaiting_completion();
-        relay.shutdown();
-        !answered_all && hsm_stuck
+        let (_, stuck) = workload.run_inspecting::<Sim, _>(&body_log, |relay, terminals| {
+            let answered_all = terminals[0].cards.values().all(|c| c.issued);
+            // Asked either way: the question is a scheduling point.
+            let hsm_stuck = relay.shared().hsm.awaiting_completion();
+            !answered_all && hsm_stuck
+        });
+        stuck
     });
     let events = log.snapshot();
     let hung = stuck == Some(true) || matches!(report.outcome, RunOutcome::Deadlock { .. });

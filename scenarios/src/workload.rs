@@ -1,7 +1,12 @@
-//! The workloads the explorers run: the real relay, started with only the
-//! threads a study needs, and CS terminals that send telegrams one after
-//! another and wait for each answer. Generic over the platform, so loom,
-//! shuttle (and the Std platform, for a sanity run) execute the same code.
+//! The relay and the CS terminals that load it, on any platform.
+//!
+//! * [`Workload`]: the one "relay plus terminals" body: a relay
+//!   configuration, the relay threads to start, and the real CS client
+//!   (`relay::cs::run_cs`) per terminal. Real threads (`Std`), the
+//!   deterministic driver (`Sim`), loom and shuttle all run it.
+//! * [`Scenario`]: the explorers' workloads described by a few sizes (the
+//!   ones a trace records): the relay started with only the threads a study
+//!   needs, terminals that wait for every answer.
 //!
 //! The checks are on what the relay reports (its [`EventLog`]) and on its
 //! post-mortem state ([`Observation`]); the property names are the model's
@@ -9,12 +14,12 @@
 //! there talk about the same thing.
 
 use model::SpecName;
-use patches::{Monitor, Patches, Preset};
+use patches::{CsRule, Monitor, Patches, Preset};
 use relay::cs::{run_cs, CsConfig, CsReport};
 use relay::events::{Event, EventKind, EventLog};
 use relay::shared::Observation;
 use relay::telegram::{CardId, CsId, TelegramId};
-use relay::{CryptoPath, Delivery, Platform, Relay, RelayConfig, Role};
+use relay::{CryptoPath, Delivery, Platform, Relay, RelayConfig, RelayHandle, Role};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -234,37 +239,23 @@ impl Scenario {
         config
     }
 
-    /// Runs the scenario once on platform `P`: starts the relay, lets every
-    /// terminal send its telegrams and wait for each answer (forever: a hang
-    /// is a deadlock the explorer reports), shuts the relay down.
-    /// `log` receives the run's events as they happen (an explorer keeps it
-    /// to show the events of a run it reports as a deadlock).
+    /// The relay and terminals this scenario runs; terminal 1 on the body's
+    /// own thread (loom allows five threads in all).
+    pub fn workload(&self) -> Workload {
+        Workload {
+            config: self.config(),
+            roles: self.roles(),
+            terminals: (1..=self.terminals)
+                .map(|cs| self.terminal(CsId(cs)))
+                .collect(),
+            first_terminal_inline: true,
+        }
+    }
+
+    /// Runs the scenario once on platform `P` (see [`Workload::run`]); a
+    /// telegram the relay never answers is a deadlock the explorer reports.
     pub fn run<P: Platform>(&self, log: &EventLog) -> RunRecord {
-        let relay = Relay::<P>::start_roles(self.config(), log.clone(), &self.roles());
-        let reports = Arc::new(Mutex::new(Vec::new()));
-        let others: Vec<_> = (2..=self.terminals)
-            .map(|cs| {
-                let (handle, reports) = (relay.handle(), reports.clone());
-                let terminal = self.terminal(CsId(cs));
-                P::spawn(&format!("cs-{cs}"), move || {
-                    let report = run_cs(&handle, &terminal);
-                    lock(&reports).push(report);
-                })
-            })
-            .collect();
-        let mine = run_cs(&relay.handle(), &self.terminal(CsId(1)));
-        for t in others {
-            P::join(t);
-        }
-        let shared = relay.shutdown();
-        let mut terminals = std::mem::take(&mut *lock(&reports));
-        terminals.push(mine);
-        terminals.sort_by_key(|r| r.cs);
-        RunRecord {
-            events: log.snapshot(),
-            observation: shared.observe(),
-            terminals,
-        }
+        self.workload().run::<P>(log)
     }
 
     /// Runs once and panics (with the property's name, the preset and the
@@ -285,6 +276,99 @@ pub fn violation_message(property: RelayCheck, preset: Preset, detail: &str) -> 
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The relay and the CS terminals that load it: the one body every checker
+/// runs, whatever the platform.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub config: RelayConfig,
+    /// The relay threads to start (`Role::all_for` for the whole relay).
+    pub roles: Vec<Role>,
+    /// One CS terminal each.
+    pub terminals: Vec<CsConfig>,
+    /// The first terminal runs on the body's own thread (explorers count
+    /// threads); otherwise every terminal gets a thread of its own.
+    pub first_terminal_inline: bool,
+}
+
+impl Workload {
+    /// The whole relay under `terminals` CSs at once, each on a thread of its
+    /// own, sending `cards_each` cards (terminal `n`: cards `n*1000 ..`),
+    /// `window` at a time, under `rule`: load tests and logs for `chukei
+    /// validate` on real threads.
+    pub fn load(
+        config: RelayConfig,
+        terminals: u16,
+        cards_each: u64,
+        window: usize,
+        rule: CsRule,
+    ) -> Workload {
+        let terminal = |cs: u16| {
+            let cards = (0..cards_each)
+                .map(|i| CardId(u64::from(cs) * 1000 + i))
+                .collect();
+            CsConfig {
+                window,
+                ..CsConfig::new(CsId(cs), cards, rule)
+            }
+        };
+        Workload {
+            roles: Role::all_for(&config),
+            config,
+            terminals: (1..=terminals).map(terminal).collect(),
+            first_terminal_inline: false,
+        }
+    }
+
+    /// Starts the relay, runs every terminal to the end of its workload,
+    /// shuts the relay down. `log` receives the run's events as they happen
+    /// (an explorer keeps it to show the events of a run it reports as a
+    /// deadlock).
+    pub fn run<P: Platform>(&self, log: &EventLog) -> RunRecord {
+        self.run_inspecting::<P, ()>(log, |_, _| ()).0
+    }
+
+    /// As [`Workload::run`], with `inspect` looking at the relay once the
+    /// terminals are done and before it shuts down.
+    pub fn run_inspecting<P: Platform, T>(
+        &self,
+        log: &EventLog,
+        inspect: impl FnOnce(&RelayHandle<P>, &[CsReport]) -> T,
+    ) -> (RunRecord, T) {
+        let relay = Relay::<P>::start_roles(self.config.clone(), log.clone(), &self.roles);
+        let (inline, spawned) = match self.terminals.split_first() {
+            Some((first, rest)) if self.first_terminal_inline => (Some(first), rest),
+            _ => (None, self.terminals.as_slice()),
+        };
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let threads: Vec<_> = spawned
+            .iter()
+            .map(|terminal| {
+                let (handle, reports, terminal) =
+                    (relay.handle(), reports.clone(), terminal.clone());
+                P::spawn(&format!("cs-{}", terminal.cs.0), move || {
+                    let report = run_cs(&handle, &terminal);
+                    lock(&reports).push(report);
+                })
+            })
+            .collect();
+        let mine = inline.map(|terminal| run_cs(&relay.handle(), terminal));
+        for t in threads {
+            P::join(t);
+        }
+        let mut terminals = std::mem::take(&mut *lock(&reports));
+        terminals.extend(mine);
+        terminals.sort_by_key(|r| r.cs);
+        let inspected = inspect(&relay.handle(), &terminals);
+        let shared = relay.shutdown();
+        let record = RunRecord {
+            events: log.snapshot(),
+            observation: shared.observe(),
+            terminals,
+        };
+        (record, inspected)
+    }
 }
 
 /// Everything a check can look at after one run.

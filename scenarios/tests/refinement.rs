@@ -3,10 +3,10 @@
 //! violation; a corrupt log is a typed error with its line number.
 
 use patches::Preset;
-use relay::cs::run_terminals_on_threads;
-use relay::{CsRule, EventKind, EventLog, Fault, Relay, RelayConfig, Std};
+use relay::{CsRule, EventKind, EventLog, Fault, RelayConfig, Std};
 use scenarios::refine::{parse_jsonl, validate, validate_jsonl, ValidateError};
 use scenarios::search::{search, Cause};
+use scenarios::workload::Workload;
 use std::thread;
 
 const TERMINALS: u16 = 4;
@@ -15,10 +15,10 @@ const CARDS_EACH: u64 = 75;
 /// Several CS terminals at once on real threads; returns the JSONL log.
 fn load(config: RelayConfig, terminals: u16, cards: u64, linger_ms: u64) -> String {
     let log = EventLog::new();
-    let relay = Relay::<Std>::start(config, log.clone());
-    run_terminals_on_threads(&relay.handle(), terminals, cards, 8, CsRule::Improved);
-    thread::sleep(std::time::Duration::from_millis(linger_ms));
-    relay.shutdown();
+    let workload = Workload::load(config, terminals, cards, 8, CsRule::Improved);
+    workload.run_inspecting::<Std, _>(&log, |_, _| {
+        thread::sleep(std::time::Duration::from_millis(linger_ms));
+    });
     log.to_jsonl()
 }
 
