@@ -80,32 +80,33 @@ fn fixed_preset_reproduces_nothing_and_exits_zero() {
     }
 }
 
+/// `chukei args` refuses `value` for `flag` with exit 2, listing `possible`.
+fn assert_refused(args: &[&str], value: &str, flag: &str, possible: &str) {
+    let out = chukei(args);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    let refusal = format!("invalid value '{value}' for '{flag}");
+    assert!(err.contains(&refusal), "{err}");
+    assert!(
+        err.contains(&format!("[possible values: {possible}]")),
+        "{err}"
+    );
+}
+
 #[test]
 fn unknown_preset_or_cause_is_a_clear_error_with_exit_2() {
-    let out = chukei(&["reproduce", "--preset", "2016-02"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        err.contains("invalid value '2016-02' for '--preset"),
-        "{err}"
+    assert_refused(
+        &["reproduce", "--preset", "2016-02"],
+        "2016-02",
+        "--preset",
+        "all, 2016-01, 2016-03, 2016-04, proposed",
     );
-    assert!(
-        err.contains("[possible values: all, 2016-01, 2016-03, 2016-04, proposed]"),
-        "{err}"
+    assert_refused(
+        &["reproduce", "--cause", "deadlock"],
+        "deadlock",
+        "--cause",
+        "all, timer-free, irq-order, stale-timeout",
     );
-
-    let out = chukei(&["reproduce", "--cause", "deadlock"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        err.contains("invalid value 'deadlock' for '--cause"),
-        "{err}"
-    );
-    assert!(
-        err.contains("[possible values: all, timer-free, irq-order, stale-timeout]"),
-        "{err}"
-    );
-
     let out = chukei(&["reproduce", "--budget", "0"]);
     assert_eq!(out.status.code(), Some(2));
 }
@@ -242,13 +243,11 @@ fn check_text_prints_the_matrix_and_states_per_second() {
 
 #[test]
 fn check_bad_arguments_exit_2() {
-    let out = chukei(&["check", "--spec", "timer"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("invalid value 'timer' for '--spec"), "{err}");
-    assert!(
-        err.contains("a similar value exists: 'timer-free'"),
-        "{err}"
+    assert_refused(
+        &["check", "--spec", "timer"],
+        "timer",
+        "--spec",
+        "all, timer-free, irq-order, cs-block",
     );
     let out = chukei(&["check", "--size", "nonsense"]);
     assert_eq!(out.status.code(), Some(2));

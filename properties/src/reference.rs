@@ -11,7 +11,7 @@
 //! * [`Step::Stutter`] is generated only where the spec has no enabled action
 //!   (a terminal state); it changes nothing on either side and shrinking
 //!   deletes it.
-//! * [`Target::steerable`] narrows the generated actions to those the real
+//! * `SpecMap::steerable` narrows the generated actions to those the real
 //!   relay can be steered into. The relay implements the spec with fewer
 //!   choices in one place (its CPU core serves a pending HSM interrupt before
 //!   the monitor's in Physical mode); nothing else is filtered.
@@ -21,27 +21,21 @@ use patches::Preset;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest_state_machine::ReferenceStateMachine;
+use scenarios::steer::SpecMap;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-/// One spec at one preset and sizes, as a type.
+/// One spec at one preset and sizes, as a type, and how the relay is
+/// steered through it (its mechanism's map in `scenarios`).
 pub trait Target: 'static {
     type Spec: Spec + Send + Sync + 'static;
+    type Map: SpecMap<Spec = Self::Spec>;
     const PRESET: Preset;
     /// Size overrides (defaults fill the rest).
     fn sizes() -> BTreeMap<String, u64>;
     fn spec() -> Self::Spec;
-    /// Whether the relay can be steered into `action` in `state`.
-    fn steerable(
-        spec: &Self::Spec,
-        state: &<Self::Spec as Spec>::State,
-        action: &<Self::Spec as Spec>::Action,
-    ) -> bool {
-        let _ = (spec, state, action);
-        true
-    }
 }
 
 /// The reference state: the spec and its current state.
@@ -101,7 +95,7 @@ pub fn steerable_actions<T: Target>(r: &RefState<T::Spec>) -> Vec<<T::Spec as Sp
         .successors(&r.state)
         .into_iter()
         .map(|(a, _)| a)
-        .filter(|a| T::steerable(&r.spec, &r.state, a))
+        .filter(|a| T::Map::steerable(&r.spec, &r.state, a))
         .collect()
 }
 
@@ -136,7 +130,7 @@ where
         match transition {
             Step::Stutter => true,
             Step::Act(a) => {
-                T::steerable(&state.spec, &state.state, a)
+                T::Map::steerable(&state.spec, &state.state, a)
                     && state.spec.next_state(&state.state, a).is_some()
             }
         }

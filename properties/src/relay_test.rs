@@ -17,11 +17,6 @@ use scenarios::{irq_order, timer_free};
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
-/// A [`Target`] whose spec can be carried out on the relay.
-pub trait Steering: Target {
-    type Map: SpecMap<Spec = Self::Spec>;
-}
-
 /// The system under test: the relay in lockstep.
 pub struct Sut {
     pub steered: Steered,
@@ -35,7 +30,7 @@ pub const DISAGREE: &str = "relay and spec disagree";
 /// Prefix of the panic message when the property fails on the relay.
 pub const VIOLATED: &str = "property violated on the relay";
 
-impl<T: Steering> StateMachineTest for RelayTest<T>
+impl<T: Target> StateMachineTest for RelayTest<T>
 where
     <T::Spec as Spec>::State: Send + Sync,
     <T::Spec as Spec>::Action: Send + Sync,
@@ -83,6 +78,7 @@ pub struct TimerFreeAt<const P: usize, const N: u64>;
 
 impl<const P: usize, const N: u64> Target for TimerFreeAt<P, N> {
     type Spec = TimerFree;
+    type Map = timer_free::Steer;
     const PRESET: Preset = Preset::ALL[P];
     fn sizes() -> BTreeMap<String, u64> {
         BTreeMap::from([("telegrams".to_string(), N), ("workers".to_string(), 1)])
@@ -92,15 +88,12 @@ impl<const P: usize, const N: u64> Target for TimerFreeAt<P, N> {
     }
 }
 
-impl<const P: usize, const N: u64> Steering for TimerFreeAt<P, N> {
-    type Map = timer_free::Steer;
-}
-
 /// irq-order at preset `Preset::ALL[P]` with `N` HSM requests.
 pub struct IrqOrderAt<const P: usize, const N: u64>;
 
 impl<const P: usize, const N: u64> Target for IrqOrderAt<P, N> {
     type Spec = IrqOrder;
+    type Map = irq_order::Steer;
     const PRESET: Preset = Preset::ALL[P];
     fn sizes() -> BTreeMap<String, u64> {
         BTreeMap::from([("requests".to_string(), N), ("reraise".to_string(), 0)])
@@ -108,17 +101,6 @@ impl<const P: usize, const N: u64> Target for IrqOrderAt<P, N> {
     fn spec() -> IrqOrder {
         IrqOrder::new(Self::PRESET.patches(), &Self::sizes()).expect("valid sizes")
     }
-    fn steerable(
-        spec: &IrqOrder,
-        state: &<IrqOrder as Spec>::State,
-        action: &<IrqOrder as Spec>::Action,
-    ) -> bool {
-        irq_order::Steer::steerable(spec, state, action)
-    }
-}
-
-impl<const P: usize, const N: u64> Steering for IrqOrderAt<P, N> {
-    type Map = irq_order::Steer;
 }
 
 /// The presets by index, for the const parameters above.

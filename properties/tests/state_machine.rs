@@ -13,7 +13,7 @@ use model::search::shortest_violation;
 use model::Spec;
 use properties::reference::{actions_of, proptest_trace, RefState, Reference, Step, Target};
 use properties::relay_test::{
-    IrqOrderAt, RelayTest, Steering, TimerFreeAt, APR, DISAGREE, JAN, MAR, PROPOSED, VIOLATED,
+    IrqOrderAt, RelayTest, TimerFreeAt, APR, DISAGREE, JAN, MAR, PROPOSED, VIOLATED,
 };
 use proptest::test_runner::{
     Config, FileFailurePersistence, RngAlgorithm, TestError, TestRng, TestRunner,
@@ -52,7 +52,7 @@ type Found<T> = (
 /// sequence's spec actions and the failure message.
 fn find<T>(max_len: usize, budget: u32, persistence: &'static str) -> Result<Found<T>, String>
 where
-    T: Steering,
+    T: Target,
     <T::Spec as Spec>::State: Send + Sync,
     <T::Spec as Spec>::Action: Send + Sync,
 {
@@ -82,7 +82,7 @@ where
 /// violated (the sequence must be enabled in the spec).
 fn still_fails<T>(actions: &[<T::Spec as Spec>::Action]) -> bool
 where
-    T: Steering,
+    T: Target,
     <T::Spec as Spec>::State: Send + Sync,
     <T::Spec as Spec>::Action: Send + Sync,
 {
@@ -118,7 +118,7 @@ where
 /// relay each time, until nothing more can go.
 fn delete_windows<T>(mut actions: Vec<<T::Spec as Spec>::Action>) -> Vec<<T::Spec as Spec>::Action>
 where
-    T: Steering,
+    T: Target,
     <T::Spec as Spec>::State: Send + Sync,
     <T::Spec as Spec>::Action: Send + Sync,
 {
@@ -164,7 +164,7 @@ struct Shrunk {
 /// disagreement), shrinks it, keeps the trace, and returns the lengths.
 fn find_and_shrink<T>(max_len: usize, persistence: &'static str) -> Shrunk
 where
-    T: Steering,
+    T: Target,
     <T::Spec as Spec>::State: Send + Sync,
     <T::Spec as Spec>::Action: Send + Sync,
 {
@@ -249,7 +249,7 @@ fn irq_order_2016_01_finds_the_lost_completion_notice() {
 /// returns how many spec actions were carried out on the relay.
 fn holds<T>(max_len: usize, cases: u32, persistence: &'static str) -> usize
 where
-    T: Steering,
+    T: Target,
     <T::Spec as Spec>::State: Send + Sync,
     <T::Spec as Spec>::Action: Send + Sync,
 {
