@@ -44,8 +44,8 @@ enum Command {
     /// Search schedules of the real relay (deterministic driver) until a
     /// root cause of 2016 reproduces; print the triggering timeline.
     Reproduce(reproduce::Args),
-    /// Replay stored traces (driver schedules on the real relay, spec
-    /// actions on the model) and compare with their recorded verdict.
+    /// Replay stored traces (spec actions on the model, driver and shuttle
+    /// schedules on the real relay) and compare with their recorded verdict.
     Replay(replay::Args),
     /// Check a relay event log against a spec (trace refinement): report the
     /// first event the spec does not allow.

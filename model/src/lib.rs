@@ -20,7 +20,7 @@ pub mod spec;
 pub mod timer_free;
 pub mod trace;
 
-pub use registry::{SpecJob, SpecName, UnknownSpec};
+pub use registry::{SharedSpec, SpecJob, SpecName, UnknownSpec};
 pub use replay::replay_trace;
 pub use spec::{Fairness, Property, PropertyKind, Spec};
 pub use trace::{Origin, Schedule, Trace, TraceError, Verdict};

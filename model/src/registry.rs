@@ -62,14 +62,21 @@ impl SpecName {
     }
 }
 
+/// A spec checkers may share between threads: every spec of the suite.
+pub trait SharedSpec:
+    Spec<State: Send + Sync, Action: Send + Sync> + Clone + Send + Sync + 'static
+{
+}
+
+impl<S> SharedSpec for S where
+    S: Spec<State: Send + Sync, Action: Send + Sync> + Clone + Send + Sync + 'static
+{
+}
+
 /// What a tool does with a spec it picked by name ([`SpecName::build`]).
 pub trait SpecJob {
     type Output;
-    fn run<S>(self, spec: S) -> Self::Output
-    where
-        S: Spec + Clone + Send + Sync + 'static,
-        S::State: Send + Sync,
-        S::Action: Send + Sync;
+    fn run<S: SharedSpec>(self, spec: S) -> Self::Output;
 }
 
 impl fmt::Display for SpecName {

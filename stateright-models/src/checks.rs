@@ -11,8 +11,8 @@ use crate::fair::find_fair_lasso;
 use model::replay::{render_actions, replay};
 use model::search::StateGraph;
 use model::sizes::{parse_overrides, resolve, SizeError};
-use model::SpecJob;
 use model::{Origin, PropertyKind, Spec, SpecName, Trace, UnknownSpec, Verdict};
+use model::{SharedSpec, SpecJob};
 use patches::{Preset, UnknownPreset};
 use scenarios::expected_verdict;
 use serde::Serialize;
@@ -146,7 +146,8 @@ pub struct CheckResult {
     pub property: String,
     pub kind: PropertyKind,
     pub verdict: Verdict,
-    /// The verdict recorded in [`crate::expect`] for this (spec, preset, property).
+    /// The verdict recorded for this (spec, preset, property)
+    /// ([`scenarios::expected_verdict`]).
     pub expected: Verdict,
     /// "stateright-bfs" or "fair-lasso".
     pub checker: String,
@@ -218,12 +219,7 @@ struct CheckJob<'p> {
 
 impl SpecJob for CheckJob<'_> {
     type Output = Vec<CheckResult>;
-    fn run<S>(self, spec: S) -> Vec<CheckResult>
-    where
-        S: Spec + Clone + Send + Sync + 'static,
-        S::State: Send + Sync,
-        S::Action: Send + Sync,
-    {
+    fn run<S: SharedSpec>(self, spec: S) -> Vec<CheckResult> {
         self.run.check(spec, self.progress)
     }
 }
@@ -236,12 +232,11 @@ struct Run {
 }
 
 impl Run {
-    fn check<S>(&self, spec: S, progress: &mut dyn FnMut(Progress)) -> Vec<CheckResult>
-    where
-        S: Spec + Clone + Send + Sync + 'static,
-        S::State: Send + Sync,
-        S::Action: Send + Sync,
-    {
+    fn check<S: SharedSpec>(
+        &self,
+        spec: S,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Vec<CheckResult> {
         let properties = spec.properties();
         let started = Instant::now();
         let graph = StateGraph::explore(&spec, &mut |states| {
@@ -288,17 +283,12 @@ impl Run {
     /// stateright's BFS. stateright 0.31 keeps overwriting an `always`
     /// discovery with later (deeper) ones, so the shortest path is read off
     /// our own BFS tree, and the two explorations must agree on the verdict.
-    fn bfs<S>(
+    fn bfs<S: SharedSpec>(
         &self,
         spec: S,
         graph: &StateGraph<S>,
         progress: &mut dyn FnMut(Progress),
-    ) -> Vec<CheckResult>
-    where
-        S: Spec + Clone + Send + Sync + 'static,
-        S::State: Send + Sync,
-        S::Action: Send + Sync,
-    {
+    ) -> Vec<CheckResult> {
         let started = Instant::now();
         let checker = SpecModel::new(spec.clone()).checker().spawn_bfs();
         let mut pause = Duration::from_millis(1);

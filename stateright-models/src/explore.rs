@@ -3,8 +3,8 @@
 use crate::adapter::SpecModel;
 use crate::checks::SelectionError;
 use model::sizes::parse_overrides;
-use model::SpecJob;
-use model::{Spec, SpecName};
+use model::SpecName;
+use model::{SharedSpec, SpecJob};
 use patches::Preset;
 use stateright::Model;
 use std::convert::Infallible;
@@ -50,12 +50,7 @@ struct Serve {
 
 impl SpecJob for Serve {
     type Output = Infallible;
-    fn run<S>(self, spec: S) -> Infallible
-    where
-        S: Spec + Clone + Send + Sync + 'static,
-        S::State: Send + Sync,
-        S::Action: Send + Sync,
-    {
+    fn run<S: SharedSpec>(self, spec: S) -> Infallible {
         let _checker = SpecModel::new(spec)
             .checker()
             .serve(("127.0.0.1", self.port));

@@ -4,8 +4,8 @@
 //! DFS; the BFS verdicts (shortest paths) run unreduced.
 
 use crate::adapter::{representative, SpecModel};
-use model::SpecJob;
-use model::{Spec, SpecName};
+use model::SpecName;
+use model::{SharedSpec, SpecJob};
 use patches::Preset;
 use stateright::{Checker, Model};
 use std::collections::BTreeMap;
@@ -27,12 +27,7 @@ struct DfsCount {
 
 impl SpecJob for DfsCount {
     type Output = usize;
-    fn run<S>(self, spec: S) -> usize
-    where
-        S: Spec + Clone + Send + Sync + 'static,
-        S::State: Send + Sync,
-        S::Action: Send + Sync,
-    {
+    fn run<S: SharedSpec>(self, spec: S) -> usize {
         let builder = SpecModel::new(spec).checker();
         let builder = if self.symmetry {
             builder.symmetry_fn(representative::<S>)

@@ -43,7 +43,7 @@ fn every_verdict_is_the_expected_one() {
 }
 
 #[test]
-fn the_issue_expectations_are_confirmed() {
+fn the_recorded_expectations_are_confirmed() {
     for (spec, property) in [
         ("timer-free", "no_free_of_unallocated"),
         ("irq-order", "hsm_request_completes"),
