@@ -2,8 +2,9 @@
 //! blocking rule, against the cs-block spec.
 //!
 //! A case is a workload (terminals, cards each, telegrams in flight per
-//! terminal, connection limit), run on the deterministic driver under a few
-//! fixed schedule seeds, with real `run_cs` terminals as simulated threads.
+//! terminal, connection limit; `scenarios::cs_block::Load`), run on the
+//! deterministic driver under a few fixed schedule seeds, with real `run_cs`
+//! terminals as simulated threads.
 //! The observation is the spec's `chip_and_system_agree`: every card whose
 //! chip a terminal wrote is issued by the system *and* known issued by the
 //! terminal. The spec is asked the same question at the same sizes (BFS
@@ -19,62 +20,15 @@
 //! [`Timeouts::Production`] puts the 2016 timings back, and shows what the
 //! spec leaves out.
 
-use model::cs_block::CsBlock;
 use model::search::shortest_violation;
 use patches::Preset;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
-use relay::cs::{disagreements, CsConfig};
-use relay::platform::Millis;
-use relay::sim::{Chooser, Driver, RunOutcome, Sim};
-use relay::telegram::{CardId, CsId};
-use relay::{EventLog, RelayConfig, Role};
-use scenarios::workload::Workload;
-use std::collections::BTreeMap;
+use scenarios::cs_block::{Load, Timeouts};
 
 /// Schedules tried per workload: seeds 0..SEEDS (fixed, so shrinking the
 /// workload is repeatable).
 const SEEDS: u64 = 4;
-
-/// Which timeouts can fire.
-#[derive(Clone, Copy, Debug)]
-enum Timeouts {
-    /// None within a run: the spec's assumptions.
-    AsInTheSpec,
-    /// Search 60 s, telegram timer 30 s, HSM guard 5 s.
-    Production,
-}
-
-impl Timeouts {
-    const NEVER: Millis = 24 * 60 * 60 * 1000;
-
-    fn search(self) -> Millis {
-        match self {
-            Timeouts::AsInTheSpec => Self::NEVER,
-            Timeouts::Production => 60_000,
-        }
-    }
-
-    fn relay(self, preset: Preset) -> RelayConfig {
-        let production = RelayConfig::small(preset);
-        match self {
-            Timeouts::AsInTheSpec => RelayConfig {
-                telegram_timeout: Self::NEVER,
-                hsm_guard_timeout: Self::NEVER,
-                ..production
-            },
-            Timeouts::Production => production,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Load {
-    terminals: u16,
-    cards_each: u64,
-    in_flight: usize,
-    limit: u64,
-}
 
 fn workloads() -> impl Strategy<Value = Load> {
     (1u16..=3, 1u64..=3, 1usize..=3, 1u64..=3).prop_map(
@@ -87,46 +41,12 @@ fn workloads() -> impl Strategy<Value = Load> {
     )
 }
 
-/// Cards whose chip and system record disagree after one schedule.
-fn run_once(w: Load, preset: Preset, timeouts: Timeouts, seed: u64) -> Vec<CardId> {
-    let config = RelayConfig {
-        connection_limit: w.limit,
-        ..timeouts.relay(preset)
-    };
-    let search_timeout = timeouts.search();
-    let chooser = Chooser::Seeded {
-        seed,
-        clock_jump: 0.03,
-    };
-    // Preemptions as long as production's telegram timeout.
-    let max_jump = RelayConfig::small(preset).telegram_timeout;
-    let rule = preset.patches().cs_rule;
-    let workload = Workload {
-        roles: Role::all_for(&config),
-        config,
-        terminals: (1..=w.terminals)
-            .map(|cs| {
-                let cards = (0..w.cards_each).map(|i| CardId(cs as u64 * 100 + i));
-                let mut terminal = CsConfig::new(CsId(cs), cards.collect(), rule);
-                terminal.window = w.in_flight;
-                terminal.search_timeout = Some(search_timeout);
-                terminal
-            })
-            .collect(),
-        first_terminal_inline: false,
-    };
-    let (report, lost) = Driver::new(chooser).max_clock_jump(max_jump).run(move || {
-        let run = workload.run::<Sim>(&EventLog::new());
-        disagreements(&run.terminals, &run.observation.registered_cards)
-    });
-    assert_eq!(report.outcome, RunOutcome::Completed, "{w:?} seed {seed}");
-    lost.expect("the driver body finished")
-}
-
 /// Fails the case if any of the fixed seeds loses a card.
 fn no_card_lost(w: Load, preset: Preset, timeouts: Timeouts) -> Result<(), TestCaseError> {
     for seed in 0..SEEDS {
-        let lost = run_once(w, preset, timeouts, seed);
+        let lost = w
+            .lost_cards(preset, timeouts, seed)
+            .unwrap_or_else(|outcome| panic!("{w:?} seed {seed}: {outcome:?}"));
         prop_assert!(lost.is_empty(), "cards {lost:?} disagree (seed {seed})");
     }
     Ok(())
@@ -134,13 +54,7 @@ fn no_card_lost(w: Load, preset: Preset, timeouts: Timeouts) -> Result<(), TestC
 
 /// The spec's verdict on `chip_and_system_agree` at the workload's sizes.
 fn spec_violates(w: Load, preset: Preset) -> bool {
-    let sizes = BTreeMap::from([
-        ("css".to_string(), w.terminals as u64),
-        ("cards".to_string(), w.cards_each),
-        ("inflight".to_string(), w.in_flight as u64),
-        ("limit".to_string(), w.limit),
-    ]);
-    let spec = CsBlock::new(preset.patches(), &sizes).expect("sizes in range");
+    let spec = w.spec(preset).expect("sizes in range");
     shortest_violation(&spec, "chip_and_system_agree", 2_000_000).is_some()
 }
 
