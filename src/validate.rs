@@ -3,7 +3,8 @@
 use anyhow::{Context, Result};
 use model::SpecName;
 use relay::Preset;
-use scenarios::refine::{validate_jsonl, Report};
+use scenarios::refine::Report;
+use scenarios::registry::validate_jsonl;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -19,6 +19,9 @@
 //! * [`lockstep`], [`steer`]: the relay on the driver, steered one spec
 //!   action at a time.
 //! * [`expect`]: the verdict recorded for every (spec, preset, property).
+//! * [`registry`]: what is picked by name at run time (the relay check of a
+//!   property, the scenario of a trace, the spec to validate a log against),
+//!   above the mechanism files so that they never depend on each other.
 //!
 //! Dependencies point one way: `relay`, `model` <- `scenarios` <- checkers
 //! (`stateright-models`, `loom-tests`, `properties`, `regressions`) <- CLI.
@@ -28,10 +31,12 @@ pub mod expect;
 pub mod irq_order;
 pub mod lockstep;
 pub mod refine;
+pub mod registry;
 pub mod search;
 pub mod steer;
 pub mod timer_free;
 pub mod workload;
 
 pub use expect::expected_verdict;
-pub use workload::{RelayCheck, RunRecord, Scenario};
+pub use registry::RelayCheck;
+pub use workload::{RunRecord, Scenario};

@@ -18,9 +18,7 @@
 //! ([`crate::timer_free`], [`crate::irq_order`]), next to its steering.
 //! Everything after `shutdown` is skipped.
 
-use crate::{irq_order, timer_free};
-use model::{PropertyKind, Spec, SpecName};
-use patches::Preset;
+use model::{PropertyKind, Spec};
 use relay::events::Event;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -107,34 +105,6 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<Event>, ValidateError> {
             })
         })
         .collect()
-}
-
-/// Parses and validates a JSON-lines log.
-pub fn validate_jsonl(text: &str, spec: &str, preset: Preset) -> Result<Report, ValidateError> {
-    validate(&parse_jsonl(text)?, spec, preset)
-}
-
-/// Checks `events` against spec `spec` (a name) at `preset`.
-pub fn validate(events: &[Event], spec: &str, preset: Preset) -> Result<Report, ValidateError> {
-    let name: SpecName = spec.parse()?;
-    let mut report = Report {
-        spec: name.name().to_string(),
-        preset: preset.name().to_string(),
-        events: events.len(),
-        mapped: 0,
-        checked: 0,
-        skipped: 0,
-        divergence: None,
-        violations: vec![],
-    };
-    match name {
-        SpecName::TimerFree => {
-            timer_free::Refinement::new(events, preset)?.run(events, &mut report)
-        }
-        SpecName::IrqOrder => irq_order::Refinement::new(preset).run(events, &mut report),
-        SpecName::CsBlock => return Err(ValidateError::Unsupported(spec.to_string())),
-    }
-    Ok(report)
 }
 
 /// What one event means for a spec.

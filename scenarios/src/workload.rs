@@ -21,7 +21,6 @@ use relay::shared::Observation;
 use relay::telegram::{CardId, CsId, TelegramId};
 use relay::{CryptoPath, Delivery, Platform, Relay, RelayConfig, RelayHandle, Role};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::{Arc, Mutex};
 
 /// One explored configuration of the relay.
@@ -135,51 +134,6 @@ impl Scenario {
             .collect()
     }
 
-    /// The scenario a trace describes (patches: the preset's).
-    pub fn from_trace(
-        spec: SpecName,
-        preset: Preset,
-        sizes: &BTreeMap<String, u64>,
-    ) -> Result<Self, String> {
-        let base = match spec {
-            SpecName::TimerFree => Scenario::timer_free(preset),
-            SpecName::IrqOrder => Scenario::irq_order(preset),
-            SpecName::CsBlock => return Err("cs-block is not explored by loom-tests".into()),
-        };
-        let get = |name: &str| {
-            sizes
-                .get(name)
-                .copied()
-                .ok_or_else(|| format!("trace sizes lack `{name}`"))
-        };
-        let narrow = |name: &str| -> Result<u16, String> {
-            u16::try_from(get(name)?).map_err(|_| format!("size `{name}` out of range"))
-        };
-        let base = match get("hsm")? {
-            0 if spec == SpecName::TimerFree => base,
-            1 => base.through_hsm(),
-            other => {
-                return Err(format!(
-                    "size `hsm` = {other} is not possible for {}",
-                    spec.name()
-                ))
-            }
-        };
-        let base = match get("fifo")? {
-            0 => base,
-            1 => base.fifo(),
-            other => return Err(format!("size `fifo` = {other} is not 0 or 1")),
-        };
-        Ok(base
-            .terminals(narrow("terminals")?)
-            .telegrams(get("telegrams")?)
-            .window(get("window")?)
-            .workers(narrow("workers")?)
-            .monitor_raises(
-                u32::try_from(get("monitor_raises")?).map_err(|_| "monitor_raises out of range")?,
-            ))
-    }
-
     /// The relay configuration. No latencies: under loom and shuttle a
     /// sleep is only a yield, an extra scheduling point that adds nothing.
     pub fn config(&self) -> RelayConfig {
@@ -257,21 +211,6 @@ impl Scenario {
     pub fn run<P: Platform>(&self, log: &EventLog) -> RunRecord {
         self.workload().run::<P>(log)
     }
-
-    /// Runs once and panics (with the property's name, the preset and the
-    /// evidence) if any of `properties` is violated: the body of a model.
-    pub fn run_and_check<P: Platform>(&self, log: &EventLog, checks: &[RelayCheck]) {
-        let run = self.run::<P>(log);
-        if let Some((check, detail)) = run.first_violation(checks) {
-            panic!("{}", violation_message(check, self.preset, &detail));
-        }
-    }
-}
-
-/// The panic message of a violated property (the expect-failure helpers
-/// match on it).
-pub fn violation_message(property: RelayCheck, preset: Preset, detail: &str) -> String {
-    format!("property `{property}` violated on {preset}: {detail}")
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -386,81 +325,5 @@ impl RunRecord {
 
     pub fn any(&self, pred: impl Fn(&EventKind) -> bool) -> bool {
         self.events.iter().any(|e| pred(&e.kind))
-    }
-
-    /// The first of `checks` this run violates, with the evidence.
-    pub fn first_violation(&self, checks: &[RelayCheck]) -> Option<(RelayCheck, String)> {
-        checks
-            .iter()
-            .find_map(|&c| c.check(self).err().map(|detail| (c, detail)))
-    }
-}
-
-/// A property judged on the relay after a run. Each is named after the spec
-/// property it stands for and defined in that mechanism's file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RelayCheck {
-    /// timer-free: termination never frees a work area that is not allocated.
-    NoFreeOfUnallocated,
-    /// timer-free: a telegram is terminated only by its own timeout.
-    NoSpuriousTermination,
-    /// timer-free: every admitted telegram gets exactly one answer, and its
-    /// terminal got it.
-    ExactlyOneReply,
-    /// timer-free: no work area is left allocated once every answer is in.
-    NoLeak,
-    /// irq-order: the HSM's interrupt is never lost (collapsed into the
-    /// monitor's), so its completion notice can always come.
-    HsmInterruptKept,
-}
-
-impl RelayCheck {
-    pub const ALL: [RelayCheck; 5] = [
-        RelayCheck::NoFreeOfUnallocated,
-        RelayCheck::NoSpuriousTermination,
-        RelayCheck::ExactlyOneReply,
-        RelayCheck::NoLeak,
-        RelayCheck::HsmInterruptKept,
-    ];
-
-    pub const TIMER_FREE: [RelayCheck; 4] = [
-        RelayCheck::NoFreeOfUnallocated,
-        RelayCheck::NoSpuriousTermination,
-        RelayCheck::ExactlyOneReply,
-        RelayCheck::NoLeak,
-    ];
-
-    /// The spec property's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            RelayCheck::NoFreeOfUnallocated => "no_free_of_unallocated",
-            RelayCheck::NoSpuriousTermination => "no_spurious_termination",
-            RelayCheck::ExactlyOneReply => "exactly_one_reply",
-            RelayCheck::NoLeak => "no_leak",
-            RelayCheck::HsmInterruptKept => "hsm_interrupt_kept",
-        }
-    }
-
-    /// The check named `name`, if the relay side has one.
-    pub fn named(name: &str) -> Option<RelayCheck> {
-        RelayCheck::ALL.into_iter().find(|c| c.name() == name)
-    }
-
-    /// `Err(evidence)` if the run violates the property.
-    pub fn check(self, run: &RunRecord) -> Result<(), String> {
-        use crate::{irq_order, timer_free};
-        match self {
-            RelayCheck::NoFreeOfUnallocated => timer_free::no_free_of_unallocated(&run.events),
-            RelayCheck::NoSpuriousTermination => timer_free::no_spurious_termination(&run.events),
-            RelayCheck::ExactlyOneReply => timer_free::exactly_one_reply(run),
-            RelayCheck::NoLeak => timer_free::no_leak(&run.observation),
-            RelayCheck::HsmInterruptKept => irq_order::hsm_interrupt_kept(&run.events),
-        }
-    }
-}
-
-impl fmt::Display for RelayCheck {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }

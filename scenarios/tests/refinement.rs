@@ -4,7 +4,8 @@
 
 use patches::Preset;
 use relay::{CsRule, EventKind, EventLog, Fault, RelayConfig, Std};
-use scenarios::refine::{parse_jsonl, validate, validate_jsonl, ValidateError};
+use scenarios::refine::{parse_jsonl, ValidateError};
+use scenarios::registry::{validate, validate_jsonl};
 use scenarios::search::{search, Cause};
 use scenarios::workload::Workload;
 use std::thread;
