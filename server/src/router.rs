@@ -16,10 +16,13 @@ use std::sync::Mutex;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ticket(u64);
 
+/// The connections waiting for one telegram's answers, oldest first.
+type Waiters = VecDeque<(Ticket, SyncSender<Telegram>)>;
+
 /// Connections waiting for answers, by telegram.
 #[derive(Default)]
 pub struct Router {
-    waiting: Mutex<HashMap<TelegramId, VecDeque<(Ticket, SyncSender<Telegram>)>>>,
+    waiting: Mutex<HashMap<TelegramId, Waiters>>,
     next: AtomicU64,
 }
 
@@ -79,10 +82,7 @@ impl Router {
         }
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<TelegramId, VecDeque<(Ticket, SyncSender<Telegram>)>>>
-    {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TelegramId, Waiters>> {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
