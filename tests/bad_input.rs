@@ -134,10 +134,6 @@ fn case(what: &'static str, args: Vec<String>, code: i32, says: &'static str) ->
     }
 }
 
-fn argv(args: &[&str]) -> Vec<String> {
-    args.iter().map(|a| a.to_string()).collect()
-}
-
 fn run_table(cases: &[Case]) {
     let mut failures = vec![];
     for c in cases {
