@@ -155,7 +155,10 @@ fn replay_in_child(path: &Path, preset: Option<Preset>) -> Result<Row> {
         Some(row) => row,
         None => Row::unreadable(
             path,
-            format!("replaying it crashed the replay process ({})", output.status),
+            format!(
+                "replaying it crashed the replay process ({})",
+                output.status
+            ),
         ),
     })
 }

@@ -208,7 +208,10 @@ fn replay_on_another_preset_reports_fixed_and_stale() {
     assert_eq!(out.status.code(), Some(3), "the worst outcome: stale");
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows[1]["outcome"], "stale");
-    assert!(rows[1]["reason"].as_str().unwrap().contains("not among the options"));
+    assert!(rows[1]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not among the options"));
 }
 
 #[test]

@@ -486,7 +486,9 @@ impl Scheduler for FittingReplay {
             }
             Some(ScheduleStep::Random) => {
                 let at = self.at;
-                self.diverge(format!("step {at} is a random draw but the code switches tasks"))
+                self.diverge(format!(
+                    "step {at} is a random draw but the code switches tasks"
+                ))
             }
         }
     }
@@ -499,7 +501,9 @@ impl Scheduler for FittingReplay {
             }
             Some(ScheduleStep::Task(_)) => {
                 let at = self.at;
-                self.diverge(format!("step {at} is a task switch but the code draws a random number"));
+                self.diverge(format!(
+                    "step {at} is a task switch but the code draws a random number"
+                ));
             }
             None => lock(&self.fit).defaulted += 1,
         }
@@ -519,7 +523,10 @@ pub fn encode_schedule(schedule: &Schedule) -> String {
 
 /// Replays one shuttle schedule: `Ok(events)` if the body passed, else the
 /// failure (message and events); with how the schedule fit the code.
-pub fn shuttle_replay<F>(schedule: &Schedule, body: F) -> (Result<Vec<Event>, Box<Found>>, ShuttleFit)
+pub fn shuttle_replay<F>(
+    schedule: &Schedule,
+    body: F,
+) -> (Result<Vec<Event>, Box<Found>>, ShuttleFit)
 where
     F: Fn(&Witness) + Send + Sync + 'static,
 {

@@ -16,12 +16,12 @@ use loom_tests::explore::{decode_schedule, shuttle_replay, ShuttleFit};
 use loom_tests::Shuttle;
 use model::{Schedule, SpecName, Trace, Verdict};
 use patches::Preset;
-use serde::Serialize;
 use relay::events::Event;
 use relay::sim::{Choice, Chooser, RunOutcome};
 use scenarios::registry::violation_message;
 use scenarios::search::{run_schedule, up_to_symptom, Cause};
 use scenarios::{irq_order, RelayCheck, Scenario};
+use serde::Serialize;
 use std::cell::Cell;
 use std::sync::{Arc, Mutex, Once};
 

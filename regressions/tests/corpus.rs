@@ -108,7 +108,6 @@ fn the_permanent_fixes_survive_the_kept_spec_schedules() {
     assert_eq!(replayed, 2, "the two proptest shrinks");
 }
 
-
 /// The preset that fixes a trace's bug: the first one after the trace's own
 /// on which the expectations table says the property holds.
 fn fixing_preset(trace: &Trace) -> Preset {
@@ -132,21 +131,81 @@ fn every_stored_trace_is_fixed_or_stale_on_the_preset_that_fixes_it() {
     // fixes it; the irq-order traces also on 2016-04, where the monitor is
     // back on (the permanent fix) and a schedule can show "fixed".
     let on_fix: &[(&str, Preset, &str)] = &[
-        ("proptest-irq-order-2016-01-relay_never_hangs.json", Mar2016, "stale"),
-        ("proptest-irq-order-2016-01-relay_never_hangs.json", Apr2016, "fixed"),
-        ("proptest-timer-free-2016-01-no_free_of_unallocated.json", Apr2016, "fixed"),
-        ("reproduce-irq-order-2016-01-relay_never_hangs.json", Mar2016, "stale"),
-        ("reproduce-irq-order-2016-01-relay_never_hangs.json", Apr2016, "stale"),
-        ("reproduce-timer-free-2016-01-no_free_of_unallocated.json", Apr2016, "stale"),
-        ("reproduce-timer-free-2016-01-no_spurious_termination.json", Proposed, "stale"),
-        ("reproduce-timer-free-2016-03-no_free_of_unallocated.json", Apr2016, "stale"),
-        ("reproduce-timer-free-2016-03-no_spurious_termination.json", Proposed, "stale"),
-        ("reproduce-timer-free-2016-04-no_spurious_termination.json", Proposed, "stale"),
-        ("shuttle-pct-timer-free-2016-01-no_free_of_unallocated.json", Apr2016, "stale"),
-        ("shuttle-pct-timer-free-2016-04-no_spurious_termination.json", Proposed, "stale"),
-        ("shuttle-random-irq-order-2016-01-relay_never_hangs.json", Mar2016, "stale"),
-        ("shuttle-random-irq-order-2016-01-relay_never_hangs.json", Apr2016, "fixed"),
-        ("shuttle-random-timer-free-2016-01-no_free_of_unallocated.json", Apr2016, "stale"),
+        (
+            "proptest-irq-order-2016-01-relay_never_hangs.json",
+            Mar2016,
+            "stale",
+        ),
+        (
+            "proptest-irq-order-2016-01-relay_never_hangs.json",
+            Apr2016,
+            "fixed",
+        ),
+        (
+            "proptest-timer-free-2016-01-no_free_of_unallocated.json",
+            Apr2016,
+            "fixed",
+        ),
+        (
+            "reproduce-irq-order-2016-01-relay_never_hangs.json",
+            Mar2016,
+            "stale",
+        ),
+        (
+            "reproduce-irq-order-2016-01-relay_never_hangs.json",
+            Apr2016,
+            "stale",
+        ),
+        (
+            "reproduce-timer-free-2016-01-no_free_of_unallocated.json",
+            Apr2016,
+            "stale",
+        ),
+        (
+            "reproduce-timer-free-2016-01-no_spurious_termination.json",
+            Proposed,
+            "stale",
+        ),
+        (
+            "reproduce-timer-free-2016-03-no_free_of_unallocated.json",
+            Apr2016,
+            "stale",
+        ),
+        (
+            "reproduce-timer-free-2016-03-no_spurious_termination.json",
+            Proposed,
+            "stale",
+        ),
+        (
+            "reproduce-timer-free-2016-04-no_spurious_termination.json",
+            Proposed,
+            "stale",
+        ),
+        (
+            "shuttle-pct-timer-free-2016-01-no_free_of_unallocated.json",
+            Apr2016,
+            "stale",
+        ),
+        (
+            "shuttle-pct-timer-free-2016-04-no_spurious_termination.json",
+            Proposed,
+            "stale",
+        ),
+        (
+            "shuttle-random-irq-order-2016-01-relay_never_hangs.json",
+            Mar2016,
+            "stale",
+        ),
+        (
+            "shuttle-random-irq-order-2016-01-relay_never_hangs.json",
+            Apr2016,
+            "fixed",
+        ),
+        (
+            "shuttle-random-timer-free-2016-01-no_free_of_unallocated.json",
+            Apr2016,
+            "stale",
+        ),
     ];
     let traces = corpus();
     for (path, trace) in &traces {
@@ -236,7 +295,10 @@ fn an_edited_shuttle_schedule_is_stale_not_holds() {
 /// schedule it is stale, never a pass.
 #[test]
 fn a_holds_trace_with_a_short_schedule_is_stale() {
-    for prefix in ["reproduce-timer-free-2016-01-no_free", "proptest-timer-free"] {
+    for prefix in [
+        "reproduce-timer-free-2016-01-no_free",
+        "proptest-timer-free",
+    ] {
         let mut claim = stored(prefix);
         claim.verdict = Verdict::Holds;
         claim.preset = Preset::Apr2016;
@@ -261,5 +323,8 @@ fn illegal_actions_are_stale_and_bad_files_unreadable() {
     assert!(stale_reason(&trace).contains("not enabled"));
     let mut unknown = stored("proptest-timer-free");
     unknown.property = "no_such_property".into();
-    assert!(matches!(judge(&unknown, None).outcome, Outcome::Unreadable(_)));
+    assert!(matches!(
+        judge(&unknown, None).outcome,
+        Outcome::Unreadable(_)
+    ));
 }
