@@ -80,6 +80,50 @@ fn fixed_preset_reproduces_nothing_and_exits_zero() {
     }
 }
 
+#[test]
+fn reproduce_exhaustive_reports_the_bound_each_row_was_decided_at() {
+    let out = chukei(&[
+        "reproduce",
+        "--exhaustive",
+        "--cause",
+        "irq-order",
+        "--preemptions",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    for row in rows {
+        let found = row["preset"] == "2016-01";
+        assert_eq!(row["reproduced"], found, "{row}");
+        assert_eq!(row["inconclusive"], false, "{row}");
+        if found {
+            assert_eq!(row["result"], "found");
+            assert_eq!(row["preemptions"], 1);
+        } else {
+            assert_eq!(row["result"], "clean", "{row}");
+            assert_eq!(row["preemptions"], 1);
+            let summary = row["summary"].as_str().unwrap();
+            assert!(summary.starts_with("clean over all "), "{summary}");
+        }
+    }
+}
+
+#[test]
+fn reproduce_exhaustive_flags_need_exhaustive() {
+    let out = chukei(&["reproduce", "--preemptions", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("--exhaustive"), "{err}");
+}
+
 /// `chukei args` refuses `value` for `flag` with exit 2, listing `possible`.
 fn assert_refused(args: &[&str], value: &str, flag: &str, possible: &str) {
     let out = chukei(args);

@@ -472,6 +472,9 @@ fn pick_next(s: &mut Sched) -> Result<Tid, RunOutcome> {
 fn ask_chooser(s: &mut Sched, options: &[Choice]) -> Result<Choice, RunOutcome> {
     let step = s.steps;
     let clock = s.clock;
+    let current = s
+        .running
+        .filter(|&t| s.threads[t as usize].status == Status::Runnable);
     match &mut s.chooser {
         Chooser::Seeded { clock_jump, .. } => {
             let rng = s.rng.as_mut().expect("seeded chooser has an rng");
@@ -508,6 +511,7 @@ fn ask_chooser(s: &mut Sched, options: &[Choice]) -> Result<Choice, RunOutcome> 
                 options,
                 clock,
                 step,
+                current,
             });
             if options.contains(&c) {
                 Ok(c)
