@@ -15,8 +15,8 @@ macro_rules! say_raw {
 }
 
 mod check;
-mod minimize;
 mod exhaustive;
+mod minimize;
 mod replay;
 mod reproduce;
 mod validate;

@@ -239,7 +239,7 @@ fn replay_on_another_preset_reports_fixed_and_stale() {
     let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions/corpus");
     let file = |name: &str| corpus.join(name).display().to_string();
     let fixed = file("proptest-timer-free-2016-01-no_free_of_unallocated.json");
-    let stale = file("reproduce-timer-free-2016-01-no_free_of_unallocated.json");
+    let stale = file("reproduce-timer-free-2016-03-no_free_of_unallocated.json");
     let out = chukei(&["replay", "--preset", "2016-04", "--json", &fixed]);
     assert_eq!(out.status.code(), Some(0));
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -20,5 +20,5 @@ pub mod corpus;
 pub mod minimize;
 pub mod replay;
 
-pub use minimize::{minimize, Minimized, MinimizeError};
+pub use minimize::{minimize, MinimizeError, Minimized};
 pub use replay::{judge, replay, replay_on, Fit, Judged, Outcome, ReplayError, Replayed};

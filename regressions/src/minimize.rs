@@ -107,12 +107,10 @@ pub fn steps_of(trace: &Trace) -> Result<usize, MinimizeError> {
     Ok(match &trace.schedule {
         Schedule::Actions { actions, .. } => actions.len(),
         Schedule::Driver { choices } => choices.len(),
-        Schedule::Shuttle { schedule } => {
-            decode_schedule(schedule)
-                .ok_or(MinimizeError::BadShuttleSchedule)?
-                .steps
-                .len()
-        }
+        Schedule::Shuttle { schedule } => decode_schedule(schedule)
+            .ok_or(MinimizeError::BadShuttleSchedule)?
+            .steps
+            .len(),
     })
 }
 
@@ -135,11 +133,7 @@ impl Oracle {
 
 /// ddmin over `items`, then single-step removal until none can go; a
 /// candidate that reproduces is cut to the steps its run used.
-fn shrink<T: Clone>(
-    items: Vec<T>,
-    oracle: &mut Oracle,
-    rebuild: impl Fn(&[T]) -> Trace,
-) -> Trace {
+fn shrink<T: Clone>(items: Vec<T>, oracle: &mut Oracle, rebuild: impl Fn(&[T]) -> Trace) -> Trace {
     let mut test = |candidate: &[T]| oracle.reproduces(&rebuild(candidate));
     let kept = ddmin(items, &mut test);
     rebuild(&kept)
@@ -155,7 +149,11 @@ pub fn ddmin<T: Clone>(mut items: Vec<T>, test: &mut impl FnMut(&[T]) -> Option<
         let mut reduced = false;
         for start in (0..items.len()).step_by(chunk) {
             let end = (start + chunk).min(items.len());
-            let complement: Vec<T> = items[..start].iter().chain(&items[end..]).cloned().collect();
+            let complement: Vec<T> = items[..start]
+                .iter()
+                .chain(&items[end..])
+                .cloned()
+                .collect();
             let subset = items[start..end].to_vec();
             // Subsets first (a big jump) only while chunks are big.
             if n > 2 {
@@ -256,8 +254,12 @@ fn spec_side(trace: &Trace, search: bool) -> Result<SpecSide, MinimizeError> {
         .spec
         .parse()
         .map_err(|e| MinimizeError::Replay(ReplayError::UnknownSpec(e)))?;
-    name.build(trace.preset.patches(), &trace.sizes, SpecSideJob { trace, search })
-        .map_err(|e| MinimizeError::Replay(ReplayError::Model(e.into())))
+    name.build(
+        trace.preset.patches(),
+        &trace.sizes,
+        SpecSideJob { trace, search },
+    )
+    .map_err(|e| MinimizeError::Replay(ReplayError::Model(e.into())))
 }
 
 struct SpecSideJob<'a> {

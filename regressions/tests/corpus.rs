@@ -135,21 +135,81 @@ fn every_stored_trace_is_fixed_or_stale_on_the_preset_that_fixes_it() {
     // fixes it; the irq-order traces also on 2016-04, where the monitor is
     // back on (the permanent fix) and a schedule can show "fixed".
     let on_fix: &[(&str, Preset, &str)] = &[
-        ("proptest-irq-order-2016-01-relay_never_hangs.json", Mar2016, "stale"),
-        ("proptest-irq-order-2016-01-relay_never_hangs.json", Apr2016, "fixed"),
-        ("proptest-timer-free-2016-01-no_free_of_unallocated.json", Apr2016, "fixed"),
-        ("reproduce-irq-order-2016-01-relay_never_hangs.json", Mar2016, "stale"),
-        ("reproduce-irq-order-2016-01-relay_never_hangs.json", Apr2016, "fixed"),
-        ("reproduce-timer-free-2016-01-no_free_of_unallocated.json", Apr2016, "fixed"),
-        ("reproduce-timer-free-2016-01-no_spurious_termination.json", Proposed, "stale"),
-        ("reproduce-timer-free-2016-03-no_free_of_unallocated.json", Apr2016, "stale"),
-        ("reproduce-timer-free-2016-03-no_spurious_termination.json", Proposed, "stale"),
-        ("reproduce-timer-free-2016-04-no_spurious_termination.json", Proposed, "fixed"),
-        ("shuttle-pct-timer-free-2016-01-no_free_of_unallocated.json", Apr2016, "fixed"),
-        ("shuttle-pct-timer-free-2016-04-no_spurious_termination.json", Proposed, "fixed"),
-        ("shuttle-random-irq-order-2016-01-relay_never_hangs.json", Mar2016, "fixed"),
-        ("shuttle-random-irq-order-2016-01-relay_never_hangs.json", Apr2016, "fixed"),
-        ("shuttle-random-timer-free-2016-01-no_free_of_unallocated.json", Apr2016, "fixed"),
+        (
+            "proptest-irq-order-2016-01-relay_never_hangs.json",
+            Mar2016,
+            "stale",
+        ),
+        (
+            "proptest-irq-order-2016-01-relay_never_hangs.json",
+            Apr2016,
+            "fixed",
+        ),
+        (
+            "proptest-timer-free-2016-01-no_free_of_unallocated.json",
+            Apr2016,
+            "fixed",
+        ),
+        (
+            "reproduce-irq-order-2016-01-relay_never_hangs.json",
+            Mar2016,
+            "stale",
+        ),
+        (
+            "reproduce-irq-order-2016-01-relay_never_hangs.json",
+            Apr2016,
+            "fixed",
+        ),
+        (
+            "reproduce-timer-free-2016-01-no_free_of_unallocated.json",
+            Apr2016,
+            "fixed",
+        ),
+        (
+            "reproduce-timer-free-2016-01-no_spurious_termination.json",
+            Proposed,
+            "stale",
+        ),
+        (
+            "reproduce-timer-free-2016-03-no_free_of_unallocated.json",
+            Apr2016,
+            "stale",
+        ),
+        (
+            "reproduce-timer-free-2016-03-no_spurious_termination.json",
+            Proposed,
+            "stale",
+        ),
+        (
+            "reproduce-timer-free-2016-04-no_spurious_termination.json",
+            Proposed,
+            "fixed",
+        ),
+        (
+            "shuttle-pct-timer-free-2016-01-no_free_of_unallocated.json",
+            Apr2016,
+            "fixed",
+        ),
+        (
+            "shuttle-pct-timer-free-2016-04-no_spurious_termination.json",
+            Proposed,
+            "fixed",
+        ),
+        (
+            "shuttle-random-irq-order-2016-01-relay_never_hangs.json",
+            Mar2016,
+            "fixed",
+        ),
+        (
+            "shuttle-random-irq-order-2016-01-relay_never_hangs.json",
+            Apr2016,
+            "fixed",
+        ),
+        (
+            "shuttle-random-timer-free-2016-01-no_free_of_unallocated.json",
+            Apr2016,
+            "fixed",
+        ),
     ];
     let traces = corpus();
     for (path, trace) in &traces {

@@ -4,8 +4,8 @@
 //! spec traces reach the breadth-first shortest length.
 
 use loom_tests::explore::{decode_schedule, encode_steps};
-use model::search::shortest_violation;
 use model::cs_block::CsBlock;
+use model::search::shortest_violation;
 use model::{Origin, Schedule, Spec, Trace, Verdict};
 use patches::Preset;
 use regressions::{corpus, minimize, replay, Outcome};
@@ -56,9 +56,15 @@ fn minimal(found: &Trace) -> Trace {
     let m = minimize(found).expect("minimizes");
     assert_eq!(m.before, before);
     assert!(m.after < before, "{} -> {}", m.before, m.after);
-    println!("{}: {} -> {} steps, {}, {} replays", found.spec, m.before, m.after, m.method, m.replays);
+    println!(
+        "{}: {} -> {} steps, {}, {} replays",
+        found.spec, m.before, m.after, m.method, m.replays
+    );
     let t = &m.trace;
-    assert_eq!((&t.spec, t.preset, &t.property), (&found.spec, found.preset, &found.property));
+    assert_eq!(
+        (&t.spec, t.preset, &t.property),
+        (&found.spec, found.preset, &found.property)
+    );
     assert_eq!(regressions::judge(t, None).outcome, Outcome::Reproduced);
     for i in 0..m.after {
         assert!(
@@ -89,7 +95,9 @@ fn long_counterexample<S: Spec>(spec: &S, property: &str) -> Vec<S::Action> {
             if options.is_empty() {
                 break;
             }
-            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let (action, next) = options[(rng >> 33) as usize % options.len()].clone();
             path.push(action);
             state = next;
@@ -122,7 +130,9 @@ fn a_long_spec_counterexample_shrinks_to_the_breadth_first_shortest() {
             note: None,
         },
     );
-    let shortest = shortest_violation(&spec, property, usize::MAX).unwrap().len();
+    let shortest = shortest_violation(&spec, property, usize::MAX)
+        .unwrap()
+        .len();
     let t = minimal(&found);
     let Schedule::Actions { actions, .. } = &t.schedule else {
         panic!("actions")
@@ -158,7 +168,10 @@ fn a_long_shuttle_schedule_shrinks_to_a_one_minimal_one() {
     .unwrap();
     let t = minimal(&found);
     let stored = corpus::read(&corpus::dir().join(corpus::file_name(&found))).unwrap();
-    assert_eq!(stored.schedule, t.schedule, "the corpus keeps the minimized one");
+    assert_eq!(
+        stored.schedule, t.schedule,
+        "the corpus keeps the minimized one"
+    );
 }
 
 #[test]
@@ -168,7 +181,10 @@ fn only_a_reproducing_violation_minimizes() {
     )
     .unwrap();
     holds.verdict = Verdict::Holds;
-    assert!(minimize(&holds).unwrap_err().to_string().contains("only a violated trace"));
+    assert!(minimize(&holds)
+        .unwrap_err()
+        .to_string()
+        .contains("only a violated trace"));
     let mut fixed = holds.clone();
     fixed.verdict = Verdict::Violated;
     fixed.preset = Preset::Apr2016;
