@@ -65,6 +65,24 @@ impl Args {
         self.quiet
     }
 
+    /// Checks what would otherwise fail only after the whole search: the
+    /// seeds fit in a u64, the output directories can be written.
+    pub fn validate(&self) -> Result<()> {
+        if !self.exhaustive && scenarios::search::seeds(self.seed, self.budget).is_none() {
+            anyhow::bail!(
+                "--seed {} with --budget {} runs past the largest seed ({}): use a seed of at most {}",
+                self.seed,
+                self.budget,
+                u64::MAX,
+                u64::MAX - (self.budget - 1)
+            );
+        }
+        for dir in [&self.trace_out, &self.events_out].into_iter().flatten() {
+            ensure_writable_dir(dir)?;
+        }
+        Ok(())
+    }
+
     /// Writes the reproducing schedules' trace and event files asked for.
     pub fn write_outputs(&self, findings: &[Finding]) -> Result<()> {
         if let Some(dir) = &self.trace_out {
@@ -88,6 +106,7 @@ struct Row<'a> {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
+    args.validate()?;
     if args.exhaustive {
         return crate::exhaustive::run(args);
     }
@@ -221,5 +240,15 @@ fn write_files(
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
+    Ok(())
+}
+
+/// Creates `dir` and proves a file can be written in it, before any long
+/// work whose results would go there.
+pub fn ensure_writable_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let probe = dir.join(format!(".chukei-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").with_context(|| format!("{} is not writable", dir.display()))?;
+    std::fs::remove_file(&probe).with_context(|| format!("removing {}", probe.display()))?;
     Ok(())
 }
