@@ -317,6 +317,44 @@ fn check_text_prints_the_matrix_and_states_per_second() {
 }
 
 #[test]
+fn check_one_property_with_and_without_symmetry() {
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--spec",
+            "cs-block",
+            "--preset",
+            "2016-01",
+            "--property",
+            "all_cards_issued",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = chukei(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+        rows[0].clone()
+    };
+    let reduced = run(&[]);
+    let full = run(&["--no-symmetry"]);
+    assert_eq!(reduced["property"], "all_cards_issued");
+    assert_eq!(reduced["verdict"], full["verdict"]);
+    assert_eq!(reduced["symmetry"], true);
+    assert_eq!(full["symmetry"], false);
+    // A reachability property: the first example stops the search, found
+    // after fewer states on the reduced graph.
+    assert!(reduced["states"].as_u64() < full["states"].as_u64());
+    let out = chukei(&["check", "--property", "no_such_property"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("no selected spec has a property `no_such_property`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn check_bad_arguments_exit_2() {
     assert_refused(
         &["check", "--spec", "timer"],
