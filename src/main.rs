@@ -16,6 +16,7 @@ macro_rules! say_raw {
 
 mod check;
 mod exhaustive;
+mod minimize;
 mod replay;
 mod reproduce;
 mod validate;
@@ -48,6 +49,9 @@ enum Command {
     /// Replay stored traces (spec actions on the model, driver and shuttle
     /// schedules on the real relay) and compare with their recorded verdict.
     Replay(replay::Args),
+    /// Shrink a violated trace (delta debugging over its schedule) until no
+    /// single step can be removed; report steps before and after.
+    Minimize(minimize::Args),
     /// Check a relay event log against a spec (trace refinement): report the
     /// first event the spec does not allow.
     Validate(validate::Args),
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
         Command::Explore(args) => check::explore(&args),
         Command::Reproduce(args) => reproduce::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Minimize(args) => minimize::run(&args),
         Command::Validate(args) => validate::run(&args),
     };
     match result {

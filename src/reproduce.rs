@@ -34,6 +34,10 @@ pub struct Args {
     /// Trace format) into this directory; `chukei replay` runs it again.
     #[arg(long, value_name = "DIR")]
     trace_out: Option<std::path::PathBuf>,
+    /// Write the schedules as found, not minimized (`--trace-out` minimizes
+    /// each by default: `chukei minimize`).
+    #[arg(long, requires = "trace_out")]
+    no_minimize: bool,
     /// Write each reproducing schedule's relay events (up to the symptom) as
     /// JSON lines into this directory, for `chukei validate`.
     #[arg(long, value_name = "DIR")]
@@ -83,11 +87,32 @@ impl Args {
         Ok(())
     }
 
+    /// A finding's trace, minimized unless `--no-minimize`.
+    fn trace_to_store(&self, finding: &Finding) -> model::Trace {
+        let trace = finding.to_trace();
+        if self.no_minimize {
+            return trace;
+        }
+        match regressions::minimize(&trace) {
+            Ok(m) => {
+                eprintln!(
+                    "minimized {} on {}: {} -> {} choices",
+                    finding.cause, finding.preset, m.before, m.after
+                );
+                m.trace
+            }
+            Err(e) => {
+                eprintln!("chukei: warning: kept the schedule as found: {e}");
+                trace
+            }
+        }
+    }
+
     /// Writes the reproducing schedules' trace and event files asked for.
     pub fn write_outputs(&self, findings: &[Finding]) -> Result<()> {
         if let Some(dir) = &self.trace_out {
             write_files(dir, findings, ".json", |f| {
-                f.to_trace().to_json_pretty() + "\n"
+                self.trace_to_store(f).to_json_pretty() + "\n"
             })?;
         }
         if let Some(dir) = &self.events_out {
