@@ -1,5 +1,6 @@
 //! `chukei check` and `chukei explore`: the specs, exhaustively.
 
+use crate::config_args::ConfigArgs;
 use crate::{all_or_one, one, Selection};
 use anyhow::Result;
 use model::SpecName;
@@ -15,11 +16,11 @@ pub struct Args {
     /// Spec.
     #[arg(long, default_value = "all", value_parser = all_or_one::<SpecName>())]
     spec: Selection<SpecName>,
-    /// Preset.
-    #[arg(long, default_value = "all", value_parser = all_or_one::<Preset>())]
-    preset: Selection<Preset>,
+    #[command(flatten)]
+    config: ConfigArgs,
     /// Size overrides, e.g. `--size telegrams=4 workers=2`. Verdicts are
-    /// expected at default sizes; other sizes may legitimately differ.
+    /// recorded (scenarios/expectations.toml) at default sizes; elsewhere
+    /// they are printed, and only a recorded one that differs exits 1.
     #[arg(long = "size", value_name = "K=V", num_args = 1..)]
     sizes: Vec<String>,
     /// Print a JSON array instead of text.
@@ -47,14 +48,14 @@ pub struct ExploreArgs {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    let selection = CheckSelection::new(args.spec.0.clone(), args.preset.0.clone(), &args.sizes)?;
+    let selection = CheckSelection::new(args.spec.0.clone(), args.config.configs()?, &args.sizes)?;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let mut progress = |p: Progress| {
         if show_progress {
             eprint!(
                 "\r{:<10} {:<8} {:<14} {:>8} states {:>10.0} states/s{}",
                 p.spec,
-                p.preset.name(),
+                p.config,
                 p.checker,
                 p.states,
                 p.states_per_sec,

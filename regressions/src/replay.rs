@@ -107,7 +107,12 @@ fn replay_driver(trace: &Trace, choices: &[serde_json::Value]) -> Result<Replaye
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let run = run_schedule(cause, trace.preset, cards, Chooser::Replay(choices));
+    let run = run_schedule(
+        cause,
+        trace.config().patches,
+        cards,
+        Chooser::Replay(choices),
+    );
     Ok(relay_run(run.reproduced, up_to_symptom(cause, run.events)))
 }
 
@@ -121,7 +126,7 @@ struct Seen {
 fn replay_shuttle(trace: &Trace, schedule: &str) -> Result<Replayed, ReplayError> {
     let spec: SpecName = trace.spec.parse()?;
     let scenario =
-        Scenario::from_trace(spec, trace.preset, &trace.sizes).map_err(ReplayError::Scenario)?;
+        Scenario::from_trace(spec, &trace.config(), &trace.sizes).map_err(ReplayError::Scenario)?;
     // A hang has no check of its own: the run never finishes.
     let hang = trace.property == irq_order::RELAY_NEVER_HANGS;
     let check = match RelayCheck::named(&trace.property) {

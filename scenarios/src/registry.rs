@@ -7,7 +7,7 @@ use crate::refine::{parse_jsonl, Report, ValidateError};
 use crate::workload::{RunRecord, Scenario};
 use crate::{irq_order, timer_free};
 use model::SpecName;
-use patches::Preset;
+use patches::{Config, Preset};
 use relay::events::{Event, EventLog};
 use relay::Platform;
 use std::collections::BTreeMap;
@@ -97,16 +97,20 @@ pub fn violation_message(property: RelayCheck, preset: Preset, detail: &str) -> 
 }
 
 impl Scenario {
-    /// The scenario a trace describes (patches: the preset's).
+    /// The scenario a trace describes, on the trace's configuration.
     pub fn from_trace(
         spec: SpecName,
-        preset: Preset,
+        config: &Config,
         sizes: &BTreeMap<String, u64>,
     ) -> Result<Self, String> {
         let base = match spec {
-            SpecName::TimerFree => Scenario::timer_free(preset),
-            SpecName::IrqOrder => Scenario::irq_order(preset),
+            SpecName::TimerFree => Scenario::timer_free(config.base),
+            SpecName::IrqOrder => Scenario::irq_order(config.base),
             SpecName::CsBlock => return Err("cs-block is not explored by loom-tests".into()),
+        };
+        let base = Scenario {
+            patches: config.patches,
+            ..base
         };
         let get = |name: &str| {
             sizes
@@ -153,16 +157,26 @@ impl Scenario {
 }
 
 /// Parses and validates a JSON-lines log.
-pub fn validate_jsonl(text: &str, spec: &str, preset: Preset) -> Result<Report, ValidateError> {
-    validate(&parse_jsonl(text)?, spec, preset)
+pub fn validate_jsonl(
+    text: &str,
+    spec: &str,
+    config: impl Into<Config>,
+) -> Result<Report, ValidateError> {
+    validate(&parse_jsonl(text)?, spec, config)
 }
 
-/// Checks `events` against spec `spec` (a name) at `preset`.
-pub fn validate(events: &[Event], spec: &str, preset: Preset) -> Result<Report, ValidateError> {
+/// Checks `events` against spec `spec` (a name) on a preset or configuration.
+pub fn validate(
+    events: &[Event],
+    spec: &str,
+    config: impl Into<Config>,
+) -> Result<Report, ValidateError> {
+    let config: Config = config.into();
+    let preset = config.patches;
     let name: SpecName = spec.parse()?;
     let mut report = Report {
         spec: name.name().to_string(),
-        preset: preset.name().to_string(),
+        preset: config.name(),
         events: events.len(),
         mapped: 0,
         checked: 0,

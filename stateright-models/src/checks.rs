@@ -13,18 +13,19 @@ use model::search::StateGraph;
 use model::sizes::{parse_overrides, resolve, SizeError};
 use model::{Origin, PropertyKind, Spec, SpecName, Trace, UnknownSpec, Verdict};
 use model::{SharedSpec, SpecJob};
-use patches::{Preset, UnknownPreset};
+use patches::{Config, Patches, Preset, UnknownPreset};
 use scenarios::expected_verdict;
 use serde::Serialize;
 use stateright::{Checker, Model};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// Which specs and presets to check, and the size overrides (`k=v`).
+/// Which specs and configurations to check, and the size overrides (`k=v`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckSelection {
     pub specs: Vec<SpecName>,
-    pub presets: Vec<Preset>,
+    /// Presets, or presets with switch overrides, or variants.
+    pub configs: Vec<Config>,
     /// Complete sizes per selected spec (defaults + overrides).
     pub sizes: BTreeMap<SpecName, BTreeMap<String, u64>>,
 }
@@ -61,16 +62,17 @@ impl CheckSelection {
         CheckSelection::new(specs, presets, sizes)
     }
 
-    /// The checks of `specs` x `presets`, with size overrides (`k=v`).
-    pub fn new(
+    /// The checks of `specs` x `configs` (presets or configurations), with
+    /// size overrides (`k=v`).
+    pub fn new<C: Into<Config>>(
         specs: Vec<SpecName>,
-        presets: Vec<Preset>,
+        configs: Vec<C>,
         sizes: &[String],
     ) -> Result<Self, SelectionError> {
         let sizes = resolve_sizes(&specs, sizes)?;
         Ok(CheckSelection {
             specs,
-            presets,
+            configs: configs.into_iter().map(Into::into).collect(),
             sizes,
         })
     }
@@ -130,7 +132,9 @@ fn resolve_sizes(
 #[derive(Debug, Clone, Serialize)]
 pub struct Progress {
     pub spec: &'static str,
+    /// The configuration's base preset and its name.
     pub preset: Preset,
+    pub config: String,
     /// "stateright-bfs" or "fair-lasso".
     pub checker: &'static str,
     pub states: usize,
@@ -138,17 +142,22 @@ pub struct Progress {
     pub done: bool,
 }
 
-/// The verdict of one property of one spec on one preset.
+/// The verdict of one property of one spec on one configuration.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
     pub spec: String,
+    /// The configuration's base preset ...
     pub preset: Preset,
+    /// ... its name (the preset's, `2016-01+irq=physical`, or a variant's) ...
+    pub config: String,
+    /// ... and its full switch set.
+    pub patches: Patches,
     pub property: String,
     pub kind: PropertyKind,
     pub verdict: Verdict,
-    /// The verdict recorded for this (spec, preset, property)
-    /// ([`scenarios::expected_verdict`]).
-    pub expected: Verdict,
+    /// The verdict recorded for this (spec, switch set, sizes, property) in
+    /// `scenarios/expectations.toml`; `None` where none is recorded.
+    pub expected: Option<Verdict>,
     /// "stateright-bfs" or "fair-lasso".
     pub checker: String,
     /// Unique states the deciding checker explored.
@@ -167,8 +176,9 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
+    /// False only where a recorded expectation differs.
     pub fn matches_expectation(&self) -> bool {
-        self.verdict == self.expected
+        self.expected.is_none_or(|e| e == self.verdict)
     }
 }
 
@@ -185,27 +195,29 @@ pub fn run_checks(
     let mut results = Vec::new();
     for &name in &selection.specs {
         let sizes = &selection.sizes[&name];
-        for &preset in &selection.presets {
-            let checked = check_spec_preset(name, preset, sizes, progress);
+        for config in &selection.configs {
+            let checked = check_spec_preset(name, config.clone(), sizes, progress);
             results.extend(checked.expect("sizes are validated by CheckSelection"));
         }
     }
     results
 }
 
-/// All properties of one spec on one preset; `sizes` may be partial
-/// (defaults fill the rest) and are recorded complete in the traces.
+/// All properties of one spec on one preset or configuration; `sizes` may
+/// be partial (defaults fill the rest) and are recorded complete in the
+/// traces.
 pub fn check_spec_preset(
     name: SpecName,
-    preset: Preset,
+    config: impl Into<Config>,
     sizes: &BTreeMap<String, u64>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<CheckResult>, SizeError> {
     let sizes = resolve(name.name(), name.size_params(), sizes)?;
-    let patches = preset.patches();
+    let config: Config = config.into();
+    let patches = config.patches;
     let run = Run {
         name,
-        preset,
+        config,
         sizes: sizes.clone(),
     };
     name.build(patches, &sizes, CheckJob { run, progress })
@@ -224,10 +236,10 @@ impl SpecJob for CheckJob<'_> {
     }
 }
 
-/// One (spec, preset, sizes) being checked.
+/// One (spec, configuration, sizes) being checked.
 struct Run {
     name: SpecName,
-    preset: Preset,
+    config: Config,
     sizes: BTreeMap<String, u64>,
 }
 
@@ -271,7 +283,8 @@ impl Run {
     ) -> Progress {
         Progress {
             spec: self.name.name(),
-            preset: self.preset,
+            preset: self.config.base,
+            config: self.config.name(),
             checker,
             states,
             states_per_sec: states as f64 / started.elapsed().as_secs_f64().max(1e-9),
@@ -392,11 +405,13 @@ impl Run {
     ) -> CheckResult {
         let mut result = CheckResult {
             spec: self.name.name().to_string(),
-            preset: self.preset,
+            preset: self.config.base,
+            config: self.config.name(),
+            patches: self.config.patches,
             property: property.to_string(),
             kind,
             verdict,
-            expected: expected_verdict(self.name, self.preset, property),
+            expected: expected_verdict(self.name, &self.config.patches, &self.sizes, property),
             checker: checker.to_string(),
             states,
             millis,
@@ -416,7 +431,7 @@ impl Run {
         };
         let trace = Trace::from_actions(
             spec,
-            self.preset,
+            &self.config,
             self.sizes.clone(),
             property,
             verdict,
@@ -441,11 +456,19 @@ impl Run {
     }
 }
 
-/// The verdict matrix as a text table, with totals and states/s.
+/// The verdict matrix as a text table, with totals and states/s. The
+/// `expected` column is `-` where no verdict is recorded; configurations
+/// that are not a preset are listed with their full switch set.
 pub fn render_matrix(results: &[CheckResult]) -> String {
+    let width = results
+        .iter()
+        .map(|r| r.config.len())
+        .max()
+        .unwrap_or(0)
+        .max("config".len());
     let mut out = format!(
-        "{:<11} {:<9} {:<26} {:<9} {:<9} {:>8} {:>7} {:>5}\n",
-        "spec", "preset", "property", "verdict", "expected", "states", "ms", "steps"
+        "{:<11} {:<width$} {:<26} {:<9} {:<9} {:>8} {:>7} {:>5}\n",
+        "spec", "config", "property", "verdict", "expected", "states", "ms", "steps"
     );
     for r in results {
         let steps = match (r.counterexample_len, r.cycle_start) {
@@ -453,13 +476,14 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
             (Some(n), None) => n.to_string(),
             (None, _) => "-".to_string(),
         };
+        let expected = r.expected.map_or("-".to_string(), |e| e.to_string());
         out += &format!(
-            "{:<11} {:<9} {:<26} {:<9} {:<9} {:>8} {:>7} {:>5}{}\n",
+            "{:<11} {:<width$} {:<26} {:<9} {:<9} {:>8} {:>7} {:>5}{}\n",
             r.spec,
-            r.preset.name(),
+            r.config,
             r.property,
             r.verdict.to_string(),
-            r.expected.to_string(),
+            expected,
             r.states,
             r.millis,
             steps,
@@ -471,25 +495,41 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
         );
     }
     let mismatches = results.iter().filter(|r| !r.matches_expectation()).count();
+    let unrecorded = results.iter().filter(|r| r.expected.is_none()).count();
     out += &format!(
-        "{} checks, {} unexpected. Steps of a lasso are prefix+cycle.\n",
+        "{} checks, {} unexpected, {} without a recorded expectation. Steps of a lasso are prefix+cycle.\n",
         results.len(),
-        mismatches
+        mismatches,
+        unrecorded
     );
     let (states, millis) = throughput(results);
     out += &format!(
         "{states} states explored in {millis} ms ({:.0} states/s)\n",
         states as f64 * 1000.0 / (millis.max(1) as f64)
     );
-    out
+    out + &render_configs(results)
 }
 
-/// Unique states and time per (spec, preset) run, summed: each run's states
-/// once, and its slowest property's time (which includes the exploration).
+/// The switch set of every checked configuration that is not a preset.
+fn render_configs(results: &[CheckResult]) -> String {
+    let mut seen: BTreeMap<&str, &Patches> = BTreeMap::new();
+    for r in results.iter().filter(|r| r.config != r.preset.name()) {
+        seen.insert(&r.config, &r.patches);
+    }
+    seen.iter()
+        .map(|(name, patches)| format!("config {name}: {patches}\n"))
+        .collect()
+}
+
+/// Unique states and time per (spec, configuration) run, summed: each run's
+/// states once, and its slowest property's time (which includes the
+/// exploration).
 fn throughput(results: &[CheckResult]) -> (usize, u64) {
-    let mut runs: BTreeMap<(&str, Preset), (usize, u64)> = BTreeMap::new();
+    let mut runs: BTreeMap<(&str, &str), (usize, u64)> = BTreeMap::new();
     for r in results {
-        let run = runs.entry((r.spec.as_str(), r.preset)).or_default();
+        let run = runs
+            .entry((r.spec.as_str(), r.config.as_str()))
+            .or_default();
         *run = (run.0.max(r.states), run.1.max(r.millis));
     }
     runs.values()
@@ -503,15 +543,17 @@ pub fn render_timelines(results: &[CheckResult]) -> String {
         let Some(steps) = &r.counterexample else {
             continue;
         };
+        // The lasso checker finds *a* fair cycle reachable by a shortest
+        // prefix, not the shortest prefix+cycle overall: say so.
         let shape = if r.cycle_start.is_some() {
-            "fair lasso"
+            "fair lasso, not guaranteed shortest"
         } else {
             "shortest path"
         };
         out += &format!(
             "\n{} {} {} violated ({}, {} steps, {}):\n",
             r.spec,
-            r.preset.name(),
+            r.config,
             r.property,
             r.checker,
             steps.len(),
