@@ -2,13 +2,15 @@
 
 use crate::config_args::ConfigArgs;
 use crate::{all_or_one, one, Selection};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use model::SpecName;
 use patches::Preset;
 use stateright_models::{
-    all_as_expected, render_report, run_checks, serve_explorer, CheckSelection, Progress,
+    all_as_expected, render_report, run_checks, serve_explorer, CheckResult, CheckSelection,
+    Progress,
 };
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
@@ -23,6 +25,10 @@ pub struct Args {
     /// they are printed, and only a recorded one that differs exits 1.
     #[arg(long = "size", value_name = "K=V", num_args = 1..)]
     sizes: Vec<String>,
+    /// Compare with the verdicts recorded in this file (the format of
+    /// scenarios/expectations.toml) instead of the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    expectations: Option<PathBuf>,
     /// Print a JSON array instead of text.
     #[arg(long)]
     json: bool,
@@ -63,7 +69,10 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             );
         }
     };
-    let results = run_checks(&selection, &mut progress);
+    let mut results = run_checks(&selection, &mut progress);
+    if let Some(path) = &args.expectations {
+        recompare(&mut results, &selection, path)?;
+    }
     if args.json {
         say!("{}", serde_json::to_string_pretty(&results)?);
     } else {
@@ -74,6 +83,19 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Replaces each result's expected verdict with the one `path` records.
+fn recompare(results: &mut [CheckResult], selection: &CheckSelection, path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading expectations {}", path.display()))?;
+    let recorded = scenarios::expect::parse(&text).with_context(|| path.display().to_string())?;
+    for r in results {
+        let spec: SpecName = r.spec.parse()?;
+        let sizes = &selection.sizes[&spec];
+        r.expected = scenarios::expect::verdict_in(&recorded, spec, &r.patches, sizes, &r.property);
+    }
+    Ok(())
 }
 
 pub fn explore(args: &ExploreArgs) -> Result<ExitCode> {

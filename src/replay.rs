@@ -40,7 +40,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         rows.push(Replayed {
             file: path.display().to_string(),
             spec: trace.spec.clone(),
-            preset: trace.preset.to_string(),
+            preset: trace.config().name(),
             property: trace.property.clone(),
             recorded: trace.verdict,
             replayed,

@@ -155,8 +155,20 @@ pub fn expected_verdict(
     sizes: &BTreeMap<String, u64>,
     property: &str,
 ) -> Option<Verdict> {
+    verdict_in(expectations(), spec, patches, sizes, property)
+}
+
+/// As [`expected_verdict`], from another set of expectations (`chukei check
+/// --expectations FILE`).
+pub fn verdict_in(
+    expectations: &[Expectation],
+    spec: SpecName,
+    patches: &Patches,
+    sizes: &BTreeMap<String, u64>,
+    property: &str,
+) -> Option<Verdict> {
     let sizes = resolve(spec.name(), spec.size_params(), sizes).ok()?;
-    expectations()
+    expectations
         .iter()
         .find(|e| e.spec == spec && e.config.patches == *patches && e.sizes == sizes)
         .and_then(|e| e.verdicts.get(property).copied())
