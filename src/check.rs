@@ -35,6 +35,15 @@ pub struct Args {
     /// No progress on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// Check only this property (on the selected specs that have it); a
+    /// safety or reachability property stops at its first, shortest
+    /// counterexample or example.
+    #[arg(long, value_name = "NAME")]
+    property: Option<String>,
+    /// Decide safety and reachability on the full state graph instead of the
+    /// symmetry-reduced one (same verdicts and lengths; to compare counts).
+    #[arg(long)]
+    no_symmetry: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -54,7 +63,12 @@ pub struct ExploreArgs {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    let selection = CheckSelection::new(args.spec.0.clone(), args.config.configs()?, &args.sizes)?;
+    let mut selection =
+        CheckSelection::new(args.spec.0.clone(), args.config.configs()?, &args.sizes)?
+            .with_symmetry(!args.no_symmetry);
+    if let Some(name) = &args.property {
+        selection = selection.with_property(name)?;
+    }
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let mut progress = |p: Progress| {
         if show_progress {

@@ -3,8 +3,8 @@
 //! Exit codes: 0 when every verdict matches its recorded expectation, 1 when
 //! one does not (so CI can gate on it), 2 on bad arguments or bad input.
 
-/// `println!` to stdout, but a closed pipe (`chukei check | head`) ends the
-/// program quietly instead of panicking.
+/// `println!` to stdout, but a closed pipe (`chukei check | head`) is no
+/// panic: output stops, the work and its exit code go on.
 macro_rules! say {
     ($($arg:tt)*) => { $crate::write_out(format_args!("{}\n", format_args!($($arg)*))) };
 }
@@ -16,6 +16,7 @@ macro_rules! say_raw {
 
 mod check;
 mod config_args;
+mod exhaustive;
 mod replay;
 mod reproduce;
 mod validate;
@@ -142,12 +143,23 @@ pub fn all_or_one<T: Named>() -> impl clap::builder::TypedValueParser<Value = Se
     })
 }
 
-/// Writes to stdout; exits 0 when the reader went away, 2 on another error.
+/// Set once stdout's reader went away: nothing more is written.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes to stdout. When the reader went away (`chukei replay X | head -1`)
+/// the rest of the output is dropped but the command runs to its verdict,
+/// so the exit code is the same as without the pipe (CI's `pipefail` sees
+/// a regression). Exits 2 on another write error.
 pub fn write_out(text: std::fmt::Arguments) {
     use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
     if let Err(e) = std::io::stdout().lock().write_fmt(text) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            return;
         }
         eprintln!("chukei: error: writing output: {e}");
         std::process::exit(2);

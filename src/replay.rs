@@ -1,12 +1,20 @@
-//! `chukei replay`: run stored traces again and compare with their verdict
-//! (the harness is `regressions::replay`).
+//! `chukei replay`: run stored traces again, on their own preset or another
+//! one, and report one of four outcomes per file (the harness is
+//! `regressions::judge`).
+//!
+//! Each file replays in a child process of its own: shuttle prints its
+//! "test panicked" / "Test deadlocked" lines straight to stderr when a
+//! replayed run stops at the recorded violation, which is the expected end
+//! of a bug's schedule, not news; and one file that crashes the replay cannot
+//! take the others with it.
 
 use anyhow::{Context, Result};
 use model::Verdict;
-use regressions::{corpus, replay};
-use serde::Serialize;
-use std::path::PathBuf;
-use std::process::ExitCode;
+use patches::Preset;
+use regressions::{corpus, judge, Outcome};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -14,58 +22,167 @@ pub struct Args {
     /// `regressions/corpus/*.json`.
     #[arg(required = true, value_name = "TRACE")]
     traces: Vec<PathBuf>,
+    /// Replay on this preset instead of the one each trace was recorded on
+    /// (a bug's schedule on its fix): the expected verdict is then the
+    /// expectations table's for that preset.
+    #[arg(long, value_name = "PRESET", value_parser = crate::one::<Preset>())]
+    preset: Option<Preset>,
     /// Print a JSON array instead of text.
     #[arg(long)]
     json: bool,
+    /// Replay in this process (shuttle's messages included); what each
+    /// child process of `chukei replay` runs.
+    #[arg(long, hide = true)]
+    in_process: bool,
 }
 
-#[derive(Serialize)]
-struct Replayed {
+/// One file's result.
+#[derive(Serialize, Deserialize, Debug)]
+struct Row {
     file: String,
-    spec: String,
-    preset: String,
-    property: String,
-    recorded: Verdict,
-    replayed: Verdict,
-    agrees: bool,
+    spec: Option<String>,
+    property: Option<String>,
+    /// The preset the trace was recorded on, and the one it replayed on.
+    recorded_preset: Option<String>,
+    preset: Option<String>,
+    recorded: Option<Verdict>,
+    /// The verdict expected on `preset`.
+    expected: Option<Verdict>,
+    /// reproduced | fixed | stale | unreadable.
+    outcome: String,
+    /// Why a stale or unreadable trace says nothing about the bug.
+    reason: Option<String>,
+    as_expected: bool,
+    /// Schedule steps, and how many the run took.
+    steps: Option<usize>,
+    steps_used: Option<usize>,
 }
+
+impl Row {
+    fn unreadable(file: &Path, reason: String) -> Row {
+        Row {
+            file: file.display().to_string(),
+            spec: None,
+            property: None,
+            recorded_preset: None,
+            preset: None,
+            recorded: None,
+            expected: None,
+            outcome: Outcome::Unreadable(String::new()).name().to_string(),
+            reason: Some(reason),
+            as_expected: false,
+            steps: None,
+            steps_used: None,
+        }
+    }
+
+    /// How bad the row is; the worst row decides the exit code.
+    fn severity(&self) -> u8 {
+        match self.outcome.as_str() {
+            _ if self.as_expected => 0,
+            "reproduced" | "fixed" => 1,
+            "stale" => 2,
+            _ => 3,
+        }
+    }
+}
+
+/// Exit codes by severity: as expected, a verdict other than expected, a
+/// stale schedule, an unreadable file.
+const EXIT: [u8; 4] = [0, 1, 3, 2];
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    let mut rows = Vec::new();
-    for path in &args.traces {
-        let trace = corpus::read(path)?;
-        let replayed = replay(&trace)
-            .with_context(|| format!("replaying {}", path.display()))?
-            .verdict;
-        rows.push(Replayed {
-            file: path.display().to_string(),
-            spec: trace.spec.clone(),
-            preset: trace.config().name(),
-            property: trace.property.clone(),
-            recorded: trace.verdict,
-            replayed,
-            agrees: replayed == trace.verdict,
-        });
-    }
+    let rows = if args.in_process {
+        args.traces
+            .iter()
+            .map(|p| replay_here(p, args.preset))
+            .collect()
+    } else {
+        args.traces
+            .iter()
+            .map(|p| replay_in_child(p, args.preset))
+            .collect::<Result<Vec<_>>>()?
+    };
     if args.json {
         say!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        for r in &rows {
-            let mark = if r.agrees { "ok" } else { "MISMATCH" };
-            say!(
-                "{mark:<8} {} {} {}: recorded {}, replayed {}  ({})",
-                r.spec,
-                r.preset,
-                r.property,
-                r.recorded,
-                r.replayed,
+        print_text(&rows);
+    }
+    let worst = rows.iter().map(Row::severity).max().unwrap_or(0);
+    Ok(ExitCode::from(EXIT[worst as usize]))
+}
+
+fn replay_here(path: &Path, preset: Option<Preset>) -> Row {
+    let trace = match corpus::read(path) {
+        Ok(trace) => trace,
+        Err(e) => return Row::unreadable(path, e.to_string()),
+    };
+    let judged = judge(&trace, preset);
+    let fit = judged.replayed.as_ref().map(|r| &r.fit);
+    Row {
+        file: path.display().to_string(),
+        spec: Some(trace.spec.clone()),
+        property: Some(trace.property.clone()),
+        recorded_preset: Some(trace.config().name()),
+        preset: Some(preset.map_or(trace.config().name(), |p| p.to_string())),
+        recorded: Some(trace.verdict),
+        expected: Some(judged.expected),
+        outcome: judged.outcome.name().to_string(),
+        reason: judged.outcome.reason().map(str::to_string),
+        as_expected: judged.as_expected(),
+        steps: fit.map(|f| f.steps),
+        steps_used: fit.map(|f| f.used),
+    }
+}
+
+/// Replays one file in a child `chukei replay --in-process --json`, its
+/// stderr (shuttle's messages) discarded.
+fn replay_in_child(path: &Path, preset: Option<Preset>) -> Result<Row> {
+    let exe = std::env::current_exe().context("locating the chukei executable")?;
+    let mut command = Command::new(exe);
+    command.args(["replay", "--in-process", "--json"]);
+    if let Some(preset) = preset {
+        command.args(["--preset", preset.name()]);
+    }
+    let output = command
+        .arg(path)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .context("starting a replay process")?;
+    let parsed: Option<Vec<Row>> = serde_json::from_slice(&output.stdout).ok();
+    Ok(match parsed.and_then(|rows| rows.into_iter().next()) {
+        Some(row) => row,
+        None => Row::unreadable(
+            path,
+            format!(
+                "replaying it crashed the replay process ({})",
+                output.status
+            ),
+        ),
+    })
+}
+
+fn print_text(rows: &[Row]) {
+    for r in rows {
+        let mark = if r.as_expected { "ok" } else { "FAIL" };
+        match (&r.spec, &r.property, &r.preset, &r.expected) {
+            (Some(spec), Some(property), Some(preset), Some(expected)) => say!(
+                "{mark:<5} {:<10} {spec} {property} on {preset} (expected {}): {}",
+                r.outcome,
+                expected_outcome(*expected),
                 r.file
-            );
+            ),
+            _ => say!("{mark:<5} {:<10} {}", r.outcome, r.file),
+        }
+        if let Some(reason) = &r.reason {
+            say!("      {reason}");
         }
     }
-    Ok(if rows.iter().all(|r| r.agrees) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    let expected = rows.iter().filter(|r| r.as_expected).count();
+    say!("{} traces, {expected} as expected", rows.len());
+}
+
+fn expected_outcome(verdict: Verdict) -> &'static str {
+    Outcome::expected_for(verdict).name()
 }

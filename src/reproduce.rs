@@ -37,6 +37,46 @@ pub struct Args {
     /// JSON lines into this directory, for `chukei validate`.
     #[arg(long, value_name = "DIR")]
     events_out: Option<std::path::PathBuf>,
+    /// Run every driver schedule up to --preemptions preemptions, fewest
+    /// first, instead of seeded random ones (--seed and --budget then unused).
+    #[arg(long)]
+    pub exhaustive: bool,
+    /// With --exhaustive: the most preemptions a schedule may have.
+    #[arg(long, value_name = "K", default_value_t = scenarios::exhaustive::DEFAULT_PREEMPTIONS, requires = "exhaustive")]
+    pub preemptions: u32,
+    /// With --exhaustive: the most schedules to run per cause and preset.
+    #[arg(long, value_name = "N", default_value_t = scenarios::exhaustive::DEFAULT_MAX_SCHEDULES,
+          value_parser = clap::value_parser!(u64).range(1..), requires = "exhaustive")]
+    pub max_schedules: u64,
+}
+
+impl Args {
+    pub fn causes(&self) -> &[Cause] {
+        &self.cause.0
+    }
+    /// The configurations to search (`--preset`, `--patch`, `--variant`).
+    pub fn configs(&self) -> Result<Vec<patches::Config>> {
+        self.config.configs()
+    }
+    pub fn json(&self) -> bool {
+        self.json
+    }
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// Writes the reproducing schedules' trace and event files asked for.
+    pub fn write_outputs(&self, findings: &[Finding]) -> Result<()> {
+        if let Some(dir) = &self.trace_out {
+            write_files(dir, findings, ".json", |f| {
+                f.to_trace().to_json_pretty() + "\n"
+            })?;
+        }
+        if let Some(dir) = &self.events_out {
+            write_files(dir, findings, ".events.jsonl", events_jsonl)?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Serialize)]
@@ -50,7 +90,10 @@ struct Row<'a> {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    let (causes, configs) = (&args.cause.0, args.config.configs()?);
+    if args.exhaustive {
+        return crate::exhaustive::run(args);
+    }
+    let (causes, configs) = (args.causes(), args.configs()?);
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let mut findings = Vec::new();
     for &cause in causes {
@@ -72,14 +115,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             }
         }
     }
-    if let Some(dir) = &args.trace_out {
-        write_files(dir, &findings, ".json", |f| {
-            f.to_trace().to_json_pretty() + "\n"
-        })?;
-    }
-    if let Some(dir) = &args.events_out {
-        write_files(dir, &findings, ".events.jsonl", events_jsonl)?;
-    }
+    args.write_outputs(&findings)?;
     let mismatches = findings
         .iter()
         .filter(|f| f.expected().is_some_and(|want| want != f.reproduced))
@@ -162,7 +198,7 @@ fn print_text(findings: &[Finding]) {
     }
 }
 
-fn yes_no(b: bool) -> &'static str {
+pub fn yes_no(b: bool) -> &'static str {
     if b {
         "yes"
     } else {

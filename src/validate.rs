@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use model::SpecName;
 use relay::Preset;
-use scenarios::refine::Report;
+use scenarios::refine::{Report, Verdict};
 use scenarios::registry::validate_jsonl;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,9 +26,11 @@ pub struct Args {
     json: bool,
 }
 
-/// Exit 0 when every event maps to a step the spec allows (violations of
-/// the spec's properties are reported, not failures: a 2016-01 log *should*
-/// show them), 1 at the first divergence, 2 on an unreadable log.
+/// Exit 0 when every event in scope maps to a step the spec allows or is
+/// accounted for (violations of the spec's properties are reported, not
+/// failures: a 2016-01 log *should* show them); 1 at the first divergence
+/// or when events were left unchecked (after an abnormal termination); 2 on
+/// an unreadable or empty log, or one with no step of the spec at all.
 pub fn run(args: &Args) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.events)
         .with_context(|| format!("reading {}", args.events.display()))?;
@@ -48,12 +50,17 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 
 fn print_text(r: &Report) {
     say!(
-        "{} events against {} on {}: {} mapped to spec steps, {} checked, {} without a spec counterpart",
-        r.events, r.spec, r.preset, r.mapped, r.checked, r.skipped
+        "{} events ({} telegrams) against {} on {}: {} mapped to spec steps, {} checked, {}",
+        r.events,
+        r.telegrams,
+        r.spec,
+        r.preset,
+        r.mapped,
+        r.checked,
+        r.skips_summary()
     );
-    match &r.divergence {
-        None => say!("code and spec agree"),
-        Some(d) => {
+    match (&r.divergence, r.verdict) {
+        (Some(d), _) => {
             say!(
                 "DIVERGENCE at event {} (line {}, seq {}):",
                 d.index,
@@ -64,6 +71,11 @@ fn print_text(r: &Report) {
             say!("  {}", d.reason);
             say!("  spec state: {}", d.spec_state);
         }
+        (None, Verdict::Incomplete) => say!(
+            "INCOMPLETE: no divergence in what was checked, but {} events were not checked (after-abnormal-termination: the spec stops where the AP died)",
+            r.unchecked()
+        ),
+        (None, _) => say!("code and spec agree"),
     }
     for v in &r.violations {
         say!(

@@ -15,8 +15,9 @@
 
 use relay::events::{Event, EventLog};
 use shuttle::scheduler::{
-    PctScheduler, RandomScheduler, ReplayScheduler, Schedule, Scheduler, Task, TaskId,
+    DataSource, PctScheduler, RandomDataSource, RandomScheduler, Schedule, Scheduler, Task, TaskId,
 };
+pub use shuttle_engine::scheduler::ScheduleStep;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -393,9 +394,7 @@ where
                 message: panic_message(payload.as_ref()),
                 events: witness.events(),
                 schedule: Some(FoundSchedule {
-                    encoded: shuttle_engine::scheduler::serialization::serialize_schedule(
-                        &schedule,
-                    ),
+                    encoded: encode_schedule(&schedule),
                     steps: schedule.len(),
                     seed: schedule.seed,
                 }),
@@ -404,21 +403,152 @@ where
     }
 }
 
-/// Replays one encoded shuttle schedule: `Ok(events)` if the body passed,
-/// else the failure (message and events).
-pub fn shuttle_replay<F>(encoded: &str, body: F) -> Result<Vec<Event>, Box<Found>>
+/// How a replayed shuttle schedule fit the code it ran on (the shuttle
+/// counterpart of `relay::sim::Fit`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShuttleFit {
+    /// Steps in the schedule (task switches and random draws).
+    pub recorded: usize,
+    /// Steps the run consumed.
+    pub used: usize,
+    /// Scheduling points decided by the default policy (keep running the
+    /// current task, else the lowest runnable one) after the schedule ran out.
+    pub defaulted: usize,
+    /// The first step the code did not offer (a task that is not runnable, a
+    /// task switch where the code drew a random number, or the reverse).
+    pub diverged: Option<String>,
+}
+
+impl ShuttleFit {
+    /// Recorded steps the run never reached.
+    pub fn left_over(&self) -> usize {
+        self.recorded.saturating_sub(self.used)
+    }
+}
+
+/// Replays a decoded schedule and notes how it fits, instead of panicking
+/// as shuttle's `ReplayScheduler` does: a schedule that stops fitting stops
+/// the execution and is reported, one that runs out continues by default
+/// (so a bug's schedule can be replayed on a fix, which runs longer).
+struct FittingReplay {
+    steps: Vec<ScheduleStep>,
+    at: usize,
+    started: bool,
+    data: RandomDataSource,
+    fit: Arc<Mutex<ShuttleFit>>,
+}
+
+impl FittingReplay {
+    fn diverge(&mut self, what: String) -> Option<TaskId> {
+        let mut fit = lock(&self.fit);
+        fit.used = self.at + 1;
+        fit.diverged.get_or_insert(what);
+        None
+    }
+
+    fn note_used(&self) {
+        lock(&self.fit).used = self.at;
+    }
+}
+
+impl Scheduler for FittingReplay {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        if std::mem::replace(&mut self.started, true) {
+            return None;
+        }
+        Some(Schedule::new(self.data.reinitialize()))
+    }
+
+    fn next_task(
+        &mut self,
+        runnable: &[&Task],
+        current: Option<TaskId>,
+        _is_yielding: bool,
+    ) -> Option<TaskId> {
+        match self.steps.get(self.at).cloned() {
+            None => {
+                lock(&self.fit).defaulted += 1;
+                let keep = current.filter(|c| runnable.iter().any(|t| t.id() == *c));
+                keep.or_else(|| runnable.iter().map(|t| t.id()).min())
+            }
+            Some(ScheduleStep::Task(next)) if runnable.iter().any(|t| t.id() == next) => {
+                self.at += 1;
+                self.note_used();
+                Some(next)
+            }
+            Some(ScheduleStep::Task(next)) => {
+                let offered: Vec<usize> = runnable.iter().map(|t| usize::from(t.id())).collect();
+                let at = self.at;
+                self.diverge(format!(
+                    "step {at} runs task {} but the runnable tasks are {offered:?}",
+                    usize::from(next)
+                ))
+            }
+            Some(ScheduleStep::Random) => {
+                let at = self.at;
+                self.diverge(format!(
+                    "step {at} is a random draw but the code switches tasks"
+                ))
+            }
+        }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        match self.steps.get(self.at) {
+            Some(ScheduleStep::Random) => {
+                self.at += 1;
+                self.note_used();
+            }
+            Some(ScheduleStep::Task(_)) => {
+                let at = self.at;
+                self.diverge(format!(
+                    "step {at} is a task switch but the code draws a random number"
+                ));
+            }
+            None => lock(&self.fit).defaulted += 1,
+        }
+        self.data.next_u64()
+    }
+}
+
+/// Decodes a shuttle schedule string (as `shuttle::replay` reads it).
+pub fn decode_schedule(encoded: &str) -> Option<Schedule> {
+    shuttle_engine::scheduler::serialization::deserialize_schedule(encoded)
+}
+
+/// Encodes a schedule (as `shuttle::replay` reads it).
+pub fn encode_schedule(schedule: &Schedule) -> String {
+    shuttle_engine::scheduler::serialization::serialize_schedule(schedule)
+}
+
+/// Replays one shuttle schedule: `Ok(events)` if the body passed, else the
+/// failure (message and events); with how the schedule fit the code.
+pub fn shuttle_replay<F>(
+    schedule: &Schedule,
+    body: F,
+) -> (Result<Vec<Event>, Box<Found>>, ShuttleFit)
 where
     F: Fn(&Witness) + Send + Sync + 'static,
 {
     let witness = Witness::default();
     let w = witness.clone();
     let start = Instant::now();
-    let encoded_owned = encoded.to_string();
+    let fit = Arc::new(Mutex::new(ShuttleFit {
+        recorded: schedule.steps.len(),
+        ..ShuttleFit::default()
+    }));
+    let scheduler = FittingReplay {
+        steps: schedule.steps.clone(),
+        at: 0,
+        started: false,
+        data: RandomDataSource::initialize(schedule.seed),
+        fit: fit.clone(),
+    };
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let scheduler = ReplayScheduler::new_from_encoded(&encoded_owned);
         shuttle::Runner::new(scheduler, shuttle_config()).run(move || body(&w))
     }));
-    match outcome {
+    let fit = lock(&fit).clone();
+    let result = match outcome {
         Ok(_) => Ok(witness.events()),
         Err(payload) => Err(Box::new(Found {
             explored: Explored {
@@ -431,7 +561,8 @@ where
             events: witness.events(),
             schedule: None,
         })),
-    }
+    };
+    (result, fit)
 }
 
 /// The bound in words, for reports.

@@ -263,6 +263,10 @@ pub struct ReplayOutcome {
     pub witness: Option<usize>,
     /// `describe_state` of every visited state.
     pub states: Vec<String>,
+    /// Whether the actions are a whole run: they close their lasso, or end
+    /// in a state where the spec can do nothing more. A prefix of a run
+    /// shows an `always` property holding only so far.
+    pub complete: bool,
 }
 
 /// Replays an actions trace against the spec, preset and sizes it names.
@@ -278,7 +282,10 @@ impl SpecJob for ReplayJob<'_> {
     type Output = Result<ReplayOutcome, ReplayError>;
     fn run<S: Spec>(self, spec: S) -> Self::Output {
         let replay = replay(&spec, self.0)?;
+        let last = replay.states.last().expect("never empty");
+        let complete = replay.cycle_start.is_some() || spec.successors(last).is_empty();
         Ok(ReplayOutcome {
+            complete,
             verdict: replay.verdict,
             witness: replay.witness,
             states: replay

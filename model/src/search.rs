@@ -43,6 +43,30 @@ impl<S: Spec> StateGraph<S> {
         bfs.graph
     }
 
+    /// Explores every reachable state under `identity`; with
+    /// [`Identity::Symmetric`] each state stands for its symmetry class and
+    /// an edge may lead to a permutation of the stored state, so only the
+    /// BFS tree ([`StateGraph::path_to`]) is a real path.
+    pub fn explore_as(spec: &S, identity: Identity, progress: &mut dyn FnMut(usize)) -> Self {
+        let mut bfs = Bfs::new(spec, identity, identity == Identity::Exact);
+        bfs.run(&mut |_| false, usize::MAX, progress);
+        bfs.graph
+    }
+
+    /// Explores breadth-first, without edges, until a state where `target`
+    /// holds: the graph so far and that state's id (it has a shortest path),
+    /// or the whole graph and `None`.
+    pub fn explore_until(
+        spec: &S,
+        identity: Identity,
+        target: &mut dyn FnMut(&S::State) -> bool,
+        progress: &mut dyn FnMut(usize),
+    ) -> (Self, Option<usize>) {
+        let mut bfs = Bfs::new(spec, identity, false);
+        let found = bfs.run(target, usize::MAX, progress);
+        (bfs.graph, found)
+    }
+
     pub fn len(&self) -> usize {
         self.states.len()
     }

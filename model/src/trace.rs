@@ -90,7 +90,7 @@ impl Schedule {
 /// Which tool produced a trace, and how to reproduce it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Origin {
-    /// "stateright-bfs", "fair-lasso", "shuttle-pct", "shuttle-random",
+    /// "bfs", "fair-lasso", "shuttle-pct", "shuttle-random",
     /// "proptest", "reproduce".
     pub checker: String,
     #[serde(default)]

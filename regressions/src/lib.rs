@@ -19,4 +19,4 @@
 pub mod corpus;
 pub mod replay;
 
-pub use replay::{replay, ReplayError, Replayed};
+pub use replay::{judge, replay, replay_on, Fit, Judged, Outcome, ReplayError, Replayed};

@@ -7,16 +7,21 @@
 //!   describe under shuttle's replay scheduler.
 //!
 //! Each judges the trace's property with that mechanism's relay-side check
-//! (`scenarios`), never by matching an error text.
+//! (`scenarios`), never by matching an error text, and notes how the
+//! schedule fit the code ([`Fit`]). [`judge`] turns that into one of four
+//! [`Outcome`]s: reproduced, fixed, stale (the schedule no longer fits the
+//! code) or unreadable. Stale and unreadable are never read as "holds".
 
-use loom_tests::explore::shuttle_replay;
+use loom_tests::explore::{decode_schedule, shuttle_replay, ShuttleFit};
 use loom_tests::Shuttle;
 use model::{Schedule, SpecName, Trace, Verdict};
+use patches::Preset;
 use relay::events::Event;
-use relay::sim::{Choice, Chooser};
+use relay::sim::{Choice, Chooser, RunOutcome};
 use scenarios::registry::violation_message;
 use scenarios::search::{run_schedule, up_to_symptom, Cause};
 use scenarios::{irq_order, RelayCheck, Scenario};
+use serde::Serialize;
 use std::cell::Cell;
 use std::sync::{Arc, Mutex, Once};
 
@@ -29,6 +34,199 @@ pub struct Replayed {
     pub timeline: Vec<String>,
     /// The relay's events (none for spec actions).
     pub events: Vec<Event>,
+    /// How the schedule fit the code it ran on.
+    pub fit: Fit,
+}
+
+/// How a schedule fit the code (or spec) it was replayed on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Fit {
+    /// Steps in the schedule: spec actions, driver choices, shuttle steps.
+    pub steps: usize,
+    /// Steps the run took (a diverging one included).
+    pub used: usize,
+    /// The run went on past the schedule's end, on the default policy
+    /// (driver, shuttle), or the actions stop before the spec's run ends.
+    pub extended: bool,
+    /// The first step the code did not offer.
+    pub diverged: Option<String>,
+}
+
+impl Fit {
+    fn whole(steps: usize, complete: bool) -> Fit {
+        Fit {
+            steps,
+            used: steps,
+            extended: !complete,
+            diverged: None,
+        }
+    }
+
+    fn of_driver(fit: relay::sim::Fit, outcome: &RunOutcome) -> Fit {
+        let diverged = match outcome {
+            RunOutcome::ReplayDiverged { step, wanted } => Some(format!(
+                "scheduling point {step} runs {wanted}, which is not among the options there"
+            )),
+            _ => None,
+        };
+        Fit {
+            steps: fit.recorded,
+            used: fit.used,
+            extended: fit.defaulted > 0,
+            diverged,
+        }
+    }
+
+    fn of_shuttle(fit: ShuttleFit) -> Fit {
+        Fit {
+            steps: fit.recorded,
+            used: fit.used,
+            extended: fit.defaulted > 0,
+            diverged: fit.diverged,
+        }
+    }
+
+    /// Why the schedule does not describe this run, if it does not: a step
+    /// the code did not offer, or a run that ended before the schedule.
+    pub fn misfit(&self) -> Option<String> {
+        if let Some(d) = &self.diverged {
+            return Some(d.clone());
+        }
+        (self.used < self.steps).then(|| {
+            format!(
+                "the run ended after {} of the schedule's {} steps",
+                self.used, self.steps
+            )
+        })
+    }
+}
+
+/// What replaying a trace showed, in four outcomes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "reason", rename_all = "lowercase")]
+pub enum Outcome {
+    /// The property is violated on this run: the bug is there.
+    Reproduced,
+    /// The schedule fits and the property holds through it: the bug is not.
+    Fixed,
+    /// The schedule no longer fits the code: a step names a thread that is
+    /// not runnable (an action that is not enabled), the run ends before the
+    /// schedule does, or a "holds" trace stops before its run ends. Says
+    /// nothing about the bug.
+    Stale(String),
+    /// The file could not be read or describes nothing that can run.
+    Unreadable(String),
+}
+
+impl Outcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Reproduced => "reproduced",
+            Outcome::Fixed => "fixed",
+            Outcome::Stale(_) => "stale",
+            Outcome::Unreadable(_) => "unreadable",
+        }
+    }
+
+    /// The outcome a verdict is expected to show.
+    pub fn expected_for(verdict: Verdict) -> Outcome {
+        match verdict {
+            Verdict::Violated => Outcome::Reproduced,
+            Verdict::Holds => Outcome::Fixed,
+        }
+    }
+
+    /// Why the outcome says nothing about the bug, if it does not.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Outcome::Stale(r) | Outcome::Unreadable(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// A trace judged on a preset: what was expected there, what happened.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    pub preset: Preset,
+    /// The recorded verdict on the trace's own preset; elsewhere the one the
+    /// expectations table (`scenarios::expected_verdict`) gives.
+    pub expected: Verdict,
+    pub outcome: Outcome,
+    /// The run, when there was one.
+    pub replayed: Option<Replayed>,
+}
+
+impl Judged {
+    /// Whether the outcome is the expected verdict's.
+    pub fn as_expected(&self) -> bool {
+        self.outcome == Outcome::expected_for(self.expected)
+    }
+}
+
+/// The trace with its preset replaced: a bug's schedule on a fix.
+pub fn replay_on(trace: &Trace, preset: Preset) -> Result<Replayed, ReplayError> {
+    let mut moved = trace.clone();
+    moved.set_config(&preset.into());
+    replay(&moved)
+}
+
+/// Replays `trace` on `preset` (its own when `None`) and judges the outcome.
+pub fn judge(trace: &Trace, preset: Option<Preset>) -> Judged {
+    let Some(preset) = preset else {
+        return judged(trace, trace.preset, trace.verdict, replay(trace));
+    };
+    // Elsewhere the recorded expectation at default sizes, where there is one.
+    let expected = trace
+        .spec
+        .parse::<SpecName>()
+        .ok()
+        .and_then(|spec| {
+            scenarios::expect::expected_at_defaults(spec, &preset.patches(), &trace.property)
+        })
+        .unwrap_or(trace.verdict);
+    judged(trace, preset, expected, replay_on(trace, preset))
+}
+
+fn judged(
+    trace: &Trace,
+    preset: Preset,
+    expected: Verdict,
+    replayed: Result<Replayed, ReplayError>,
+) -> Judged {
+    let (outcome, replayed) = match replayed {
+        Ok(r) => (outcome_of(trace, &r), Some(r)),
+        Err(e) if e.is_stale() => (Outcome::Stale(e.to_string()), None),
+        Err(e) => (Outcome::Unreadable(e.to_string()), None),
+    };
+    Judged {
+        preset,
+        expected,
+        outcome,
+        replayed,
+    }
+}
+
+/// The outcome of a run of `trace`'s schedule.
+///
+/// A violated trace's schedule leads to the violation; past its end the
+/// default policy runs (so a bug's schedule can show that a fix, which runs
+/// longer, holds). A "holds" trace claims a whole run: it is stale when the
+/// run needs steps it does not have (an empty or too short schedule).
+pub fn outcome_of(trace: &Trace, replayed: &Replayed) -> Outcome {
+    if let Some(misfit) = replayed.fit.misfit() {
+        return Outcome::Stale(misfit);
+    }
+    match replayed.verdict {
+        Verdict::Violated => Outcome::Reproduced,
+        Verdict::Holds if trace.verdict == Verdict::Holds && replayed.fit.extended => {
+            Outcome::Stale(format!(
+                "the trace claims `holds` but its {} steps stop before the run ends",
+                replayed.fit.steps
+            ))
+        }
+        Verdict::Holds => Outcome::Fixed,
+    }
 }
 
 /// Why a trace could not be replayed (not a verdict).
@@ -58,6 +256,21 @@ pub enum ReplayError {
     /// The run failed in a way that is not the trace's property.
     #[error("the replay failed otherwise: {0}")]
     OtherFailure(String),
+    #[error("the shuttle schedule does not decode")]
+    BadShuttleSchedule,
+}
+
+impl ReplayError {
+    /// Whether the trace is well-formed but its schedule does not fit what
+    /// it runs on (stale), rather than unreadable.
+    pub fn is_stale(&self) -> bool {
+        use model::replay::ReplayError as M;
+        matches!(
+            self,
+            ReplayError::OtherFailure(_)
+                | ReplayError::Model(M::NotEnabled { .. } | M::CycleNotClosed(_))
+        )
+    }
 }
 
 /// Runs `trace` on what it was recorded against.
@@ -65,10 +278,12 @@ pub fn replay(trace: &Trace) -> Result<Replayed, ReplayError> {
     match &trace.schedule {
         Schedule::Actions { .. } => {
             let outcome = model::replay_trace(trace)?;
+            let steps = outcome.states.len() - 1;
             Ok(Replayed {
                 verdict: outcome.verdict,
                 timeline: outcome.states,
                 events: vec![],
+                fit: Fit::whole(steps, outcome.complete),
             })
         }
         Schedule::Driver { choices } => replay_driver(trace, choices),
@@ -113,7 +328,20 @@ fn replay_driver(trace: &Trace, choices: &[serde_json::Value]) -> Result<Replaye
         cards,
         Chooser::Replay(choices),
     );
-    Ok(relay_run(run.reproduced, up_to_symptom(cause, run.events)))
+    let fit = Fit::of_driver(run.report.fit, &run.report.outcome);
+    let cut_short = match &run.report.outcome {
+        RunOutcome::Panicked { thread, message } => Some(format!("{thread} panicked: {message}")),
+        RunOutcome::StepLimit { steps } => Some(format!("no end after {steps} scheduling points")),
+        _ => None,
+    };
+    if let (Some(why), false) = (cut_short, run.reproduced) {
+        return Err(ReplayError::OtherFailure(why));
+    }
+    Ok(relay_run(
+        run.reproduced,
+        up_to_symptom(cause, run.events),
+        fit,
+    ))
 }
 
 /// What the shuttle body saw, shared with the replay.
@@ -134,10 +362,11 @@ fn replay_shuttle(trace: &Trace, schedule: &str) -> Result<Replayed, ReplayError
         None if hang => None,
         None => return Err(ReplayError::NoRelayCheck(trace.property.clone())),
     };
+    let schedule = decode_schedule(schedule).ok_or(ReplayError::BadShuttleSchedule)?;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let body_seen = seen.clone();
-    let result = quietly(|| {
-        shuttle_replay(schedule, move |w| {
+    let (result, fit) = quietly(|| {
+        shuttle_replay(&schedule, move |w| {
             let run = scenario.run::<Shuttle>(&w.new_log());
             let violation = check.and_then(|c| run.first_violation(&[c]));
             {
@@ -153,6 +382,7 @@ fn replay_shuttle(trace: &Trace, schedule: &str) -> Result<Replayed, ReplayError
         })
     });
     let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+    let fit = Fit::of_shuttle(fit);
     let (events, violated) = match result {
         Ok(events) => (events, false),
         Err(found) if seen.violated.is_some() => (found.events, true),
@@ -164,14 +394,15 @@ fn replay_shuttle(trace: &Trace, schedule: &str) -> Result<Replayed, ReplayError
             (found.events, true)
         }
     };
-    Ok(relay_run(violated, events))
+    Ok(relay_run(violated, events, fit))
 }
 
-fn relay_run(violated: bool, events: Vec<Event>) -> Replayed {
+fn relay_run(violated: bool, events: Vec<Event>, fit: Fit) -> Replayed {
     Replayed {
         verdict: verdict(violated),
         timeline: events.iter().map(ToString::to_string).collect(),
         events,
+        fit,
     }
 }
 

@@ -10,7 +10,7 @@
 //!   and [`Steer`] (spec actions -> relay steps).
 
 use crate::lockstep::{Seen, Until};
-use crate::refine::{Meaning, Report, Walk};
+use crate::refine::{Meaning, Report, SkipReason, Walk};
 use crate::steer::{count, expect, stopped, SpecMap, Steered};
 use crate::workload::Scenario;
 use model::irq_order::{Hsm as SpecHsm, IrqOrder, IrqOrderAction, RequestOutcome, Source};
@@ -121,10 +121,11 @@ pub fn hang_shown_at(events: &[Event]) -> Option<usize> {
 /// `HsmRaisesInterrupt` / `MonitorRaisesInterrupt`;
 /// `interrupt-acknowledged` → `CpuServices`; `hsm-wait-timed-out` →
 /// `RelayTimesOut`. Checked: `interrupt-collapsed` (the spec has both pending
-/// in Logical mode). Skipped: a monitor raise while its line is pending (the
-/// line stays pending either way), `completion-notice`,
-/// `hsm-awaiting-completion`, `hsm-reset` (parts of those steps), and every
-/// event of the AP, timer and CSs.
+/// in Logical mode), and that HSM events name their telegram. Skipped: a
+/// monitor raise while its line is pending (the line stays pending either
+/// way), `completion-notice`, `hsm-awaiting-completion`, `hsm-reset` (parts
+/// of those steps), and every event of the AP, timer and CSs (another
+/// mechanism's).
 ///
 pub struct Refinement {
     walk: Walk<IrqOrder>,
@@ -166,8 +167,22 @@ impl Refinement {
 
     fn meaning(&self, e: &Event) -> Meaning<IrqOrderAction> {
         let s = &self.walk.state;
+        let hsm_side = matches!(
+            e.kind,
+            EventKind::HsmDone { .. }
+                | EventKind::HsmAwaitingCompletion
+                | EventKind::CompletionNotice
+                | EventKind::InterruptRaised {
+                    source: IrqSource::Hsm
+                }
+        );
+        if hsm_side && e.telegram.is_none() {
+            return Meaning::Check(Err(format!(
+                "`{}` names no telegram: every HSM request belongs to one",
+                e.kind
+            )));
+        }
         match &e.kind {
-            EventKind::Shutdown => Meaning::Stop,
             EventKind::HsmDone { .. } => {
                 let issued = s
                     .requests
@@ -186,7 +201,7 @@ impl Refinement {
                 source: IrqSource::Monitor,
             } => {
                 if s.monitor_irq_pending {
-                    Meaning::Skip
+                    Meaning::Skip(SkipReason::PartOfStep)
                 } else {
                     Meaning::Act(IrqOrderAction::MonitorRaisesInterrupt)
                 }
@@ -210,7 +225,10 @@ impl Refinement {
                 })
             }
             EventKind::HsmWaitTimedOut => Meaning::Act(IrqOrderAction::RelayTimesOut),
-            _ => Meaning::Skip,
+            EventKind::CompletionNotice
+            | EventKind::HsmAwaitingCompletion
+            | EventKind::HsmReset => Meaning::Skip(SkipReason::PartOfStep),
+            _ => Meaning::Skip(SkipReason::OtherMechanism),
         }
     }
 }

@@ -15,6 +15,8 @@
 //!   deterministic driver, loom, shuttle), and what a run leaves to check.
 //! * [`search`]: the seeded schedule search of `chukei reproduce` on the
 //!   deterministic driver; a cause is a (spec, property) pair.
+//! * [`exhaustive`]: every driver schedule up to a bound on preemptions
+//!   (`chukei reproduce --exhaustive`).
 //! * [`refine`]: walking a relay event log through a spec.
 //! * [`lockstep`], [`steer`]: the relay on the driver, steered one spec
 //!   action at a time.
@@ -27,6 +29,7 @@
 //! (`stateright-models`, `loom-tests`, `properties`, `regressions`) <- CLI.
 
 pub mod cs_block;
+pub mod exhaustive;
 pub mod expect;
 pub mod irq_order;
 pub mod lockstep;

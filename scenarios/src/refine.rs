@@ -16,12 +16,20 @@
 //!
 //! What each event means for each spec is that mechanism's `Refinement`
 //! ([`crate::timer_free`], [`crate::irq_order`]), next to its steering.
-//! Everything after `shutdown` is skipped.
+//!
+//! A verdict says how much it checked: every event is mapped, checked or
+//! skipped with a [`SkipReason`], and the report counts each. Nothing is
+//! passed unseen: an empty log or one with no step of the spec is an error,
+//! an event the spec should speak about but cannot (no telegram ID, a
+//! telegram that never arrived) is a divergence, and events left unchecked
+//! (after the AP terminated abnormally) make the verdict `incomplete`, not
+//! `agree`. The `shutdown` event and everything after it are out of scope.
 
-use model::{PropertyKind, Spec};
-use relay::events::Event;
+use model::{PropertyKind, Spec, SpecName};
+use patches::Preset;
+use relay::events::{Event, EventKind};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Why a log could not be validated (not a divergence: bad input).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +49,74 @@ pub enum ValidateError {
         "worker {worker} received {telegrams} telegrams; timer-free numbers at most 255 per worker"
     )]
     TooManyTelegrams { worker: u16, telegrams: usize },
+    /// The log has no events: there is nothing to check.
+    #[error("the log has no events: nothing to check")]
+    Empty,
+    /// No event of the log is a step of the spec: a log of another spec,
+    /// or only the out-of-scope part of one.
+    #[error("none of the {events} events is a step of {spec} ({skipped}): is this a log of another spec?")]
+    NothingChecked {
+        spec: String,
+        events: usize,
+        /// The skips, by reason.
+        skipped: String,
+    },
+}
+
+/// Why an event was not checked on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// Part of a spec step mapped from another event of the same handler
+    /// (`set-timer`, `free`, the reply of a termination, ...).
+    PartOfStep,
+    /// An event of another mechanism (the HSM's in a timer-free log, the
+    /// AP's in an irq-order log, the CS terminals').
+    OtherMechanism,
+    /// The completion of a request the spec dropped at termination.
+    AbandonedRequest,
+    /// A telegram no AP worker ever handled (refused with connection
+    /// excess, or still queued).
+    NeverHandled,
+    /// The `shutdown` event and everything after it.
+    AfterShutdown,
+    /// A worker's events after its AP terminated abnormally: the relay
+    /// restarts it, the spec stops there. **Unchecked**: the verdict is
+    /// `incomplete`.
+    AfterAbnormalTermination,
+}
+
+impl SkipReason {
+    /// A skip that leaves part of the relay's behaviour unchecked (the
+    /// others are accounted for by a step or are outside the spec).
+    pub fn leaves_unchecked(self) -> bool {
+        self == SkipReason::AfterAbnormalTermination
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SkipReason::PartOfStep => "part-of-step",
+            SkipReason::OtherMechanism => "other-mechanism",
+            SkipReason::AbandonedRequest => "abandoned-request",
+            SkipReason::NeverHandled => "never-handled",
+            SkipReason::AfterShutdown => "after-shutdown",
+            SkipReason::AfterAbnormalTermination => "after-abnormal-termination",
+        }
+    }
+}
+
+/// The overall answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Every event in scope was mapped, checked, or skipped as part of a
+    /// step or outside the spec; the spec allows them all.
+    Agree,
+    /// An event the spec does not allow ([`Report::divergence`]).
+    Diverge,
+    /// No divergence in what was checked, but some events were left
+    /// unchecked ([`SkipReason::leaves_unchecked`]).
+    Incomplete,
 }
 
 /// The first event the spec does not allow.
@@ -79,16 +155,112 @@ pub struct Report {
     pub checked: usize,
     /// Events with no spec counterpart (the rules in the module docs).
     pub skipped: usize,
+    /// `skipped`, by reason.
+    pub skipped_by_reason: BTreeMap<SkipReason, usize>,
+    /// Distinct telegrams with at least one mapped or checked event.
+    pub telegrams: usize,
+    /// The answer: agree, diverge, or incomplete.
+    pub verdict: Verdict,
     /// The first event the spec does not allow; `None` when code and spec agree.
     pub divergence: Option<Divergence>,
     /// `always` properties violated by states the log reached, first time each.
     pub violations: Vec<Violation>,
+    #[serde(skip)]
+    seen_telegrams: BTreeSet<u64>,
 }
 
 impl Report {
-    /// Code and spec agree on the whole log.
+    /// An empty report on `events` events, before the walk.
+    pub(crate) fn new(spec: SpecName, preset: Preset, events: usize) -> Self {
+        Report {
+            spec: spec.name().to_string(),
+            preset: preset.name().to_string(),
+            events,
+            mapped: 0,
+            checked: 0,
+            skipped: 0,
+            skipped_by_reason: BTreeMap::new(),
+            telegrams: 0,
+            verdict: Verdict::Agree,
+            divergence: None,
+            violations: vec![],
+            seen_telegrams: BTreeSet::new(),
+        }
+    }
+
+    /// Code and spec agree on the whole log: nothing diverged and nothing
+    /// was left unchecked.
     pub fn agrees(&self) -> bool {
-        self.divergence.is_none()
+        self.verdict == Verdict::Agree
+    }
+
+    /// Events left unchecked (skips that are not part of a step or outside
+    /// the spec).
+    pub fn unchecked(&self) -> usize {
+        self.skipped_by_reason
+            .iter()
+            .filter(|(reason, _)| reason.leaves_unchecked())
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// The skips as `n reason, ...` (`none` without any).
+    pub fn skips_summary(&self) -> String {
+        if self.skipped_by_reason.is_empty() {
+            return "none skipped".to_string();
+        }
+        let parts: Vec<String> = self
+            .skipped_by_reason
+            .iter()
+            .map(|(reason, n)| format!("{n} {}", reason.name()))
+            .collect();
+        format!("skipped {}", parts.join(", "))
+    }
+
+    pub(crate) fn skip(&mut self, reason: SkipReason, n: usize) {
+        if n > 0 {
+            self.skipped += n;
+            *self.skipped_by_reason.entry(reason).or_default() += n;
+        }
+    }
+
+    fn saw(&mut self, e: &Event) {
+        if let Some(t) = e.telegram {
+            self.seen_telegrams.insert(t.0);
+        }
+    }
+
+    /// A divergence at an event no spec instance can take (it names no
+    /// telegram, so no instance is its).
+    pub(crate) fn diverge_outside(&mut self, at: (usize, &Event), reason: String) {
+        self.checked += 1;
+        self.divergence = Some(Divergence {
+            index: at.0,
+            seq: at.1.seq,
+            event: at.1.to_string(),
+            reason,
+            spec_state: "(no spec instance: the event cannot be attributed)".to_string(),
+        });
+    }
+
+    /// Settles the verdict once the walk is over; an error when nothing in
+    /// the log was a step of the spec.
+    pub(crate) fn finish(mut self) -> Result<Self, ValidateError> {
+        self.telegrams = self.seen_telegrams.len();
+        self.verdict = if self.divergence.is_some() {
+            Verdict::Diverge
+        } else if self.mapped + self.checked == 0 {
+            return Err(ValidateError::NothingChecked {
+                spec: self.spec.clone(),
+                events: self.events,
+                skipped: self.skips_summary(),
+            });
+        } else if self.unchecked() > 0 {
+            Verdict::Incomplete
+        } else {
+            Verdict::Agree
+        };
+        Ok(self)
     }
 }
 
@@ -112,8 +284,7 @@ pub(crate) enum Meaning<A> {
     Act(A),
     /// Consistent with the spec state, or a divergence with its reason.
     Check(Result<(), String>),
-    Skip,
-    Stop,
+    Skip(SkipReason),
 }
 
 /// A spec instance being walked along the log.
@@ -165,7 +336,7 @@ impl<S: Spec> Walk<S> {
     }
 
     /// Accounts for one event of the log; false when the walk ends here
-    /// (the log stops, or it diverged from the spec).
+    /// (it diverged from the spec).
     pub(crate) fn take(
         &mut self,
         at: (usize, &Event),
@@ -173,16 +344,19 @@ impl<S: Spec> Walk<S> {
         report: &mut Report,
     ) -> bool {
         let result = match meaning {
-            Meaning::Stop => return false,
-            Meaning::Skip => {
-                report.skipped += 1;
+            Meaning::Skip(reason) => {
+                report.skip(reason, 1);
                 Ok(())
             }
             Meaning::Check(result) => {
                 report.checked += 1;
+                report.saw(at.1);
                 result
             }
-            Meaning::Act(action) => self.step(&action, at, report),
+            Meaning::Act(action) => {
+                report.saw(at.1);
+                self.step(&action, at, report)
+            }
         };
         match result {
             Ok(()) => true,
@@ -202,4 +376,15 @@ impl<S: Spec> Walk<S> {
             spec_state: self.spec.describe_state(&self.state),
         });
     }
+}
+
+/// The part of a log a spec speaks about: everything before `shutdown`.
+/// The rest is counted as skipped ([`SkipReason::AfterShutdown`]).
+pub(crate) fn in_scope<'a>(events: &'a [Event], report: &mut Report) -> &'a [Event] {
+    let end = events
+        .iter()
+        .position(|e| e.kind == EventKind::Shutdown)
+        .unwrap_or(events.len());
+    report.skip(SkipReason::AfterShutdown, events.len() - end);
+    &events[..end]
 }

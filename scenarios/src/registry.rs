@@ -3,7 +3,7 @@
 //! validated against. One dispatch each, above the mechanism files, so that
 //! those depend only on the shared machinery and never on each other.
 
-use crate::refine::{parse_jsonl, Report, ValidateError};
+use crate::refine::{in_scope, parse_jsonl, Report, ValidateError};
 use crate::workload::{RunRecord, Scenario};
 use crate::{irq_order, timer_free};
 use model::SpecName;
@@ -165,7 +165,8 @@ pub fn validate_jsonl(
     validate(&parse_jsonl(text)?, spec, config)
 }
 
-/// Checks `events` against spec `spec` (a name) on a preset or configuration.
+/// Checks `events` against spec `spec` (a name) at `preset`. An empty log,
+/// or one in which no event is a step of the spec, is an error.
 pub fn validate(
     events: &[Event],
     spec: &str,
@@ -174,22 +175,16 @@ pub fn validate(
     let config: Config = config.into();
     let preset = config.patches;
     let name: SpecName = spec.parse()?;
-    let mut report = Report {
-        spec: name.name().to_string(),
-        preset: config.name(),
-        events: events.len(),
-        mapped: 0,
-        checked: 0,
-        skipped: 0,
-        divergence: None,
-        violations: vec![],
-    };
+    if events.is_empty() {
+        return Err(ValidateError::Empty);
+    }
+    let mut report = Report::new(name, config.base, events.len());
+    report.preset = config.name();
+    let scope = in_scope(events, &mut report);
     match name {
-        SpecName::TimerFree => {
-            timer_free::Refinement::new(events, preset)?.run(events, &mut report)
-        }
-        SpecName::IrqOrder => irq_order::Refinement::new(preset).run(events, &mut report),
+        SpecName::TimerFree => timer_free::Refinement::new(scope, preset)?.run(scope, &mut report),
+        SpecName::IrqOrder => irq_order::Refinement::new(preset).run(scope, &mut report),
         SpecName::CsBlock => return Err(ValidateError::Unsupported(spec.to_string())),
     }
-    Ok(report)
+    report.finish()
 }

@@ -10,7 +10,7 @@
 //!   and [`Steer`] (spec actions -> relay steps).
 
 use crate::lockstep::{Seen, Until};
-use crate::refine::{Meaning, Report, ValidateError, Walk};
+use crate::refine::{Meaning, Report, SkipReason, ValidateError, Walk};
 use crate::steer::{count, expect, stopped, SpecMap, Steered};
 use crate::workload::{RunRecord, Scenario};
 use model::timer_free::{Message, TimerFree, TimerFreeAction, TimerFreeState};
@@ -171,17 +171,24 @@ struct WorkerWalk {
 /// `timeout-posted` → `TimerFires`; `timeout-received` → `Handle(notice)`;
 /// `completion-notice` → `HsmCompletes`. Checked against the step they belong
 /// to: `terminated` (the spec terminated that telegram), `free-of-unallocated`
-/// (the spec's AP freed an unallocated work area). Skipped: the parts of a
-/// handler step (`set-timer`, `hsm-request`, `upstream-reply`, `reset-timer`,
-/// `free`, `timeout-ignored`, the `reply` of a termination), the completion
-/// of a request abandoned at termination and its `stale-message` (the spec
-/// drops abandoned requests), `connection-excess`, HSM and interrupt events
-/// (irq-order's), CS events (cs-block's), and a worker's events after its
-/// AP terminated abnormally (the relay restarts it; the spec stops).
+/// and `ap-abnormal-termination` (the spec's AP freed an unallocated work
+/// area), `telegram-lost` (only an abnormal termination loses one). A
+/// divergence: an AP or timer event with no telegram ID, any event of a
+/// telegram that never arrived. Skipped: the parts of a handler step
+/// (`set-timer`, `hsm-request`, `upstream-reply`, `reset-timer`, `free`,
+/// `timeout-ignored`, the `reply` of a termination), the completion of a
+/// request abandoned at termination and its `stale-message` (the spec drops
+/// abandoned requests), telegrams no worker handled (`connection-excess`),
+/// HSM and interrupt events (irq-order's), CS events (cs-block's), and,
+/// **unchecked**, a worker's events after its AP terminated abnormally (the
+/// relay restarts it; the spec stops), which makes the verdict incomplete.
 ///
 pub struct Refinement {
     route: BTreeMap<TelegramId, u16>,
+    /// Arrivals per worker: the size of its spec instance.
+    arrivals: BTreeMap<u16, usize>,
     workers: BTreeMap<u16, WorkerWalk>,
+    timer_fix: patches::TimerFix,
 }
 
 impl Refinement {
@@ -194,74 +201,99 @@ impl Refinement {
                 route.entry(t).or_insert(w);
             }
         }
-        let mut per_worker: BTreeMap<u16, usize> = BTreeMap::new();
+        let mut arrivals: BTreeMap<u16, usize> = BTreeMap::new();
         for e in events {
             if let (EventKind::Arrived { .. }, Some(t)) = (&e.kind, e.telegram) {
                 if let Some(w) = route.get(&t) {
-                    *per_worker.entry(*w).or_default() += 1;
+                    *arrivals.entry(*w).or_default() += 1;
                 }
             }
         }
-        let mut workers = BTreeMap::new();
-        for (&worker, &telegrams) in &per_worker {
-            if telegrams > 255 {
-                return Err(ValidateError::TooManyTelegrams { worker, telegrams });
-            }
-            let spec = TimerFree {
-                timer_fix: patches.timer_fix,
-                telegrams: telegrams as u8,
-                workers: 1,
-                fifo: false,
-            };
-            workers.insert(
-                worker,
-                WorkerWalk {
-                    walk: Walk::new(spec),
-                    ids: BTreeMap::new(),
-                    terminating: BTreeSet::new(),
-                    abandoned: BTreeSet::new(),
-                    dead: false,
-                },
-            );
+        if let Some((&worker, &telegrams)) = arrivals.iter().find(|(_, &n)| n > 255) {
+            return Err(ValidateError::TooManyTelegrams { worker, telegrams });
         }
-        Ok(Refinement { route, workers })
+        Ok(Refinement {
+            route,
+            arrivals,
+            workers: BTreeMap::new(),
+            timer_fix: patches.timer_fix,
+        })
     }
 
     pub fn run(mut self, events: &[Event], report: &mut Report) {
         for (index, event) in events.iter().enumerate() {
-            let Some((worker, meaning)) = self.meaning(event) else {
-                report.skipped += 1;
-                continue;
+            let at = (index, event);
+            let worker = match self.worker_of(event) {
+                Ok(worker) => worker,
+                Err(Unrouted::Skip(reason)) => {
+                    report.skip(reason, 1);
+                    continue;
+                }
+                Err(Unrouted::Diverge(reason)) => return report.diverge_outside(at, reason),
             };
-            let Some(w) = self.workers.get_mut(&worker) else {
-                report.skipped += 1;
-                continue;
-            };
-            if !w.walk.take((index, event), meaning, report) {
+            let meaning = self.meaning(worker, event);
+            if !self.walk_of(worker).walk.take(at, meaning, report) {
                 return;
             }
         }
     }
 
-    /// The worker an event concerns and what it means for its spec.
-    fn meaning(&mut self, e: &Event) -> Option<(u16, Meaning<TimerFreeAction>)> {
-        if e.kind == EventKind::Shutdown {
-            return Some((*self.workers.keys().next()?, Meaning::Stop));
+    /// The worker whose spec instance an event belongs to.
+    fn worker_of(&self, e: &Event) -> Result<u16, Unrouted> {
+        let on_ap = matches!(e.thread, ThreadName::Worker(_) | ThreadName::Timer);
+        if !on_ap && !concerns_the_ap(&e.kind) {
+            return Err(Unrouted::Skip(SkipReason::OtherMechanism));
         }
-        let telegram = e.telegram?;
-        let worker = match (e.thread, &e.kind) {
-            (ThreadName::Worker(w), _) => w,
-            (_, EventKind::TimeoutPosted { timer, .. }) => *timer,
-            _ => *self.route.get(&telegram)?,
+        let Some(telegram) = e.telegram else {
+            return Err(Unrouted::Diverge(format!(
+                "`{}` names no telegram: the spec cannot tell whose step it is",
+                e.kind
+            )));
         };
-        let w = self.workers.get_mut(&worker)?;
+        match (e.thread, &e.kind) {
+            (ThreadName::Worker(w), _) => Ok(w),
+            (_, EventKind::TimeoutPosted { timer, .. }) => Ok(*timer),
+            _ => self
+                .route
+                .get(&telegram)
+                .copied()
+                .ok_or(Unrouted::Skip(SkipReason::NeverHandled)),
+        }
+    }
+
+    /// The spec instance of `worker`, sized by its arrivals (none: then any
+    /// event of it is one the spec does not allow).
+    fn walk_of(&mut self, worker: u16) -> &mut WorkerWalk {
+        let (arrivals, timer_fix) = (&self.arrivals, self.timer_fix);
+        self.workers.entry(worker).or_insert_with(|| {
+            let telegrams = arrivals.get(&worker).copied().unwrap_or(0);
+            WorkerWalk {
+                walk: Walk::new(TimerFree {
+                    timer_fix,
+                    telegrams: u8::try_from(telegrams).expect("checked in new"),
+                    workers: 1,
+                    fifo: false,
+                }),
+                ids: BTreeMap::new(),
+                terminating: BTreeSet::new(),
+                abandoned: BTreeSet::new(),
+                dead: false,
+            }
+        })
+    }
+
+    /// What an event of `worker` means for its spec instance.
+    fn meaning(&mut self, worker: u16, e: &Event) -> Meaning<TimerFreeAction> {
+        let telegram = e.telegram.expect("routed events name their telegram");
+        let w = self.walk_of(worker);
         if w.dead {
-            return Some((worker, Meaning::Skip));
+            return Meaning::Skip(SkipReason::AfterAbnormalTermination);
         }
         let state: TimerFreeState = w.walk.state.clone();
         let id = |w: &mut WorkerWalk, t: TelegramId| -> Option<u8> { w.ids.get(&t).copied() };
+        let never_arrived = || Meaning::Check(Err(format!("{telegram} never arrived")));
         let on_worker = matches!(e.thread, ThreadName::Worker(_));
-        let meaning = match &e.kind {
+        match &e.kind {
             EventKind::Arrived { .. } => {
                 let next = state.arrived;
                 w.ids.insert(telegram, next);
@@ -272,7 +304,7 @@ impl Refinement {
             }
             EventKind::Alloc { .. } => match id(w, telegram) {
                 Some(t) => handle(Message::Telegram { telegram: t }),
-                None => Meaning::Check(Err(format!("{telegram} never arrived"))),
+                None => never_arrived(),
             },
             EventKind::AllocFailed => {
                 Meaning::Check(Err("the spec has no failed allocation".to_string()))
@@ -288,17 +320,21 @@ impl Refinement {
             },
             EventKind::CompletionNotice => {
                 let outstanding = state.workers[0].hsm_request;
-                if outstanding.is_some() && outstanding == id(w, telegram) {
+                if id(w, telegram).is_none() {
+                    never_arrived()
+                } else if outstanding.is_some() && outstanding == id(w, telegram) {
                     Meaning::Act(TimerFreeAction::HsmCompletes { worker: 0 })
                 } else {
                     w.abandoned.insert(telegram);
-                    Meaning::Skip
+                    Meaning::Skip(SkipReason::AbandonedRequest)
                 }
             }
-            EventKind::StaleMessage { .. } if w.abandoned.remove(&telegram) => Meaning::Skip,
+            EventKind::StaleMessage { .. } if w.abandoned.remove(&telegram) => {
+                Meaning::Skip(SkipReason::AbandonedRequest)
+            }
             EventKind::StaleMessage { .. } | EventKind::UpstreamForward => match id(w, telegram) {
                 Some(t) => handle(Message::Completion { telegram: t }),
-                None => Meaning::Check(Err(format!("{telegram} never arrived"))),
+                None => never_arrived(),
             },
             EventKind::Terminated => {
                 w.terminating.insert(telegram);
@@ -313,7 +349,7 @@ impl Refinement {
             }
             EventKind::Reply { .. } if on_worker => {
                 if w.terminating.remove(&telegram) {
-                    Meaning::Skip
+                    Meaning::Skip(SkipReason::PartOfStep)
                 } else {
                     match id(w, telegram) {
                         Some(t) => handle(Message::Completion { telegram: t }),
@@ -330,15 +366,47 @@ impl Refinement {
             }),
             EventKind::ApAbnormalTermination { .. } => {
                 w.dead = true;
-                Meaning::Skip
+                Meaning::Check(if state.abnormal_termination {
+                    Ok(())
+                } else {
+                    Err("the relay's AP terminated abnormally; the spec's did not".into())
+                })
             }
+            EventKind::TelegramLost => Meaning::Check(Err(format!(
+                "the relay lost {telegram} without an answer; the spec's AP loses none while it runs"
+            ))),
             EventKind::HsmWaitTimedOut if on_worker => Meaning::Check(Err(
                 "timer-free has no bounded HSM wait (see irq-order)".into(),
             )),
-            _ => Meaning::Skip,
-        };
-        Some((worker, meaning))
+            EventKind::SetTimer { .. }
+            | EventKind::ResetTimer { .. }
+            | EventKind::Free { .. }
+            | EventKind::TimeoutIgnored { .. }
+            | EventKind::HsmRequest { .. }
+            | EventKind::UpstreamReply { .. } => match id(w, telegram) {
+                Some(_) => Meaning::Skip(SkipReason::PartOfStep),
+                None => never_arrived(),
+            },
+            _ => Meaning::Skip(SkipReason::OtherMechanism),
+        }
     }
+}
+
+/// An event no spec instance takes.
+enum Unrouted {
+    Skip(SkipReason),
+    Diverge(String),
+}
+
+/// Events of the AP's telegrams recorded off the AP's threads: arrivals
+/// and refusals (CS thread), completion notices (CPU thread).
+fn concerns_the_ap(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Arrived { .. }
+            | EventKind::ConnectionExcess { .. }
+            | EventKind::CompletionNotice
+    )
 }
 
 fn handle(message: Message) -> Meaning<TimerFreeAction> {

@@ -3,8 +3,10 @@
 //! violation; a corrupt log is a typed error with its line number.
 
 use patches::Preset;
+use relay::events::Event;
+use relay::telegram::TelegramId;
 use relay::{CsRule, EventKind, EventLog, Fault, RelayConfig, Std};
-use scenarios::refine::{parse_jsonl, ValidateError};
+use scenarios::refine::{parse_jsonl, SkipReason, ValidateError, Verdict};
 use scenarios::registry::{validate, validate_jsonl};
 use scenarios::search::{search, Cause};
 use scenarios::workload::Workload;
@@ -47,15 +49,22 @@ fn hundreds_of_telegrams_on_real_threads_refine_both_specs() {
                 "{spec}: only {} events mapped",
                 report.mapped
             );
+            assert_eq!(report.verdict, Verdict::Agree);
+            assert!(report.telegrams >= 300, "{} telegrams", report.telegrams);
             let shutdown = events
                 .iter()
                 .position(|e| e.kind == EventKind::Shutdown)
                 .expect("the log ends with the shutdown");
             assert_eq!(
-                shutdown,
+                report.events,
                 report.mapped + report.checked + report.skipped,
-                "every event before the shutdown is accounted for"
+                "every event is accounted for"
             );
+            assert_eq!(
+                report.skipped_by_reason[&SkipReason::AfterShutdown],
+                events.len() - shutdown
+            );
+            assert_eq!(report.unchecked(), 0);
         }
     }
 }
@@ -154,4 +163,160 @@ fn a_corrupt_log_is_a_typed_error_with_its_line() {
     );
     let err = parse_jsonl("not json at all").unwrap_err();
     assert_eq!(err.to_string().split(':').next(), Some("line 1"));
+}
+
+/// The 2016-01 timeline the seeded search finds (it ends at the AP's
+/// abnormal termination).
+fn jan_2016_log() -> Vec<Event> {
+    let finding = search(Cause::TimerFree, Preset::Jan2016, 0, 300);
+    assert!(finding.reproduced);
+    finding.timeline
+}
+
+#[test]
+fn nothing_checked_is_never_agreement() {
+    assert_eq!(
+        validate(&[], "timer-free", Preset::Proposed),
+        Err(ValidateError::Empty)
+    );
+    assert_eq!(
+        validate_jsonl("\n\n", "irq-order", Preset::Proposed),
+        Err(ValidateError::Empty)
+    );
+    let log = jan_2016_log();
+    // Only the HSM's and the CSs' events: nothing of timer-free's AP.
+    let hsm_only: Vec<Event> = log
+        .iter()
+        .filter(|e| {
+            !matches!(
+                e.thread,
+                relay::ThreadName::Worker(_) | relay::ThreadName::Timer
+            )
+        })
+        .filter(|e| {
+            !matches!(
+                e.kind,
+                EventKind::Arrived { .. } | EventKind::CompletionNotice
+            )
+        })
+        .cloned()
+        .collect();
+    match validate(&hsm_only, "timer-free", Preset::Jan2016) {
+        Err(ValidateError::NothingChecked {
+            events, skipped, ..
+        }) => {
+            assert_eq!(events, hsm_only.len());
+            assert!(skipped.contains("other-mechanism"), "{skipped}");
+        }
+        other => panic!("an HSM-only log checked nothing of timer-free: {other:?}"),
+    }
+    // Only the AP's events: nothing of irq-order's HSM.
+    let ap_only: Vec<Event> = log
+        .iter()
+        .filter(|e| matches!(e.thread, relay::ThreadName::Worker(_)))
+        .cloned()
+        .collect();
+    assert!(matches!(
+        validate(&ap_only, "irq-order", Preset::Jan2016),
+        Err(ValidateError::NothingChecked { .. })
+    ));
+}
+
+#[test]
+fn a_missing_arrival_is_a_divergence_not_a_pass() {
+    let log = jan_2016_log();
+    // The real log fails on the fixed spec, and reaches the violation on its own.
+    assert_eq!(
+        validate(&log, "timer-free", Preset::Apr2016)
+            .unwrap()
+            .verdict,
+        Verdict::Diverge
+    );
+    let without_arrival: Vec<Event> = log
+        .iter()
+        .filter(|e| !matches!(e.kind, EventKind::Arrived { .. }))
+        .cloned()
+        .collect();
+    assert_eq!(without_arrival.len(), log.len() - 1, "one arrival");
+    for preset in [Preset::Jan2016, Preset::Apr2016] {
+        let report = validate(&without_arrival, "timer-free", preset).unwrap();
+        assert_eq!(report.verdict, Verdict::Diverge, "{preset}");
+        let divergence = report.divergence.unwrap();
+        assert!(
+            divergence.reason.contains("never arrived"),
+            "{}",
+            divergence.reason
+        );
+        assert!(divergence.event.contains("alloc"), "{}", divergence.event);
+    }
+}
+
+#[test]
+fn an_event_without_its_telegram_is_a_divergence() {
+    let mut log = jan_2016_log();
+    let alloc = log
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::Alloc { .. }))
+        .unwrap();
+    log[alloc].telegram = None;
+    let report = validate(&log, "timer-free", Preset::Jan2016).unwrap();
+    assert_eq!(report.verdict, Verdict::Diverge);
+    let divergence = report.divergence.unwrap();
+    assert_eq!(divergence.index, alloc);
+    assert!(
+        divergence.reason.contains("names no telegram"),
+        "{}",
+        divergence.reason
+    );
+    // irq-order: an HSM completion that names no telegram.
+    let mut log = jan_2016_log();
+    let done = log
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::HsmDone { .. }))
+        .unwrap();
+    log[done].telegram = None;
+    let report = validate(&log, "irq-order", Preset::Jan2016).unwrap();
+    assert_eq!(report.divergence.unwrap().index, done);
+}
+
+#[test]
+fn events_after_an_abnormal_termination_make_the_verdict_incomplete() {
+    let mut log = jan_2016_log();
+    let end = log
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::ApAbnormalTermination { .. }))
+        .expect("the 2016-01 timeline ends in the AP's abnormal termination");
+    let alone = validate(&log[..=end], "timer-free", Preset::Jan2016).unwrap();
+    assert_eq!(alone.verdict, Verdict::Agree, "{:?}", alone.divergence);
+    assert_eq!(alone.telegrams, 1);
+    // The restarted AP handles a second telegram: the spec stopped.
+    let next = TelegramId(log[end].telegram.unwrap().0 + 1);
+    let again: Vec<Event> = log[..end]
+        .iter()
+        .filter(|e| e.telegram.is_some())
+        .take(5)
+        .map(|e| Event {
+            telegram: Some(next),
+            ..e.clone()
+        })
+        .collect();
+    // Its arrival and its worker's events; the CS's chip write is cs-block's.
+    let worker_events = again
+        .iter()
+        .filter(|e| {
+            matches!(e.thread, relay::ThreadName::Worker(_))
+                || matches!(e.kind, EventKind::Arrived { .. })
+        })
+        .count();
+    assert_eq!(worker_events, 4);
+    log.truncate(end + 1);
+    log.extend(again);
+    let report = validate(&log, "timer-free", Preset::Jan2016).unwrap();
+    assert_eq!(report.verdict, Verdict::Incomplete);
+    assert!(!report.agrees());
+    assert_eq!(report.unchecked(), worker_events);
+    assert_eq!(
+        report.skipped_by_reason[&SkipReason::AfterAbnormalTermination],
+        worker_events
+    );
 }

@@ -1,22 +1,28 @@
 //! Every check of every spec on every preset: the library behind `chukei check`.
 //!
 //! Safety (`always`) and reachability (`sometimes`) properties are decided by
-//! stateright's single-threaded BFS, so each counterexample is a shortest one.
-//! Liveness (`eventually`) properties are decided by the fair-lasso checker
-//! ([`crate::fair`]). Every counterexample is turned into a [`Trace`] and
-//! replayed against the spec before it is reported.
+//! the suite's breadth-first search ([`model::search`]), by default on the
+//! symmetry-reduced graph (identical workers and CSs permuted into one
+//! state: the properties do not tell them apart, so verdicts and shortest
+//! lengths are those of the full graph), so each counterexample is a
+//! shortest one. Liveness (`eventually`) properties are decided by the
+//! fair-lasso checker ([`crate::fair`]) on the full graph: a cycle through
+//! permuted states is no cycle of the spec, so no reduction there. Both
+//! graphs are explored once per (spec, preset) and serve every property of
+//! their kind. stateright's own BFS is the cross-check, in the tests
+//! (`stateright-models/tests/checks.rs`), not on every run. Every
+//! counterexample is turned into a [`Trace`] and replayed against the spec
+//! before it is reported.
 
-use crate::adapter::SpecModel;
 use crate::fair::find_fair_lasso;
 use model::replay::{render_actions, replay};
-use model::search::StateGraph;
+use model::search::{Identity, StateGraph};
 use model::sizes::{parse_overrides, resolve, SizeError};
-use model::{Origin, PropertyKind, Spec, SpecName, Trace, UnknownSpec, Verdict};
+use model::{Origin, Property, PropertyKind, Spec, SpecName, Trace, UnknownSpec, Verdict};
 use model::{SharedSpec, SpecJob};
 use patches::{Config, Patches, Preset, UnknownPreset};
 use scenarios::expected_verdict;
 use serde::Serialize;
-use stateright::{Checker, Model};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -24,10 +30,15 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckSelection {
     pub specs: Vec<SpecName>,
-    /// Presets, or presets with switch overrides, or variants.
+    /// Presets, presets with switch overrides, or variants.
     pub configs: Vec<Config>,
     /// Complete sizes per selected spec (defaults + overrides).
     pub sizes: BTreeMap<SpecName, BTreeMap<String, u64>>,
+    /// Only this property (`chukei check --property`); `None`: all.
+    pub property: Option<String>,
+    /// Decide safety and reachability on the symmetry-reduced graph
+    /// (default; `chukei check --no-symmetry` turns it off to compare).
+    pub symmetry: bool,
 }
 
 /// A bad `--spec`, `--preset` or `--size` argument.
@@ -39,6 +50,8 @@ pub enum SelectionError {
     UnknownPreset(#[from] UnknownPreset),
     #[error(transparent)]
     Sizes(#[from] SizeError),
+    #[error("no selected spec has a property `{name}` (valid: {valid})")]
+    UnknownProperty { name: String, valid: String },
 }
 
 impl CheckSelection {
@@ -64,9 +77,9 @@ impl CheckSelection {
 
     /// The checks of `specs` x `configs` (presets or configurations), with
     /// size overrides (`k=v`).
-    pub fn new<C: Into<Config>>(
+    pub fn new(
         specs: Vec<SpecName>,
-        configs: Vec<C>,
+        configs: Vec<impl Into<Config>>,
         sizes: &[String],
     ) -> Result<Self, SelectionError> {
         let sizes = resolve_sizes(&specs, sizes)?;
@@ -74,8 +87,46 @@ impl CheckSelection {
             specs,
             configs: configs.into_iter().map(Into::into).collect(),
             sizes,
+            property: None,
+            symmetry: true,
         })
     }
+
+    /// Checks only the property `name`; the specs that do not have it are
+    /// dropped, and it is an error when none of them has it.
+    pub fn with_property(mut self, name: &str) -> Result<Self, SelectionError> {
+        let has = |spec: &SpecName| property_names(*spec).contains(&name);
+        if !self.specs.iter().any(has) {
+            let mut valid: Vec<&str> = self.specs.iter().flat_map(|&s| property_names(s)).collect();
+            valid.dedup();
+            return Err(SelectionError::UnknownProperty {
+                name: name.to_string(),
+                valid: valid.join(", "),
+            });
+        }
+        self.specs.retain(has);
+        self.property = Some(name.to_string());
+        Ok(self)
+    }
+
+    /// Whether safety and reachability run on the symmetry-reduced graph.
+    pub fn with_symmetry(mut self, symmetry: bool) -> Self {
+        self.symmetry = symmetry;
+        self
+    }
+}
+
+/// The names of `spec`'s properties, in its own order.
+pub fn property_names(spec: SpecName) -> Vec<&'static str> {
+    struct Names;
+    impl SpecJob for Names {
+        type Output = Vec<&'static str>;
+        fn run<S: SharedSpec>(self, spec: S) -> Vec<&'static str> {
+            spec.properties().iter().map(|p| p.name).collect()
+        }
+    }
+    spec.build(Preset::Jan2016.patches(), &BTreeMap::new(), Names)
+        .expect("default sizes are valid")
 }
 
 fn resolve_sizes(
@@ -135,7 +186,9 @@ pub struct Progress {
     /// The configuration's base preset and its name.
     pub preset: Preset,
     pub config: String,
-    /// "stateright-bfs" or "fair-lasso".
+    /// "explore" (the full graph), "explore-reduced" (the
+    /// symmetry-reduced one) or "search" (one property, until its first
+    /// counterexample).
     pub checker: &'static str,
     pub states: usize,
     pub states_per_sec: f64,
@@ -158,10 +211,18 @@ pub struct CheckResult {
     /// The verdict recorded for this (spec, switch set, sizes, property) in
     /// `scenarios/expectations.toml`; `None` where none is recorded.
     pub expected: Option<Verdict>,
-    /// "stateright-bfs" or "fair-lasso".
+    /// "bfs" or "fair-lasso".
     pub checker: String,
-    /// Unique states the deciding checker explored.
+    /// Unique states the deciding checker explored (symmetry classes when
+    /// `symmetry`).
     pub states: usize,
+    /// Whether `states` counts symmetry classes (safety and reachability
+    /// with symmetry on).
+    pub symmetry: bool,
+    /// The reachable states of the spec, symmetry-reduced and full, when the
+    /// run explored them completely.
+    pub states_reduced: Option<usize>,
+    pub states_unreduced: Option<usize>,
     pub millis: u64,
     /// The shortest counterexample as readable steps (`None` when it holds).
     pub counterexample: Option<Vec<String>>,
@@ -196,7 +257,14 @@ pub fn run_checks(
     for &name in &selection.specs {
         let sizes = &selection.sizes[&name];
         for config in &selection.configs {
-            let checked = check_spec_preset(name, config.clone(), sizes, progress);
+            let checked = check_with(
+                name,
+                config.clone(),
+                sizes,
+                selection.property.as_deref(),
+                selection.symmetry,
+                progress,
+            );
             results.extend(checked.expect("sizes are validated by CheckSelection"));
         }
     }
@@ -208,8 +276,21 @@ pub fn run_checks(
 /// traces.
 pub fn check_spec_preset(
     name: SpecName,
+    preset: impl Into<Config>,
+    sizes: &BTreeMap<String, u64>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<CheckResult>, SizeError> {
+    check_with(name, preset, sizes, None, true, progress)
+}
+
+/// As [`check_spec_preset`], for one property only (or all: `None`), with
+/// or without symmetry reduction.
+pub fn check_with(
+    name: SpecName,
     config: impl Into<Config>,
     sizes: &BTreeMap<String, u64>,
+    property: Option<&str>,
+    symmetry: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<CheckResult>, SizeError> {
     let sizes = resolve(name.name(), name.size_params(), sizes)?;
@@ -219,6 +300,8 @@ pub fn check_spec_preset(
         name,
         config,
         sizes: sizes.clone(),
+        property: property.map(str::to_string),
+        symmetry,
     };
     name.build(patches, &sizes, CheckJob { run, progress })
 }
@@ -241,6 +324,18 @@ struct Run {
     name: SpecName,
     config: Config,
     sizes: BTreeMap<String, u64>,
+    /// Only this property, when given.
+    property: Option<String>,
+    symmetry: bool,
+}
+
+/// An explored graph and what it cost.
+struct Explored<S: Spec> {
+    graph: StateGraph<S>,
+    elapsed: Duration,
+    /// Every reachable state (class) was explored, not only those up to a
+    /// first counterexample.
+    complete: bool,
 }
 
 impl Run {
@@ -249,29 +344,109 @@ impl Run {
         spec: S,
         progress: &mut dyn FnMut(Progress),
     ) -> Vec<CheckResult> {
-        let properties = spec.properties();
-        let started = Instant::now();
-        let graph = StateGraph::explore(&spec, &mut |states| {
-            progress(self.progress("explore", states, started, false))
-        });
-        progress(self.progress("explore", graph.len(), started, true));
-        let explored = started.elapsed();
+        let properties: Vec<Property<S>> = spec
+            .properties()
+            .into_iter()
+            .filter(|p| self.property.as_deref().is_none_or(|name| name == p.name))
+            .collect();
+        let (liveness, safety): (Vec<_>, Vec<_>) = properties
+            .iter()
+            .partition(|p| p.kind == PropertyKind::Eventually);
+        let identity = if self.symmetry {
+            Identity::Symmetric
+        } else {
+            Identity::Exact
+        };
+        // The full graph, with its edges, when a fair lasso is searched; it
+        // serves safety too when there is no symmetry to reduce by.
+        let full = (!liveness.is_empty())
+            .then(|| self.explore(&spec, Identity::Exact, "explore", progress));
+        let own = match (safety.as_slice(), &full) {
+            ([], _) => None,
+            (_, Some(_)) if identity == Identity::Exact => None,
+            ([one], _) if self.property.is_some() => {
+                Some(self.search(&spec, identity, one, progress))
+            }
+            _ => Some(self.explore(&spec, identity, self.phase(identity), progress)),
+        };
+        let complete = |e: &&Explored<S>| e.complete;
+        let counts = Counts {
+            reduced: own
+                .as_ref()
+                .filter(complete)
+                .filter(|_| identity == Identity::Symmetric)
+                .map(|e| e.graph.len()),
+            unreduced: full
+                .as_ref()
+                .or(own.as_ref().filter(|_| identity == Identity::Exact))
+                .filter(complete)
+                .map(|e| e.graph.len()),
+        };
         let mut results = Vec::new();
-        if properties
-            .iter()
-            .any(|p| p.kind != PropertyKind::Eventually)
-        {
-            results.extend(self.bfs(spec.clone(), &graph, progress));
+        if let Some(on) = own.as_ref().or(full.as_ref()) {
+            for p in &safety {
+                results.push(self.bfs(&spec, on, p, counts));
+            }
         }
-        if properties
-            .iter()
-            .any(|p| p.kind == PropertyKind::Eventually)
-        {
-            results.extend(self.fair(&spec, &graph, explored));
+        if let Some(full) = &full {
+            for p in &liveness {
+                results.push(self.fair(&spec, full, p, counts));
+            }
         }
         // Report in the spec's own property order.
         results.sort_by_key(|r| properties.iter().position(|p| p.name == r.property));
         results
+    }
+
+    fn phase(&self, identity: Identity) -> &'static str {
+        match identity {
+            Identity::Exact => "explore",
+            Identity::Symmetric => "explore-reduced",
+        }
+    }
+
+    /// Every reachable state under `identity`.
+    fn explore<S: Spec>(
+        &self,
+        spec: &S,
+        identity: Identity,
+        phase: &'static str,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Explored<S> {
+        let started = Instant::now();
+        let graph = StateGraph::explore_as(spec, identity, &mut |states| {
+            progress(self.progress(phase, states, started, false))
+        });
+        progress(self.progress(phase, graph.len(), started, true));
+        Explored {
+            graph,
+            elapsed: started.elapsed(),
+            complete: true,
+        }
+    }
+
+    /// States breadth-first until the first one that decides `property`
+    /// (a violation of an `always`, an example of a `sometimes`).
+    fn search<S: Spec>(
+        &self,
+        spec: &S,
+        identity: Identity,
+        property: &Property<S>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Explored<S> {
+        let started = Instant::now();
+        let (graph, found) = StateGraph::explore_until(
+            spec,
+            identity,
+            &mut |s| decides(spec, property, s),
+            &mut |states| progress(self.progress("search", states, started, false)),
+        );
+        progress(self.progress("search", graph.len(), started, true));
+        Explored {
+            graph,
+            elapsed: started.elapsed(),
+            complete: found.is_none(),
+        }
     }
 
     fn progress(
@@ -292,101 +467,73 @@ impl Run {
         }
     }
 
-    /// Safety and reachability: the verdict and state count are
-    /// stateright's BFS. stateright 0.31 keeps overwriting an `always`
-    /// discovery with later (deeper) ones, so the shortest path is read off
-    /// our own BFS tree, and the two explorations must agree on the verdict.
-    fn bfs<S: SharedSpec>(
+    /// Safety and reachability: the states are ids in BFS order, so the
+    /// first state that decides the property has a shortest path, and on
+    /// the reduced graph that path is a real one (its BFS tree links each
+    /// state to the state it was first reached from).
+    fn bfs<S: Spec>(
         &self,
-        spec: S,
-        graph: &StateGraph<S>,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Vec<CheckResult> {
-        let started = Instant::now();
-        let checker = SpecModel::new(spec.clone()).checker().spawn_bfs();
-        let mut pause = Duration::from_millis(1);
-        while !checker.is_done() {
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(200));
-            progress(self.progress(
-                "stateright-bfs",
-                checker.unique_state_count(),
-                started,
-                false,
-            ));
-        }
-        let checker = checker.join();
-        let states = checker.unique_state_count();
-        progress(self.progress("stateright-bfs", states, started, true));
-        let millis = started.elapsed().as_millis() as u64;
-        spec.properties()
+        spec: &S,
+        on: &Explored<S>,
+        property: &Property<S>,
+        counts: Counts,
+    ) -> CheckResult {
+        let t = Instant::now();
+        let witness = on
+            .graph
+            .states
             .iter()
-            .filter(|p| p.kind != PropertyKind::Eventually)
-            .map(|p| {
-                let discovered = checker.discovery(p.name).is_some();
-                let verdict = match (p.kind, discovered) {
-                    (PropertyKind::Sometimes, true) | (PropertyKind::Always, false) => {
-                        Verdict::Holds
-                    }
-                    _ => Verdict::Violated,
-                };
-                let witness = graph
-                    .states
-                    .iter()
-                    .position(|s| (p.condition)(&spec, s) == (p.kind == PropertyKind::Sometimes));
-                assert_eq!(
-                    discovered,
-                    witness.is_some(),
-                    "stateright and the state graph disagree on {}",
-                    p.name
-                );
-                let found = witness.map(|w| (graph.path_to(w), None));
-                self.result(
-                    &spec,
-                    p.name,
-                    p.kind,
-                    verdict,
-                    "stateright-bfs",
-                    states,
-                    millis,
-                    found,
-                )
-            })
-            .collect()
+            .position(|s| decides(spec, property, s));
+        let verdict = match (property.kind, witness.is_some()) {
+            (PropertyKind::Sometimes, true) | (PropertyKind::Always, false) => Verdict::Holds,
+            _ => Verdict::Violated,
+        };
+        let found = witness.map(|w| (on.graph.path_to(w), None));
+        let millis = (on.elapsed + t.elapsed()).as_millis() as u64;
+        let mut result = self.result(
+            spec,
+            property.name,
+            property.kind,
+            verdict,
+            "bfs",
+            on.graph.len(),
+            millis,
+            found,
+        );
+        result.symmetry = self.symmetry;
+        counts.fill(&mut result);
+        result
     }
 
-    /// Liveness by the fair-lasso checker on the explored graph.
+    /// Liveness by the fair-lasso checker on the full graph.
     fn fair<S: Spec>(
         &self,
         spec: &S,
-        graph: &StateGraph<S>,
-        explored: Duration,
-    ) -> Vec<CheckResult> {
-        spec.properties()
-            .iter()
-            .filter(|p| p.kind == PropertyKind::Eventually)
-            .map(|p| {
-                let t = Instant::now();
-                let lasso = find_fair_lasso(spec, graph, p);
-                let millis = (explored + t.elapsed()).as_millis() as u64;
-                let verdict = if lasso.is_some() {
-                    Verdict::Violated
-                } else {
-                    Verdict::Holds
-                };
-                let found = lasso.map(|l| (l.actions(), l.cycle_start()));
-                self.result(
-                    spec,
-                    p.name,
-                    p.kind,
-                    verdict,
-                    "fair-lasso",
-                    graph.len(),
-                    millis,
-                    found,
-                )
-            })
-            .collect()
+        full: &Explored<S>,
+        property: &Property<S>,
+        counts: Counts,
+    ) -> CheckResult {
+        let t = Instant::now();
+        let lasso = find_fair_lasso(spec, &full.graph, property);
+        let millis = (full.elapsed + t.elapsed()).as_millis() as u64;
+        let verdict = if lasso.is_some() {
+            Verdict::Violated
+        } else {
+            Verdict::Holds
+        };
+        let found = lasso.map(|l| (l.actions(), l.cycle_start()));
+        let mut result = self.result(
+            spec,
+            property.name,
+            property.kind,
+            verdict,
+            "fair-lasso",
+            full.graph.len(),
+            millis,
+            found,
+        );
+        counts.fill(&mut result);
+        result
     }
 
     /// Packs a verdict; a found path becomes a trace that must replay to the
@@ -414,6 +561,9 @@ impl Run {
             expected: expected_verdict(self.name, &self.config.patches, &self.sizes, property),
             checker: checker.to_string(),
             states,
+            symmetry: false,
+            states_reduced: None,
+            states_unreduced: None,
             millis,
             counterexample: None,
             counterexample_len: None,
@@ -456,6 +606,26 @@ impl Run {
     }
 }
 
+/// Whether `state` decides `property` on its own: it violates an `always`
+/// or is an example of a `sometimes`.
+fn decides<S: Spec>(spec: &S, property: &Property<S>, state: &S::State) -> bool {
+    (property.condition)(spec, state) == (property.kind == PropertyKind::Sometimes)
+}
+
+/// The state counts of one run, for every row of it.
+#[derive(Clone, Copy, Debug)]
+struct Counts {
+    reduced: Option<usize>,
+    unreduced: Option<usize>,
+}
+
+impl Counts {
+    fn fill(self, result: &mut CheckResult) {
+        result.states_reduced = self.reduced;
+        result.states_unreduced = self.unreduced;
+    }
+}
+
 /// The verdict matrix as a text table, with totals and states/s. The
 /// `expected` column is `-` where no verdict is recorded; configurations
 /// that are not a preset are listed with their full switch set.
@@ -465,10 +635,10 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
         .map(|r| r.config.len())
         .max()
         .unwrap_or(0)
-        .max("config".len());
+        .max("preset".len());
     let mut out = format!(
-        "{:<11} {:<width$} {:<26} {:<9} {:<9} {:>8} {:>7} {:>5}\n",
-        "spec", "config", "property", "verdict", "expected", "states", "ms", "steps"
+        "{:<11} {:<width$} {:<26} {:<9} {:<9} {:>8} {:>9} {:>7} {:>5}\n",
+        "spec", "preset", "property", "verdict", "expected", "states", "unreduced", "ms", "steps"
     );
     for r in results {
         let steps = match (r.counterexample_len, r.cycle_start) {
@@ -476,15 +646,19 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
             (Some(n), None) => n.to_string(),
             (None, _) => "-".to_string(),
         };
+        let unreduced = r
+            .states_unreduced
+            .map_or("-".to_string(), |n| n.to_string());
         let expected = r.expected.map_or("-".to_string(), |e| e.to_string());
         out += &format!(
-            "{:<11} {:<width$} {:<26} {:<9} {:<9} {:>8} {:>7} {:>5}{}\n",
+            "{:<11} {:<width$} {:<26} {:<9} {:<9} {:>8} {:>9} {:>7} {:>5}{}\n",
             r.spec,
             r.config,
             r.property,
             r.verdict.to_string(),
             expected,
             r.states,
+            unreduced,
             r.millis,
             steps,
             if r.matches_expectation() {
@@ -502,6 +676,9 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
         mismatches,
         unrecorded
     );
+    if results.iter().any(|r| r.symmetry) {
+        out += "Safety and reachability ran on the symmetry-reduced graph (states: symmetry classes; --no-symmetry to compare); liveness on the full one.\n";
+    }
     let (states, millis) = throughput(results);
     out += &format!(
         "{states} states explored in {millis} ms ({:.0} states/s)\n",
@@ -521,16 +698,20 @@ fn render_configs(results: &[CheckResult]) -> String {
         .collect()
 }
 
-/// Unique states and time per (spec, configuration) run, summed: each run's
-/// states once, and its slowest property's time (which includes the
-/// exploration).
+/// Unique states and time per (spec, configuration) run, summed: each graph a run
+/// explored (reduced, full) once, and its slowest property's time (which
+/// includes the exploration).
 fn throughput(results: &[CheckResult]) -> (usize, u64) {
     let mut runs: BTreeMap<(&str, &str), (usize, u64)> = BTreeMap::new();
     for r in results {
+        let graphs = match (r.states_reduced, r.states_unreduced) {
+            (None, None) => r.states,
+            (reduced, unreduced) => reduced.unwrap_or(0) + unreduced.unwrap_or(0),
+        };
         let run = runs
             .entry((r.spec.as_str(), r.config.as_str()))
             .or_default();
-        *run = (run.0.max(r.states), run.1.max(r.millis));
+        *run = (run.0.max(graphs), run.1.max(r.millis));
     }
     runs.values()
         .fold((0, 0), |(s, m), (rs, rm)| (s + rs, m + rm))
@@ -543,8 +724,8 @@ pub fn render_timelines(results: &[CheckResult]) -> String {
         let Some(steps) = &r.counterexample else {
             continue;
         };
-        // The lasso checker finds *a* fair cycle reachable by a shortest
-        // prefix, not the shortest prefix+cycle overall: say so.
+        // The lasso checker finds *a* fair cycle behind a shortest prefix,
+        // not the shortest prefix+cycle overall: say so.
         let shape = if r.cycle_start.is_some() {
             "fair lasso, not guaranteed shortest"
         } else {

@@ -1,7 +1,8 @@
 //! Symmetry reduction: identical workers (timer-free) and CSs (cs-block) are
 //! permuted into a canonical order (`Spec::representative`). stateright 0.31
-//! applies symmetry in its DFS checker only, so the reduced counts come from
-//! DFS; the BFS verdicts (shortest paths) run unreduced.
+//! applies symmetry in its DFS checker only; these counts cross-check the
+//! reduced graph of `model::search` (`Identity::Symmetric`) that `chukei
+//! check` decides safety and reachability on.
 
 use crate::adapter::{representative, SpecModel};
 use model::SpecName;

@@ -4,7 +4,7 @@
 use model::irq_order::{IrqOrder, IrqOrderAction, Source};
 use model::search::StateGraph;
 use model::timer_free::{Message, TimerFreeAction};
-use model::{Spec, SpecName, Trace, Verdict};
+use model::{PropertyKind, Spec, SpecName, Trace, Verdict};
 use patches::{HsmGuard, Preset};
 use stateright::{Checker, Model};
 use stateright_models::adapter::SpecModel;
@@ -64,22 +64,134 @@ fn the_recorded_expectations_are_confirmed() {
 
 #[test]
 fn unique_state_counts_are_pinned() {
+    // (symmetry-reduced, full) per preset: 2 identical workers halve
+    // timer-free, 3 identical CSs divide cs-block by ~6; irq-order has no
+    // identical processes.
     let pinned = [
-        ("timer-free", [5978, 5978, 5377, 5181]),
-        ("irq-order", [18, 7, 14, 14]),
-        ("cs-block", [23251, 23251, 23251, 3571]),
+        (
+            "timer-free",
+            [(3010, 5978), (3010, 5978), (2700, 5377), (2598, 5181)],
+        ),
+        ("irq-order", [(18, 18), (7, 7), (14, 14), (14, 14)]),
+        (
+            "cs-block",
+            [(4158, 23251), (4158, 23251), (4158, 23251), (673, 3571)],
+        ),
     ];
     for (spec, counts) in pinned {
-        for (preset, count) in Preset::ALL.into_iter().zip(counts) {
+        for (preset, (reduced, full)) in Preset::ALL.into_iter().zip(counts) {
             for r in results()
                 .iter()
                 .filter(|r| r.spec == spec && r.preset == preset)
             {
-                // stateright's BFS and the fair checker's graph agree.
-                assert_eq!(r.states, count, "{spec} {preset} {}", r.property);
+                let what = format!("{spec} {preset} {}", r.property);
+                assert_eq!(r.states_reduced, Some(reduced), "{what}");
+                assert_eq!(r.states_unreduced, Some(full), "{what}");
+                // Safety and reachability on the reduced graph, liveness on
+                // the full one.
+                let liveness = r.kind == PropertyKind::Eventually;
+                assert_eq!(r.states, if liveness { full } else { reduced }, "{what}");
+                assert_eq!(r.symmetry, !liveness, "{what}");
             }
         }
     }
+}
+
+/// All checks without symmetry reduction.
+fn unreduced_results() -> &'static [CheckResult] {
+    static RESULTS: OnceLock<Vec<CheckResult>> = OnceLock::new();
+    RESULTS.get_or_init(|| run_checks(&CheckSelection::all().with_symmetry(false), &mut |_| {}))
+}
+
+#[test]
+fn symmetry_changes_no_verdict_and_no_shortest_length() {
+    let (reduced, full) = (results(), unreduced_results());
+    assert_eq!(reduced.len(), full.len());
+    for (r, f) in reduced.iter().zip(full) {
+        let what = format!("{} {} {}", r.spec, r.preset, r.property);
+        assert_eq!(
+            (&r.spec, r.preset, &r.property),
+            (&f.spec, f.preset, &f.property)
+        );
+        assert_eq!(r.verdict, f.verdict, "{what}");
+        assert_eq!(r.counterexample_len, f.counterexample_len, "{what}");
+        assert_eq!(r.cycle_start, f.cycle_start, "{what}");
+        assert!(!f.symmetry, "{what}");
+        assert_eq!(f.states, r.states_unreduced.unwrap(), "{what}");
+        assert_eq!(f.states_unreduced, r.states_unreduced, "{what}");
+        assert_eq!(f.states_reduced, None, "{what}: no reduced graph explored");
+    }
+}
+
+/// The cross-check: stateright's own BFS explores the same full graph and
+/// decides every safety and reachability property the same way.
+#[test]
+fn stateright_agrees_on_every_count_and_verdict() {
+    for spec in SpecName::ALL {
+        for preset in Preset::ALL {
+            let (states, discovered) = stateright_bfs(spec, preset);
+            for r in unreduced_results()
+                .iter()
+                .filter(|r| r.spec == spec.name() && r.preset == preset)
+            {
+                let what = format!("{} {} {}", r.spec, r.preset, r.property);
+                assert_eq!(Some(states), r.states_unreduced, "{what}");
+                // stateright judges `eventually` only at terminal states.
+                let Some(&discovered) = discovered.get(r.property.as_str()) else {
+                    continue;
+                };
+                let violated = match r.kind {
+                    PropertyKind::Sometimes => !discovered,
+                    _ => discovered,
+                };
+                assert_eq!(violated, r.verdict == Verdict::Violated, "{what}");
+            }
+        }
+    }
+}
+
+/// stateright's BFS on a spec at default sizes: unique states, and whether
+/// it discovered each safety and reachability property.
+fn stateright_bfs(spec: SpecName, preset: Preset) -> (usize, BTreeMap<&'static str, bool>) {
+    struct Bfs;
+    impl model::SpecJob for Bfs {
+        type Output = (usize, BTreeMap<&'static str, bool>);
+        fn run<S: model::SharedSpec>(self, spec: S) -> Self::Output {
+            let properties = spec.properties();
+            let checker = SpecModel::new(spec).checker().spawn_bfs().join();
+            let discovered = properties
+                .iter()
+                .filter(|p| p.kind != PropertyKind::Eventually)
+                .map(|p| (p.name, checker.discovery(p.name).is_some()))
+                .collect();
+            (checker.unique_state_count(), discovered)
+        }
+    }
+    spec.build(preset.patches(), &BTreeMap::new(), Bfs).unwrap()
+}
+
+#[test]
+fn one_property_stops_at_its_first_shortest_counterexample() {
+    let one = CheckSelection::parse("cs-block", "2016-01", &[])
+        .unwrap()
+        .with_property("chip_and_system_agree")
+        .unwrap();
+    let results = run_checks(&one, &mut |_| {});
+    assert_eq!(results.len(), 1);
+    let r = &results[0];
+    assert_eq!(r.verdict, Verdict::Violated);
+    assert_eq!(r.counterexample_len, Some(8), "the same shortest length");
+    assert!(r.states < 4158, "stopped early: {} states", r.states);
+    assert_eq!((r.states_reduced, r.states_unreduced), (None, None));
+    // On every spec that has it; an unknown name lists the valid ones.
+    let all = CheckSelection::all()
+        .with_property("no_cs_starves")
+        .unwrap();
+    assert_eq!(all.specs, vec![SpecName::CsBlock]);
+    let err = CheckSelection::all().with_property("no_such").unwrap_err();
+    assert!(matches!(err, SelectionError::UnknownProperty { .. }));
+    assert!(err.to_string().contains("no_free_of_unallocated"), "{err}");
+    assert!(err.to_string().contains("no_cs_starves"), "{err}");
 }
 
 #[test]
@@ -349,7 +461,7 @@ fn progress_reports_each_checker_finishing() {
     let mut reports: Vec<Progress> = Vec::new();
     let results = run_checks(&selection, &mut |p| reports.push(p));
     assert_eq!(results.len(), 3);
-    for checker in ["explore", "stateright-bfs"] {
+    for checker in ["explore", "explore-reduced"] {
         let done = reports
             .iter()
             .find(|p| p.checker == checker && p.done)
@@ -434,5 +546,5 @@ fn a_single_spec_and_preset_can_be_checked() {
     assert_eq!(results.len(), 4);
     assert!(results
         .iter()
-        .all(|r| r.verdict == Verdict::Holds && r.states == 3571));
+        .all(|r| r.verdict == Verdict::Holds && r.states_unreduced == Some(3571)));
 }

@@ -61,6 +61,9 @@ pub struct ChoicePoint<'a> {
     pub options: &'a [Choice],
     pub clock: Millis,
     pub step: u64,
+    /// The thread that reached this scheduling point, if it can go on
+    /// running: choosing another is a preemption (bounded searches count them).
+    pub current: Option<Tid>,
 }
 
 /// Who makes the scheduling decisions.

@@ -38,6 +38,30 @@ pub struct RunReport {
     pub clock: Millis,
     /// Thread names by [`Tid`].
     pub threads: Vec<String>,
+    /// How a replayed schedule fit the code ([`Chooser::Replay`] only).
+    pub fit: Fit,
+}
+
+/// How a replayed list of choices fit the code it ran on: whether the run
+/// took them all, and whether it needed more. A schedule recorded on other
+/// code may name a thread that is no longer runnable
+/// ([`RunOutcome::ReplayDiverged`]), end before the run does (the default
+/// policy then decides: `defaulted`) or outlast it (`used < recorded`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fit {
+    /// Choices in the replayed schedule.
+    pub recorded: usize,
+    /// Choices the run consumed (a diverging one included).
+    pub used: usize,
+    /// Choice points decided by the default policy after the choices ran out.
+    pub defaulted: u64,
+}
+
+impl Fit {
+    /// Recorded choices the run never reached.
+    pub fn left_over(&self) -> usize {
+        self.recorded.saturating_sub(self.used)
+    }
 }
 
 /// Runs a body under the deterministic scheduler.
@@ -136,6 +160,8 @@ struct Sched {
     chooser: Chooser,
     rng: Option<ChaCha8Rng>,
     replay_at: usize,
+    /// Choice points the default policy decided after a replay ran out.
+    defaulted: u64,
     choices: Vec<Choice>,
     steps: u64,
     max_steps: u64,
@@ -178,6 +204,7 @@ impl World {
                 chooser: driver.chooser,
                 rng,
                 replay_at: 0,
+                defaulted: 0,
                 choices: Vec::new(),
                 steps: 0,
                 max_steps: driver.max_steps,
@@ -253,6 +280,14 @@ impl World {
             steps: s.steps,
             clock: s.clock,
             threads: s.threads.iter().map(|t| t.name.clone()).collect(),
+            fit: Fit {
+                recorded: match &s.chooser {
+                    Chooser::Replay(recorded) => recorded.len(),
+                    _ => 0,
+                },
+                used: s.replay_at,
+                defaulted: s.defaulted,
+            },
         };
         drop(s);
         let handles =
@@ -437,6 +472,9 @@ fn pick_next(s: &mut Sched) -> Result<Tid, RunOutcome> {
 fn ask_chooser(s: &mut Sched, options: &[Choice]) -> Result<Choice, RunOutcome> {
     let step = s.steps;
     let clock = s.clock;
+    let current = s
+        .running
+        .filter(|&t| s.threads[t as usize].status == Status::Runnable);
     match &mut s.chooser {
         Chooser::Seeded { clock_jump, .. } => {
             let rng = s.rng.as_mut().expect("seeded chooser has an rng");
@@ -463,13 +501,17 @@ fn ask_chooser(s: &mut Sched, options: &[Choice]) -> Result<Choice, RunOutcome> 
                     })
                 }
             }
-            None => Ok(options[0]),
+            None => {
+                s.defaulted += 1;
+                Ok(options[0])
+            }
         },
         Chooser::Callback(pick) => {
             let c = pick(&ChoicePoint {
                 options,
                 clock,
                 step,
+                current,
             });
             if options.contains(&c) {
                 Ok(c)

@@ -14,7 +14,7 @@ mod chooser;
 mod driver;
 
 pub use chooser::{Choice, ChoicePoint, Chooser, Tid};
-pub use driver::{Driver, RunOutcome, RunReport};
+pub use driver::{Driver, Fit, RunOutcome, RunReport};
 
 use crate::platform::{Counter, Lock, Millis, Platform, Wait};
 use driver::{context, Status};
@@ -189,6 +189,35 @@ mod tests {
         let (again, result) = Driver::new(Chooser::Replay(report.choices.clone())).run(lost_update);
         assert_eq!(result, Some(1));
         assert_eq!(again.choices, report.choices);
+        let recorded = report.choices.len();
+        assert_eq!(
+            again.fit,
+            Fit {
+                recorded,
+                used: recorded,
+                defaulted: 0
+            },
+            "a schedule replays on the code it was recorded on, choice for choice"
+        );
+    }
+
+    #[test]
+    fn a_replay_reports_choices_left_over_and_decided_by_default() {
+        let found = (0..50u64).find_map(|seed| {
+            let (report, result) = seeded(seed).run(lost_update);
+            (result == Some(1)).then_some(report)
+        });
+        let mut choices = found.expect("some seed interleaves").choices;
+        let recorded = choices.len();
+        // Too short: the default policy decides the rest.
+        let (short, _) = Driver::new(Chooser::Replay(choices[..1].to_vec())).run(lost_update);
+        assert_eq!(short.fit.used, 1);
+        assert!(short.fit.defaulted > 0, "{:?}", short.fit);
+        // Too long: the run ends before the schedule does.
+        choices.extend([Choice::Run(0); 5]);
+        let (long, _) = Driver::new(Chooser::Replay(choices)).run(lost_update);
+        assert_eq!(long.fit.left_over(), 5, "{:?}", long.fit);
+        assert_eq!(long.fit.used, recorded);
     }
 
     #[test]

@@ -1,0 +1,270 @@
+//! `chukei reproduce --exhaustive`: every schedule of the real relay on the
+//! deterministic driver up to a bound on preemptions, instead of a few
+//! hundred random ones.
+//!
+//! The baseline is the non-preemptive schedule: at every scheduling point
+//! the thread that reached it goes on running, and when it blocks the
+//! lowest runnable thread runs (the driver's replay default); the clock only
+//! jumps when nothing can run. A **preemption** is any other choice at a
+//! scheduling point: switching away from a thread that could go on, picking
+//! another thread than the lowest when one blocks, or letting the clock jump
+//! to a timer's deadline while threads could run (a thread preempted long
+//! enough for its timer to expire). A schedule is the set of points where it
+//! preempts, so every schedule with at most K preemptions is run exactly
+//! once, level by level: all schedules with 0 preemptions, then 1, ... K.
+//! A bug found at level k therefore needs k preemptions and no fewer.
+//!
+//! The runs are stateless (each schedule re-runs the relay from the start,
+//! replaying its prefix of choices): the relay's state lives in its threads,
+//! so there is nothing to store and compare.
+
+use crate::search::{run_schedule, up_to_symptom, Cause, Finding, CARDS};
+use patches::{Config, Patches};
+use relay::sim::{Choice, ChoicePoint, Chooser, RunOutcome};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Preemptions per schedule `chukei reproduce --exhaustive` allows by default.
+pub const DEFAULT_PREEMPTIONS: u32 = 2;
+
+/// Schedules per cause and preset `chukei reproduce --exhaustive` runs at most.
+pub const DEFAULT_MAX_SCHEDULES: u64 = 200_000;
+
+/// How far a search went without finding the cause, or at which bound it did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Coverage {
+    /// A schedule with `preemptions` preemptions reproduces the cause; every
+    /// schedule with fewer does not.
+    Found { preemptions: u32 },
+    /// Every schedule with at most `preemptions` preemptions ran; none
+    /// reproduces the cause.
+    Clean { preemptions: u32 },
+    /// The schedule budget ran out: every schedule with at most
+    /// `complete_to` preemptions ran (`None`: not even those with 0), some
+    /// with more did too.
+    BudgetSpent { complete_to: Option<u32> },
+}
+
+/// The result of one exhaustive search: the finding (as for the seeded
+/// search, without a seed) and how far it covered.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Exhaustive {
+    #[serde(flatten)]
+    pub finding: Finding,
+    #[serde(flatten)]
+    pub coverage: Coverage,
+    /// The preemption bound asked for.
+    pub bound: u32,
+    /// Schedules run with exactly 0, 1, ... preemptions.
+    pub schedules_per_level: Vec<u64>,
+}
+
+impl Exhaustive {
+    /// Whether a cause that should reproduce needs more preemptions than the
+    /// bound allowed (or more schedules than the budget): not a contradiction
+    /// of the expectation, a search too small to decide it.
+    pub fn inconclusive(&self) -> bool {
+        !self.finding.reproduced && self.finding.expected() == Some(true)
+    }
+
+    /// The result matches the expectation, or the search was too small to
+    /// tell ([`Exhaustive::inconclusive`]).
+    pub fn as_expected(&self) -> bool {
+        self.finding
+            .expected()
+            .is_none_or(|want| want == self.finding.reproduced)
+            || self.inconclusive()
+    }
+
+    /// One line for reports: "found at K=1", "clean up to K=2", ...
+    pub fn summary(&self) -> String {
+        let n = self.finding.schedules_tried;
+        match self.coverage {
+            Coverage::Found { preemptions } => {
+                format!("found with {preemptions} preemption(s), after {n} schedules")
+            }
+            Coverage::Clean { preemptions } => {
+                format!("clean over all {n} schedules up to {preemptions} preemption(s)")
+            }
+            Coverage::BudgetSpent { complete_to: None } => {
+                format!("budget of {n} schedules spent before 0 preemptions were covered")
+            }
+            Coverage::BudgetSpent {
+                complete_to: Some(k),
+            } => format!(
+                "budget of {n} schedules spent: clean up to {k} preemption(s), {} partly",
+                k + 1
+            ),
+        }
+    }
+}
+
+/// What the chooser saw at one scheduling point of a run.
+#[derive(Clone, Debug)]
+struct Point {
+    options: Vec<Choice>,
+    /// The non-preemptive choice.
+    baseline: Choice,
+}
+
+/// The chooser's side of one run: the prefix to replay, then the baseline.
+#[derive(Default)]
+struct Recorder {
+    prefix: Vec<Choice>,
+    points: Vec<Point>,
+}
+
+impl Recorder {
+    fn choose(&mut self, at: &ChoicePoint<'_>) -> Choice {
+        let baseline = at
+            .current
+            .map(Choice::Run)
+            .filter(|c| at.options.contains(c))
+            .unwrap_or(at.options[0]);
+        let choice = self
+            .prefix
+            .get(self.points.len())
+            .copied()
+            .unwrap_or(baseline);
+        self.points.push(Point {
+            options: at.options.to_vec(),
+            baseline,
+        });
+        choice
+    }
+}
+
+/// Searches every schedule of `cause` on `preset` with at most `bound`
+/// preemptions (at most `max_schedules` of them), fewest preemptions first,
+/// until one reproduces. `progress` gets (schedules run, current level).
+pub fn search_exhaustive(
+    cause: Cause,
+    config: impl Into<Config>,
+    bound: u32,
+    max_schedules: u64,
+    mut progress: impl FnMut(u64, u32),
+) -> Exhaustive {
+    let config: Config = config.into();
+    let patches = config.patches;
+    let started = Instant::now();
+    let mut result = Exhaustive {
+        finding: Finding {
+            cause,
+            preset: config.base,
+            patches,
+            variant: config.variant,
+            reproduced: false,
+            schedules_tried: 0,
+            millis: 0,
+            seed: None,
+            choices: vec![],
+            timeline: vec![],
+            anomalies: vec![],
+        },
+        coverage: Coverage::BudgetSpent { complete_to: None },
+        bound,
+        schedules_per_level: vec![],
+    };
+    // The schedules of the current level, as the prefixes that define them.
+    let mut level: Vec<Vec<Choice>> = vec![vec![]];
+    // Whether the budget left some schedules of the current level out.
+    let mut truncated = false;
+    for k in 0..=bound {
+        result.schedules_per_level.push(0);
+        let mut next = Vec::new();
+        let mut next_truncated = false;
+        for prefix in level {
+            if result.finding.schedules_tried >= max_schedules {
+                result.finding.millis = started.elapsed().as_millis() as u64;
+                return result;
+            }
+            let (run, points) = run_prefix(cause, patches, prefix.clone());
+            result.finding.schedules_tried += 1;
+            result.schedules_per_level[k as usize] += 1;
+            progress(result.finding.schedules_tried, k);
+            if let RunOutcome::Panicked { .. }
+            | RunOutcome::StepLimit { .. }
+            | RunOutcome::ReplayDiverged { .. } = &run.report.outcome
+            {
+                result
+                    .finding
+                    .anomalies
+                    .push(format!("{prefix:?}: {:?}", run.report.outcome));
+            }
+            if run.reproduced {
+                result.finding.reproduced = true;
+                result.finding.choices = run.report.choices;
+                result.finding.timeline = up_to_symptom(cause, run.events);
+                result.coverage = Coverage::Found { preemptions: k };
+                result.finding.millis = started.elapsed().as_millis() as u64;
+                return result;
+            }
+            if k < bound {
+                let room = max_schedules.saturating_sub(result.finding.schedules_tried);
+                next_truncated |= !extend(&prefix, &run.report.choices, &points, &mut next, room);
+            }
+        }
+        if truncated {
+            break;
+        }
+        truncated = next_truncated;
+        result.coverage = if k == bound {
+            Coverage::Clean { preemptions: k }
+        } else {
+            Coverage::BudgetSpent {
+                complete_to: Some(k),
+            }
+        };
+        level = next;
+    }
+    result.finding.millis = started.elapsed().as_millis() as u64;
+    result
+}
+
+/// Runs the schedule that replays `prefix` and then follows the baseline;
+/// returns the run and every scheduling point it passed.
+fn run_prefix(
+    cause: Cause,
+    patches: Patches,
+    prefix: Vec<Choice>,
+) -> (crate::search::ScheduleRun, Vec<Point>) {
+    let recorder = Arc::new(Mutex::new(Recorder {
+        prefix,
+        points: vec![],
+    }));
+    let chooser_side = recorder.clone();
+    let chooser = Chooser::Callback(Box::new(move |at| {
+        chooser_side
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .choose(at)
+    }));
+    let run = run_schedule(cause, patches, CARDS, chooser);
+    let points = std::mem::take(&mut recorder.lock().unwrap_or_else(|e| e.into_inner()).points);
+    (run, points)
+}
+
+/// The schedules one preemption deeper than `prefix`: one more preemption at
+/// any point after its last one (so each set of preemption points is made
+/// once), while `next` holds fewer than `room`; false when some were left out.
+fn extend(
+    prefix: &[Choice],
+    choices: &[Choice],
+    points: &[Point],
+    next: &mut Vec<Vec<Choice>>,
+    room: u64,
+) -> bool {
+    for (j, point) in points.iter().enumerate().skip(prefix.len()) {
+        for &alt in point.options.iter().filter(|&&o| o != point.baseline) {
+            if next.len() as u64 >= room {
+                return false;
+            }
+            let mut child = choices[..j].to_vec();
+            child.push(alt);
+            next.push(child);
+        }
+    }
+    true
+}

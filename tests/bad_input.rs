@@ -1,0 +1,307 @@
+//! Bad input as an adversarial user gives it: every invocation in the table
+//! must end with a clear message and a non-zero exit (or say what it
+//! skipped), never a panic and never a false "ok".
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn chukei(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chukei"))
+        .args(args)
+        .output()
+        .expect("the chukei binary runs")
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chukei-bad-input-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The event log of a real 2016-01 run (`reproduce --events-out`): it ends
+/// at the AP's abnormal termination.
+fn real_2016_01_log(dir: &Path) -> String {
+    let out = chukei(&[
+        "reproduce",
+        "--cause",
+        "timer-free",
+        "--preset",
+        "2016-01",
+        "--quiet",
+        "--events-out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let log = std::fs::read_dir(dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::read_to_string(log).unwrap()
+}
+
+/// The files the table refers to, by name.
+struct Fixtures {
+    dir: PathBuf,
+}
+
+impl Fixtures {
+    fn new(name: &str) -> Self {
+        let dir = scratch_dir(name);
+        let log = real_2016_01_log(&dir.join("events"));
+        let lines: Vec<&str> = log.lines().collect();
+        let keep = |pred: &dyn Fn(&str) -> bool| -> String {
+            lines
+                .iter()
+                .filter(|l| pred(l))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        };
+        let files = [
+            ("real.jsonl", log.clone()),
+            ("empty.jsonl", String::new()),
+            ("blank.jsonl", "\n\n  \n".to_string()),
+            (
+                "no-arrival.jsonl",
+                keep(&|l| !l.contains("\"event\":\"arrived\"")),
+            ),
+            (
+                "null-telegram.jsonl",
+                log.replacen(
+                    "\"telegram\":100001,\"event\":\"alloc\"",
+                    "\"telegram\":null,\"event\":\"alloc\"",
+                    1,
+                ),
+            ),
+            // Only the CS terminals' and the HSM's events: nothing of the AP.
+            (
+                "not-the-ap.jsonl",
+                keep(&|l| {
+                    !l.contains("\"worker\"")
+                        && !l.contains("\"timer\",\"telegram\"")
+                        && !l.contains("\"event\":\"arrived\"")
+                        && !l.contains("\"event\":\"completion-notice\"")
+                }),
+            ),
+            ("after-abnormal.jsonl", after_abnormal_termination(&lines)),
+        ];
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        Fixtures { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_str().unwrap().to_string()
+    }
+}
+
+/// The real log, then the restarted AP taking a second telegram (its first
+/// worker events, renumbered).
+fn after_abnormal_termination(lines: &[&str]) -> String {
+    let mut out: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let seq = lines.len();
+    let again = lines
+        .iter()
+        .filter(|l| l.contains("\"worker\"") || l.contains("\"event\":\"arrived\""))
+        .take(3);
+    for (i, line) in again.enumerate() {
+        let mut event: serde_json::Value = serde_json::from_str(line).unwrap();
+        event["seq"] = (seq + i).into();
+        event["telegram"] = 100_002.into();
+        out.push_str(&format!("{event}\n"));
+    }
+    out
+}
+
+/// One bad invocation: what it runs and what it must answer.
+struct Case {
+    what: &'static str,
+    args: Vec<String>,
+    code: i32,
+    /// Text the answer (stdout + stderr) must contain.
+    says: &'static str,
+}
+
+fn case(what: &'static str, args: Vec<String>, code: i32, says: &'static str) -> Case {
+    Case {
+        what,
+        args,
+        code,
+        says,
+    }
+}
+
+fn run_table(cases: &[Case]) {
+    let mut failures = vec![];
+    for c in cases {
+        let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
+        let out = chukei(&args);
+        let answer = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ok = out.status.code() == Some(c.code)
+            && answer.contains(c.says)
+            && !answer.contains("panicked");
+        if !ok {
+            failures.push(format!(
+                "{}: `chukei {}` exited {:?} (want {}), wanted {:?} in:\n{answer}",
+                c.what,
+                args.join(" "),
+                out.status.code(),
+                c.code,
+                c.says
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn validate_never_passes_a_log_it_did_not_check() {
+    let f = Fixtures::new("validate");
+    let validate = |file: &str, spec: &str, preset: &str| -> Vec<String> {
+        [
+            "validate",
+            &f.path(file),
+            "--spec",
+            spec,
+            "--preset",
+            preset,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let cases = [
+        // The baseline: the real log agrees and reaches the violation...
+        case(
+            "a real 2016-01 log",
+            validate("real.jsonl", "timer-free", "2016-01"),
+            0,
+            "code and spec agree",
+        ),
+        // ... and fails on the fixed spec.
+        case(
+            "a 2016-01 log on 2016-04",
+            validate("real.jsonl", "timer-free", "2016-04"),
+            1,
+            "DIVERGENCE",
+        ),
+        case(
+            "no arrived line",
+            validate("no-arrival.jsonl", "timer-free", "2016-04"),
+            1,
+            "T100001 never arrived",
+        ),
+        case(
+            "no arrived line, 2016-01",
+            validate("no-arrival.jsonl", "timer-free", "2016-01"),
+            1,
+            "never arrived",
+        ),
+        case(
+            "telegram: null",
+            validate("null-telegram.jsonl", "timer-free", "2016-01"),
+            1,
+            "names no telegram",
+        ),
+        case(
+            "an empty log",
+            validate("empty.jsonl", "timer-free", "2016-01"),
+            2,
+            "the log has no events",
+        ),
+        case(
+            "a log of blank lines",
+            validate("blank.jsonl", "irq-order", "2016-01"),
+            2,
+            "the log has no events",
+        ),
+        case(
+            "no step of the spec",
+            validate("not-the-ap.jsonl", "timer-free", "2016-01"),
+            2,
+            "is this a log of another spec?",
+        ),
+        case(
+            "events after the abnormal termination",
+            validate("after-abnormal.jsonl", "timer-free", "2016-01"),
+            1,
+            "INCOMPLETE: no divergence in what was checked, but 3 events",
+        ),
+        case(
+            "a spec without a relay map",
+            validate("real.jsonl", "cs-block", "2016-01"),
+            2,
+            "cannot be validated",
+        ),
+    ];
+    run_table(&cases);
+}
+
+#[test]
+fn validate_json_counts_what_it_checked_and_skipped() {
+    let f = Fixtures::new("validate-json");
+    let out = chukei(&[
+        "validate",
+        &f.path("after-abnormal.jsonl"),
+        "--spec",
+        "timer-free",
+        "--preset",
+        "2016-01",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verdict"], "incomplete");
+    assert_eq!(report["telegrams"], 1);
+    assert_eq!(report["skipped_by_reason"]["after-abnormal-termination"], 3);
+    let counted = ["mapped", "checked", "skipped"]
+        .iter()
+        .map(|k| report[k].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(counted, report["events"].as_u64().unwrap());
+}
+
+/// Runs `chukei args` with a stdout whose reader is already gone.
+fn with_closed_stdout(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_chukei"))
+        .args(args)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+        .wait_with_output()
+        .unwrap()
+}
+
+#[test]
+fn the_exit_code_survives_a_closed_stdout() {
+    let dir = scratch_dir("closed-stdout");
+    let stored = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("regressions/corpus/reproduce-timer-free-2016-01-no_free_of_unallocated.json");
+    let flipped = std::fs::read_to_string(stored).unwrap().replacen(
+        "\"verdict\": \"violated\"",
+        "\"verdict\": \"holds\"",
+        1,
+    );
+    let mismatch = dir.join("mismatch.json");
+    std::fs::write(&mismatch, flipped).unwrap();
+    let replay = ["replay", mismatch.to_str().unwrap()];
+    assert_eq!(chukei(&replay).status.code(), Some(1), "the baseline");
+    let out = with_closed_stdout(&replay);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "like `| head -1`: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // And a success stays a success.
+    let real = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("regressions/corpus/reproduce-timer-free-2016-01-no_free_of_unallocated.json");
+    let out = with_closed_stdout(&["replay", real.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+}
