@@ -17,6 +17,7 @@ macro_rules! say_raw {
 mod check;
 mod config_args;
 mod exhaustive;
+mod minimize;
 mod replay;
 mod reproduce;
 mod validate;
@@ -49,6 +50,9 @@ enum Command {
     /// Replay stored traces (spec actions on the model, driver and shuttle
     /// schedules on the real relay) and compare with their recorded verdict.
     Replay(replay::Args),
+    /// Shrink a violated trace (delta debugging over its schedule) until no
+    /// single step can be removed; report steps before and after.
+    Minimize(minimize::Args),
     /// Check a relay event log against a spec (trace refinement): report the
     /// first event the spec does not allow.
     Validate(validate::Args),
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Command::Explore(args) => check::explore(&args),
         Command::Reproduce(args) => reproduce::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Minimize(args) => minimize::run(&args),
         Command::Validate(args) => validate::run(&args),
     };
     match result {
