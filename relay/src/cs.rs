@@ -12,7 +12,7 @@
 use crate::crypto::{Direction, SessionCipher};
 use crate::events::{EventKind, ThreadName};
 use crate::platform::{deadline_after, Millis, Platform};
-use crate::relay::RelayHandle;
+use crate::relay::{RelayHandle, SubmitError};
 use crate::telegram::{CardId, CsId, Telegram, TelegramId, TelegramKind};
 use patches::CsRule;
 use serde::{Deserialize, Serialize};
@@ -242,9 +242,14 @@ impl<P: Platform> Terminal<'_, P> {
                 entry.sent_at = now;
                 true
             }
-            Err(_) => {
+            Err(SubmitError::ConnectionExcess(_)) => {
                 self.report.connection_excess += 1;
                 self.on_trouble(card);
+                false
+            }
+            // Shut down (a Register is always a request): nothing more to send.
+            Err(SubmitError::ShutDown | SubmitError::NotARequest(_)) => {
+                self.sends = self.config.max_sends;
                 false
             }
         }
