@@ -244,14 +244,14 @@ fn header(t: &Telegram) -> [u8; 19] {
     h
 }
 
+/// One sealed send of a telegram.
+type Attempt = (CsId, TelegramId, u8);
+
 /// Which sealed requests were accepted already: bounded, the oldest are
 /// forgotten first (a replay older than the window is then caught only by
 /// the card management server's own check).
 pub struct ReplayGuard {
-    seen: Mutex<(
-        HashSet<(CsId, TelegramId, u8)>,
-        VecDeque<(CsId, TelegramId, u8)>,
-    )>,
+    seen: Mutex<(HashSet<Attempt>, VecDeque<Attempt>)>,
     capacity: usize,
 }
 
