@@ -5,7 +5,7 @@ use anyhow::Result;
 use model::SpecName;
 use patches::Preset;
 use stateright_models::{
-    all_as_expected, render_report, run_checks, serve_explorer, CheckSelection, Progress,
+    all_as_expected, plan_explorer, render_report, run_checks, CheckSelection, Progress,
 };
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -90,13 +90,15 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 }
 
 pub fn explore(args: &ExploreArgs) -> Result<ExitCode> {
-    let (spec, preset) = (args.spec, args.preset);
+    // Sizes and port are checked before the URL is printed; the URL has
+    // the port really listened on (`--port 0` picks one).
+    let plan = plan_explorer(args.spec, args.preset, &args.sizes, args.port)?;
     say!(
         "Explorer for {} on {} at http://127.0.0.1:{}/ (Ctrl-C to stop)",
         args.spec,
         args.preset,
-        args.port
+        plan.port
     );
-    let Err(err) = serve_explorer(spec, preset, &args.sizes, args.port);
+    let Err(err) = plan.serve();
     Err(err.into())
 }

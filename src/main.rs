@@ -16,6 +16,9 @@ macro_rules! say_raw {
 
 mod check;
 mod exhaustive;
+mod load;
+mod minimize;
+mod relayd;
 mod replay;
 mod reproduce;
 mod validate;
@@ -48,20 +51,32 @@ enum Command {
     /// Replay stored traces (spec actions on the model, driver and shuttle
     /// schedules on the real relay) and compare with their recorded verdict.
     Replay(replay::Args),
+    /// Shrink a violated trace (delta debugging over its schedule) until no
+    /// single step can be removed; report steps before and after.
+    Minimize(minimize::Args),
     /// Check a relay event log against a spec (trace refinement): report the
     /// first event the spec does not allow.
     Validate(validate::Args),
+    /// Run the relay as a TCP server speaking the telegram frame format,
+    /// until SIGINT or SIGTERM (then drain and stop).
+    Relayd(relayd::Args),
+    /// Drive one or more relayds with N real CS terminals over TCP; report
+    /// answers, connection excess, losses, disagreements and latency.
+    Load(load::Args),
 }
 
 fn main() -> ExitCode {
-    init_logging();
     let cli = Cli::parse();
+    init_logging(&cli.command);
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Explore(args) => check::explore(&args),
         Command::Reproduce(args) => reproduce::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Minimize(args) => minimize::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Relayd(args) => relayd::run(&args),
+        Command::Load(args) => load::run(&args),
     };
     match result {
         Ok(code) => code,
@@ -74,14 +89,23 @@ fn main() -> ExitCode {
 
 /// Relay events go to `tracing` at debug level with their telegram and
 /// thread IDs: `RUST_LOG=relay=debug chukei reproduce` prints every one.
-fn init_logging() {
+/// relayd logs at info by default, as text or JSON.
+fn init_logging(command: &Command) {
+    let (default, json) = match command {
+        Command::Relayd(args) => ("info", args.log_format == relayd::LogFormat::Json),
+        _ => ("warn", false),
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    if json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
 }
 
 /// What an `all`-or-one-name argument selects.

@@ -34,6 +34,10 @@ pub struct Args {
     /// Trace format) into this directory; `chukei replay` runs it again.
     #[arg(long, value_name = "DIR")]
     trace_out: Option<std::path::PathBuf>,
+    /// Write the schedules as found, not minimized (`--trace-out` minimizes
+    /// each by default: `chukei minimize`).
+    #[arg(long, requires = "trace_out")]
+    no_minimize: bool,
     /// Write each reproducing schedule's relay events (up to the symptom) as
     /// JSON lines into this directory, for `chukei validate`.
     #[arg(long, value_name = "DIR")]
@@ -65,11 +69,50 @@ impl Args {
         self.quiet
     }
 
+    /// Checks what would otherwise fail only after the whole search: the
+    /// seeds fit in a u64, the output directories can be written.
+    pub fn validate(&self) -> Result<()> {
+        if !self.exhaustive && scenarios::search::seeds(self.seed, self.budget).is_none() {
+            anyhow::bail!(
+                "--seed {} with --budget {} runs past the largest seed ({}): use a seed of at most {}",
+                self.seed,
+                self.budget,
+                u64::MAX,
+                u64::MAX - (self.budget - 1)
+            );
+        }
+        for dir in [&self.trace_out, &self.events_out].into_iter().flatten() {
+            ensure_writable_dir(dir)?;
+        }
+        Ok(())
+    }
+
+    /// A finding's trace, minimized unless `--no-minimize`.
+    fn trace_to_store(&self, finding: &Finding) -> model::Trace {
+        let trace = finding.to_trace();
+        if self.no_minimize {
+            return trace;
+        }
+        match regressions::minimize(&trace) {
+            Ok(m) => {
+                eprintln!(
+                    "minimized {} on {}: {} -> {} choices",
+                    finding.cause, finding.preset, m.before, m.after
+                );
+                m.trace
+            }
+            Err(e) => {
+                eprintln!("chukei: warning: kept the schedule as found: {e}");
+                trace
+            }
+        }
+    }
+
     /// Writes the reproducing schedules' trace and event files asked for.
     pub fn write_outputs(&self, findings: &[Finding]) -> Result<()> {
         if let Some(dir) = &self.trace_out {
             write_files(dir, findings, ".json", |f| {
-                f.to_trace().to_json_pretty() + "\n"
+                self.trace_to_store(f).to_json_pretty() + "\n"
             })?;
         }
         if let Some(dir) = &self.events_out {
@@ -88,6 +131,7 @@ struct Row<'a> {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
+    args.validate()?;
     if args.exhaustive {
         return crate::exhaustive::run(args);
     }
@@ -221,5 +265,15 @@ fn write_files(
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
+    Ok(())
+}
+
+/// Creates `dir` and proves a file can be written in it, before any long
+/// work whose results would go there.
+pub fn ensure_writable_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let probe = dir.join(format!(".chukei-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").with_context(|| format!("{} is not writable", dir.display()))?;
+    std::fs::remove_file(&probe).with_context(|| format!("removing {}", probe.display()))?;
     Ok(())
 }

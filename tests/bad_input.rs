@@ -305,3 +305,149 @@ fn the_exit_code_survives_a_closed_stdout() {
     let out = with_closed_stdout(&["replay", real.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
 }
+
+fn argv(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+#[test]
+fn inputs_are_refused_before_the_long_work() {
+    let dir = scratch_dir("inputs");
+    let file = dir.join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let inside_a_file = file.join("out");
+    let (file, inside_a_file) = (file.to_str().unwrap(), inside_a_file.to_str().unwrap());
+    let max = u64::MAX.to_string();
+    let cases = [
+        case(
+            "a seed whose schedules run past u64::MAX",
+            argv(&["reproduce", "--seed", &max, "--quiet"]),
+            2,
+            "runs past the largest seed",
+        ),
+        case(
+            "the last seed that fits",
+            argv(&[
+                "reproduce",
+                "--seed",
+                &max,
+                "--budget",
+                "1",
+                "--cause",
+                "timer-free",
+                "--preset",
+                "proposed",
+                "--quiet",
+            ]),
+            0,
+            "no          no                1",
+        ),
+        case(
+            "--trace-out inside a file",
+            argv(&["reproduce", "--trace-out", inside_a_file, "--quiet"]),
+            2,
+            "creating",
+        ),
+        case(
+            "--events-out is a file",
+            argv(&["reproduce", "--events-out", file, "--quiet"]),
+            2,
+            "creating",
+        ),
+        case(
+            "explore: an unknown size",
+            argv(&[
+                "explore",
+                "--spec",
+                "timer-free",
+                "--preset",
+                "2016-01",
+                "--size",
+                "colour=3",
+            ]),
+            2,
+            "unknown size `colour`",
+        ),
+        case(
+            "explore: a size out of range",
+            argv(&[
+                "explore",
+                "--spec",
+                "timer-free",
+                "--preset",
+                "2016-01",
+                "--size",
+                "telegrams=0",
+            ]),
+            2,
+            "telegrams",
+        ),
+    ];
+    run_table(&cases);
+    // Refused before any output: the URL is never printed for a bad request.
+    let out = chukei(&[
+        "explore",
+        "--spec",
+        "irq-order",
+        "--preset",
+        "2016-01",
+        "--size",
+        "colour=3",
+    ]);
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // And the search never ran: no progress, no results.
+    let out = chukei(&["reproduce", "--trace-out", inside_a_file]);
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn explore_on_port_0_prints_the_port_it_serves_on() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut server = Command::new(env!("CARGO_BIN_EXE_chukei"))
+        .args([
+            "explore",
+            "--spec",
+            "irq-order",
+            "--preset",
+            "2016-01",
+            "--port",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let port: u16 = first
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("a URL with a port: {first}"));
+    assert_ne!(port, 0, "{first}");
+    let mut page = String::new();
+    for _ in 0..100 {
+        if let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            conn.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                .unwrap();
+            let _ = conn.read_to_string(&mut page);
+            if !page.is_empty() {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    server.kill().unwrap();
+    let _ = server.wait();
+    assert!(page.contains("200"), "{page}");
+}

@@ -239,7 +239,7 @@ fn replay_on_another_preset_reports_fixed_and_stale() {
     let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions/corpus");
     let file = |name: &str| corpus.join(name).display().to_string();
     let fixed = file("proptest-timer-free-2016-01-no_free_of_unallocated.json");
-    let stale = file("reproduce-timer-free-2016-01-no_free_of_unallocated.json");
+    let stale = file("reproduce-timer-free-2016-03-no_free_of_unallocated.json");
     let out = chukei(&["replay", "--preset", "2016-04", "--json", &fixed]);
     assert_eq!(out.status.code(), Some(0));
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -580,4 +580,47 @@ fn a_reader_that_goes_away_is_no_panic() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn minimize_shrinks_a_found_shuttle_schedule_quietly() {
+    let found = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "regressions/tests/found/shuttle-random-timer-free-2016-01-no_free_of_unallocated.json",
+    );
+    let out_file = scratch_dir("minimize").join("min.json");
+    let out = chukei(&[
+        "minimize",
+        found.to_str().unwrap(),
+        "-o",
+        out_file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "no shuttle noise");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["kind"], "shuttle");
+    assert_eq!(report["steps_before"], 401);
+    assert_eq!(report["steps_after"], 22);
+    assert!(report["millis"].is_u64() && report["replays"].as_u64().unwrap() > 22);
+    let out = chukei(&["replay", "--json", out_file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["outcome"], "reproduced");
+}
+
+#[test]
+fn minimize_refuses_what_does_not_reproduce() {
+    let stored = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("regressions/corpus/proptest-timer-free-2016-01-no_free_of_unallocated.json");
+    let text = std::fs::read_to_string(stored)
+        .unwrap()
+        .replace("\"preset\": \"2016-01\"", "\"preset\": \"2016-04\"");
+    let path = scratch_dir("minimize-bad").join("fixed.json");
+    std::fs::write(&path, text).unwrap();
+    let out = chukei(&["minimize", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("does not reproduce its violation"), "{err}");
+    let out = chukei(&["minimize", "/nonexistent/trace.json"]);
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -516,6 +516,14 @@ pub fn decode_schedule(encoded: &str) -> Option<Schedule> {
     shuttle_engine::scheduler::serialization::deserialize_schedule(encoded)
 }
 
+/// Encodes the schedule of these steps from `seed` (the seed of shuttle's
+/// random draws).
+pub fn encode_steps(seed: u64, steps: &[ScheduleStep]) -> String {
+    let mut schedule = Schedule::new(seed);
+    schedule.steps = steps.to_vec();
+    encode_schedule(&schedule)
+}
+
 /// Encodes a schedule (as `shuttle::replay` reads it).
 pub fn encode_schedule(schedule: &Schedule) -> String {
     shuttle_engine::scheduler::serialization::serialize_schedule(schedule)

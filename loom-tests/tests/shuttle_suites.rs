@@ -65,10 +65,13 @@ fn irq_order_big(preset: Preset) -> Scenario {
         .monitor_raises(2)
 }
 
-/// Keeps a found failure as a trace (the same schedule as the stored one,
-/// or a new file) and checks the trace reads back.
+/// Keeps a found failure as a minimized trace (the same schedule as the
+/// stored one, or a new file) and checks the trace reads back.
 fn keep(found: &Found, scenario: &Scenario, property: &str, search: Search) {
-    let trace = trace_of(found, scenario, property, search);
+    let found_trace = trace_of(found, scenario, property, search);
+    let trace = regressions::minimize(&found_trace)
+        .expect("the found schedule minimizes")
+        .trace;
     let back = model::Trace::from_json(&trace.to_json_pretty()).expect("the trace reads back");
     assert_eq!(back, trace);
     match corpus::keep(&trace) {

@@ -17,6 +17,8 @@
 //! `CHUKEI_BLESS=1 cargo test -p loom-tests -p properties`.
 
 pub mod corpus;
+pub mod minimize;
 pub mod replay;
 
+pub use minimize::{minimize, MinimizeError, Minimized};
 pub use replay::{judge, replay, replay_on, Fit, Judged, Outcome, ReplayError, Replayed};

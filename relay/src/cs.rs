@@ -9,6 +9,7 @@
 //! terminal, card to be reissued. `CsRule::Improved`: retry only the rejected
 //! request, as the same telegram, after a backoff; the others complete.
 
+use crate::admission::ConnectionExcess;
 use crate::crypto::{Direction, SessionCipher};
 use crate::events::{EventKind, ThreadName};
 use crate::platform::{deadline_after, Millis, Platform};
@@ -117,8 +118,38 @@ struct InFlight {
     attempts: u32,
 }
 
-struct Terminal<'a, P: Platform> {
-    relay: &'a RelayHandle<P>,
+/// How a terminal reaches a relay: in process ([`RelayHandle`]) or over the
+/// network (the `server` crate's TCP link), so one terminal logic serves
+/// every checker and the load tool.
+pub trait CsLink {
+    /// Sends a request; `Err` when the relay refused it (connection excess).
+    fn submit(&self, telegram: Telegram, from: ThreadName) -> Result<(), ConnectionExcess>;
+    /// The next answer for `cs`, waiting until `until` (forever if `None`).
+    fn take_reply(&self, cs: CsId, until: Option<Millis>) -> Option<Telegram>;
+    /// Records what the terminal did.
+    fn emit(&self, thread: ThreadName, telegram: Option<TelegramId>, kind: EventKind);
+    /// The session key the terminal seals its payloads with.
+    fn session_key(&self) -> [u8; 32];
+}
+
+impl<P: Platform> CsLink for RelayHandle<P> {
+    fn submit(&self, telegram: Telegram, from: ThreadName) -> Result<(), ConnectionExcess> {
+        RelayHandle::submit(self, telegram, from)
+    }
+    fn take_reply(&self, cs: CsId, until: Option<Millis>) -> Option<Telegram> {
+        RelayHandle::take_reply(self, cs, until)
+    }
+    fn emit(&self, thread: ThreadName, telegram: Option<TelegramId>, kind: EventKind) {
+        self.shared().emit(thread, telegram, kind);
+    }
+    fn session_key(&self) -> [u8; 32] {
+        self.shared().config.key
+    }
+}
+
+struct Terminal<'a, P: Platform, L: CsLink> {
+    relay: &'a L,
+    _platform: std::marker::PhantomData<P>,
     config: &'a CsConfig,
     cipher: SessionCipher,
     thread: ThreadName,
@@ -134,10 +165,16 @@ struct Terminal<'a, P: Platform> {
 
 /// Runs one terminal to the end of its workload (or of its send budget).
 pub fn run_cs<P: Platform>(relay: &RelayHandle<P>, config: &CsConfig) -> CsReport {
+    run_cs_over::<P, _>(relay, config)
+}
+
+/// Runs one terminal over any link to a relay, with `P`'s clock and sleep.
+pub fn run_cs_over<P: Platform, L: CsLink>(relay: &L, config: &CsConfig) -> CsReport {
     let mut t = Terminal {
         relay,
+        _platform: std::marker::PhantomData::<P>,
         config,
-        cipher: SessionCipher::new(&relay.shared().config.key),
+        cipher: SessionCipher::new(&relay.session_key()),
         thread: ThreadName::Cs(config.cs.0),
         queue: config.cards.iter().copied().collect(),
         in_flight: BTreeMap::new(),
@@ -154,9 +191,9 @@ pub fn run_cs<P: Platform>(relay: &RelayHandle<P>, config: &CsConfig) -> CsRepor
     t.report
 }
 
-impl<P: Platform> Terminal<'_, P> {
+impl<P: Platform, L: CsLink> Terminal<'_, P, L> {
     fn emit(&self, telegram: Option<TelegramId>, kind: EventKind) {
-        self.relay.shared().emit(self.thread, telegram, kind);
+        self.relay.emit(self.thread, telegram, kind);
     }
 
     fn run(&mut self) {

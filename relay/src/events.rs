@@ -195,11 +195,22 @@ impl fmt::Display for EventKind {
 #[derive(Clone, Debug, Default)]
 pub struct EventLog {
     events: Arc<Mutex<Vec<Event>>>,
+    /// Emit `tracing` lines but keep no events: a long-running server's
+    /// log, whose memory must not grow with every telegram.
+    tracing_only: bool,
 }
 
 impl EventLog {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A log that only emits `tracing` lines (`snapshot` stays empty).
+    pub fn tracing_only() -> Self {
+        EventLog {
+            tracing_only: true,
+            ..Self::default()
+        }
     }
 
     /// Records an event and emits it as a `tracing` line with its ids.
@@ -224,6 +235,9 @@ impl EventLog {
             at = event.at,
             event = ?event.kind,
         );
+        if self.tracing_only {
+            return;
+        }
         events.push(event);
     }
 

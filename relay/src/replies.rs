@@ -48,6 +48,23 @@ impl<P: Platform> ReplyBoard<P> {
         })
     }
 
+    /// The next answer for any CS, waiting until `until` at most (forever if
+    /// `None`); `None` on timeout or shutdown. For a front end that routes
+    /// answers to connections itself.
+    pub fn take_any(&self, until: Option<Millis>) -> Option<Telegram> {
+        self.board.wait(|b| {
+            let queued = b.by_cs.values_mut().find_map(VecDeque::pop_front);
+            if let Some(answer) = queued {
+                return Wait::Ready(Some(answer));
+            }
+            if b.shutdown {
+                Wait::Ready(None)
+            } else {
+                Wait::or_at_deadline(until, P::now(), None)
+            }
+        })
+    }
+
     /// Answers given per telegram.
     pub fn answer_counts(&self) -> BTreeMap<TelegramId, u32> {
         self.board.with(|b| b.answers.clone())

@@ -63,10 +63,20 @@ pub enum TelegramKind {
     /// relay → CS: the card is already registered by another telegram
     /// (a retry after a discard is treated as unauthorized).
     ErrorUnauthorized,
+    /// relay → CS over TCP: admitted, the answer follows on this connection
+    /// (the network front end's acknowledgement; never a final answer).
+    Accepted,
+    /// relay → CS: the relay shut down before the telegram was answered.
+    ErrorShutdown,
+    /// relay → CS: the card management server could not be reached.
+    ErrorUpstream,
+    /// relay → CS: the telegram was refused before admission (failed
+    /// authentication, replay, another CS's telegram); the payload says why.
+    ErrorRejected,
 }
 
 impl TelegramKind {
-    const CODES: [(TelegramKind, u8); 7] = [
+    const CODES: [(TelegramKind, u8); 11] = [
         (TelegramKind::Register, 0x01),
         (TelegramKind::Search, 0x02),
         (TelegramKind::ReplyOk, 0x81),
@@ -74,6 +84,10 @@ impl TelegramKind {
         (TelegramKind::ErrorTimeout, 0x83),
         (TelegramKind::ErrorHsm, 0x84),
         (TelegramKind::ErrorUnauthorized, 0x85),
+        (TelegramKind::Accepted, 0x80),
+        (TelegramKind::ErrorShutdown, 0x86),
+        (TelegramKind::ErrorUpstream, 0x87),
+        (TelegramKind::ErrorRejected, 0x88),
     ];
 
     pub fn code(self) -> u8 {

@@ -241,7 +241,16 @@ impl Finding {
     }
 }
 
-/// Tries `budget` seeded schedules, from `seed` on, until one reproduces.
+/// The seeds `budget` schedules from `seed` on use: `seed + i`, never past
+/// `u64::MAX` (`None` when the budget does not fit, so nothing is silently
+/// cut short).
+pub fn seeds(seed: u64, budget: u64) -> Option<std::ops::RangeInclusive<u64>> {
+    let last = seed.checked_add(budget.checked_sub(1)?)?;
+    Some(seed..=last)
+}
+
+/// Tries `budget` seeded schedules, from `seed` on, until one reproduces
+/// (as many as fit below `u64::MAX`: check with [`seeds`] first).
 pub fn search(cause: Cause, preset: Preset, seed: u64, budget: u64) -> Finding {
     search_with_progress(cause, preset, seed, budget, |_| {})
 }
@@ -266,7 +275,8 @@ pub fn search_with_progress(
         timeline: vec![],
         anomalies: vec![],
     };
-    for s in seed..seed.saturating_add(budget) {
+    let fitting = (0..budget).map_while(|i| seed.checked_add(i));
+    for s in fitting {
         let chooser = Chooser::Seeded {
             seed: s,
             clock_jump: CLOCK_JUMP,
@@ -306,4 +316,22 @@ pub fn up_to_symptom(cause: Cause, mut events: Vec<Event>) -> Vec<Event> {
         events.truncate(end + 1);
     }
     events
+}
+
+#[cfg(test)]
+mod seed_tests {
+    use super::*;
+
+    #[test]
+    fn seeds_never_run_past_u64_max() {
+        assert_eq!(seeds(0, 300), Some(0..=299));
+        assert_eq!(seeds(u64::MAX, 1), Some(u64::MAX..=u64::MAX));
+        assert_eq!(seeds(u64::MAX - 2, 3), Some(u64::MAX - 2..=u64::MAX));
+        assert_eq!(seeds(u64::MAX - 2, 4), None);
+        assert_eq!(seeds(u64::MAX, 300), None);
+        assert_eq!(seeds(7, 0), None);
+        // The search tries the seed u64::MAX instead of nothing.
+        let finding = search(Cause::TimerFree, Preset::Proposed, u64::MAX, 5);
+        assert_eq!(finding.schedules_tried, 1);
+    }
 }

@@ -13,8 +13,17 @@ fn three_hundred_telegrams_on_real_threads_are_all_answered() {
     let log = EventLog::new();
     let config = RelayConfig::fast(Preset::Proposed);
     let workload = Workload::load(config, TERMINALS, CARDS_EACH, 8, CsRule::Improved);
-    let (run, admitted) =
-        workload.run_inspecting::<Std, _>(&log, |relay, _| relay.shared().admission.in_use());
+    // A worker posts an answer before it gives the slot back, so the last
+    // CS can finish a moment before the last slot is free: wait for it,
+    // with a deadline (a leaked slot never comes back and fails the test).
+    let (run, admitted) = workload.run_inspecting::<Std, _>(&log, |relay, _| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let admission = &relay.shared().admission;
+        while admission.in_use() > 0 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        admission.in_use()
+    });
     let (reports, seen) = (&run.terminals, &run.observation);
 
     let issued: usize = reports

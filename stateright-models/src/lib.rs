@@ -21,4 +21,4 @@ pub use checks::{
     all_as_expected, check_spec_preset, render_matrix, render_report, render_timelines, run_checks,
     CheckResult, CheckSelection, Progress, SelectionError,
 };
-pub use explore::{serve_explorer, ExploreError};
+pub use explore::{plan_explorer, serve_explorer, ExploreError, ExplorerPlan};

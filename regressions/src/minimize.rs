@@ -1,0 +1,306 @@
+//! Counterexample minimization: delta debugging (ddmin, Zeller and
+//! Hildebrandt 2002) over the steps of any schedule kind, until removing any
+//! single step no longer reproduces the recorded violation (1-minimal).
+//!
+//! * spec actions: ddmin, then the breadth-first search's shortest path to
+//!   the same violation when the property is an `always` one (a 1-minimal
+//!   sequence need not be the shortest);
+//! * driver choices: a choice removed shifts the later ones to other
+//!   scheduling points; past the last choice the driver's default policy
+//!   runs (lowest runnable thread, the clock moves only when nothing can), so
+//!   a minimal schedule names only the preemptions the bug needs;
+//! * shuttle schedules: the same over task switches, the current task going
+//!   on past the end.
+//!
+//! "Reproduces" is [`replay`]'s verdict for the trace's own (spec, property)
+//! with a schedule that fits: no step names a thread that is not runnable.
+
+use crate::replay::{replay, ReplayError};
+use loom_tests::explore::{decode_schedule, encode_steps, ScheduleStep};
+use model::search::shortest_violation;
+use model::{PropertyKind, Schedule, Spec, SpecJob, SpecName, Trace, Verdict};
+use serde::Serialize;
+use std::time::Instant;
+
+/// A minimized trace and what it took.
+#[derive(Debug, Clone, Serialize)]
+pub struct Minimized {
+    pub trace: Trace,
+    /// Schedule steps before and after.
+    pub before: usize,
+    pub after: usize,
+    /// Replays run.
+    pub replays: usize,
+    pub millis: u64,
+    /// "ddmin", or "ddmin+bfs" when the search found a shorter path.
+    pub method: &'static str,
+}
+
+/// Why a trace cannot be minimized.
+#[derive(Debug, thiserror::Error)]
+pub enum MinimizeError {
+    #[error("only a violated trace can be minimized; this one records `{0}`")]
+    NotAViolation(Verdict),
+    #[error("the trace does not reproduce its violation on its own preset ({0})")]
+    NotReproduced(String),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    #[error("the shuttle schedule does not decode")]
+    BadShuttleSchedule,
+}
+
+/// Minimizes `trace`: the result reproduces the same violation (spec,
+/// preset, property) and no single step of it can be removed.
+pub fn minimize(trace: &Trace) -> Result<Minimized, MinimizeError> {
+    if trace.verdict != Verdict::Violated {
+        return Err(MinimizeError::NotAViolation(trace.verdict));
+    }
+    let started = Instant::now();
+    let mut oracle = Oracle::default();
+    let before = steps_of(trace)?;
+    if oracle.reproduces(trace).is_none() {
+        let why = match replay(trace) {
+            Ok(r) => format!("replayed {}", r.verdict),
+            Err(e) => e.to_string(),
+        };
+        return Err(MinimizeError::NotReproduced(why));
+    }
+    let (mut minimal, mut method) = match &trace.schedule {
+        Schedule::Actions { .. } => (minimize_actions(trace, &mut oracle), "ddmin"),
+        Schedule::Driver { choices } => {
+            let rebuild = |kept: &[serde_json::Value]| with_schedule(trace, driver(kept));
+            (shrink(choices.clone(), &mut oracle, rebuild), "ddmin")
+        }
+        Schedule::Shuttle { schedule } => {
+            let decoded = decode_schedule(schedule).ok_or(MinimizeError::BadShuttleSchedule)?;
+            let seed = decoded.seed;
+            let rebuild = |kept: &[ScheduleStep]| with_schedule(trace, shuttle(seed, kept));
+            (shrink(decoded.steps, &mut oracle, rebuild), "ddmin")
+        }
+    };
+    if let Some(shortest) = bfs_shortest(trace) {
+        if steps_of(&shortest)? < steps_of(&minimal)? {
+            minimal = shortest;
+            method = "ddmin+bfs";
+        }
+    }
+    minimal.timeline = timeline_of(&minimal)?;
+    let after = steps_of(&minimal)?;
+    let note = format!("minimized from {before} to {after} steps ({method})");
+    minimal.origin.note = Some(match &trace.origin.note {
+        Some(n) if !n.contains("minimized from") => format!("{n}; {note}"),
+        Some(n) => n.clone(),
+        None => note,
+    });
+    Ok(Minimized {
+        trace: minimal,
+        before,
+        after,
+        replays: oracle.replays,
+        millis: started.elapsed().as_millis() as u64,
+        method,
+    })
+}
+
+/// Steps in a trace's schedule.
+pub fn steps_of(trace: &Trace) -> Result<usize, MinimizeError> {
+    Ok(match &trace.schedule {
+        Schedule::Actions { actions, .. } => actions.len(),
+        Schedule::Driver { choices } => choices.len(),
+        Schedule::Shuttle { schedule } => decode_schedule(schedule)
+            .ok_or(MinimizeError::BadShuttleSchedule)?
+            .steps
+            .len(),
+    })
+}
+
+/// Whether a candidate reproduces, counting replays.
+#[derive(Default)]
+struct Oracle {
+    replays: usize,
+}
+
+impl Oracle {
+    /// `Some(steps the run used)` when `trace` shows its violation with a
+    /// schedule that fits.
+    fn reproduces(&mut self, trace: &Trace) -> Option<usize> {
+        self.replays += 1;
+        let replayed = replay(trace).ok()?;
+        let fits = replayed.fit.diverged.is_none();
+        (fits && replayed.verdict == Verdict::Violated).then_some(replayed.fit.used)
+    }
+}
+
+/// ddmin over `items`, then single-step removal until none can go; a
+/// candidate that reproduces is cut to the steps its run used.
+fn shrink<T: Clone>(items: Vec<T>, oracle: &mut Oracle, rebuild: impl Fn(&[T]) -> Trace) -> Trace {
+    let mut test = |candidate: &[T]| oracle.reproduces(&rebuild(candidate));
+    let kept = ddmin(items, &mut test);
+    rebuild(&kept)
+}
+
+/// Zeller's ddmin: split into `n` chunks; keep a chunk or a complement that
+/// still reproduces; refine until chunks are single steps. The result is
+/// 1-minimal: every single-step removal was tried at the finest split.
+pub fn ddmin<T: Clone>(mut items: Vec<T>, test: &mut impl FnMut(&[T]) -> Option<usize>) -> Vec<T> {
+    let mut n = 2usize;
+    while items.len() >= 2 {
+        let chunk = items.len().div_ceil(n);
+        let mut reduced = false;
+        for start in (0..items.len()).step_by(chunk) {
+            let end = (start + chunk).min(items.len());
+            let complement: Vec<T> = items[..start]
+                .iter()
+                .chain(&items[end..])
+                .cloned()
+                .collect();
+            let subset = items[start..end].to_vec();
+            // Subsets first (a big jump) only while chunks are big.
+            if n > 2 {
+                if let Some(used) = test(&subset) {
+                    items = subset[..used.min(subset.len())].to_vec();
+                    n = 2;
+                    reduced = true;
+                    break;
+                }
+            }
+            if let Some(used) = test(&complement) {
+                items = complement[..used.min(complement.len())].to_vec();
+                n = (n - 1).max(2);
+                reduced = true;
+                break;
+            }
+        }
+        if !reduced {
+            if n >= items.len() {
+                break;
+            }
+            n = (2 * n).min(items.len());
+        }
+    }
+    if items.len() == 1 && test(&[]).is_some() {
+        items.clear();
+    }
+    items
+}
+
+fn minimize_actions(trace: &Trace, oracle: &mut Oracle) -> Trace {
+    let Schedule::Actions {
+        actions,
+        cycle_start,
+    } = &trace.schedule
+    else {
+        unreachable!("called on actions")
+    };
+    // Steps carry their index so a lasso's cycle start follows removals.
+    let indexed: Vec<(usize, serde_json::Value)> = actions.iter().cloned().enumerate().collect();
+    let rebuild = |kept: &[(usize, serde_json::Value)]| {
+        let cycle_start = cycle_start.map(|k| kept.iter().filter(|(i, _)| *i < k).count());
+        let cycle_start = cycle_start.filter(|k| *k < kept.len());
+        with_schedule(
+            trace,
+            Schedule::Actions {
+                actions: kept.iter().map(|(_, a)| a.clone()).collect(),
+                cycle_start,
+            },
+        )
+    };
+    // A lasso without its cycle is no lasso: the oracle rejects it.
+    shrink(indexed, oracle, rebuild)
+}
+
+fn with_schedule(trace: &Trace, schedule: Schedule) -> Trace {
+    Trace {
+        schedule,
+        ..trace.clone()
+    }
+}
+
+fn driver(kept: &[serde_json::Value]) -> Schedule {
+    Schedule::Driver {
+        choices: kept.to_vec(),
+    }
+}
+
+fn shuttle(seed: u64, kept: &[ScheduleStep]) -> Schedule {
+    Schedule::Shuttle {
+        schedule: encode_steps(seed, kept),
+    }
+}
+
+/// The timeline a trace's replay shows (relay events, or spec actions).
+fn timeline_of(trace: &Trace) -> Result<Vec<String>, MinimizeError> {
+    match &trace.schedule {
+        Schedule::Actions { .. } => Ok(spec_side(trace, false)?.timeline),
+        _ => Ok(replay(trace)?.timeline),
+    }
+}
+
+/// The breadth-first shortest violation of an `always` property, as a trace.
+fn bfs_shortest(trace: &Trace) -> Option<Trace> {
+    match trace.schedule {
+        Schedule::Actions { .. } => spec_side(trace, true).ok()?.shortest,
+        _ => None,
+    }
+}
+
+struct SpecSide {
+    timeline: Vec<String>,
+    shortest: Option<Trace>,
+}
+
+fn spec_side(trace: &Trace, search: bool) -> Result<SpecSide, MinimizeError> {
+    let name: SpecName = trace
+        .spec
+        .parse()
+        .map_err(|e| MinimizeError::Replay(ReplayError::UnknownSpec(e)))?;
+    name.build(
+        trace.preset.patches(),
+        &trace.sizes,
+        SpecSideJob { trace, search },
+    )
+    .map_err(|e| MinimizeError::Replay(ReplayError::Model(e.into())))
+}
+
+struct SpecSideJob<'a> {
+    trace: &'a Trace,
+    search: bool,
+}
+
+impl SpecJob for SpecSideJob<'_> {
+    type Output = SpecSide;
+    fn run<S: Spec>(self, spec: S) -> SpecSide {
+        let trace = self.trace;
+        let Schedule::Actions {
+            actions,
+            cycle_start,
+        } = &trace.schedule
+        else {
+            unreachable!("spec side of an actions trace")
+        };
+        let typed: Vec<S::Action> = actions
+            .iter()
+            .filter_map(|a| serde_json::from_value(a.clone()).ok())
+            .collect();
+        let timeline = model::replay::render_actions(&spec, &typed, *cycle_start);
+        let always = spec
+            .property(&trace.property)
+            .is_some_and(|p| p.kind == PropertyKind::Always);
+        let shortest = (self.search && always)
+            .then(|| shortest_violation(&spec, &trace.property, usize::MAX))
+            .flatten()
+            .map(|path| {
+                Trace::from_actions(
+                    &spec,
+                    trace.preset,
+                    trace.sizes.clone(),
+                    &trace.property,
+                    Verdict::Violated,
+                    &path,
+                    None,
+                    trace.origin.clone(),
+                )
+            });
+        SpecSide { timeline, shortest }
+    }
+}

@@ -1,0 +1,485 @@
+//! `relayd`: the relay crate on real threads ([`Std`]) behind a TCP
+//! listener speaking the telegram frame format.
+//!
+//! One connection per telegram, as in 2016: the CS connects and sends its
+//! request; the relay answers connection excess and closes when it is over
+//! its limit, else acknowledges with `Accepted` and sends the answer on the
+//! same connection when the relay has it. Every connection is bounded: a
+//! whole request frame within the frame deadline and of at most
+//! [`relay::telegram::MAX_BODY`] bytes, an answer within the answer deadline
+//! (past it the relay lost the telegram: the connection is closed with no
+//! answer and counted). On shutdown the listener stops accepting, in-flight
+//! telegrams get until the drain deadline to finish, and every one still
+//! open then is answered `ErrorShutdown`.
+
+use crate::frame::{read_frame, write_frame, ReadError};
+use crate::router::Router;
+use relay::telegram::{Telegram, TelegramKind};
+use relay::{EventLog, Relay, RelayConfig, RelayHandle, Std, ThreadName};
+use serde::Serialize;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How one relayd serves its connections.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub relay: RelayConfig,
+    /// A whole request frame must arrive within this (slow clients).
+    pub frame_deadline: Duration,
+    /// After admission, the relay's answer must come within this; past it
+    /// the telegram is counted lost by the relay.
+    pub answer_deadline: Duration,
+    /// At shutdown, how long in-flight telegrams may still finish.
+    pub drain: Duration,
+    /// Connections served at once (one thread each); a connection over it
+    /// is closed at once, before anything is read.
+    pub max_open: usize,
+}
+
+impl ServerConfig {
+    /// Deadlines derived from the relay's own timers.
+    pub fn new(relay: RelayConfig) -> Self {
+        let timers = relay.telegram_timeout + relay.hsm_guard_timeout;
+        ServerConfig {
+            frame_deadline: Duration::from_secs(5),
+            answer_deadline: Duration::from_millis(2 * timers + relay.upstream_latency + 1_000),
+            drain: Duration::from_millis(timers + 1_000),
+            max_open: 4 * relay.connection_limit as usize + 64,
+            relay,
+        }
+    }
+}
+
+/// Counters of what the server did, by outcome.
+#[derive(Debug, Default)]
+struct Counters {
+    connections: AtomicU64,
+    busy: AtomicU64,
+    admitted: AtomicU64,
+    answered: AtomicU64,
+    connection_excess: AtomicU64,
+    malformed: AtomicU64,
+    oversized: AtomicU64,
+    stalled: AtomicU64,
+    closed_early: AtomicU64,
+    not_a_request: AtomicU64,
+    vanished: AtomicU64,
+    lost_by_relay: AtomicU64,
+    shutdown_errors: AtomicU64,
+}
+
+/// A snapshot of the server's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ServerStats {
+    /// TCP connections accepted.
+    pub connections: u64,
+    /// Connections closed at once: too many open.
+    pub busy: u64,
+    /// Telegrams the relay admitted.
+    pub admitted: u64,
+    /// Admitted telegrams whose answer was written back.
+    pub answered: u64,
+    pub connection_excess: u64,
+    pub malformed: u64,
+    pub oversized: u64,
+    /// Frames not complete within the frame deadline.
+    pub stalled: u64,
+    /// Connections closed by the client before a whole frame.
+    pub closed_early: u64,
+    /// Frames that were telegrams but not requests.
+    pub not_a_request: u64,
+    /// Answers the relay gave whose client was gone.
+    pub vanished: u64,
+    /// Admitted telegrams the relay never answered.
+    pub lost_by_relay: u64,
+    /// In-flight telegrams answered `ErrorShutdown`.
+    pub shutdown_errors: u64,
+}
+
+impl ServerStats {
+    /// Admitted telegrams that got neither an answer nor a shutdown error
+    /// and whose client did not vanish: what the server itself lost.
+    pub fn unaccounted(&self) -> u64 {
+        self.admitted
+            .saturating_sub(self.answered + self.vanished + self.shutdown_errors)
+    }
+}
+
+impl Counters {
+    fn snapshot(&self) -> ServerStats {
+        let get = |c: &AtomicU64| c.load(Ordering::SeqCst);
+        ServerStats {
+            connections: get(&self.connections),
+            busy: get(&self.busy),
+            admitted: get(&self.admitted),
+            answered: get(&self.answered),
+            connection_excess: get(&self.connection_excess),
+            malformed: get(&self.malformed),
+            oversized: get(&self.oversized),
+            stalled: get(&self.stalled),
+            closed_early: get(&self.closed_early),
+            not_a_request: get(&self.not_a_request),
+            vanished: get(&self.vanished),
+            lost_by_relay: get(&self.lost_by_relay),
+            shutdown_errors: get(&self.shutdown_errors),
+        }
+    }
+
+    fn frame_error(&self, e: &ReadError) -> &AtomicU64 {
+        match e {
+            ReadError::Oversized { .. } => &self.oversized,
+            ReadError::Stalled(_) => &self.stalled,
+            ReadError::Closed { .. } | ReadError::Io(_) => &self.closed_early,
+            ReadError::Malformed(_) => &self.malformed,
+        }
+    }
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::SeqCst);
+}
+
+/// What every connection thread shares.
+struct Front {
+    config: ServerConfig,
+    relay: RelayHandle<Std>,
+    router: Router,
+    counters: Counters,
+    open: AtomicUsize,
+    /// Set when shutdown begins: the instant in-flight telegrams must end by.
+    drain_until: Mutex<Option<Instant>>,
+}
+
+/// A running relayd.
+pub struct Relayd {
+    addr: SocketAddr,
+    front: Arc<Front>,
+    stop: Arc<AtomicBool>,
+    acceptor: JoinHandle<()>,
+    router: JoinHandle<()>,
+    relay: Relay<Std>,
+}
+
+/// Asks a running relayd to stop (from a signal handler, another thread).
+#[derive(Clone)]
+pub struct Stopper {
+    stop: Arc<AtomicBool>,
+    addr: SocketAddr,
+}
+
+impl Stopper {
+    /// Stops accepting; the acceptor is woken by a connection to itself.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// What a graceful shutdown saw.
+#[derive(Clone, Debug, Serialize)]
+pub struct Shutdown {
+    pub stats: ServerStats,
+    /// Connections still open when the drain deadline passed (they were
+    /// answered `ErrorShutdown` or closed).
+    pub open_at_deadline: usize,
+}
+
+impl Relayd {
+    /// Starts the relay and serves `listener` on a thread of its own.
+    pub fn start(
+        listener: TcpListener,
+        config: ServerConfig,
+        events: EventLog,
+    ) -> std::io::Result<Relayd> {
+        let addr = listener.local_addr()?;
+        let relay = Relay::<Std>::start(config.relay.clone(), events);
+        let front = Arc::new(Front {
+            config,
+            relay: relay.handle(),
+            router: Router::default(),
+            counters: Counters::default(),
+            open: AtomicUsize::new(0),
+            drain_until: Mutex::new(None),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let router = {
+            let front = front.clone();
+            spawn("router", move || front.router.run(&front.relay))?
+        };
+        let acceptor = {
+            let (front, stop) = (front.clone(), stop.clone());
+            spawn("acceptor", move || accept_loop(&listener, &front, &stop))?
+        };
+        tracing::info!(thread = "main", telegram = "-", %addr, "relayd listening");
+        Ok(Relayd {
+            addr,
+            front,
+            stop,
+            acceptor,
+            router,
+            relay,
+        })
+    }
+
+    /// The address the listener is bound to (with the port an ephemeral
+    /// bind chose).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        Stopper {
+            stop: self.stop.clone(),
+            addr,
+        }
+    }
+
+    pub fn stats(&self) -> ServerStats {
+        self.front.counters.snapshot()
+    }
+
+    /// The relay behind the listener (post-mortem checks in tests).
+    pub fn relay(&self) -> &RelayHandle<Std> {
+        &self.front.relay
+    }
+
+    /// Waits until a [`Stopper`] fires, then shuts down gracefully.
+    pub fn wait(self) -> Shutdown {
+        while !self.stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.shutdown()
+    }
+
+    /// Stops accepting, lets in-flight telegrams finish until the drain
+    /// deadline (then they are answered `ErrorShutdown`), stops the relay.
+    pub fn shutdown(self) -> Shutdown {
+        self.stopper().stop();
+        let _ = self.acceptor.join();
+        let until = Instant::now() + self.front.config.drain;
+        *lock(&self.front.drain_until) = Some(until);
+        tracing::info!(
+            thread = "main",
+            telegram = "-",
+            in_flight = self.front.open.load(Ordering::SeqCst),
+            "relayd stopping: draining in-flight telegrams"
+        );
+        let open_at_deadline = wait_for_connections(&self.front, until);
+        self.relay.shutdown();
+        let _ = self.router.join();
+        let stats = self.front.counters.snapshot();
+        tracing::info!(thread = "main", telegram = "-", ?stats, "relayd stopped");
+        Shutdown {
+            stats,
+            open_at_deadline,
+        }
+    }
+}
+
+/// Waits for the connection threads to finish; they answer `ErrorShutdown`
+/// themselves at the deadline, so this waits a little past it at most.
+fn wait_for_connections(front: &Front, until: Instant) -> usize {
+    let mut at_deadline = None;
+    let grace = until + Duration::from_secs(2);
+    loop {
+        let open = front.open.load(Ordering::SeqCst);
+        let now = Instant::now();
+        if now >= until && at_deadline.is_none() {
+            at_deadline = Some(open);
+        }
+        if open == 0 || now >= grace {
+            return at_deadline.unwrap_or(0);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name.to_string()).spawn(f)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn accept_loop(listener: &TcpListener, front: &Arc<Front>, stop: &AtomicBool) {
+    let mut serial = 0u64;
+    for stream in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(thread = "acceptor", telegram = "-", error = %e, "accept failed");
+                continue;
+            }
+        };
+        bump(&front.counters.connections);
+        if front.open.load(Ordering::SeqCst) >= front.config.max_open {
+            bump(&front.counters.busy);
+            tracing::warn!(
+                thread = "acceptor",
+                telegram = "-",
+                "too many open connections: closed"
+            );
+            continue;
+        }
+        serial += 1;
+        front.open.fetch_add(1, Ordering::SeqCst);
+        let conn = front.clone();
+        let name = format!("conn-{serial}");
+        let spawned = spawn(&name, move || {
+            serve(&conn, stream);
+            conn.open.fetch_sub(1, Ordering::SeqCst);
+        });
+        if let Err(e) = spawned {
+            front.open.fetch_sub(1, Ordering::SeqCst);
+            tracing::error!(thread = "acceptor", telegram = "-", error = %e, "no thread for a connection");
+        }
+    }
+}
+
+fn thread_name() -> String {
+    std::thread::current().name().unwrap_or("?").to_string()
+}
+
+/// One connection: read the request, submit it, answer it.
+fn serve(front: &Front, mut stream: TcpStream) {
+    let thread = thread_name();
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let _ = stream.set_nodelay(true);
+    let request = match read_frame(&mut stream, front.config.frame_deadline) {
+        Ok(t) => t,
+        Err(e) => {
+            bump(front.counters.frame_error(&e));
+            tracing::warn!(thread, telegram = "-", peer, reason = e.kind(), error = %e, "connection dropped");
+            return;
+        }
+    };
+    let telegram = request.id.to_string();
+    if !matches!(request.kind, TelegramKind::Register | TelegramKind::Search) {
+        bump(&front.counters.not_a_request);
+        tracing::warn!(thread, telegram, peer, kind = ?request.kind, "not a request: rejected");
+        let why = b"not a request telegram".to_vec();
+        answer(
+            front,
+            &mut stream,
+            &request.answer(TelegramKind::ErrorRejected, why),
+        );
+        return;
+    }
+    if lock(&front.drain_until).is_some() {
+        bump(&front.counters.shutdown_errors);
+        answer(
+            front,
+            &mut stream,
+            &request.answer(TelegramKind::ErrorShutdown, vec![]),
+        );
+        return;
+    }
+    relay_one(front, &mut stream, request, &thread);
+}
+
+/// Submits an admitted-or-refused request and writes its answer.
+fn relay_one(front: &Front, stream: &mut TcpStream, request: Telegram, thread: &str) {
+    let telegram = request.id.to_string();
+    let (ticket, answers) = front.router.expect(request.id);
+    let from = ThreadName::Cs(request.cs.0);
+    if front.relay.submit(request.clone(), from).is_err() {
+        front.router.cancel(request.id, ticket);
+        bump(&front.counters.connection_excess);
+        tracing::info!(thread, telegram, cs = %request.cs, "connection excess");
+        let excess = request.answer(TelegramKind::ConnectionExcess, vec![]);
+        answer(front, stream, &excess);
+        return;
+    }
+    bump(&front.counters.admitted);
+    tracing::debug!(thread, telegram, cs = %request.cs, "admitted");
+    let acked = answer(
+        front,
+        stream,
+        &request.answer(TelegramKind::Accepted, vec![]),
+    );
+    let admitted_at = Instant::now();
+    loop {
+        let drain = *lock(&front.drain_until);
+        let until = match drain {
+            Some(d) => d.min(admitted_at + front.config.answer_deadline),
+            None => admitted_at + front.config.answer_deadline,
+        };
+        let left = until.saturating_duration_since(Instant::now());
+        match answers.recv_timeout(left.min(Duration::from_millis(100))) {
+            Ok(reply) => {
+                let written = acked && answer(front, stream, &reply);
+                let counter = if written {
+                    &front.counters.answered
+                } else {
+                    tracing::warn!(thread, telegram, kind = ?reply.kind, "client gone before its answer");
+                    &front.counters.vanished
+                };
+                bump(counter);
+                return;
+            }
+            Err(_) if !left.is_zero() => continue,
+            Err(_) => {
+                front.router.cancel(request.id, ticket);
+                give_up(front, stream, &request, drain.is_some(), thread);
+                return;
+            }
+        }
+    }
+}
+
+/// No answer by the deadline: at shutdown an explicit error, otherwise the
+/// relay lost the telegram (closed without an answer, and counted).
+fn give_up(
+    front: &Front,
+    stream: &mut TcpStream,
+    request: &Telegram,
+    draining: bool,
+    thread: &str,
+) {
+    let telegram = request.id.to_string();
+    if draining {
+        bump(&front.counters.shutdown_errors);
+        tracing::warn!(
+            thread,
+            telegram,
+            "still in flight at shutdown: answered ErrorShutdown"
+        );
+        answer(
+            front,
+            stream,
+            &request.answer(TelegramKind::ErrorShutdown, vec![]),
+        );
+    } else {
+        bump(&front.counters.lost_by_relay);
+        tracing::error!(thread, telegram, deadline = ?front.config.answer_deadline, "the relay gave no answer: telegram lost");
+    }
+}
+
+/// Writes one answer; false when the client is gone.
+fn answer(front: &Front, stream: &mut TcpStream, t: &Telegram) -> bool {
+    match write_frame(stream, t, front.config.frame_deadline) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::debug!(thread = thread_name(), telegram = %t.id, error = %e, "answer not delivered");
+            false
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! `chukei minimize TRACE`: delta debugging over a trace's schedule until no
+//! single step can go (the algorithm is `regressions::minimize`).
+//!
+//! Shuttle schedules replay many times here, and shuttle prints a line for
+//! every replay that stops at the violation: the work runs in a child
+//! process whose stderr is dropped (as `chukei replay` does).
+
+use anyhow::{bail, Context, Result};
+use regressions::{corpus, minimize};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The trace file to minimize (a violated trace: spec actions, driver
+    /// choices or a shuttle schedule).
+    #[arg(value_name = "TRACE")]
+    trace: PathBuf,
+    /// Where to write the minimized trace (default: print it on stdout).
+    #[arg(short, long, value_name = "OUT")]
+    out: Option<PathBuf>,
+    /// Print the report as JSON (with the minimized trace when no -o).
+    #[arg(long)]
+    json: bool,
+    /// Minimize in this process; what the child process runs.
+    #[arg(long, hide = true)]
+    in_process: bool,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    file: String,
+    spec: &'a str,
+    preset: String,
+    property: &'a str,
+    kind: &'static str,
+    steps_before: usize,
+    steps_after: usize,
+    replays: usize,
+    millis: u64,
+    method: &'static str,
+    written_to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace: Option<&'a model::Trace>,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode> {
+    if !args.in_process {
+        return in_child(args);
+    }
+    let trace = corpus::read(&args.trace)?;
+    let minimized = minimize(&trace).with_context(|| format!("{}", args.trace.display()))?;
+    if let Some(out) = &args.out {
+        write(out, &minimized.trace)?;
+    }
+    let report = Report {
+        file: args.trace.display().to_string(),
+        spec: &trace.spec,
+        preset: trace.preset.to_string(),
+        property: &trace.property,
+        kind: kind(&trace.schedule),
+        steps_before: minimized.before,
+        steps_after: minimized.after,
+        replays: minimized.replays,
+        millis: minimized.millis,
+        method: minimized.method,
+        written_to: args.out.as_ref().map(|p| p.display().to_string()),
+        trace: args.out.is_none().then_some(&minimized.trace),
+    };
+    if args.json {
+        say!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.out.is_none() {
+        say!("{}", minimized.trace.to_json_pretty());
+    }
+    eprintln!(
+        "{} {} {} on {}: {} steps -> {} ({}, {} replays, {} ms){}",
+        report.kind,
+        report.spec,
+        report.property,
+        report.preset,
+        report.steps_before,
+        report.steps_after,
+        report.method,
+        report.replays,
+        report.millis,
+        report
+            .written_to
+            .as_ref()
+            .map(|p| format!(", written to {p}"))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn kind(schedule: &model::Schedule) -> &'static str {
+    match schedule {
+        model::Schedule::Actions { .. } => "actions",
+        model::Schedule::Driver { .. } => "driver",
+        model::Schedule::Shuttle { .. } => "shuttle",
+    }
+}
+
+fn write(out: &Path, trace: &model::Trace) -> Result<()> {
+    std::fs::write(out, trace.to_json_pretty() + "\n")
+        .with_context(|| format!("writing {}", out.display()))
+}
+
+/// Runs the same command with `--in-process` in a child; passes its stdout
+/// and exit code on, and of its stderr only the lines chukei wrote (shuttle
+/// writes none that matter on the way to a minimal schedule).
+fn in_child(args: &Args) -> Result<ExitCode> {
+    let exe = std::env::current_exe().context("locating the chukei executable")?;
+    let mut command = Command::new(exe);
+    command.args(["minimize", "--in-process"]).arg(&args.trace);
+    if let Some(out) = &args.out {
+        command.arg("--out").arg(out);
+    }
+    if args.json {
+        command.arg("--json");
+    }
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .context("starting the minimize process")?;
+    say_raw!("{}", String::from_utf8_lossy(&output.stdout));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for line in stderr.lines().filter(|l| !is_shuttle_noise(l)) {
+        eprintln!("{line}");
+    }
+    match output.status.code() {
+        Some(code) => Ok(ExitCode::from(code as u8)),
+        None => bail!("the minimize process was killed ({})", output.status),
+    }
+}
+
+/// The lines shuttle prints for a replay that stops at a failure.
+fn is_shuttle_noise(line: &str) -> bool {
+    line.starts_with("test panicked in task")
+        || line.starts_with("Task failed, serializing schedule")
+        || line.starts_with("Test deadlocked")
+}

@@ -1,0 +1,108 @@
+//! `chukei relayd`: the relay as a TCP server (`server::relayd`).
+
+use crate::one;
+use anyhow::{Context, Result};
+use relay::{Preset, RelayConfig};
+use server::{Relayd, ServerConfig};
+use std::net::{SocketAddr, TcpListener};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Address to listen on (port 0: any free port, printed at start).
+    #[arg(long, value_name = "ADDR")]
+    listen: SocketAddr,
+    /// The relay's fixes.
+    #[arg(long, default_value = "proposed", value_parser = one::<Preset>())]
+    preset: Preset,
+    /// Admitted connections at once (70 in January 2016, later 94); over
+    /// it a request is answered connection excess.
+    #[arg(long, default_value_t = 70, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Business AP worker threads.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    workers: u16,
+    /// The per-telegram timer.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    telegram_timeout: Duration,
+    /// HSM time per operation (two per telegram).
+    #[arg(long, default_value = "5ms", value_parser = humantime::parse_duration)]
+    hsm_latency: Duration,
+    /// Card management server time per request (in-process upstream).
+    #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
+    upstream_latency: Duration,
+    /// Requests the card management server handles at once.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    upstream_capacity: u32,
+    /// A whole request frame must arrive within this (slow clients are
+    /// dropped).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    frame_deadline: Duration,
+    /// Log lines as text or JSON (every line names its thread and telegram;
+    /// `RUST_LOG=info,relay=debug` adds every relay event).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Print the shutdown summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn millis(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+impl Args {
+    fn server_config(&self) -> ServerConfig {
+        let relay = RelayConfig {
+            workers: self.workers,
+            connection_limit: self.max_connections,
+            telegram_timeout: millis(self.telegram_timeout).max(1),
+            hsm_latency: millis(self.hsm_latency),
+            upstream_latency: millis(self.upstream_latency),
+            upstream_capacity: self.upstream_capacity,
+            ..RelayConfig::production(self.preset)
+        };
+        let mut config = ServerConfig::new(relay);
+        config.frame_deadline = self.frame_deadline.max(Duration::from_millis(1));
+        config
+    }
+}
+
+pub fn run(args: &Args) -> Result<ExitCode> {
+    let listener =
+        TcpListener::bind(args.listen).with_context(|| format!("listening on {}", args.listen))?;
+    let relayd = Relayd::start(
+        listener,
+        args.server_config(),
+        relay::EventLog::tracing_only(),
+    )
+    .context("starting relayd")?;
+    let stopper = relayd.stopper();
+    ctrlc::set_handler(move || stopper.stop()).context("installing the SIGINT/SIGTERM handler")?;
+    eprintln!(
+        "relayd: listening on {} (preset {}, max connections {}); SIGINT or SIGTERM stops it",
+        relayd.local_addr(),
+        args.preset,
+        args.max_connections
+    );
+    let shutdown = relayd.wait();
+    if args.json {
+        say!("{}", serde_json::to_string_pretty(&shutdown)?);
+    } else {
+        let s = &shutdown.stats;
+        say!(
+            "relayd stopped: {} connections, {} admitted, {} answered, {} connection excess, {} lost by the relay, {} answered ErrorShutdown, {} client gone; dropped frames: {} malformed, {} oversized, {} stalled, {} closed early",
+            s.connections, s.admitted, s.answered, s.connection_excess, s.lost_by_relay,
+            s.shutdown_errors, s.vanished, s.malformed, s.oversized, s.stalled, s.closed_early
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
