@@ -16,6 +16,7 @@ macro_rules! say_raw {
 
 mod check;
 mod exhaustive;
+mod explain;
 mod load;
 mod minimize;
 mod relayd;
@@ -54,6 +55,9 @@ enum Command {
     /// Shrink a violated trace (delta debugging over its schedule) until no
     /// single step can be removed; report steps before and after.
     Minimize(minimize::Args),
+    /// Draw a trace as a sequence diagram (one lane per actor, what each step
+    /// changed, the violating step marked): text, Mermaid or SVG.
+    Explain(explain::Args),
     /// Check a relay event log against a spec (trace refinement): report the
     /// first event the spec does not allow.
     Validate(validate::Args),
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Command::Reproduce(args) => reproduce::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Minimize(args) => minimize::run(&args),
+        Command::Explain(args) => explain::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Relayd(args) => relayd::run(&args),
         Command::Load(args) => load::run(&args),
@@ -187,4 +192,39 @@ pub fn write_out(text: std::fmt::Arguments) {
         eprintln!("chukei: error: writing output: {e}");
         std::process::exit(2);
     }
+}
+
+/// Set in the child process of [`rerun_without_shuttle_noise`].
+pub const IN_PROCESS: &str = "CHUKEI_IN_PROCESS";
+
+/// Runs this very command again in a child process and passes its stdout
+/// and exit code on, dropping from its stderr the lines shuttle prints for
+/// every replayed schedule that stops at a failure (`test panicked in
+/// task`, `Test deadlocked`): for a replay that is the expected end, not
+/// news, and shuttle writes them straight to stderr.
+pub fn rerun_without_shuttle_noise() -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    let exe = std::env::current_exe().context("locating the chukei executable")?;
+    let output = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(IN_PROCESS, "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::inherit())
+        .output()
+        .context("starting the child process")?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for line in stderr.lines().filter(|l| !is_shuttle_noise(l)) {
+        eprintln!("{line}");
+    }
+    match output.status.code() {
+        Some(code) => Ok(ExitCode::from(code as u8)),
+        None => anyhow::bail!("the child process was killed ({})", output.status),
+    }
+}
+
+/// The lines shuttle prints for a run that stops at a failure.
+fn is_shuttle_noise(line: &str) -> bool {
+    line.starts_with("test panicked in task")
+        || line.starts_with("Task failed, serializing schedule")
+        || line.starts_with("Test deadlocked")
 }

@@ -3,13 +3,13 @@
 //!
 //! Shuttle schedules replay many times here, and shuttle prints a line for
 //! every replay that stops at the violation: the work runs in a child
-//! process whose stderr is dropped (as `chukei replay` does).
+//! process without those lines (`crate::rerun_without_shuttle_noise`).
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use regressions::{corpus, minimize};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -23,9 +23,6 @@ pub struct Args {
     /// Print the report as JSON (with the minimized trace when no -o).
     #[arg(long)]
     json: bool,
-    /// Minimize in this process; what the child process runs.
-    #[arg(long, hide = true)]
-    in_process: bool,
 }
 
 #[derive(Serialize)]
@@ -46,8 +43,8 @@ struct Report<'a> {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    if !args.in_process {
-        return in_child(args);
+    if std::env::var_os(crate::IN_PROCESS).is_none() {
+        return crate::rerun_without_shuttle_noise();
     }
     let trace = corpus::read(&args.trace)?;
     let minimized = minimize(&trace).with_context(|| format!("{}", args.trace.display()))?;
@@ -106,39 +103,4 @@ fn kind(schedule: &model::Schedule) -> &'static str {
 fn write(out: &Path, trace: &model::Trace) -> Result<()> {
     std::fs::write(out, trace.to_json_pretty() + "\n")
         .with_context(|| format!("writing {}", out.display()))
-}
-
-/// Runs the same command with `--in-process` in a child; passes its stdout
-/// and exit code on, and of its stderr only the lines chukei wrote (shuttle
-/// writes none that matter on the way to a minimal schedule).
-fn in_child(args: &Args) -> Result<ExitCode> {
-    let exe = std::env::current_exe().context("locating the chukei executable")?;
-    let mut command = Command::new(exe);
-    command.args(["minimize", "--in-process"]).arg(&args.trace);
-    if let Some(out) = &args.out {
-        command.arg("--out").arg(out);
-    }
-    if args.json {
-        command.arg("--json");
-    }
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .context("starting the minimize process")?;
-    say_raw!("{}", String::from_utf8_lossy(&output.stdout));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    for line in stderr.lines().filter(|l| !is_shuttle_noise(l)) {
-        eprintln!("{line}");
-    }
-    match output.status.code() {
-        Some(code) => Ok(ExitCode::from(code as u8)),
-        None => bail!("the minimize process was killed ({})", output.status),
-    }
-}
-
-/// The lines shuttle prints for a replay that stops at a failure.
-fn is_shuttle_noise(line: &str) -> bool {
-    line.starts_with("test panicked in task")
-        || line.starts_with("Task failed, serializing schedule")
-        || line.starts_with("Test deadlocked")
 }

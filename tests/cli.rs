@@ -624,3 +624,49 @@ fn minimize_refuses_what_does_not_reproduce() {
     let out = chukei(&["minimize", "/nonexistent/trace.json"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn explain_draws_every_kind_quietly_in_three_formats() {
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions/corpus");
+    let shuttle = corpus.join("shuttle-random-irq-order-2016-01-relay_never_hangs.json");
+    let out = chukei(&["explain", shuttle.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "no shuttle noise");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("lanes: CS 1 | CS 2 | worker 0 | worker 1 | timer | HSM | CPU/IRQ | monitor"),
+        "{text}"
+    );
+    assert!(
+        text.contains("only the monitor's is kept, the HSM's is lost"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("^ the property is violated here").count(),
+        1,
+        "{text}"
+    );
+
+    let spec = corpus.join("proptest-irq-order-2016-01-relay_never_hangs.json");
+    let out = chukei(&["explain", "--format", "mermaid", spec.to_str().unwrap()]);
+    let mermaid = String::from_utf8(out.stdout).unwrap();
+    assert!(mermaid.starts_with("sequenceDiagram\n"), "{mermaid}");
+    assert!(
+        mermaid.contains("monitor->>cpuirq: 2. monitor raises its interrupt"),
+        "{mermaid}"
+    );
+    assert!(mermaid.contains("rect rgb"), "the violating step is marked");
+
+    let out = chukei(&["explain", "--format", "svg", spec.to_str().unwrap()]);
+    let svg = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"")
+            && svg.trim_end().ends_with("</svg>")
+    );
+    assert!(!svg.contains("href") && !svg.contains("http://www.w3.org/1999/xlink"));
+
+    let out = chukei(&["explain", "/nonexistent/trace.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = chukei(&["explain", "--format", "png", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 /// Why the corpus (or one file of it) could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
-    #[error("{path}: {source}")]
+    // The cause is in the message, not a `source` too: `{:#}` would say it twice.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{path}: {source}")]
-    Format { path: PathBuf, source: TraceError },
+    #[error("{path}: {error}")]
+    Format { path: PathBuf, error: TraceError },
     /// A deterministic search found another counterexample than the stored one.
     #[error(
         "{path} differs from the new counterexample:\n  stored: {stored:?}\n  new:    {new:?}\n\
@@ -46,22 +47,22 @@ pub fn bless() -> bool {
 
 /// Reads one trace file.
 pub fn read(path: &Path) -> Result<Trace, CorpusError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CorpusError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| CorpusError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
-    Trace::from_json(&text).map_err(|source| CorpusError::Format {
+    Trace::from_json(&text).map_err(|error| CorpusError::Format {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
 /// Every trace of the corpus, by path (sorted).
 pub fn all() -> Result<Vec<(PathBuf, Trace)>, CorpusError> {
     let dir = dir();
-    let entries = std::fs::read_dir(&dir).map_err(|source| CorpusError::Io {
+    let entries = std::fs::read_dir(&dir).map_err(|error| CorpusError::Io {
         path: dir.clone(),
-        source,
+        error,
     })?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -78,7 +79,7 @@ pub fn all() -> Result<Vec<(PathBuf, Trace)>, CorpusError> {
 pub fn write(dir: &Path, trace: &Trace) -> Result<PathBuf, CorpusError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| CorpusError::Io { path, source }
+        move |error| CorpusError::Io { path, error }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let path = dir.join(file_name(trace));
