@@ -1,13 +1,16 @@
 //! `chukei check` and `chukei explore`: the specs, exhaustively.
 
+use crate::config_args::ConfigArgs;
 use crate::{all_or_one, one, Selection};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use model::SpecName;
 use patches::Preset;
 use stateright_models::{
-    all_as_expected, plan_explorer, render_report, run_checks, CheckSelection, Progress,
+    all_as_expected, plan_explorer, render_report, run_checks, CheckResult, CheckSelection,
+    Progress,
 };
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
@@ -15,13 +18,17 @@ pub struct Args {
     /// Spec.
     #[arg(long, default_value = "all", value_parser = all_or_one::<SpecName>())]
     spec: Selection<SpecName>,
-    /// Preset.
-    #[arg(long, default_value = "all", value_parser = all_or_one::<Preset>())]
-    preset: Selection<Preset>,
+    #[command(flatten)]
+    config: ConfigArgs,
     /// Size overrides, e.g. `--size telegrams=4 workers=2`. Verdicts are
-    /// expected at default sizes; other sizes may legitimately differ.
+    /// recorded (scenarios/expectations.toml) at default sizes; elsewhere
+    /// they are printed, and only a recorded one that differs exits 1.
     #[arg(long = "size", value_name = "K=V", num_args = 1..)]
     sizes: Vec<String>,
+    /// Compare with the verdicts recorded in this file (the format of
+    /// scenarios/expectations.toml) instead of the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    expectations: Option<PathBuf>,
     /// Print a JSON array instead of text.
     #[arg(long)]
     json: bool,
@@ -57,7 +64,7 @@ pub struct ExploreArgs {
 
 pub fn run(args: &Args) -> Result<ExitCode> {
     let mut selection =
-        CheckSelection::new(args.spec.0.clone(), args.preset.0.clone(), &args.sizes)?
+        CheckSelection::new(args.spec.0.clone(), args.config.configs()?, &args.sizes)?
             .with_symmetry(!args.no_symmetry);
     if let Some(name) = &args.property {
         selection = selection.with_property(name)?;
@@ -68,7 +75,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             eprint!(
                 "\r{:<10} {:<8} {:<14} {:>8} states {:>10.0} states/s{}",
                 p.spec,
-                p.preset.name(),
+                p.config,
                 p.checker,
                 p.states,
                 p.states_per_sec,
@@ -76,7 +83,10 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             );
         }
     };
-    let results = run_checks(&selection, &mut progress);
+    let mut results = run_checks(&selection, &mut progress);
+    if let Some(path) = &args.expectations {
+        recompare(&mut results, &selection, path)?;
+    }
     if args.json {
         say!("{}", serde_json::to_string_pretty(&results)?);
     } else {
@@ -87,6 +97,19 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Replaces each result's expected verdict with the one `path` records.
+fn recompare(results: &mut [CheckResult], selection: &CheckSelection, path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading expectations {}", path.display()))?;
+    let recorded = scenarios::expect::parse(&text).with_context(|| path.display().to_string())?;
+    for r in results {
+        let spec: SpecName = r.spec.parse()?;
+        let sizes = &selection.sizes[&spec];
+        r.expected = scenarios::expect::verdict_in(&recorded, spec, &r.patches, sizes, &r.property);
+    }
+    Ok(())
 }
 
 pub fn explore(args: &ExploreArgs) -> Result<ExitCode> {
