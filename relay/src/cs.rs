@@ -9,11 +9,10 @@
 //! terminal, card to be reissued. `CsRule::Improved`: retry only the rejected
 //! request, as the same telegram, after a backoff; the others complete.
 
-use crate::admission::ConnectionExcess;
 use crate::crypto::{Direction, SessionCipher};
 use crate::events::{EventKind, ThreadName};
 use crate::platform::{deadline_after, Millis, Platform};
-use crate::relay::RelayHandle;
+use crate::relay::{RelayHandle, SubmitError};
 use crate::telegram::{CardId, CsId, Telegram, TelegramId, TelegramKind};
 use patches::CsRule;
 use serde::{Deserialize, Serialize};
@@ -122,8 +121,9 @@ struct InFlight {
 /// network (the `server` crate's TCP link), so one terminal logic serves
 /// every checker and the load tool.
 pub trait CsLink {
-    /// Sends a request; `Err` when the relay refused it (connection excess).
-    fn submit(&self, telegram: Telegram, from: ThreadName) -> Result<(), ConnectionExcess>;
+    /// Sends a request; `Err` when the relay refused it (connection excess,
+    /// shut down).
+    fn submit(&self, telegram: Telegram, from: ThreadName) -> Result<(), SubmitError>;
     /// The next answer for `cs`, waiting until `until` (forever if `None`).
     fn take_reply(&self, cs: CsId, until: Option<Millis>) -> Option<Telegram>;
     /// Records what the terminal did.
@@ -133,7 +133,7 @@ pub trait CsLink {
 }
 
 impl<P: Platform> CsLink for RelayHandle<P> {
-    fn submit(&self, telegram: Telegram, from: ThreadName) -> Result<(), ConnectionExcess> {
+    fn submit(&self, telegram: Telegram, from: ThreadName) -> Result<(), SubmitError> {
         RelayHandle::submit(self, telegram, from)
     }
     fn take_reply(&self, cs: CsId, until: Option<Millis>) -> Option<Telegram> {
@@ -279,9 +279,14 @@ impl<P: Platform, L: CsLink> Terminal<'_, P, L> {
                 entry.sent_at = now;
                 true
             }
-            Err(_) => {
+            Err(SubmitError::ConnectionExcess(_)) => {
                 self.report.connection_excess += 1;
                 self.on_trouble(card);
+                false
+            }
+            // Shut down (a Register is always a request): nothing more to send.
+            Err(SubmitError::ShutDown | SubmitError::NotARequest(_)) => {
+                self.sends = self.config.max_sends;
                 false
             }
         }

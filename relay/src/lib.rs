@@ -29,4 +29,4 @@ pub use config::{CryptoPath, Delivery, Fault, RelayConfig};
 pub use events::{Event, EventKind, EventLog, ThreadName};
 pub use patches::{CsRule, HsmGuard, IrqMode, Monitor, Patches, Preset, TimerFix};
 pub use platform::{Platform, Std};
-pub use relay::{Relay, RelayHandle, Role};
+pub use relay::{Relay, RelayHandle, Role, SubmitError};

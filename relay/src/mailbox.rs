@@ -105,6 +105,23 @@ impl<P: Platform> Mailbox<P> {
         });
     }
 
+    /// [`Mailbox::post_logged`], unless the queue has shut down (then the
+    /// message comes back and nothing is logged): one lock either way.
+    pub fn post_unless_shut_down(
+        &self,
+        message: Message,
+        log: impl FnOnce(),
+    ) -> Result<(), Message> {
+        self.queue.with(|q| {
+            if q.shutdown {
+                return Err(message);
+            }
+            q.messages.push_back(message);
+            log();
+            Ok(())
+        })
+    }
+
     /// [`Mailbox::next_logged`] with nothing to log (unit tests).
     #[cfg(test)]
     fn next(&self, accept_arrivals: bool, until: Option<Millis>) -> Next {

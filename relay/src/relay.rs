@@ -12,7 +12,7 @@ use crate::events::{EventKind, EventLog, IrqSource, ThreadName};
 use crate::mailbox::Message;
 use crate::platform::{deadline_after, Lock, Millis, Platform, Wait};
 use crate::shared::Shared;
-use crate::telegram::{CsId, Telegram};
+use crate::telegram::{CsId, Telegram, TelegramKind};
 use crate::worker::Ap;
 use patches::Monitor;
 use std::sync::Arc;
@@ -32,8 +32,13 @@ impl<P: Platform> Clone for RelayHandle<P> {
 
 impl<P: Platform> RelayHandle<P> {
     /// A request telegram reaches the relay: admitted and queued to its
-    /// worker, or refused with connection excess (the caller answers it).
-    pub fn submit(&self, telegram: Telegram, from: ThreadName) -> Result<(), ConnectionExcess> {
+    /// worker, or refused: connection excess (the caller answers it), the
+    /// relay has shut down, or the telegram is not a request. A refused
+    /// telegram holds no admission slot.
+    pub fn submit(&self, telegram: Telegram, from: ThreadName) -> Result<(), SubmitError> {
+        if !telegram.kind.is_request() {
+            return Err(SubmitError::NotARequest(telegram.kind));
+        }
         let s = &self.shared;
         if let Err(excess) = s.admission.try_admit() {
             let kind = EventKind::ConnectionExcess {
@@ -42,7 +47,7 @@ impl<P: Platform> RelayHandle<P> {
                 limit: excess.limit,
             };
             s.emit(from, Some(telegram.id), kind);
-            return Err(excess);
+            return Err(SubmitError::ConnectionExcess(excess));
         }
         let worker = (telegram.id.0 % s.mailboxes.len() as u64) as usize;
         let kind = EventKind::Arrived {
@@ -51,9 +56,14 @@ impl<P: Platform> RelayHandle<P> {
         };
         let id = telegram.id;
         // Recorded under the queue's lock: the log orders arrivals as queued.
-        s.mailboxes[worker].post_logged(Message::Arrival(telegram), || {
+        // A queue that has shut down takes nothing: the slot goes back.
+        let queued = s.mailboxes[worker].post_unless_shut_down(Message::Arrival(telegram), || {
             s.emit(from, Some(id), kind);
         });
+        if queued.is_err() {
+            s.admission.release();
+            return Err(SubmitError::ShutDown);
+        }
         Ok(())
     }
 
@@ -65,6 +75,20 @@ impl<P: Platform> RelayHandle<P> {
     pub fn shared(&self) -> &Shared<P> {
         &self.shared
     }
+}
+
+/// Why [`RelayHandle::submit`] refused a telegram.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// Over the connection limit (the caller answers connection excess).
+    #[error("connection excess: {} of {} connections in use", .0.in_use, .0.limit)]
+    ConnectionExcess(ConnectionExcess),
+    /// The relay has shut down: nothing is admitted any more.
+    #[error("the relay has shut down")]
+    ShutDown,
+    /// Only `Register` and `Search` telegrams are requests.
+    #[error("a {0:?} telegram is not a request")]
+    NotARequest(TelegramKind),
 }
 
 /// A running relay.

@@ -76,6 +76,11 @@ pub enum TelegramKind {
 }
 
 impl TelegramKind {
+    /// CS -> relay: what a relay admits (the rest are answers).
+    pub fn is_request(self) -> bool {
+        matches!(self, TelegramKind::Register | TelegramKind::Search)
+    }
+
     const CODES: [(TelegramKind, u8); 11] = [
         (TelegramKind::Register, 0x01),
         (TelegramKind::Search, 0x02),

@@ -15,7 +15,7 @@ use relay::admission::ConnectionExcess;
 use relay::cs::{run_cs_over, CsConfig, CsLink, CsReport};
 use relay::platform::{Lock, Millis, StdLock, Wait};
 use relay::telegram::{CardId, CsId, Telegram, TelegramId, TelegramKind};
-use relay::{CsRule, EventKind, Platform, Std, ThreadName};
+use relay::{CsRule, EventKind, Platform, Std, SubmitError, ThreadName};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{SocketAddr, TcpStream};
@@ -275,17 +275,17 @@ impl TcpLink {
 }
 
 impl CsLink for TcpLink {
-    fn submit(&self, telegram: Telegram, _from: ThreadName) -> Result<(), ConnectionExcess> {
+    fn submit(&self, telegram: Telegram, _from: ThreadName) -> Result<(), SubmitError> {
         self.pace();
         self.tally.sent.fetch_add(1, Ordering::SeqCst);
         let sent_at = Instant::now();
-        let refused = ConnectionExcess {
+        let refused = SubmitError::ConnectionExcess(ConnectionExcess {
             in_use: 0,
             limit: 0,
-        };
+        });
         let (stream, first) = self.exchange(&telegram).map_err(|kind| {
             self.tally.error(kind);
-            refused
+            refused.clone()
         })?;
         match first.kind {
             TelegramKind::Accepted => {
