@@ -1,7 +1,8 @@
 //! `chukei check` and `chukei explore`: the specs, exhaustively.
 
+use crate::config_args::ConfigArgs;
 use crate::{all_or_one, one, Selection};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use model::SpecName;
 use patches::Preset;
 use regressions::corpus;
@@ -11,7 +12,7 @@ use stateright_models::{
 };
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -20,13 +21,17 @@ pub struct Args {
     /// Spec.
     #[arg(long, default_value = "all", value_parser = all_or_one::<SpecName>())]
     spec: Selection<SpecName>,
-    /// Preset.
-    #[arg(long, default_value = "all", value_parser = all_or_one::<Preset>())]
-    preset: Selection<Preset>,
+    #[command(flatten)]
+    config: ConfigArgs,
     /// Size overrides, e.g. `--size telegrams=4 workers=2`. Verdicts are
-    /// expected at default sizes; other sizes may legitimately differ.
+    /// recorded (scenarios/expectations.toml) at default sizes; elsewhere
+    /// they are printed, and only a recorded one that differs exits 1.
     #[arg(long = "size", value_name = "K=V", num_args = 1..)]
     sizes: Vec<String>,
+    /// Compare with the verdicts recorded in this file (the format of
+    /// scenarios/expectations.toml) instead of the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    expectations: Option<PathBuf>,
     /// Print a JSON array instead of text.
     #[arg(long)]
     json: bool,
@@ -67,13 +72,16 @@ pub struct ExploreArgs {
 
 pub fn run(args: &Args) -> Result<ExitCode> {
     let mut selection =
-        CheckSelection::new(args.spec.0.clone(), args.preset.0.clone(), &args.sizes)?
+        CheckSelection::new(args.spec.0.clone(), args.config.configs()?, &args.sizes)?
             .with_symmetry(!args.no_symmetry);
     if let Some(name) = &args.property {
         selection = selection.with_property(name)?;
     }
     let mut progress = progress_printer(args.quiet);
-    let results = run_checks(&selection, &mut progress);
+    let mut results = run_checks(&selection, &mut progress);
+    if let Some(path) = &args.expectations {
+        recompare(&mut results, &selection, path)?;
+    }
     let written = match &args.trace_out {
         Some(dir) => write_traces(dir, &results)?,
         None => BTreeMap::new(),
@@ -109,11 +117,7 @@ fn progress_printer(quiet: bool) -> impl FnMut(Progress) {
         }
         let line = format!(
             "{:<10} {:<8} {:<14} {:>8} states {:>10.0} states/s",
-            p.spec,
-            p.preset.name(),
-            p.checker,
-            p.states,
-            p.states_per_sec,
+            p.spec, p.config, p.checker, p.states, p.states_per_sec,
         );
         if terminal {
             eprint!("\r{line}{}", if p.done { "\n" } else { "" });
@@ -127,16 +131,16 @@ fn progress_printer(quiet: bool) -> impl FnMut(Progress) {
 /// How often a check in CI reports progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
-/// (spec, preset, property) of a result.
-fn result_key(r: &CheckResult) -> (String, &'static str, String) {
-    (r.spec.clone(), r.preset.name(), r.property.clone())
+/// (spec, configuration, property) of a result.
+fn result_key(r: &CheckResult) -> (String, String, String) {
+    (r.spec.clone(), r.config.clone(), r.property.clone())
 }
 
 /// Writes every result's trace into `dir`; the paths, by result.
 fn write_traces(
     dir: &Path,
     results: &[CheckResult],
-) -> Result<BTreeMap<(String, &'static str, String), String>> {
+) -> Result<BTreeMap<(String, String, String), String>> {
     let mut written = BTreeMap::new();
     for r in results {
         if let Some(trace) = &r.trace {
@@ -148,6 +152,19 @@ fn write_traces(
         eprintln!("wrote {} trace files to {}", written.len(), dir.display());
     }
     Ok(written)
+}
+
+/// Replaces each result's expected verdict with the one `path` records.
+fn recompare(results: &mut [CheckResult], selection: &CheckSelection, path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading expectations {}", path.display()))?;
+    let recorded = scenarios::expect::parse(&text).with_context(|| path.display().to_string())?;
+    for r in results {
+        let spec: SpecName = r.spec.parse()?;
+        let sizes = &selection.sizes[&spec];
+        r.expected = scenarios::expect::verdict_in(&recorded, spec, &r.patches, sizes, &r.property);
+    }
+    Ok(())
 }
 
 pub fn explore(args: &ExploreArgs) -> Result<ExitCode> {

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 struct Row<'a> {
     #[serde(flatten)]
     search: &'a Exhaustive,
-    expected: bool,
+    expected: Option<bool>,
     /// Expected to reproduce, not found within the bound: the bound was too
     /// small to decide, which is not "clean".
     inconclusive: bool,
@@ -23,16 +23,17 @@ struct Row<'a> {
 pub fn run(args: &Args) -> Result<ExitCode> {
     let show_progress = !args.quiet() && std::io::stderr().is_terminal();
     let mut results = Vec::new();
+    let configs = args.configs()?;
     for &cause in args.causes() {
-        for &preset in args.presets() {
+        for config in &configs {
             let progress = |n: u64, k: u32| {
                 if show_progress && n.is_multiple_of(50) {
-                    eprint!("\r{cause} on {preset}: {n} schedules, at {k} preemption(s)");
+                    eprint!("\r{cause} on {config}: {n} schedules, at {k} preemption(s)");
                 }
             };
             results.push(search_exhaustive(
                 cause,
-                preset,
+                config.clone(),
                 args.preemptions,
                 args.max_schedules,
                 progress,
@@ -49,7 +50,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             .iter()
             .map(|r| Row {
                 search: r,
-                expected: r.finding.cause.expected_on(r.finding.preset),
+                expected: r.finding.expected(),
                 inconclusive: r.inconclusive(),
                 symptom: r.finding.cause.symptom(),
                 summary: r.summary(),
@@ -88,24 +89,24 @@ fn print_text(results: &[Exhaustive], bound: u32) {
         say!(
             "{:<13} {:<9} {:<11} {:<9} {:>9} {:>8}  {}{mark}",
             f.cause.name(),
-            f.preset.name(),
+            f.config().name(),
             yes_no(f.reproduced),
-            yes_no(f.cause.expected_on(f.preset)),
+            f.expected().map_or("-", yes_no),
             f.schedules_tried,
             f.millis,
             r.summary()
         );
     }
     for f in results.iter().map(|r| &r.finding).filter(|f| f.reproduced) {
-        say!("\n== {} on {}: {}", f.cause, f.preset, f.cause.symptom());
+        say!("\n== {} on {}: {}", f.cause, f.config(), f.cause.symptom());
         say!("   time telegram thread    event");
         for e in &f.timeline {
             say!("{e}");
         }
         say!(
-            "replay: chukei reproduce --exhaustive --cause {} --preset {} --preemptions {bound} --trace-out DIR, then chukei replay DIR/*.json",
+            "replay: chukei reproduce --exhaustive --cause {} {} --preemptions {bound} --trace-out DIR, then chukei replay DIR/*.json",
             f.cause,
-            f.preset
+            f.config().cli_args()
         );
     }
     if results.iter().any(Exhaustive::inconclusive) {
@@ -119,7 +120,7 @@ fn print_text(results: &[Exhaustive], bound: u32) {
         say!(
             "\nanomalies for {} on {}: {:?}",
             f.cause,
-            f.preset,
+            f.config(),
             f.anomalies
         );
     }

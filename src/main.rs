@@ -15,6 +15,7 @@ macro_rules! say_raw {
 }
 
 mod check;
+mod config_args;
 mod exhaustive;
 mod explain;
 mod load;

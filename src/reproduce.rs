@@ -1,9 +1,9 @@
 //! `chukei reproduce`: seeded schedule search on the real relay.
 
+use crate::config_args::ConfigArgs;
 use crate::{all_or_one, Selection};
 use anyhow::{Context, Result};
 use regressions::corpus;
-use relay::Preset;
 use scenarios::search::{search_with_progress, Cause, Finding};
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -15,9 +15,8 @@ pub struct Args {
     /// Root cause to search for (stale-timeout: the review's open question).
     #[arg(long, default_value = "all", value_parser = all_or_one::<Cause>())]
     cause: Selection<Cause>,
-    /// Preset.
-    #[arg(long, default_value = "all", value_parser = all_or_one::<Preset>())]
-    preset: Selection<Preset>,
+    #[command(flatten)]
+    config: ConfigArgs,
     /// First seed; schedule i uses seed+i, so a reported seed replays alone.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -59,8 +58,9 @@ impl Args {
     pub fn causes(&self) -> &[Cause] {
         &self.cause.0
     }
-    pub fn presets(&self) -> &[Preset] {
-        &self.preset.0
+    /// The configurations to search (`--preset`, `--patch`, `--variant`).
+    pub fn configs(&self) -> Result<Vec<patches::Config>> {
+        self.config.configs()
     }
     pub fn json(&self) -> bool {
         self.json
@@ -97,7 +97,10 @@ impl Args {
             Ok(m) => {
                 eprintln!(
                     "minimized {} on {}: {} -> {} choices",
-                    finding.cause, finding.preset, m.before, m.after
+                    finding.cause,
+                    finding.config(),
+                    m.before,
+                    m.after
                 );
                 m.trace
             }
@@ -126,7 +129,9 @@ impl Args {
 struct Row<'a> {
     #[serde(flatten)]
     finding: &'a Finding,
-    expected: bool,
+    /// Whether the cause must reproduce here; absent where no verdict is
+    /// recorded for the configuration.
+    expected: Option<bool>,
     symptom: &'static str,
 }
 
@@ -135,19 +140,19 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     if args.exhaustive {
         return crate::exhaustive::run(args);
     }
-    let (causes, presets) = (args.causes(), args.presets());
+    let (causes, configs) = (args.causes(), args.configs()?);
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let mut findings = Vec::new();
     for &cause in causes {
-        for &preset in presets {
+        for config in &configs {
             let progress = |n: u64| {
                 if show_progress && (n.is_multiple_of(10) || n == args.budget) {
-                    eprint!("\r{cause} on {preset}: {n}/{} schedules", args.budget);
+                    eprint!("\r{cause} on {config}: {n}/{} schedules", args.budget);
                 }
             };
             findings.push(search_with_progress(
                 cause,
-                preset,
+                config.clone(),
                 args.seed,
                 args.budget,
                 progress,
@@ -160,14 +165,14 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     args.write_outputs(&findings)?;
     let mismatches = findings
         .iter()
-        .filter(|f| f.reproduced != f.cause.expected_on(f.preset))
+        .filter(|f| f.expected().is_some_and(|want| want != f.reproduced))
         .count();
     if args.json {
         let rows: Vec<_> = findings
             .iter()
             .map(|f| Row {
                 finding: f,
-                expected: f.cause.expected_on(f.preset),
+                expected: f.expected(),
                 symptom: f.cause.symptom(),
             })
             .collect();
@@ -183,8 +188,14 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 }
 
 fn print_text(findings: &[Finding]) {
+    let width = findings
+        .iter()
+        .map(|f| f.config().name().len())
+        .max()
+        .unwrap_or(0)
+        .max("preset".len());
     say!(
-        "{:<13} {:<9} {:<11} {:<9} {:>9} {:>8}  seed",
+        "{:<13} {:<width$} {:<11} {:<9} {:>9} {:>8}  seed",
         "cause",
         "preset",
         "reproduced",
@@ -193,34 +204,34 @@ fn print_text(findings: &[Finding]) {
         "ms"
     );
     for f in findings {
-        let want = f.cause.expected_on(f.preset);
-        let mark = if f.reproduced == want {
-            ""
-        } else {
+        let want = f.expected();
+        let mark = if want.is_some_and(|w| w != f.reproduced) {
             "  <-- unexpected"
+        } else {
+            ""
         };
         let seed = f.seed.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
         say!(
-            "{:<13} {:<9} {:<11} {:<9} {:>9} {:>8}  {seed}{mark}",
+            "{:<13} {:<width$} {:<11} {:<9} {:>9} {:>8}  {seed}{mark}",
             f.cause.name(),
-            f.preset.name(),
+            f.config().name(),
             yes_no(f.reproduced),
-            yes_no(want),
+            want.map_or("-", yes_no),
             f.schedules_tried,
             f.millis
         );
     }
     for f in findings.iter().filter(|f| f.reproduced) {
-        say!("\n== {} on {}: {}", f.cause, f.preset, f.cause.symptom());
+        say!("\n== {} on {}: {}", f.cause, f.config(), f.cause.symptom());
         say!("   time telegram thread    event");
         for e in &f.timeline {
             say!("{e}");
         }
         if let Some(seed) = f.seed {
             say!(
-                "replay: chukei reproduce --cause {} --preset {} --seed {seed} --budget 1",
+                "replay: chukei reproduce --cause {} {} --seed {seed} --budget 1",
                 f.cause,
-                f.preset
+                f.config().cli_args()
             );
         }
     }
@@ -228,7 +239,7 @@ fn print_text(findings: &[Finding]) {
         say!(
             "\nanomalies for {} on {}: {:?}",
             f.cause,
-            f.preset,
+            f.config(),
             f.anomalies
         );
     }

@@ -369,9 +369,9 @@ fn check_bad_arguments_exit_2() {
 }
 
 #[test]
-fn check_exits_1_when_a_verdict_differs_from_its_expectation() {
-    // One telegram cannot be terminated by another's stale notice: on 2016-04
-    // the recorded expectation (violated, at default sizes) no longer holds.
+fn check_at_other_sizes_prints_verdicts_and_exits_0() {
+    // One telegram cannot be terminated by another's stale notice: at this
+    // size 2016-04 holds, and nothing is recorded to contradict.
     let out = chukei(&[
         "check",
         "--spec",
@@ -382,10 +382,160 @@ fn check_exits_1_when_a_verdict_differs_from_its_expectation() {
         "telegrams=1",
         "--quiet",
     ]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let row = stdout
+        .lines()
+        .find(|l| l.contains("no_spurious_termination"))
+        .unwrap();
+    assert!(row.contains("holds") && row.contains(" - "), "{row}");
+    assert!(!stdout.contains("UNEXPECTED"), "{stdout}");
+    assert!(
+        stdout.contains("6 without a recorded expectation"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_exits_1_only_where_a_recorded_expectation_differs() {
+    let dir = std::env::temp_dir().join(format!("chukei-expect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("expectations.toml");
+    std::fs::write(
+        &file,
+        "[[expect]]\nspec = \"timer-free\"\npreset = \"2016-04\"\n\
+         sizes = { telegrams = 1 }\nviolated = [\"no_spurious_termination\"]\n",
+    )
+    .unwrap();
+    let out = chukei(&[
+        "check",
+        "--spec",
+        "timer-free",
+        "--preset",
+        "2016-04",
+        "--size",
+        "telegrams=1",
+        "--quiet",
+        "--expectations",
+        file.to_str().unwrap(),
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8(out.stdout)
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let unexpected: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("UNEXPECTED"))
+        .collect();
+    assert_eq!(unexpected.len(), 1, "{stdout}");
+    assert!(
+        unexpected[0].contains("no_spurious_termination"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_takes_patches_and_variant_files() {
+    let out = chukei(&[
+        "check",
+        "--spec",
+        "irq-order",
+        "--preset",
+        "2016-01",
+        "--patch",
+        "hsm_guard=error-on-interrupted",
+        "--json",
+        "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hang = rows
+        .as_array()
         .unwrap()
-        .contains("UNEXPECTED"));
+        .iter()
+        .find(|r| r["property"] == "relay_never_hangs")
+        .unwrap();
+    assert_eq!(hang["config"], "2016-01+hsm_guard=error-on-interrupted");
+    assert_eq!(hang["patches"]["irq"], "logical");
+    assert_eq!(hang["verdict"], "holds");
+    assert_eq!(hang["expected"], "holds");
+    let variant = concat!(env!("CARGO_MANIFEST_DIR"), "/variants/guard-alone.toml");
+    let out = chukei(&[
+        "check",
+        "--spec",
+        "irq-order",
+        "--variant",
+        variant,
+        "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("guard-alone"), "{stdout}");
+    assert!(
+        stdout.contains("config guard-alone: timer_fix=none irq=logical monitor=on hsm_guard=error-on-interrupted"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_reproduced_switch_set_is_recorded_in_the_trace_and_replays() {
+    // 2016-04 without its allocation check: the relay takes the switch set,
+    // reproduces the timer race, and the trace records every switch.
+    let dir = std::env::temp_dir().join(format!("chukei-switches-{}", std::process::id()));
+    let out = chukei(&[
+        "reproduce",
+        "--cause",
+        "timer-free",
+        "--preset",
+        "2016-04",
+        "--patch",
+        "timer_fix=none",
+        "--quiet",
+        "--trace-out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "no recorded expectation");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("replay: chukei reproduce --cause timer-free --preset 2016-04 --patch timer_fix=none --seed"),
+        "{stdout}"
+    );
+    let file = dir.join("reproduce-timer-free-2016-04+timer_fix=none-no_free_of_unallocated.json");
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(trace["preset"], "2016-04");
+    assert_eq!(trace["patches"]["timer_fix"], "none");
+    assert_eq!(trace["patches"]["irq"], "physical");
+    let out = chukei(&["replay", file.to_str().unwrap(), "--json"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["preset"], "2016-04+timer_fix=none");
+    assert_eq!(rows[0]["outcome"], "reproduced");
+}
+
+#[test]
+fn bad_patches_and_variant_files_are_clear_errors_with_exit_2() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["check", "--patch", "irq=bios"],
+            "unknown value `bios` for switch `irq` (expected one of: logical, physical)",
+        ),
+        (
+            &["reproduce", "--patch", "monitors=off"],
+            "unknown switch `monitors` (expected one of: timer_fix, irq, monitor, hsm_guard, cs_rule)",
+        ),
+        (&["check", "--variant", "/nonexistent/v.toml"], "reading variant file"),
+        (
+            &["check", "--variant", "v.toml", "--preset", "2016-01"],
+            "cannot be used with",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = chukei(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
 }
 
 #[test]

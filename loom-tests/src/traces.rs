@@ -17,6 +17,8 @@ pub fn trace_of(found: &Found, scenario: &Scenario, property: &str, search: Sear
         format: model::trace::FORMAT,
         spec: scenario.spec.name().to_string(),
         preset: scenario.preset,
+        patches: Some(scenario.patches),
+        variant: None,
         sizes: scenario.sizes(),
         property: property.to_string(),
         verdict: Verdict::Violated,

@@ -5,7 +5,7 @@ use crate::registry::{SpecJob, SpecName, UnknownSpec};
 use crate::sizes::SizeError;
 use crate::spec::{Property, PropertyKind, Spec};
 use crate::trace::{Origin, Schedule, Trace, Verdict, FORMAT};
-use patches::Preset;
+use patches::Config;
 use std::collections::BTreeMap;
 
 // Defined here, not in `trace`, because the timeline needs the spec.
@@ -15,7 +15,7 @@ impl Trace {
     #[allow(clippy::too_many_arguments)]
     pub fn from_actions<S: Spec>(
         spec: &S,
-        preset: Preset,
+        config: &Config,
         sizes: BTreeMap<String, u64>,
         property: &str,
         verdict: Verdict,
@@ -27,7 +27,9 @@ impl Trace {
         Trace {
             format: FORMAT,
             spec: spec.name().to_string(),
-            preset,
+            preset: config.base,
+            patches: Some(config.patches),
+            variant: config.variant.clone(),
             sizes,
             property: property.to_string(),
             verdict,
@@ -270,7 +272,7 @@ pub struct ReplayOutcome {
 /// Replays an actions trace against the spec, preset and sizes it names.
 pub fn replay_trace(trace: &Trace) -> Result<ReplayOutcome, ReplayError> {
     let name: SpecName = trace.spec.parse()?;
-    name.build(trace.preset.patches(), &trace.sizes, ReplayJob(trace))?
+    name.build(trace.config().patches, &trace.sizes, ReplayJob(trace))?
 }
 
 /// Replays a trace on whichever spec it names.
@@ -304,6 +306,7 @@ impl SpecJob for ReplayJob<'_> {
 mod tests {
     use super::*;
     use crate::timer_free::{Message, TimerFree, TimerFreeAction};
+    use patches::Preset;
 
     fn stale_notice_trace(spec: &TimerFree) -> Trace {
         use TimerFreeAction::*;
@@ -335,7 +338,7 @@ mod tests {
         ];
         Trace::from_actions(
             spec,
-            Preset::Jan2016,
+            &Preset::Jan2016.into(),
             spec.sizes(),
             "no_free_of_unallocated",
             Verdict::Violated,

@@ -7,7 +7,7 @@
 //! spec's actions ([`Trace::from_actions`]) and replaying one against a spec
 //! are in [`crate::replay`], which needs the specs.
 
-use patches::Preset;
+use patches::{Config, Patches, Preset, Variant};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -38,7 +38,15 @@ pub struct Trace {
     pub format: u32,
     /// "timer-free" | "irq-order" | "cs-block".
     pub spec: String,
+    /// The base preset of the configuration.
     pub preset: Preset,
+    /// The full switch set. Traces written before configurations could
+    /// differ from their preset have none: then it is the preset's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patches: Option<Patches>,
+    /// The variant file the configuration came from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<Variant>,
     /// The spec parameters used (see `crate::sizes`).
     pub sizes: BTreeMap<String, u64>,
     pub property: String,
@@ -107,6 +115,22 @@ pub enum TraceError {
 }
 
 impl Trace {
+    /// The configuration the trace was recorded on.
+    pub fn config(&self) -> Config {
+        Config {
+            base: self.preset,
+            patches: self.patches.unwrap_or(self.preset.patches()),
+            variant: self.variant.clone(),
+        }
+    }
+
+    /// Records `config` (base preset, full switch set, variant) in the trace.
+    pub fn set_config(&mut self, config: &Config) {
+        self.preset = config.base;
+        self.patches = Some(config.patches);
+        self.variant = config.variant.clone();
+    }
+
     /// Parses a trace file, checking the format version first so an old or
     /// future file gets a clear message instead of a field error.
     pub fn from_json(text: &str) -> Result<Trace, TraceError> {
@@ -154,6 +178,8 @@ mod tests {
             format: 1,
             spec: "timer-free".into(),
             preset: Preset::Jan2016,
+            patches: None,
+            variant: None,
             sizes: BTreeMap::from([("telegrams".to_string(), 2)]),
             property: "no_free_of_unallocated".into(),
             verdict: Verdict::Violated,
@@ -178,6 +204,32 @@ mod tests {
         assert!(json.contains("\"verdict\": \"violated\""), "{json}");
         assert!(json.contains("\"kind\": \"actions\""), "{json}");
         assert_eq!(Trace::from_json(&json), Ok(trace));
+    }
+
+    #[test]
+    fn a_trace_records_the_full_switch_set() {
+        let old = sample();
+        assert_eq!(old.config(), Config::preset(Preset::Jan2016));
+        let guard = Config::with_patches(
+            Preset::Jan2016,
+            &["hsm_guard=error-on-interrupted".to_string()],
+        )
+        .unwrap();
+        let mut trace = sample();
+        trace.set_config(&guard);
+        let json = trace.to_json_pretty();
+        assert!(
+            json.contains("\"hsm_guard\": \"error-on-interrupted\""),
+            "{json}"
+        );
+        let read = Trace::from_json(&json).unwrap();
+        assert_eq!(read.config(), guard);
+        let bad = json.replace("error-on-interrupted", "sometimes");
+        let err = Trace::from_json(&bad).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown value `sometimes`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -5,12 +5,16 @@
 //! in a crate with no behaviour of its own that both depend on. A preset name
 //! is the same string in the CLI, in trace files and in test names.
 
+mod config;
+
+pub use config::{Config, ConfigError, PatchError, Switch, Variant, SWITCHES};
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
 /// What the business AP does when a timeout notice arrives (root cause 2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TimerFix {
     /// As deployed: termination frees the work area unconditionally.
     None,
@@ -22,7 +26,7 @@ pub enum TimerFix {
 }
 
 /// BIOS interrupt delivery mode (root cause 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum IrqMode {
     /// Simultaneous interrupts on one core can collapse into one.
     Logical,
@@ -31,14 +35,14 @@ pub enum IrqMode {
 }
 
 /// The hardware monitoring agent that raises a periodic interrupt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Monitor {
     On,
     Off,
 }
 
 /// How the relay waits for the HSM's interrupt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum HsmGuard {
     /// Wait forever (as deployed): a lost interrupt hangs the relay.
     None,
@@ -47,7 +51,7 @@ pub enum HsmGuard {
 }
 
 /// What a CS terminal does on a connection-excess answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CsRule {
     /// Cut all communications, discard every telegram, block for one minute.
     Legacy,
@@ -55,10 +59,14 @@ pub enum CsRule {
     Improved,
 }
 
-/// One setting of every switch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// One setting of every switch. In JSON and TOML each switch is its name on
+/// the command line (`irq`, not `irq_mode`) and each value its kebab-case
+/// name (`error-on-interrupted`), as `--patch` takes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Patches {
     pub timer_fix: TimerFix,
+    #[serde(rename = "irq")]
     pub irq_mode: IrqMode,
     pub monitor: Monitor,
     pub hsm_guard: HsmGuard,

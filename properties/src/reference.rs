@@ -156,7 +156,7 @@ pub fn proptest_trace<T: Target>(
 ) -> Trace {
     Trace::from_actions(
         spec,
-        T::PRESET,
+        &T::PRESET.into(),
         T::sizes(),
         property,
         Verdict::Violated,

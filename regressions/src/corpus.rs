@@ -31,12 +31,15 @@ pub fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")
 }
 
-/// The file a trace is kept under: who found it, and the (spec, preset,
+/// The file a trace is kept under: who found it, and the (spec, configuration,
 /// property) it is a counterexample of.
 pub fn file_name(trace: &Trace) -> String {
     format!(
         "{}-{}-{}-{}.json",
-        trace.origin.checker, trace.spec, trace.preset, trace.property
+        trace.origin.checker,
+        trace.spec,
+        trace.config(),
+        trace.property
     )
 }
 

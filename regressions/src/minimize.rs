@@ -255,7 +255,7 @@ fn spec_side(trace: &Trace, search: bool) -> Result<SpecSide, MinimizeError> {
         .parse()
         .map_err(|e| MinimizeError::Replay(ReplayError::UnknownSpec(e)))?;
     name.build(
-        trace.preset.patches(),
+        trace.config().patches,
         &trace.sizes,
         SpecSideJob { trace, search },
     )
@@ -292,7 +292,7 @@ impl SpecJob for SpecSideJob<'_> {
             .map(|path| {
                 Trace::from_actions(
                     &spec,
-                    trace.preset,
+                    &trace.config(),
                     trace.sizes.clone(),
                     &trace.property,
                     Verdict::Violated,

@@ -167,22 +167,34 @@ impl Judged {
 /// The trace with its preset replaced: a bug's schedule on a fix.
 pub fn replay_on(trace: &Trace, preset: Preset) -> Result<Replayed, ReplayError> {
     let mut moved = trace.clone();
-    moved.preset = preset;
+    moved.set_config(&preset.into());
     replay(&moved)
 }
 
 /// Replays `trace` on `preset` (its own when `None`) and judges the outcome.
 pub fn judge(trace: &Trace, preset: Option<Preset>) -> Judged {
-    let preset = preset.unwrap_or(trace.preset);
-    let expected = if preset == trace.preset {
-        trace.verdict
-    } else {
-        match trace.spec.parse::<SpecName>() {
-            Ok(spec) => scenarios::expected_verdict(spec, preset, &trace.property),
-            Err(_) => trace.verdict,
-        }
+    let Some(preset) = preset else {
+        return judged(trace, trace.preset, trace.verdict, replay(trace));
     };
-    let (outcome, replayed) = match replay_on(trace, preset) {
+    // Elsewhere the recorded expectation at default sizes, where there is one.
+    let expected = trace
+        .spec
+        .parse::<SpecName>()
+        .ok()
+        .and_then(|spec| {
+            scenarios::expect::expected_at_defaults(spec, &preset.patches(), &trace.property)
+        })
+        .unwrap_or(trace.verdict);
+    judged(trace, preset, expected, replay_on(trace, preset))
+}
+
+fn judged(
+    trace: &Trace,
+    preset: Preset,
+    expected: Verdict,
+    replayed: Result<Replayed, ReplayError>,
+) -> Judged {
+    let (outcome, replayed) = match replayed {
         Ok(r) => (outcome_of(trace, &r), Some(r)),
         Err(e) if e.is_stale() => (Outcome::Stale(e.to_string()), None),
         Err(e) => (Outcome::Unreadable(e.to_string()), None),
@@ -310,7 +322,12 @@ fn replay_driver(trace: &Trace, choices: &[serde_json::Value]) -> Result<Replaye
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let run = run_schedule(cause, trace.preset, cards, Chooser::Replay(choices));
+    let run = run_schedule(
+        cause,
+        trace.config().patches,
+        cards,
+        Chooser::Replay(choices),
+    );
     let fit = Fit::of_driver(run.report.fit, &run.report.outcome);
     let cut_short = match &run.report.outcome {
         RunOutcome::Panicked { thread, message } => Some(format!("{thread} panicked: {message}")),
@@ -337,7 +354,7 @@ struct Seen {
 fn replay_shuttle(trace: &Trace, schedule: &str) -> Result<Replayed, ReplayError> {
     let spec: SpecName = trace.spec.parse()?;
     let scenario =
-        Scenario::from_trace(spec, trace.preset, &trace.sizes).map_err(ReplayError::Scenario)?;
+        Scenario::from_trace(spec, &trace.config(), &trace.sizes).map_err(ReplayError::Scenario)?;
     // A hang has no check of its own: the run never finishes.
     let hang = trace.property == irq_order::RELAY_NEVER_HANGS;
     let check = match RelayCheck::named(&trace.property) {

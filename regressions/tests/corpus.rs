@@ -117,7 +117,10 @@ fn fixing_preset(trace: &Trace) -> Preset {
     Preset::ALL
         .into_iter()
         .skip_while(|p| *p != trace.preset)
-        .find(|p| scenarios::expected_verdict(spec, *p, &trace.property) == Verdict::Holds)
+        .find(|p| {
+            scenarios::expect::expected_at_defaults(spec, &p.patches(), &trace.property)
+                == Some(Verdict::Holds)
+        })
         .expect("every stored bug has a fix")
 }
 
@@ -312,7 +315,7 @@ fn a_holds_trace_with_a_short_schedule_is_stale() {
     ] {
         let mut claim = stored(prefix);
         claim.verdict = Verdict::Holds;
-        claim.preset = Preset::Apr2016;
+        claim.set_config(&Preset::Apr2016.into());
         match &mut claim.schedule {
             Schedule::Driver { choices } => choices.clear(),
             Schedule::Actions { actions, .. } => actions.truncate(3),

@@ -118,7 +118,7 @@ fn a_long_spec_counterexample_shrinks_to_the_breadth_first_shortest() {
     let path = long_counterexample(&spec, property);
     let found = Trace::from_actions(
         &spec,
-        Preset::Jan2016,
+        &Preset::Jan2016.into(),
         BTreeMap::new(),
         property,
         Verdict::Violated,

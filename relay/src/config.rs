@@ -1,7 +1,7 @@
 //! Everything that shapes one relay: the patches and the sizes and timings.
 
 use crate::platform::Millis;
-use patches::{Patches, Preset};
+use patches::Patches;
 use serde::{Deserialize, Serialize};
 
 /// How the timer service's notices are retrieved from the AP's queue.
@@ -71,9 +71,10 @@ pub struct RelayConfig {
 
 impl RelayConfig {
     /// The production shape of a preset (one relay server of 2016).
-    pub fn production(preset: Preset) -> Self {
+    /// Takes a preset or any switch set.
+    pub fn production(patches: impl Into<Patches>) -> Self {
         RelayConfig {
-            patches: preset.patches(),
+            patches: patches.into(),
             workers: 4,
             connection_limit: 70,
             work_areas: 128,
@@ -93,22 +94,22 @@ impl RelayConfig {
 
     /// The production shape with the HSM, upstream and monitor made fast, for
     /// tests on real threads that push hundreds of telegrams in a second.
-    pub fn fast(preset: Preset) -> Self {
+    pub fn fast(patches: impl Into<Patches>) -> Self {
         RelayConfig {
             hsm_latency: 0,
             upstream_latency: 1,
             monitor_period: 3,
-            ..RelayConfig::production(preset)
+            ..RelayConfig::production(patches)
         }
     }
 
     /// A small relay for schedule exploration: one worker, few areas.
-    pub fn small(preset: Preset) -> Self {
+    pub fn small(patches: impl Into<Patches>) -> Self {
         RelayConfig {
             workers: 1,
             connection_limit: 4,
             work_areas: 4,
-            ..RelayConfig::production(preset)
+            ..RelayConfig::production(patches)
         }
     }
 }

@@ -7,7 +7,6 @@
 //!   ([`Timeouts`]);
 //! * the relay-side check, named after the spec's property:
 //!   [`chip_and_system_agree`];
-//! * the verdicts recorded per preset ([`VIOLATED`]);
 //! * the relay -> spec map: [`Load::spec`], the spec instance a workload is.
 //!   There is no step-by-step map: the terminal's rule is a loop inside
 //!   `run_cs`, so the world's actions (send, connection excess, discard,
@@ -16,26 +15,13 @@
 use crate::workload::{RunRecord, Workload};
 use model::cs_block::CsBlock;
 use model::sizes::SizeError;
-use patches::Preset;
+use patches::Patches;
 use relay::cs::{disagreements, CsConfig};
 use relay::platform::Millis;
 use relay::sim::{Chooser, Driver, RunOutcome, Sim};
 use relay::telegram::{CardId, CsId};
 use relay::{EventLog, RelayConfig, Role};
 use std::collections::BTreeMap;
-
-/// The properties the spec violates, by preset (everything else holds).
-pub const VIOLATED: &[(Preset, &str)] = &[
-    (Preset::Jan2016, "chip_and_system_agree"),
-    (Preset::Jan2016, "accepted_request_answered"),
-    (Preset::Jan2016, "no_cs_starves"),
-    (Preset::Mar2016, "chip_and_system_agree"),
-    (Preset::Mar2016, "accepted_request_answered"),
-    (Preset::Mar2016, "no_cs_starves"),
-    (Preset::Apr2016, "chip_and_system_agree"),
-    (Preset::Apr2016, "accepted_request_answered"),
-    (Preset::Apr2016, "no_cs_starves"),
-];
 
 /// Which timeouts can fire. The spec's relay always answers with success
 /// and its Legacy rule fires on connection excess only.
@@ -58,8 +44,8 @@ impl Timeouts {
         }
     }
 
-    fn relay(self, preset: Preset) -> RelayConfig {
-        let production = RelayConfig::small(preset);
+    fn relay(self, patches: Patches) -> RelayConfig {
+        let production = RelayConfig::small(patches);
         match self {
             Timeouts::AsInTheSpec => RelayConfig {
                 telegram_timeout: Self::NEVER,
@@ -83,12 +69,13 @@ pub struct Load {
 impl Load {
     /// The whole relay with this connection limit, and every terminal on a
     /// thread of its own (terminal `n` writes cards `n*100 ..`).
-    pub fn workload(self, preset: Preset, timeouts: Timeouts) -> Workload {
+    pub fn workload(self, patches: impl Into<Patches>, timeouts: Timeouts) -> Workload {
+        let patches: Patches = patches.into();
         let config = RelayConfig {
             connection_limit: self.limit,
-            ..timeouts.relay(preset)
+            ..timeouts.relay(patches)
         };
-        let rule = preset.patches().cs_rule;
+        let rule = patches.cs_rule;
         let terminal = |cs: u16| {
             let cards = (0..self.cards_each).map(|i| CardId(u64::from(cs) * 100 + i));
             CsConfig {
@@ -110,17 +97,18 @@ impl Load {
     /// complete (a deadlock, a panic, the step limit).
     pub fn lost_cards(
         self,
-        preset: Preset,
+        patches: impl Into<Patches>,
         timeouts: Timeouts,
         seed: u64,
     ) -> Result<Vec<CardId>, RunOutcome> {
-        let workload = self.workload(preset, timeouts);
+        let patches: Patches = patches.into();
+        let workload = self.workload(patches, timeouts);
         let chooser = Chooser::Seeded {
             seed,
             clock_jump: 0.03,
         };
         // Preemptions as long as production's telegram timeout.
-        let max_jump = RelayConfig::small(preset).telegram_timeout;
+        let max_jump = RelayConfig::small(patches).telegram_timeout;
         let (report, lost) = Driver::new(chooser).max_clock_jump(max_jump).run(move || {
             let run = workload.run::<Sim>(&EventLog::new());
             chip_and_system_agree(&run).err().unwrap_or_default()
@@ -131,15 +119,15 @@ impl Load {
         }
     }
 
-    /// The spec instance this workload is, at `preset`.
-    pub fn spec(self, preset: Preset) -> Result<CsBlock, SizeError> {
+    /// The spec instance this workload is, at a preset or switch set.
+    pub fn spec(self, patches: impl Into<Patches>) -> Result<CsBlock, SizeError> {
         let sizes = BTreeMap::from([
             ("css".to_string(), u64::from(self.terminals)),
             ("cards".to_string(), self.cards_each),
             ("inflight".to_string(), self.in_flight as u64),
             ("limit".to_string(), self.limit),
         ]);
-        CsBlock::new(preset.patches(), &sizes)
+        CsBlock::new(patches.into(), &sizes)
     }
 }
 

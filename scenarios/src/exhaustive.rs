@@ -19,7 +19,7 @@
 //! so there is nothing to store and compare.
 
 use crate::search::{run_schedule, up_to_symptom, Cause, Finding, CARDS};
-use patches::Preset;
+use patches::{Config, Patches};
 use relay::sim::{Choice, ChoicePoint, Chooser, RunOutcome};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
@@ -66,13 +66,15 @@ impl Exhaustive {
     /// bound allowed (or more schedules than the budget): not a contradiction
     /// of the expectation, a search too small to decide it.
     pub fn inconclusive(&self) -> bool {
-        !self.finding.reproduced && self.finding.cause.expected_on(self.finding.preset)
+        !self.finding.reproduced && self.finding.expected() == Some(true)
     }
 
     /// The result matches the expectation, or the search was too small to
     /// tell ([`Exhaustive::inconclusive`]).
     pub fn as_expected(&self) -> bool {
-        self.finding.reproduced == self.finding.cause.expected_on(self.finding.preset)
+        self.finding
+            .expected()
+            .is_none_or(|want| want == self.finding.reproduced)
             || self.inconclusive()
     }
 
@@ -139,16 +141,20 @@ impl Recorder {
 /// until one reproduces. `progress` gets (schedules run, current level).
 pub fn search_exhaustive(
     cause: Cause,
-    preset: Preset,
+    config: impl Into<Config>,
     bound: u32,
     max_schedules: u64,
     mut progress: impl FnMut(u64, u32),
 ) -> Exhaustive {
+    let config: Config = config.into();
+    let patches = config.patches;
     let started = Instant::now();
     let mut result = Exhaustive {
         finding: Finding {
             cause,
-            preset,
+            preset: config.base,
+            patches,
+            variant: config.variant,
             reproduced: false,
             schedules_tried: 0,
             millis: 0,
@@ -174,7 +180,7 @@ pub fn search_exhaustive(
                 result.finding.millis = started.elapsed().as_millis() as u64;
                 return result;
             }
-            let (run, points) = run_prefix(cause, preset, prefix.clone());
+            let (run, points) = run_prefix(cause, patches, prefix.clone());
             result.finding.schedules_tried += 1;
             result.schedules_per_level[k as usize] += 1;
             progress(result.finding.schedules_tried, k);
@@ -221,7 +227,7 @@ pub fn search_exhaustive(
 /// returns the run and every scheduling point it passed.
 fn run_prefix(
     cause: Cause,
-    preset: Preset,
+    patches: Patches,
     prefix: Vec<Choice>,
 ) -> (crate::search::ScheduleRun, Vec<Point>) {
     let recorder = Arc::new(Mutex::new(Recorder {
@@ -235,7 +241,7 @@ fn run_prefix(
             .unwrap_or_else(|e| e.into_inner())
             .choose(at)
     }));
-    let run = run_schedule(cause, preset, CARDS, chooser);
+    let run = run_schedule(cause, patches, CARDS, chooser);
     let points = std::mem::take(&mut recorder.lock().unwrap_or_else(|e| e.into_inner()).points);
     (run, points)
 }

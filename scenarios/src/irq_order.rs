@@ -6,7 +6,6 @@
 //!   [`hsm_interrupt_kept`] (the relay's form of `hsm_request_completes`:
 //!   a lost interrupt is a completion notice that can never come) and
 //!   [`relay_never_hangs`] with its symptom [`hang_shown_at`];
-//! * the verdicts recorded per preset ([`VIOLATED`]);
 //! * the relay <-> spec map: [`Refinement`] (relay events -> spec actions)
 //!   and [`Steer`] (spec actions -> relay steps).
 
@@ -16,7 +15,7 @@ use crate::steer::{count, expect, stopped, SpecMap, Steered};
 use crate::workload::Scenario;
 use model::irq_order::{Hsm as SpecHsm, IrqOrder, IrqOrderAction, RequestOutcome, Source};
 use model::{Spec, SpecName};
-use patches::{HsmGuard, IrqMode, Monitor, Preset};
+use patches::{HsmGuard, IrqMode, Monitor, Patches, Preset};
 use relay::events::{Event, EventKind, IrqSource};
 use relay::{CryptoPath, Delivery, RelayConfig, Role};
 
@@ -42,19 +41,13 @@ impl Scenario {
 /// The relay of the seeded search. The monitor raises far more often than
 /// every 2 hours: a collision that took weeks in production becomes likely
 /// in a few schedules.
-pub fn search_config(preset: Preset) -> RelayConfig {
+pub fn search_config(patches: impl Into<Patches>) -> RelayConfig {
     RelayConfig {
         monitor_period: 500,
         monitor_raises: Some(10),
-        ..RelayConfig::small(preset)
+        ..RelayConfig::small(patches)
     }
 }
-
-/// The properties the spec violates, by preset (everything else holds).
-pub const VIOLATED: &[(Preset, &str)] = &[
-    (Preset::Jan2016, "hsm_request_completes"),
-    (Preset::Jan2016, "relay_never_hangs"),
-];
 
 // ------------------------------------------------------- relay-side checks
 
@@ -139,8 +132,8 @@ pub struct Refinement {
 }
 
 impl Refinement {
-    pub fn new(preset: Preset) -> Self {
-        let patches = preset.patches();
+    pub fn new(patches: impl Into<Patches>) -> Self {
+        let patches = patches.into();
         Refinement {
             walk: Walk::new(IrqOrder {
                 irq_mode: patches.irq_mode,

@@ -7,7 +7,7 @@ use crate::refine::{in_scope, parse_jsonl, Report, ValidateError};
 use crate::workload::{RunRecord, Scenario};
 use crate::{irq_order, timer_free};
 use model::SpecName;
-use patches::Preset;
+use patches::{Config, Preset};
 use relay::events::{Event, EventLog};
 use relay::Platform;
 use std::collections::BTreeMap;
@@ -97,16 +97,20 @@ pub fn violation_message(property: RelayCheck, preset: Preset, detail: &str) -> 
 }
 
 impl Scenario {
-    /// The scenario a trace describes (patches: the preset's).
+    /// The scenario a trace describes, on the trace's configuration.
     pub fn from_trace(
         spec: SpecName,
-        preset: Preset,
+        config: &Config,
         sizes: &BTreeMap<String, u64>,
     ) -> Result<Self, String> {
         let base = match spec {
-            SpecName::TimerFree => Scenario::timer_free(preset),
-            SpecName::IrqOrder => Scenario::irq_order(preset),
+            SpecName::TimerFree => Scenario::timer_free(config.base),
+            SpecName::IrqOrder => Scenario::irq_order(config.base),
             SpecName::CsBlock => return Err("cs-block is not explored by loom-tests".into()),
+        };
+        let base = Scenario {
+            patches: config.patches,
+            ..base
         };
         let get = |name: &str| {
             sizes
@@ -153,18 +157,29 @@ impl Scenario {
 }
 
 /// Parses and validates a JSON-lines log.
-pub fn validate_jsonl(text: &str, spec: &str, preset: Preset) -> Result<Report, ValidateError> {
-    validate(&parse_jsonl(text)?, spec, preset)
+pub fn validate_jsonl(
+    text: &str,
+    spec: &str,
+    config: impl Into<Config>,
+) -> Result<Report, ValidateError> {
+    validate(&parse_jsonl(text)?, spec, config)
 }
 
 /// Checks `events` against spec `spec` (a name) at `preset`. An empty log,
 /// or one in which no event is a step of the spec, is an error.
-pub fn validate(events: &[Event], spec: &str, preset: Preset) -> Result<Report, ValidateError> {
+pub fn validate(
+    events: &[Event],
+    spec: &str,
+    config: impl Into<Config>,
+) -> Result<Report, ValidateError> {
+    let config: Config = config.into();
+    let preset = config.patches;
     let name: SpecName = spec.parse()?;
     if events.is_empty() {
         return Err(ValidateError::Empty);
     }
-    let mut report = Report::new(name, preset, events.len());
+    let mut report = Report::new(name, config.base, events.len());
+    report.preset = config.name();
     let scope = in_scope(events, &mut report);
     match name {
         SpecName::TimerFree => timer_free::Refinement::new(scope, preset)?.run(scope, &mut report),

@@ -9,11 +9,11 @@
 //!   schedule in which it does so while the HSM's interrupt is still pending
 //!   loses the HSM's, and the relay never answers again.
 
-use crate::expect::expected_verdict;
+use crate::expect::expected_at_defaults;
 use crate::workload::Workload;
 use crate::{irq_order, timer_free};
 use model::{Origin, Schedule, SpecName, Trace, Verdict};
-use patches::Preset;
+use patches::{Config, Patches, Preset, Variant};
 use relay::config::RelayConfig;
 use relay::cs::CsConfig;
 use relay::events::{Event, EventLog};
@@ -72,10 +72,12 @@ impl Cause {
             .find(|c| c.spec() == spec && c.property() == property)
     }
 
-    /// Whether the cause must reproduce on `preset`: exactly where the spec
-    /// violates its property.
-    pub fn expected_on(self, preset: Preset) -> bool {
-        expected_verdict(self.spec(), preset, self.property()) == Verdict::Violated
+    /// Whether the cause must reproduce on switch set `patches`: exactly
+    /// where the spec's property is expected violated at default sizes.
+    /// `None` where no verdict is recorded for that switch set.
+    pub fn expected_on(self, patches: impl Into<Patches>) -> Option<bool> {
+        expected_at_defaults(self.spec(), &patches.into(), self.property())
+            .map(|v| v == Verdict::Violated)
     }
 
     /// What "reproduced" means, for reports.
@@ -126,22 +128,23 @@ impl<'de> Deserialize<'de> for Cause {
 }
 
 /// The relay each cause is searched with (its mechanism's `search_config`).
-pub fn scenario_config(cause: Cause, preset: Preset) -> RelayConfig {
+pub fn scenario_config(cause: Cause, patches: impl Into<Patches>) -> RelayConfig {
     match cause.spec() {
-        SpecName::IrqOrder => irq_order::search_config(preset),
-        _ => timer_free::search_config(preset),
+        SpecName::IrqOrder => irq_order::search_config(patches),
+        _ => timer_free::search_config(patches),
     }
 }
 
 /// The whole relay (every thread, production timings) and one CS with its
 /// production search timeout, sending `cards` cards one after another.
-pub fn search_workload(cause: Cause, preset: Preset, cards: u64) -> Workload {
-    let config = scenario_config(cause, preset);
+pub fn search_workload(cause: Cause, patches: impl Into<Patches>, cards: u64) -> Workload {
+    let config = scenario_config(cause, patches);
     let cards = (1..=cards).map(CardId).collect();
+    let rule = config.patches.cs_rule;
     Workload {
         roles: Role::all_for(&config),
         config,
-        terminals: vec![CsConfig::new(CsId(1), cards, preset.patches().cs_rule)],
+        terminals: vec![CsConfig::new(CsId(1), cards, rule)],
         first_terminal_inline: true,
     }
 }
@@ -161,8 +164,13 @@ pub struct ScheduleRun {
 }
 
 /// Runs one scenario body, the CS sending `cards` cards, under `chooser`.
-pub fn run_schedule(cause: Cause, preset: Preset, cards: u64, chooser: Chooser) -> ScheduleRun {
-    let workload = search_workload(cause, preset, cards);
+pub fn run_schedule(
+    cause: Cause,
+    patches: impl Into<Patches>,
+    cards: u64,
+    chooser: Chooser,
+) -> ScheduleRun {
+    let workload = search_workload(cause, patches, cards);
     // A schedule may preempt a thread for as long as a telegram's timeout,
     // not longer: that is the race window of 2016, and it keeps timelines short.
     let max_jump = workload.config.telegram_timeout;
@@ -191,11 +199,17 @@ pub fn run_schedule(cause: Cause, preset: Preset, cards: u64, chooser: Chooser) 
     }
 }
 
-/// The result of a search for one cause on one preset.
+/// The result of a search for one cause on one configuration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Finding {
     pub cause: Cause,
+    /// The configuration's base preset ...
     pub preset: Preset,
+    /// ... and its full switch set ...
+    pub patches: Patches,
+    /// ... and the variant file it came from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<Variant>,
     pub reproduced: bool,
     pub schedules_tried: u64,
     pub millis: u64,
@@ -210,6 +224,21 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The configuration searched.
+    pub fn config(&self) -> Config {
+        Config {
+            base: self.preset,
+            patches: self.patches,
+            variant: self.variant.clone(),
+        }
+    }
+
+    /// Whether the cause must reproduce on this configuration (`None`: no
+    /// verdict recorded for it).
+    pub fn expected(&self) -> Option<bool> {
+        self.cause.expected_on(self.patches)
+    }
+
     /// The reproducing schedule as a trace: the spec and property of the
     /// cause, the cards the CS sent, the driver's choices.
     pub fn to_trace(&self) -> Trace {
@@ -217,6 +246,8 @@ impl Finding {
             format: model::trace::FORMAT,
             spec: self.cause.spec().name().to_string(),
             preset: self.preset,
+            patches: Some(self.patches),
+            variant: self.variant.clone(),
             sizes: BTreeMap::from([("cards".to_string(), CARDS)]),
             property: self.cause.property().to_string(),
             verdict: if self.reproduced {
@@ -251,22 +282,25 @@ pub fn seeds(seed: u64, budget: u64) -> Option<std::ops::RangeInclusive<u64>> {
 
 /// Tries `budget` seeded schedules, from `seed` on, until one reproduces
 /// (as many as fit below `u64::MAX`: check with [`seeds`] first).
-pub fn search(cause: Cause, preset: Preset, seed: u64, budget: u64) -> Finding {
-    search_with_progress(cause, preset, seed, budget, |_| {})
+pub fn search(cause: Cause, config: impl Into<Config>, seed: u64, budget: u64) -> Finding {
+    search_with_progress(cause, config, seed, budget, |_| {})
 }
 
 /// As [`search`], calling `progress` with the number of schedules tried.
 pub fn search_with_progress(
     cause: Cause,
-    preset: Preset,
+    config: impl Into<Config>,
     seed: u64,
     budget: u64,
     mut progress: impl FnMut(u64),
 ) -> Finding {
+    let config = config.into();
     let started = Instant::now();
     let mut finding = Finding {
         cause,
-        preset,
+        preset: config.base,
+        patches: config.patches,
+        variant: config.variant,
         reproduced: false,
         schedules_tried: 0,
         millis: 0,
@@ -281,7 +315,7 @@ pub fn search_with_progress(
             seed: s,
             clock_jump: CLOCK_JUMP,
         };
-        let run = run_schedule(cause, preset, CARDS, chooser);
+        let run = run_schedule(cause, finding.patches, CARDS, chooser);
         finding.schedules_tried += 1;
         progress(finding.schedules_tried);
         if let RunOutcome::Panicked { .. } | RunOutcome::StepLimit { .. } = &run.report.outcome {

@@ -6,7 +6,6 @@
 //! * the relay-side checks, named after the spec's properties:
 //!   [`no_free_of_unallocated`], [`no_spurious_termination`],
 //!   [`exactly_one_reply`], [`no_leak`];
-//! * the verdicts recorded per preset ([`VIOLATED`]);
 //! * the relay <-> spec map: [`Refinement`] (relay events -> spec actions)
 //!   and [`Steer`] (spec actions -> relay steps).
 
@@ -16,7 +15,7 @@ use crate::steer::{count, expect, stopped, SpecMap, Steered};
 use crate::workload::{RunRecord, Scenario};
 use model::timer_free::{Message, TimerFree, TimerFreeAction, TimerFreeState};
 use model::{Spec, SpecName};
-use patches::Preset;
+use patches::{Patches, Preset};
 use relay::events::{Event, EventKind, ThreadName};
 use relay::shared::Observation;
 use relay::telegram::TelegramId;
@@ -44,23 +43,9 @@ impl Scenario {
 
 /// The relay of the seeded search: production timings; the monitor's 2-hour
 /// period never comes.
-pub fn search_config(preset: Preset) -> RelayConfig {
-    RelayConfig::small(preset)
+pub fn search_config(patches: impl Into<Patches>) -> RelayConfig {
+    RelayConfig::small(patches)
 }
-
-/// The properties the spec violates, by preset (everything else holds).
-/// Why each is expected: docs/specs.md.
-pub const VIOLATED: &[(Preset, &str)] = &[
-    (Preset::Jan2016, "no_free_of_unallocated"),
-    (Preset::Jan2016, "no_spurious_termination"),
-    (Preset::Jan2016, "exactly_one_reply"),
-    (Preset::Jan2016, "telegrams_finish"),
-    (Preset::Mar2016, "no_free_of_unallocated"),
-    (Preset::Mar2016, "no_spurious_termination"),
-    (Preset::Mar2016, "exactly_one_reply"),
-    (Preset::Mar2016, "telegrams_finish"),
-    (Preset::Apr2016, "no_spurious_termination"),
-];
 
 // ------------------------------------------------------- relay-side checks
 
@@ -207,7 +192,8 @@ pub struct Refinement {
 }
 
 impl Refinement {
-    pub fn new(events: &[Event], preset: Preset) -> Result<Self, ValidateError> {
+    pub fn new(events: &[Event], patches: impl Into<Patches>) -> Result<Self, ValidateError> {
+        let patches: Patches = patches.into();
         // A telegram belongs to the worker whose thread first handles it.
         let mut route = BTreeMap::new();
         for e in events {
@@ -230,7 +216,7 @@ impl Refinement {
             route,
             arrivals,
             workers: BTreeMap::new(),
-            timer_fix: preset.patches().timer_fix,
+            timer_fix: patches.timer_fix,
         })
     }
 

@@ -20,17 +20,18 @@ use model::search::{Identity, StateGraph};
 use model::sizes::{parse_overrides, resolve, SizeError};
 use model::{Origin, Property, PropertyKind, Spec, SpecName, Trace, UnknownSpec, Verdict};
 use model::{SharedSpec, SpecJob};
-use patches::{Preset, UnknownPreset};
+use patches::{Config, Patches, Preset, UnknownPreset};
 use scenarios::expected_verdict;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// Which specs and presets to check, and the size overrides (`k=v`).
+/// Which specs and configurations to check, and the size overrides (`k=v`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckSelection {
     pub specs: Vec<SpecName>,
-    pub presets: Vec<Preset>,
+    /// Presets, presets with switch overrides, or variants.
+    pub configs: Vec<Config>,
     /// Complete sizes per selected spec (defaults + overrides).
     pub sizes: BTreeMap<SpecName, BTreeMap<String, u64>>,
     /// Only this property (`chukei check --property`); `None`: all.
@@ -74,16 +75,17 @@ impl CheckSelection {
         CheckSelection::new(specs, presets, sizes)
     }
 
-    /// The checks of `specs` x `presets`, with size overrides (`k=v`).
+    /// The checks of `specs` x `configs` (presets or configurations), with
+    /// size overrides (`k=v`).
     pub fn new(
         specs: Vec<SpecName>,
-        presets: Vec<Preset>,
+        configs: Vec<impl Into<Config>>,
         sizes: &[String],
     ) -> Result<Self, SelectionError> {
         let sizes = resolve_sizes(&specs, sizes)?;
         Ok(CheckSelection {
             specs,
-            presets,
+            configs: configs.into_iter().map(Into::into).collect(),
             sizes,
             property: None,
             symmetry: true,
@@ -181,7 +183,9 @@ fn resolve_sizes(
 #[derive(Debug, Clone, Serialize)]
 pub struct Progress {
     pub spec: &'static str,
+    /// The configuration's base preset and its name.
     pub preset: Preset,
+    pub config: String,
     /// "explore" (the full graph), "explore-reduced" (the
     /// symmetry-reduced one) or "search" (one property, until its first
     /// counterexample).
@@ -191,17 +195,22 @@ pub struct Progress {
     pub done: bool,
 }
 
-/// The verdict of one property of one spec on one preset.
+/// The verdict of one property of one spec on one configuration.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
     pub spec: String,
+    /// The configuration's base preset ...
     pub preset: Preset,
+    /// ... its name (the preset's, `2016-01+irq=physical`, or a variant's) ...
+    pub config: String,
+    /// ... and its full switch set.
+    pub patches: Patches,
     pub property: String,
     pub kind: PropertyKind,
     pub verdict: Verdict,
-    /// The verdict recorded for this (spec, preset, property)
-    /// ([`scenarios::expected_verdict`]).
-    pub expected: Verdict,
+    /// The verdict recorded for this (spec, switch set, sizes, property) in
+    /// `scenarios/expectations.toml`; `None` where none is recorded.
+    pub expected: Option<Verdict>,
     /// "bfs" or "fair-lasso".
     pub checker: String,
     /// Unique states the deciding checker explored (symmetry classes when
@@ -228,8 +237,9 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
+    /// False only where a recorded expectation differs.
     pub fn matches_expectation(&self) -> bool {
-        self.verdict == self.expected
+        self.expected.is_none_or(|e| e == self.verdict)
     }
 }
 
@@ -246,10 +256,10 @@ pub fn run_checks(
     let mut results = Vec::new();
     for &name in &selection.specs {
         let sizes = &selection.sizes[&name];
-        for &preset in &selection.presets {
+        for config in &selection.configs {
             let checked = check_with(
                 name,
-                preset,
+                config.clone(),
                 sizes,
                 selection.property.as_deref(),
                 selection.symmetry,
@@ -261,11 +271,12 @@ pub fn run_checks(
     results
 }
 
-/// All properties of one spec on one preset; `sizes` may be partial
-/// (defaults fill the rest) and are recorded complete in the traces.
+/// All properties of one spec on one preset or configuration; `sizes` may
+/// be partial (defaults fill the rest) and are recorded complete in the
+/// traces.
 pub fn check_spec_preset(
     name: SpecName,
-    preset: Preset,
+    preset: impl Into<Config>,
     sizes: &BTreeMap<String, u64>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<CheckResult>, SizeError> {
@@ -276,17 +287,18 @@ pub fn check_spec_preset(
 /// or without symmetry reduction.
 pub fn check_with(
     name: SpecName,
-    preset: Preset,
+    config: impl Into<Config>,
     sizes: &BTreeMap<String, u64>,
     property: Option<&str>,
     symmetry: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<CheckResult>, SizeError> {
     let sizes = resolve(name.name(), name.size_params(), sizes)?;
-    let patches = preset.patches();
+    let config: Config = config.into();
+    let patches = config.patches;
     let run = Run {
         name,
-        preset,
+        config,
         sizes: sizes.clone(),
         property: property.map(str::to_string),
         symmetry,
@@ -307,10 +319,10 @@ impl SpecJob for CheckJob<'_> {
     }
 }
 
-/// One (spec, preset, sizes) being checked.
+/// One (spec, configuration, sizes) being checked.
 struct Run {
     name: SpecName,
-    preset: Preset,
+    config: Config,
     sizes: BTreeMap<String, u64>,
     /// Only this property, when given.
     property: Option<String>,
@@ -446,7 +458,8 @@ impl Run {
     ) -> Progress {
         Progress {
             spec: self.name.name(),
-            preset: self.preset,
+            preset: self.config.base,
+            config: self.config.name(),
             checker,
             states,
             states_per_sec: states as f64 / started.elapsed().as_secs_f64().max(1e-9),
@@ -539,11 +552,13 @@ impl Run {
     ) -> CheckResult {
         let mut result = CheckResult {
             spec: self.name.name().to_string(),
-            preset: self.preset,
+            preset: self.config.base,
+            config: self.config.name(),
+            patches: self.config.patches,
             property: property.to_string(),
             kind,
             verdict,
-            expected: expected_verdict(self.name, self.preset, property),
+            expected: expected_verdict(self.name, &self.config.patches, &self.sizes, property),
             checker: checker.to_string(),
             states,
             symmetry: false,
@@ -566,7 +581,7 @@ impl Run {
         };
         let trace = Trace::from_actions(
             spec,
-            self.preset,
+            &self.config,
             self.sizes.clone(),
             property,
             verdict,
@@ -611,10 +626,18 @@ impl Counts {
     }
 }
 
-/// The verdict matrix as a text table, with totals and states/s.
+/// The verdict matrix as a text table, with totals and states/s. The
+/// `expected` column is `-` where no verdict is recorded; configurations
+/// that are not a preset are listed with their full switch set.
 pub fn render_matrix(results: &[CheckResult]) -> String {
+    let width = results
+        .iter()
+        .map(|r| r.config.len())
+        .max()
+        .unwrap_or(0)
+        .max("preset".len());
     let mut out = format!(
-        "{:<11} {:<9} {:<26} {:<9} {:<9} {:>8} {:>9} {:>7} {:>5}\n",
+        "{:<11} {:<width$} {:<26} {:<9} {:<9} {:>8} {:>9} {:>7} {:>5}\n",
         "spec", "preset", "property", "verdict", "expected", "states", "unreduced", "ms", "steps"
     );
     for r in results {
@@ -626,13 +649,14 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
         let unreduced = r
             .states_unreduced
             .map_or("-".to_string(), |n| n.to_string());
+        let expected = r.expected.map_or("-".to_string(), |e| e.to_string());
         out += &format!(
-            "{:<11} {:<9} {:<26} {:<9} {:<9} {:>8} {:>9} {:>7} {:>5}{}\n",
+            "{:<11} {:<width$} {:<26} {:<9} {:<9} {:>8} {:>9} {:>7} {:>5}{}\n",
             r.spec,
-            r.preset.name(),
+            r.config,
             r.property,
             r.verdict.to_string(),
-            r.expected.to_string(),
+            expected,
             r.states,
             unreduced,
             r.millis,
@@ -645,10 +669,12 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
         );
     }
     let mismatches = results.iter().filter(|r| !r.matches_expectation()).count();
+    let unrecorded = results.iter().filter(|r| r.expected.is_none()).count();
     out += &format!(
-        "{} checks, {} unexpected. Steps of a lasso are prefix+cycle.\n",
+        "{} checks, {} unexpected, {} without a recorded expectation. Steps of a lasso are prefix+cycle.\n",
         results.len(),
-        mismatches
+        mismatches,
+        unrecorded
     );
     if results.iter().any(|r| r.symmetry) {
         out += "Safety and reachability ran on the symmetry-reduced graph (states: symmetry classes; --no-symmetry to compare); liveness on the full one.\n";
@@ -658,20 +684,33 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
         "{states} states explored in {millis} ms ({:.0} states/s)\n",
         states as f64 * 1000.0 / (millis.max(1) as f64)
     );
-    out
+    out + &render_configs(results)
 }
 
-/// Unique states and time per (spec, preset) run, summed: each graph a run
+/// The switch set of every checked configuration that is not a preset.
+fn render_configs(results: &[CheckResult]) -> String {
+    let mut seen: BTreeMap<&str, &Patches> = BTreeMap::new();
+    for r in results.iter().filter(|r| r.config != r.preset.name()) {
+        seen.insert(&r.config, &r.patches);
+    }
+    seen.iter()
+        .map(|(name, patches)| format!("config {name}: {patches}\n"))
+        .collect()
+}
+
+/// Unique states and time per (spec, configuration) run, summed: each graph a run
 /// explored (reduced, full) once, and its slowest property's time (which
 /// includes the exploration).
 fn throughput(results: &[CheckResult]) -> (usize, u64) {
-    let mut runs: BTreeMap<(&str, Preset), (usize, u64)> = BTreeMap::new();
+    let mut runs: BTreeMap<(&str, &str), (usize, u64)> = BTreeMap::new();
     for r in results {
         let graphs = match (r.states_reduced, r.states_unreduced) {
             (None, None) => r.states,
             (reduced, unreduced) => reduced.unwrap_or(0) + unreduced.unwrap_or(0),
         };
-        let run = runs.entry((r.spec.as_str(), r.preset)).or_default();
+        let run = runs
+            .entry((r.spec.as_str(), r.config.as_str()))
+            .or_default();
         *run = (run.0.max(graphs), run.1.max(r.millis));
     }
     runs.values()
@@ -686,12 +725,17 @@ pub fn render_timelines(results: &[CheckResult]) -> String {
 
 /// The `chukei check` command line that finds `r`'s counterexample again.
 pub fn check_command(r: &CheckResult) -> String {
-    format!(
+    let command = format!(
         "replay: chukei check --spec {} --preset {} --property {}",
         r.spec,
         r.preset.name(),
         r.property
-    )
+    );
+    if r.config == r.preset.name() {
+        command
+    } else {
+        format!("{command}  (configuration {})", r.config)
+    }
 }
 
 /// The number of steps, `prefix+cycle` for a lasso (the cycle marker line
@@ -719,14 +763,16 @@ pub fn render_timelines_with(
                 == (&r.spec, &r.property, &r.counterexample, &r.final_state)
         };
         match groups.iter_mut().find(|(g, _)| same(g)) {
-            Some((_, presets)) => presets.push(r.preset.name()),
-            None => groups.push((r, vec![r.preset.name()])),
+            Some((_, presets)) => presets.push(r.config.as_str()),
+            None => groups.push((r, vec![r.config.as_str()])),
         }
     }
     let mut out = String::new();
     for (r, presets) in groups {
+        // The lasso checker finds *a* fair cycle behind a shortest prefix,
+        // not the shortest prefix+cycle overall: say so.
         let shape = if r.cycle_start.is_some() {
-            "fair lasso"
+            "fair lasso, not guaranteed shortest"
         } else {
             "shortest path"
         };

@@ -1,0 +1,66 @@
+//! The configuration arguments every command that runs a spec or the relay
+//! takes: `--preset`, `--patch NAME=VALUE` overrides, `--variant FILE`.
+
+use crate::{all_or_one, Selection};
+use anyhow::{Context, Result};
+use patches::{Config, PatchError, Preset, SWITCHES};
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConfigArgs {
+    /// Preset (the base the `--patch` overrides apply to).
+    #[arg(long, default_value = "all", value_parser = all_or_one::<Preset>())]
+    preset: Selection<Preset>,
+    /// Override one switch of the preset (repeatable), e.g.
+    /// `--patch hsm_guard=error-on-interrupted --patch irq=logical`.
+    #[arg(long = "patch", value_name = "NAME=VALUE", value_parser = parse_patch, long_help = patch_help())]
+    patches: Vec<String>,
+    /// A variant file (TOML: `name`, `description`, `base` preset and a
+    /// `[switches]` table of overrides) instead of `--preset`.
+    #[arg(long, value_name = "FILE", conflicts_with = "preset")]
+    variant: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// The selected configurations: each preset (or the variant) with the
+    /// overrides applied.
+    pub fn configs(&self) -> Result<Vec<Config>> {
+        let bases = match &self.variant {
+            Some(path) => vec![read_variant(path)?],
+            None => self.preset.0.iter().map(|&p| Config::preset(p)).collect(),
+        };
+        bases
+            .into_iter()
+            .map(|c| c.patched(&self.patches).map_err(Into::into))
+            .collect()
+    }
+}
+
+fn read_variant(path: &PathBuf) -> Result<Config> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading variant file {}", path.display()))?;
+    Config::from_variant_toml(&text).with_context(|| format!("variant file {}", path.display()))
+}
+
+/// Checks one `NAME=VALUE` at parse time, so a typo is a usage error.
+fn parse_patch(patch: &str) -> Result<String, PatchError> {
+    Preset::Jan2016.patches().apply(patch)?;
+    Ok(patch.to_string())
+}
+
+/// `--help` for `--patch`: every switch with its values.
+fn patch_help() -> String {
+    let mut help = String::from(
+        "Override one switch of the preset (repeatable), e.g. \
+         `--patch hsm_guard=error-on-interrupted --patch irq=logical`. Switches:",
+    );
+    for switch in SWITCHES {
+        help += &format!(
+            "\n  {}: {} ({})",
+            switch.name,
+            (switch.values)(),
+            switch.doc
+        );
+    }
+    help
+}
