@@ -530,7 +530,7 @@ fn report_shows_matrix_and_timelines() {
     // A lasso's heading counts prefix+cycle steps, not the cycle marker line.
     assert!(
         report.contains(
-            "irq-order 2016-01 hsm_request_completes violated (fair-lasso, 4+2 steps, fair lasso)"
+            "irq-order 2016-01 hsm_request_completes violated (fair-lasso, 4+2 steps, fair lasso"
         ),
         "{report}"
     );
