@@ -55,6 +55,10 @@ pub struct Args {
     /// First card number; use a new range for each run against one relayd.
     #[arg(long, default_value_t = 1)]
     first_card: u64,
+    /// Per-CS keys (the relayd's key file): each terminal seals its
+    /// requests with its own key and checks the answers.
+    #[arg(long, value_name = "FILE")]
+    keys: Option<std::path::PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -85,6 +89,17 @@ impl Args {
         c.backoff = self.backoff;
         c.answer_deadline = self.search_timeout.max(Duration::from_secs(1)) * 2;
         c.first_card = self.first_card;
+        if let Some(path) = &self.keys {
+            let keys = server::seal::KeyRing::from_file(path)?;
+            if let Some(cs) = (1..=self.cs).find(|&cs| !keys.contains(relay::telegram::CsId(cs))) {
+                bail!(
+                    "{} has no key for cs-{cs} (terminals are cs-1..cs-{})",
+                    path.display(),
+                    self.cs
+                );
+            }
+            c.keys = Some(std::sync::Arc::new(keys));
+        }
         Ok(c)
     }
 }

@@ -46,6 +46,11 @@ pub struct Args {
     /// dropped).
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     frame_deadline: Duration,
+    /// Per-CS keys (`CS-NUMBER 64-HEX-DIGIT-KEY` per line): every request
+    /// must then be sealed by its CS; forged, tampered, replayed and
+    /// other-CS telegrams are rejected before they reach the relay.
+    #[arg(long, value_name = "FILE")]
+    keys: Option<std::path::PathBuf>,
     /// Log lines as text or JSON (every line names its thread and telegram;
     /// `RUST_LOG=info,relay=debug` adds every relay event).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -60,7 +65,7 @@ fn millis(d: Duration) -> u64 {
 }
 
 impl Args {
-    fn server_config(&self) -> ServerConfig {
+    fn server_config(&self) -> Result<ServerConfig> {
         let relay = RelayConfig {
             workers: self.workers,
             connection_limit: self.max_connections,
@@ -72,19 +77,19 @@ impl Args {
         };
         let mut config = ServerConfig::new(relay);
         config.frame_deadline = self.frame_deadline.max(Duration::from_millis(1));
-        config
+        if let Some(path) = &self.keys {
+            config.keys = Some(std::sync::Arc::new(server::seal::KeyRing::from_file(path)?));
+        }
+        Ok(config)
     }
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
+    let config = args.server_config()?;
     let listener =
         TcpListener::bind(args.listen).with_context(|| format!("listening on {}", args.listen))?;
-    let relayd = Relayd::start(
-        listener,
-        args.server_config(),
-        relay::EventLog::tracing_only(),
-    )
-    .context("starting relayd")?;
+    let relayd = Relayd::start(listener, config, relay::EventLog::tracing_only())
+        .context("starting relayd")?;
     let stopper = relayd.stopper();
     ctrlc::set_handler(move || stopper.stop()).context("installing the SIGINT/SIGTERM handler")?;
     eprintln!(
@@ -103,6 +108,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             s.connections, s.admitted, s.answered, s.connection_excess, s.lost_by_relay,
             s.shutdown_errors, s.vanished, s.malformed, s.oversized, s.stalled, s.closed_early
         );
+        for (reason, n) in &s.rejected {
+            say!("  rejected {reason}: {n}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

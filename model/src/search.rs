@@ -10,8 +10,8 @@
 
 use crate::spec::{Property, PropertyKind, Spec};
 use crate::trace::Verdict;
-use std::borrow::Cow;
-use std::collections::HashMap;
+use hashbrown::HashTable;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 
 /// Which states a search treats as one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub enum Identity {
 pub struct StateGraph<S: Spec> {
     pub states: Vec<S::State>,
     /// Enabled actions of each state with their target index.
-    pub edges: Vec<Vec<(S::Action, usize)>>,
+    pub edges: Edges<S::Action>,
     /// BFS tree: how each state was first reached (shortest path).
     parent: Vec<Option<(usize, S::Action)>>,
     depth: Vec<usize>,
@@ -90,6 +90,49 @@ impl<S: Spec> StateGraph<S> {
         }
         actions.reverse();
         actions
+    }
+}
+
+/// The edges of a state graph, all in one vector in the order the states
+/// were expanded (ids ascending): no allocation per state. `edges[id]` is
+/// state `id`'s enabled actions with their targets (empty until expanded).
+#[derive(Debug, Clone)]
+pub struct Edges<A> {
+    all: Vec<(A, usize)>,
+    /// Where each expanded state's edges start in `all`, and one past the
+    /// last state's end.
+    starts: Vec<usize>,
+}
+
+impl<A> Default for Edges<A> {
+    fn default() -> Self {
+        Edges {
+            all: Vec::new(),
+            starts: vec![0],
+        }
+    }
+}
+
+impl<A> Edges<A> {
+    /// Ends the edges of state `id`, the next one expanded.
+    fn close(&mut self, id: usize) {
+        debug_assert_eq!(id + 1, self.starts.len(), "states expand in id order");
+        self.starts.push(self.all.len());
+    }
+
+    /// Edges in the whole graph.
+    pub fn total(&self) -> usize {
+        self.all.len()
+    }
+}
+
+impl<A> std::ops::Index<usize> for Edges<A> {
+    type Output = [(A, usize)];
+    fn index(&self, id: usize) -> &[(A, usize)] {
+        match (self.starts.get(id), self.starts.get(id + 1)) {
+            (Some(&start), Some(&end)) => &self.all[start..end],
+            _ => &[],
+        }
     }
 }
 
@@ -159,8 +202,14 @@ struct Bfs<'a, S: Spec> {
     /// to save memory on large specs.
     keep_edges: bool,
     graph: StateGraph<S>,
-    /// Each state (or, for [`Identity::Symmetric`], its representative) to its id.
-    index: HashMap<S::State, usize>,
+    /// The ids of the states, by the hash of the state (or, for
+    /// [`Identity::Symmetric`], of its representative): each state is
+    /// stored once, in the graph, not again as a key.
+    index: HashTable<u32>,
+    hasher: BuildHasherDefault<DefaultHasher>,
+    /// For [`Identity::Symmetric`]: each class's representative by id (the
+    /// graph keeps the member first found, whose BFS path is a real one).
+    representatives: Vec<S::State>,
 }
 
 impl<'a, S: Spec> Bfs<'a, S> {
@@ -171,11 +220,13 @@ impl<'a, S: Spec> Bfs<'a, S> {
             keep_edges,
             graph: StateGraph {
                 states: Vec::new(),
-                edges: Vec::new(),
+                edges: Edges::default(),
                 parent: Vec::new(),
                 depth: Vec::new(),
             },
-            index: HashMap::new(),
+            index: HashTable::new(),
+            hasher: BuildHasherDefault::default(),
+            representatives: Vec::new(),
         };
         for init in spec.init_states() {
             bfs.discover(init, None);
@@ -215,22 +266,38 @@ impl<'a, S: Spec> Bfs<'a, S> {
         for (action, next) in self.spec.successors(&self.graph.states[id]) {
             let target = self.discover(next, Some((id, &action)));
             if self.keep_edges {
-                self.graph.edges[id].push((action, target));
+                self.graph.edges.all.push((action, target));
             }
+        }
+        if self.keep_edges {
+            self.graph.edges.close(id);
         }
     }
 
     /// The id of `state`, added with how it was reached if it is new.
     fn discover(&mut self, state: S::State, parent: Option<(usize, &S::Action)>) -> usize {
-        let key = match self.identity {
-            Identity::Exact => Cow::Borrowed(&state),
-            Identity::Symmetric => Cow::Owned(S::representative(&state)),
+        let representative = match self.identity {
+            Identity::Exact => None,
+            Identity::Symmetric => Some(S::representative(&state)),
         };
-        if let Some(&id) = self.index.get(key.as_ref()) {
-            return id;
+        let key = representative.as_ref().unwrap_or(&state);
+        let hash = self.hasher.hash_one(key);
+        let stored = match self.identity {
+            Identity::Exact => &self.graph.states,
+            Identity::Symmetric => &self.representatives,
+        };
+        if let Some(&id) = self.index.find(hash, |&id| stored[id as usize] == *key) {
+            return id as usize;
         }
         let id = self.graph.len();
-        self.index.insert(key.into_owned(), id);
+        let id32 = u32::try_from(id).expect("fewer than 2^32 states");
+        let (graph, representatives) = (&self.graph, &self.representatives);
+        let rehash = |&id: &u32| match representatives.get(id as usize) {
+            Some(r) => self.hasher.hash_one(r),
+            None => self.hasher.hash_one(&graph.states[id as usize]),
+        };
+        self.index.insert_unique(hash, id32, rehash);
+        self.representatives.extend(representative);
         let graph = &mut self.graph;
         let depth = parent.map_or(0, |(from, _)| graph.depth[from] + 1);
         graph.depth.push(depth);
@@ -238,7 +305,6 @@ impl<'a, S: Spec> Bfs<'a, S> {
             .parent
             .push(parent.map(|(from, action)| (from, action.clone())));
         graph.states.push(state);
-        graph.edges.push(Vec::new());
         id
     }
 }

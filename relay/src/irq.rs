@@ -163,11 +163,23 @@ impl<P: Platform> IrqController<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deadline::within;
     use crate::platform::Std;
+    use std::sync::Arc;
+
+    fn controller(mode: IrqMode) -> Arc<IrqController<Std>> {
+        Arc::new(IrqController::new(mode))
+    }
+
+    /// The CPU's next interrupt, failing the test if the wait does not end.
+    fn take(irq: &Arc<IrqController<Std>>) -> Option<IrqSource> {
+        let irq = irq.clone();
+        within("IrqController::take", move || irq.take())
+    }
 
     #[test]
     fn logical_mode_collapses_simultaneous_interrupts_keeping_the_monitors() {
-        let irq = IrqController::<Std>::new(IrqMode::Logical);
+        let irq = controller(IrqMode::Logical);
         assert_eq!(irq.raise(IrqSource::Hsm), Raised::Pending);
         assert_eq!(
             irq.raise(IrqSource::Monitor),
@@ -176,29 +188,29 @@ mod tests {
                 lost: IrqSource::Hsm
             }
         );
-        assert_eq!(irq.take(), Some(IrqSource::Monitor));
+        assert_eq!(take(&irq), Some(IrqSource::Monitor));
         irq.end_of_interrupt();
         irq.shutdown();
-        assert_eq!(irq.take(), None);
+        assert_eq!(take(&irq), None);
     }
 
     #[test]
     fn logical_mode_keeps_an_interrupt_raised_while_another_is_in_service() {
-        let irq = IrqController::<Std>::new(IrqMode::Logical);
+        let irq = controller(IrqMode::Logical);
         irq.raise(IrqSource::Monitor);
-        assert_eq!(irq.take(), Some(IrqSource::Monitor));
+        assert_eq!(take(&irq), Some(IrqSource::Monitor));
         assert_eq!(irq.raise(IrqSource::Hsm), Raised::Pending);
         irq.end_of_interrupt();
-        assert_eq!(irq.take(), Some(IrqSource::Hsm));
+        assert_eq!(take(&irq), Some(IrqSource::Hsm));
     }
 
     #[test]
     fn physical_mode_delivers_both() {
-        let irq = IrqController::<Std>::new(IrqMode::Physical);
+        let irq = controller(IrqMode::Physical);
         irq.raise(IrqSource::Monitor);
         assert_eq!(irq.raise(IrqSource::Hsm), Raised::Pending);
-        assert_eq!(irq.take(), Some(IrqSource::Hsm));
+        assert_eq!(take(&irq), Some(IrqSource::Hsm));
         irq.end_of_interrupt();
-        assert_eq!(irq.take(), Some(IrqSource::Monitor));
+        assert_eq!(take(&irq), Some(IrqSource::Monitor));
     }
 }

@@ -10,6 +10,8 @@ pub mod admission;
 pub mod config;
 pub mod crypto;
 pub mod cs;
+#[cfg(test)]
+mod deadline;
 pub mod events;
 pub mod hsm;
 pub mod irq;

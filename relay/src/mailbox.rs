@@ -194,8 +194,16 @@ impl<P: Platform> Mailbox<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deadline::within;
     use crate::platform::Std;
     use crate::telegram::{CardId, CsId, TelegramKind};
+    use std::sync::Arc;
+
+    /// The next message, failing the test if the wait does not end.
+    fn next(mb: &Arc<Mailbox<Std>>, accept_arrivals: bool) -> Next {
+        let mb = mb.clone();
+        within("Mailbox::next", move || mb.next(accept_arrivals, None))
+    }
 
     fn arrival(id: u64) -> Message {
         Message::Arrival(Telegram {
@@ -225,33 +233,33 @@ mod tests {
 
     #[test]
     fn fifo_delivers_a_notice_before_a_later_message() {
-        let mb = Mailbox::<Std>::new(Delivery::Fifo);
+        let mb = Arc::new(Mailbox::<Std>::new(Delivery::Fifo));
         mb.post(notice());
         mb.post(completion());
-        assert_eq!(mb.next(false, None), Next::Message(notice()));
+        assert_eq!(next(&mb, false), Next::Message(notice()));
     }
 
     #[test]
     fn low_priority_delivers_a_notice_only_when_nothing_else_waits() {
-        let mb = Mailbox::<Std>::new(Delivery::LowPriority);
+        let mb = Arc::new(Mailbox::<Std>::new(Delivery::LowPriority));
         mb.post(notice());
         mb.post(completion());
-        assert_eq!(mb.next(false, None), Next::Message(completion()));
-        assert_eq!(mb.next(false, None), Next::Message(notice()));
+        assert_eq!(next(&mb, false), Next::Message(completion()));
+        assert_eq!(next(&mb, false), Next::Message(notice()));
     }
 
     #[test]
     fn a_busy_ap_leaves_arrivals_queued() {
-        let mb = Mailbox::<Std>::new(Delivery::Fifo);
+        let mb = Arc::new(Mailbox::<Std>::new(Delivery::Fifo));
         mb.post(arrival(2));
         mb.post(notice());
-        assert_eq!(mb.next(false, None), Next::Message(notice()));
-        assert_eq!(mb.next(true, None), Next::Message(arrival(2)));
+        assert_eq!(next(&mb, false), Next::Message(notice()));
+        assert_eq!(next(&mb, true), Next::Message(arrival(2)));
     }
 
     #[test]
     fn a_deadline_with_nothing_acceptable_times_out() {
-        let mb = Mailbox::<Std>::new(Delivery::Fifo);
+        let mb = Arc::new(Mailbox::<Std>::new(Delivery::Fifo));
         mb.post(arrival(2));
         let until = Std::now() + 5;
         assert_eq!(mb.next(false, Some(until)), Next::TimedOut);
@@ -259,13 +267,13 @@ mod tests {
 
     #[test]
     fn draining_keeps_other_messages() {
-        let mb = Mailbox::<Std>::new(Delivery::Fifo);
+        let mb = Arc::new(Mailbox::<Std>::new(Delivery::Fifo));
         mb.post(arrival(2));
         mb.post(notice());
         mb.post(arrival(3));
         assert_eq!(mb.drain_arrivals().len(), 2);
         assert_eq!(mb.pending_timeout_notices(), 1);
         mb.shutdown();
-        assert_eq!(mb.next(true, None), Next::Shutdown);
+        assert_eq!(next(&mb, true), Next::Shutdown);
     }
 }

@@ -223,11 +223,14 @@ mod tests {
         let queue = Arc::new(StdLock::new(Vec::<u32>::new()));
         let producer = queue.clone();
         let handle = Std::spawn("producer", move || producer.with(|q| q.push(7)));
-        let got = queue.wait(|q| match q.pop() {
-            Some(v) => Wait::Ready(v),
-            None => Wait::blocked(),
+        let got = crate::deadline::within("StdLock::wait for the producer", move || {
+            let got = queue.wait(|q| match q.pop() {
+                Some(v) => Wait::Ready(v),
+                None => Wait::blocked(),
+            });
+            Std::join(handle);
+            got
         });
-        Std::join(handle);
         assert_eq!(got, 7);
     }
 
@@ -235,15 +238,17 @@ mod tests {
     fn std_lock_rechecks_at_the_deadline() {
         let lock = StdLock::new(());
         let deadline = Std::now() + 20;
-        let woke_at = lock.wait(|_| {
-            let now = Std::now();
-            if now >= deadline {
-                Wait::Ready(now)
-            } else {
-                Wait::Pending {
-                    until: Some(deadline),
+        let woke_at = crate::deadline::within("StdLock::wait with a deadline", move || {
+            lock.wait(|_| {
+                let now = Std::now();
+                if now >= deadline {
+                    Wait::Ready(now)
+                } else {
+                    Wait::Pending {
+                        until: Some(deadline),
+                    }
                 }
-            }
+            })
         });
         assert!(woke_at >= deadline);
     }

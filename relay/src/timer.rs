@@ -131,14 +131,18 @@ mod tests {
         };
         let at = Std::now();
         timers.set(armed(at));
-        let notice = notices.recv().unwrap();
+        let notice = notices
+            .recv_timeout(crate::deadline::LIMIT)
+            .expect("the timer thread fired the due timer");
         assert_eq!(notice.set_by, TelegramId(1));
         assert!(
             !timers.kill(0),
             "KillTimer after the fire has nothing to remove"
         );
         timers.shutdown();
-        thread.join().unwrap();
+        crate::deadline::within("the timer thread stopping at shutdown", move || {
+            thread.join().unwrap()
+        });
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod frame;
 pub mod load;
 pub mod relayd;
 pub mod router;
+pub mod seal;
 
 pub use load::{run_load, LoadConfig, LoadReport, Progress};
 pub use relayd::{Relayd, ServerConfig, ServerStats, Shutdown, Stopper};

@@ -10,6 +10,7 @@
 //! bounded in time.
 
 use crate::frame::{read_frame, write_frame};
+use crate::seal::{KeyRing, Leg};
 use hdrhistogram::Histogram;
 use relay::admission::ConnectionExcess;
 use relay::cs::{run_cs_over, CsConfig, CsLink, CsReport};
@@ -17,7 +18,7 @@ use relay::platform::{Lock, Millis, StdLock, Wait};
 use relay::telegram::{CardId, CsId, Telegram, TelegramId, TelegramKind};
 use relay::{CsRule, EventKind, Platform, Std, SubmitError, ThreadName};
 use serde::Serialize;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -49,6 +50,9 @@ pub struct LoadConfig {
     pub first_card: u64,
     /// The session key the terminals seal payloads with.
     pub key: [u8; 32],
+    /// Per-CS keys: when set, each terminal seals its requests with its own
+    /// key and checks the relay's answers ([`crate::seal`]).
+    pub keys: Option<Arc<KeyRing>>,
 }
 
 impl LoadConfig {
@@ -67,6 +71,7 @@ impl LoadConfig {
             answer_deadline: Duration::from_secs(120),
             first_card: 1,
             key: relay::RelayConfig::production(relay::Preset::Proposed).key,
+            keys: None,
         }
     }
 
@@ -200,6 +205,8 @@ pub struct TcpLink {
     tally: Arc<Tally>,
     inbox: Arc<StdLock<VecDeque<Telegram>>>,
     next_send: Mutex<Instant>,
+    /// Sends of each telegram so far: a retry is a new sealed attempt.
+    attempts: Mutex<HashMap<TelegramId, u8>>,
 }
 
 impl TcpLink {
@@ -209,6 +216,7 @@ impl TcpLink {
             tally,
             inbox: Arc::new(StdLock::new(VecDeque::new())),
             next_send: Mutex::new(start),
+            attempts: Mutex::default(),
         }
     }
 
@@ -231,24 +239,64 @@ impl TcpLink {
         self.config.targets[n % self.config.targets.len()]
     }
 
+    /// The telegram as it goes on the wire (sealed when there are keys),
+    /// with its attempt number.
+    fn seal(&self, telegram: &Telegram) -> Result<(Telegram, u8), &'static str> {
+        let Some(keys) = &self.config.keys else {
+            return Ok((telegram.clone(), 0));
+        };
+        let attempt = {
+            let mut attempts = lock(&self.attempts);
+            let n = attempts.entry(telegram.id).or_default();
+            let attempt = *n;
+            *n = n.wrapping_add(1);
+            attempt
+        };
+        let sealed = keys.seal(telegram.cs, attempt, Leg::Request, telegram);
+        sealed.map(|t| (t, attempt)).ok_or("no-key-for-cs")
+    }
+
+    /// Opens what the relay sent back, when there are keys.
+    fn open(&self, leg: Leg, t: Telegram) -> Result<Telegram, &'static str> {
+        match &self.config.keys {
+            None => Ok(t),
+            Some(_) if t.kind == TelegramKind::ErrorRejected => Ok(t),
+            Some(keys) => keys
+                .open(leg, &t)
+                .map(|o| o.telegram)
+                .map_err(|_| "unauthentic-answer"),
+        }
+    }
+
     /// Connects, sends, and reads the acknowledgement.
     fn exchange(&self, telegram: &Telegram) -> Result<(TcpStream, Telegram), &'static str> {
+        let (wire, _) = self.seal(telegram)?;
+        let telegram = &wire;
         let addr = self.target();
         let mut stream = TcpStream::connect_timeout(&addr, self.config.connect_timeout)
             .map_err(|_| "connect")?;
         let _ = stream.set_nodelay(true);
         write_frame(&mut stream, telegram, self.config.connect_timeout).map_err(|_| "write")?;
         let first = read_frame(&mut stream, self.config.answer_deadline).map_err(|_| "no-ack")?;
-        Ok((stream, first))
+        Ok((stream, self.open(Leg::Acknowledgement, first)?))
     }
 
     /// Waits on its own thread for an admitted telegram's answer.
     fn await_answer(&self, mut stream: TcpStream, id: TelegramId, sent_at: Instant) {
         let (tally, inbox) = (self.tally.clone(), self.inbox.clone());
+        let keys = self.config.keys.clone();
         let deadline = self.config.answer_deadline;
         tally.readers.fetch_add(1, Ordering::SeqCst);
         let reader = move || {
-            match read_frame(&mut stream, deadline) {
+            let read = read_frame(&mut stream, deadline).map_err(|e| e.kind());
+            let opened = read.and_then(|t| match &keys {
+                Some(keys) => keys
+                    .open(Leg::Answer, &t)
+                    .map(|o| o.telegram)
+                    .map_err(|_| "unauthentic-answer"),
+                None => Ok(t),
+            });
+            match opened {
                 Ok(answer) => {
                     let us = sent_at.elapsed().as_micros().max(1) as u64;
                     let _ = lock(&tally.latency_us).record(us);
@@ -256,9 +304,9 @@ impl TcpLink {
                     Tally::count(&tally.answers, &kind_name(answer.kind));
                     inbox.with(|q| q.push_back(answer));
                 }
-                Err(e) => {
+                Err(reason) => {
                     tally.lost.fetch_add(1, Ordering::SeqCst);
-                    tracing::warn!(thread = %std::thread::current().name().unwrap_or("?"), telegram = %id, reason = e.kind(), "admitted telegram got no answer: lost");
+                    tracing::warn!(thread = %std::thread::current().name().unwrap_or("?"), telegram = %id, reason, "admitted telegram got no answer: lost");
                 }
             }
             tally.readers.fetch_sub(1, Ordering::SeqCst);
@@ -297,9 +345,15 @@ impl CsLink for TcpLink {
                 self.tally.connection_excess.fetch_add(1, Ordering::SeqCst);
                 Err(refused)
             }
+            TelegramKind::ErrorRejected => {
+                let reason = String::from_utf8_lossy(&first.payload).into_owned();
+                self.tally.error(&format!("rejected-{reason}"));
+                self.inbox.with(|q| q.push_back(first));
+                Ok(())
+            }
             other => {
-                // Refused before admission (shutdown, rejection): the
-                // terminal sees it as an answer and sends the card again.
+                // Refused before admission (shutdown): the terminal sees it
+                // as an answer and sends the card again.
                 self.tally.error(&kind_name(other));
                 self.inbox.with(|q| q.push_back(first));
                 Ok(())

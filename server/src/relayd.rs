@@ -14,9 +14,11 @@
 
 use crate::frame::{read_frame, write_frame, ReadError};
 use crate::router::Router;
+use crate::seal::{KeyRing, Leg, Rejection, ReplayGuard};
 use relay::telegram::{Telegram, TelegramKind};
 use relay::{EventLog, Relay, RelayConfig, RelayHandle, Std, ThreadName};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,6 +39,11 @@ pub struct ServerConfig {
     /// Connections served at once (one thread each); a connection over it
     /// is closed at once, before anything is read.
     pub max_open: usize,
+    /// Per-CS keys: when set, every request must be sealed by its CS
+    /// ([`crate::seal`]) and every answer is sealed back.
+    pub keys: Option<Arc<KeyRing>>,
+    /// Sealed requests remembered to catch replays.
+    pub replay_window: usize,
 }
 
 impl ServerConfig {
@@ -48,6 +55,8 @@ impl ServerConfig {
             answer_deadline: Duration::from_millis(2 * timers + relay.upstream_latency + 1_000),
             drain: Duration::from_millis(timers + 1_000),
             max_open: 4 * relay.connection_limit as usize + 64,
+            keys: None,
+            replay_window: 1 << 20,
             relay,
         }
     }
@@ -69,6 +78,7 @@ struct Counters {
     vanished: AtomicU64,
     lost_by_relay: AtomicU64,
     shutdown_errors: AtomicU64,
+    rejected: Mutex<BTreeMap<String, u64>>,
 }
 
 /// A snapshot of the server's counters.
@@ -97,6 +107,9 @@ pub struct ServerStats {
     pub lost_by_relay: u64,
     /// In-flight telegrams answered `ErrorShutdown`.
     pub shutdown_errors: u64,
+    /// Requests refused before admission, by reason (`unauthentic`,
+    /// `replayed`, `other-cs`, ...): none of them reached the relay.
+    pub rejected: BTreeMap<String, u64>,
 }
 
 impl ServerStats {
@@ -125,6 +138,7 @@ impl Counters {
             vanished: get(&self.vanished),
             lost_by_relay: get(&self.lost_by_relay),
             shutdown_errors: get(&self.shutdown_errors),
+            rejected: lock(&self.rejected).clone(),
         }
     }
 
@@ -149,6 +163,7 @@ struct Front {
     router: Router,
     counters: Counters,
     open: AtomicUsize,
+    replays: ReplayGuard,
     /// Set when shutdown begins: the instant in-flight telegrams must end by.
     drain_until: Mutex<Option<Instant>>,
 }
@@ -201,6 +216,7 @@ impl Relayd {
         let addr = listener.local_addr()?;
         let relay = Relay::<Std>::start(config.relay.clone(), events);
         let front = Arc::new(Front {
+            replays: ReplayGuard::new(config.replay_window),
             config,
             relay: relay.handle(),
             router: Router::default(),
@@ -383,20 +399,88 @@ fn serve(front: &Front, mut stream: TcpStream) {
         );
         return;
     }
+    let (request, session) = match authenticate(front, request) {
+        Ok(opened) => opened,
+        Err((request, reason)) => {
+            *lock(&front.counters.rejected)
+                .entry(reason.name().to_string())
+                .or_default() += 1;
+            tracing::warn!(thread, telegram, peer, reason = reason.name(), cs = %request.cs, "rejected: {reason}");
+            let why = reason.name().as_bytes().to_vec();
+            answer(
+                front,
+                &mut stream,
+                &request.answer(TelegramKind::ErrorRejected, why),
+            );
+            return;
+        }
+    };
     if lock(&front.drain_until).is_some() {
         bump(&front.counters.shutdown_errors);
+        let refused = request.answer(TelegramKind::ErrorShutdown, vec![]);
         answer(
             front,
             &mut stream,
-            &request.answer(TelegramKind::ErrorShutdown, vec![]),
+            &session.seal(Leg::Acknowledgement, refused),
         );
         return;
     }
-    relay_one(front, &mut stream, request, &thread);
+    relay_one(front, &mut stream, request, &session, &thread);
+}
+
+/// Who sent an authentic request, to seal the answers back to.
+struct Session<'a> {
+    keys: Option<&'a KeyRing>,
+    attempt: u8,
+}
+
+impl Session<'_> {
+    fn seal(&self, leg: Leg, t: Telegram) -> Telegram {
+        match self.keys.and_then(|k| k.seal(t.cs, self.attempt, leg, &t)) {
+            Some(sealed) => sealed,
+            None => t,
+        }
+    }
+}
+
+/// With keys: opens the CS's envelope and refuses replays, before anything
+/// reaches the relay. Without keys every request is taken as it is.
+fn authenticate(
+    front: &Front,
+    request: Telegram,
+) -> Result<(Telegram, Session<'_>), (Telegram, Rejection)> {
+    let Some(keys) = front.config.keys.as_deref() else {
+        return Ok((
+            request,
+            Session {
+                keys: None,
+                attempt: 0,
+            },
+        ));
+    };
+    let opened = match keys.open(Leg::Request, &request) {
+        Ok(o) => o,
+        Err(reason) => return Err((request, reason)),
+    };
+    let t = opened.telegram;
+    if let Err(reason) = front.replays.admit(t.cs, t.id, opened.attempt) {
+        return Err((t, reason));
+    }
+    let session = Session {
+        keys: Some(keys),
+        attempt: opened.attempt,
+    };
+    Ok((t, session))
 }
 
 /// Submits an admitted-or-refused request and writes its answer.
-fn relay_one(front: &Front, stream: &mut TcpStream, request: Telegram, thread: &str) {
+fn relay_one(
+    front: &Front,
+    stream: &mut TcpStream,
+    request: Telegram,
+    session: &Session,
+    thread: &str,
+) {
     let telegram = request.id.to_string();
     let (ticket, answers) = front.router.expect(request.id);
     let from = ThreadName::Cs(request.cs.0);
@@ -405,16 +489,13 @@ fn relay_one(front: &Front, stream: &mut TcpStream, request: Telegram, thread: &
         bump(&front.counters.connection_excess);
         tracing::info!(thread, telegram, cs = %request.cs, "connection excess");
         let excess = request.answer(TelegramKind::ConnectionExcess, vec![]);
-        answer(front, stream, &excess);
+        answer(front, stream, &session.seal(Leg::Acknowledgement, excess));
         return;
     }
     bump(&front.counters.admitted);
     tracing::debug!(thread, telegram, cs = %request.cs, "admitted");
-    let acked = answer(
-        front,
-        stream,
-        &request.answer(TelegramKind::Accepted, vec![]),
-    );
+    let ack = request.answer(TelegramKind::Accepted, vec![]);
+    let acked = answer(front, stream, &session.seal(Leg::Acknowledgement, ack));
     let admitted_at = Instant::now();
     loop {
         let drain = *lock(&front.drain_until);
@@ -425,11 +506,12 @@ fn relay_one(front: &Front, stream: &mut TcpStream, request: Telegram, thread: &
         let left = until.saturating_duration_since(Instant::now());
         match answers.recv_timeout(left.min(Duration::from_millis(100))) {
             Ok(reply) => {
-                let written = acked && answer(front, stream, &reply);
+                let kind = reply.kind;
+                let written = acked && answer(front, stream, &session.seal(Leg::Answer, reply));
                 let counter = if written {
                     &front.counters.answered
                 } else {
-                    tracing::warn!(thread, telegram, kind = ?reply.kind, "client gone before its answer");
+                    tracing::warn!(thread, telegram, ?kind, "client gone before its answer");
                     &front.counters.vanished
                 };
                 bump(counter);
@@ -438,7 +520,7 @@ fn relay_one(front: &Front, stream: &mut TcpStream, request: Telegram, thread: &
             Err(_) if !left.is_zero() => continue,
             Err(_) => {
                 front.router.cancel(request.id, ticket);
-                give_up(front, stream, &request, drain.is_some(), thread);
+                give_up(front, stream, &request, session, drain.is_some(), thread);
                 return;
             }
         }
@@ -451,6 +533,7 @@ fn give_up(
     front: &Front,
     stream: &mut TcpStream,
     request: &Telegram,
+    session: &Session,
     draining: bool,
     thread: &str,
 ) {
@@ -465,7 +548,10 @@ fn give_up(
         answer(
             front,
             stream,
-            &request.answer(TelegramKind::ErrorShutdown, vec![]),
+            &session.seal(
+                Leg::Answer,
+                request.answer(TelegramKind::ErrorShutdown, vec![]),
+            ),
         );
     } else {
         bump(&front.counters.lost_by_relay);

@@ -684,7 +684,23 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
         "{states} states explored in {millis} ms ({:.0} states/s)\n",
         states as f64 * 1000.0 / (millis.max(1) as f64)
     );
+    if let Some(peak) = peak_memory_bytes() {
+        out += &format!(
+            "peak memory {:.1} MB for the whole process ({} bytes per explored state)\n",
+            peak as f64 / 1e6,
+            peak / states.max(1) as u64
+        );
+    }
     out + &render_configs(results)
+}
+
+/// The process's peak resident memory, where the OS tells it (Linux:
+/// `VmHWM` in /proc/self/status).
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// The switch set of every checked configuration that is not a preset.

@@ -1,0 +1,85 @@
+//! How fast `chukei check` explores: states per second of the suite's BFS,
+//! on the full graph and on the symmetry-reduced one, per spec at default
+//! and larger sizes (2016-01, where every mechanism misbehaves), and one
+//! whole check of a spec and preset (every property, as the CLI runs it).
+//! Each benchmark's throughput is in states, so criterion reports states/s.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use model::search::{Identity, StateGraph};
+use model::{SharedSpec, SpecJob, SpecName};
+use patches::Preset;
+use stateright_models::check_spec_preset;
+use std::collections::BTreeMap;
+use std::hint::black_box;
+
+/// The sizes benchmarked per spec: defaults, then a larger space.
+fn sizes(spec: SpecName) -> Vec<BTreeMap<String, u64>> {
+    let larger: &[(&str, u64)] = match spec {
+        SpecName::TimerFree => &[("telegrams", 4)],
+        SpecName::IrqOrder => &[("requests", 3)],
+        SpecName::CsBlock => &[("cards", 3)],
+    };
+    let larger = larger.iter().map(|&(k, v)| (k.to_string(), v)).collect();
+    vec![BTreeMap::new(), larger]
+}
+
+fn label(sizes: &BTreeMap<String, u64>) -> String {
+    if sizes.is_empty() {
+        return "defaults".to_string();
+    }
+    let pairs: Vec<String> = sizes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join(",")
+}
+
+/// Explores one graph of whichever spec was named; returns its state count.
+struct Explore(Identity);
+
+impl SpecJob for Explore {
+    type Output = usize;
+    fn run<S: SharedSpec>(self, spec: S) -> usize {
+        StateGraph::explore_as(&spec, self.0, &mut |_| {}).len()
+    }
+}
+
+fn explore(c: &mut Criterion) {
+    let mut group = c.benchmark_group("explore");
+    group.sample_size(10);
+    for spec in SpecName::ALL {
+        for sizes in sizes(spec) {
+            for (identity, name) in [(Identity::Exact, "full"), (Identity::Symmetric, "reduced")] {
+                let run = || {
+                    spec.build(Preset::Jan2016.patches(), &sizes, Explore(identity))
+                        .expect("valid sizes")
+                };
+                group.throughput(Throughput::Elements(run() as u64));
+                let id = format!("{spec} {} {name}", label(&sizes));
+                group.bench_function(id, |b| b.iter(|| black_box(run())));
+            }
+        }
+    }
+    group.finish();
+}
+
+fn whole_check(c: &mut Criterion) {
+    let mut group = c.benchmark_group("check");
+    group.sample_size(10);
+    for spec in SpecName::ALL {
+        let run = || {
+            check_spec_preset(spec, Preset::Jan2016, &BTreeMap::new(), &mut |_| {})
+                .expect("default sizes")
+        };
+        let states: usize = run()
+            .iter()
+            .map(|r| r.states_reduced.unwrap_or(0) + r.states_unreduced.unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        group.throughput(Throughput::Elements(states as u64));
+        group.bench_function(format!("{spec} 2016-01 every property"), |b| {
+            b.iter(|| black_box(run()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, explore, whole_check);
+criterion_main!(benches);
