@@ -106,6 +106,10 @@ pub struct Worker {
     /// The telegram whose HSM request is outstanding (completion not posted).
     pub hsm_request: Option<TelegramIndex>,
     pub queue: Vec<Message>,
+    /// `TimerFix::EpochUncleared` only (always `None` otherwise, so the other
+    /// fixes' state spaces are unchanged): the generation of the telegram
+    /// started last, never cleared when it ends.
+    pub generation: Option<TelegramIndex>,
 }
 
 /// What happened to one telegram.
@@ -245,7 +249,12 @@ impl TimerFree {
             .expect("handled message is queued");
         worker.queue.remove(at);
         match message {
-            Message::Telegram { telegram } => start_telegram(worker, telegram),
+            Message::Telegram { telegram } => {
+                start_telegram(worker, telegram);
+                if self.timer_fix == TimerFix::EpochUncleared {
+                    worker.generation = Some(telegram);
+                }
+            }
             Message::Completion { telegram } => on_completion(state, w, telegram),
             Message::TimeoutNotice { epoch } => self.on_timeout_notice(state, w, epoch),
         }
@@ -259,6 +268,7 @@ impl TimerFree {
             TimerFix::None => true,
             TimerFix::AllocGuard => worker.work_area.is_some(),
             TimerFix::Epoch => worker.phase.telegram() == Some(epoch),
+            TimerFix::EpochUncleared => worker.generation == Some(epoch),
         };
         if terminate {
             terminate_current(state, w, epoch);
@@ -327,6 +337,7 @@ impl Spec for TimerFree {
             timer: None,
             hsm_request: None,
             queue: Vec::new(),
+            generation: None,
         };
         vec![TimerFreeState {
             workers: vec![idle; self.workers],
@@ -532,6 +543,7 @@ mod tests {
                 Message::TimeoutNotice { epoch: 0 },
                 Message::Completion { telegram: 0 },
             ],
+            generation: None,
         };
         assert_eq!(
             spec.next_message(&worker),
@@ -556,6 +568,7 @@ mod tests {
             timer: Some(0),
             hsm_request: Some(0),
             queue: vec![Message::Telegram { telegram: 1 }],
+            generation: None,
         };
         assert_eq!(spec.next_message(&worker), None);
     }

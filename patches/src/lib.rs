@@ -23,6 +23,12 @@ pub enum TimerFix {
     /// Our proposal: each timeout notice carries the telegram's generation
     /// (epoch); a notice for an older generation is dropped.
     Epoch,
+    /// A plausible wrong implementation of `Epoch`: the AP remembers the
+    /// generation of the telegram it started last and never clears it when
+    /// that telegram ends, so a notice of the telegram that just finished
+    /// still matches and termination frees a work area no longer allocated.
+    /// Never part of a preset: it shows the checkers tell it from `Epoch`.
+    EpochUncleared,
 }
 
 /// BIOS interrupt delivery mode (root cause 1).

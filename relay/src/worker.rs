@@ -269,6 +269,12 @@ impl<'a, P: Platform> Ap<'a, P> {
         let current_epoch = self.in_flight.as_ref().map(|f| f.epoch);
         match (fix, current_epoch) {
             (TimerFix::Epoch, Some(e)) if e != epoch => self.ignore_notice("stale epoch"),
+            // The wrong epoch fix compares with the generation of the last
+            // telegram started, which nobody clears when it ends.
+            (TimerFix::EpochUncleared, _) if self.epoch != epoch => {
+                self.ignore_notice("stale epoch")
+            }
+            (TimerFix::EpochUncleared, None) => self.free_unconditionally(),
             (TimerFix::Epoch | TimerFix::AllocGuard, None) => {
                 self.ignore_notice("no work area allocated")
             }
@@ -301,7 +307,8 @@ impl<'a, P: Platform> Ap<'a, P> {
         self.free(f.area, id);
     }
 
-    /// TimerFix::None with nothing in flight: termination frees the stale
+    /// TimerFix::None (or the uncleared epoch) with nothing in flight:
+    /// termination frees the stale
     /// work-area pointer, an area this AP no longer owns (root cause 2).
     fn free_unconditionally(&mut self) {
         if let Some((area, owner)) = self.work_area_pointer {

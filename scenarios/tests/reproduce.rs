@@ -72,6 +72,30 @@ fn fixed_presets_do_not_reproduce_within_the_budget() {
     }
 }
 
+/// The wrong epoch fix on the real relay: `proposed` with only the timer fix
+/// swapped for one whose generation is never cleared reproduces the AP's
+/// abnormal termination (seed 2 of 0..), where `proposed` itself does not
+/// (`fixed_presets_do_not_reproduce_within_the_budget`).
+#[test]
+fn the_wrong_epoch_fix_reproduces_the_timer_race_on_the_relay() {
+    let wrong =
+        patches::Config::with_patches(Preset::Proposed, &["timer_fix=epoch-uncleared".to_string()])
+            .unwrap();
+    let f = search(Cause::TimerFree, wrong, 0, BUDGET);
+    assert!(f.reproduced, "{:?}", f.anomalies);
+    assert_eq!(f.seed, Some(2));
+    assert_eq!(f.expected(), Some(true), "recorded in expectations.toml");
+    assert_eq!(
+        f.to_trace().patches.unwrap().timer_fix,
+        patches::TimerFix::EpochUncleared
+    );
+    let stale = search(Cause::StaleTimeout, f.config(), 0, BUDGET);
+    assert!(
+        !stale.reproduced,
+        "a stale notice never matches the next telegram's generation"
+    );
+}
+
 /// The review's open question, on the real relay: with the allocation check
 /// alone a stale notice still terminates the next, healthy telegram (the
 /// model says the same: timer-free `no_spurious_termination` on 2016-04).

@@ -566,3 +566,55 @@ fn a_single_spec_and_preset_can_be_checked() {
         .iter()
         .all(|r| r.verdict == Verdict::Holds && r.states_unreduced == Some(3571)));
 }
+
+/// The checker must tell the wrong epoch fix (generation not cleared when a
+/// telegram ends) from the correct one: on `proposed` nothing is freed
+/// unallocated; with only the timer fix swapped, the AP frees an unallocated
+/// work area in 8 steps (the finished telegram's own notice still matches).
+#[test]
+fn the_wrong_epoch_fix_is_told_from_the_right_one() {
+    let wrong =
+        patches::Config::with_patches(Preset::Proposed, &["timer_fix=epoch-uncleared".to_string()])
+            .unwrap();
+    let defaults = BTreeMap::new();
+    let right = check_spec_preset(
+        SpecName::TimerFree,
+        Preset::Proposed,
+        &defaults,
+        &mut |_| {},
+    )
+    .unwrap();
+    let wrong = check_spec_preset(SpecName::TimerFree, wrong, &defaults, &mut |_| {}).unwrap();
+    let free = |rs: &[CheckResult]| {
+        rs.iter()
+            .find(|r| r.property == "no_free_of_unallocated")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(free(&right).verdict, Verdict::Holds);
+    let found = free(&wrong);
+    assert_eq!(found.verdict, Verdict::Violated);
+    assert_eq!(found.expected, Some(Verdict::Violated));
+    assert_eq!(found.config, "proposed+timer_fix=epoch-uncleared");
+    assert_eq!(found.counterexample_len, Some(8));
+    let steps = found.counterexample.unwrap();
+    assert!(
+        steps[7].contains("handles timeout_notice(for t0)"),
+        "{steps:?}"
+    );
+    assert!(
+        found.final_state.unwrap().contains("ABNORMALLY"),
+        "the AP terminated abnormally"
+    );
+    let trace = found.trace.unwrap();
+    assert_eq!(
+        trace.config().patches.timer_fix,
+        patches::TimerFix::EpochUncleared
+    );
+    // The stale-notice question the right fix answers, the wrong one too:
+    let spurious = wrong
+        .iter()
+        .find(|r| r.property == "no_spurious_termination")
+        .unwrap();
+    assert_eq!(spurious.verdict, Verdict::Holds);
+}
