@@ -34,6 +34,10 @@ pub enum Fault {
     /// The AP forgets to reset (kill) its timer when a telegram's relay work
     /// completes: the timer stays armed after the work area is freed.
     SkipTimerReset,
+    /// Test-only: AP worker `worker` panics while handling its
+    /// `at_arrival`-th telegram (1-based), with the telegram in flight: a
+    /// worker thread dying, for the supervision tests.
+    WorkerPanics { worker: u16, at_arrival: u32 },
 }
 
 /// One relay's settings. Times are in platform milliseconds.

@@ -78,6 +78,11 @@ pub trait Platform: Send + Sync + 'static {
     type Counter: Counter;
     type JoinHandle: Send;
 
+    /// Whether a relay thread's panic is caught and supervised (the worker
+    /// reports its telegrams lost and stops taking new ones). Only on real
+    /// threads: explorers report a panic as a finding, so theirs propagate.
+    const SUPERVISED: bool = false;
+
     /// Starts a thread; `name` is for diagnostics only.
     fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Self::JoinHandle;
     /// Waits for the thread to finish; a panic in it is propagated.
@@ -186,6 +191,7 @@ impl Platform for Std {
     type Mutex<T: Send + 'static> = StdLock<T>;
     type Counter = StdCounter;
     type JoinHandle = std::thread::JoinHandle<()>;
+    const SUPERVISED: bool = true;
 
     fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Self::JoinHandle {
         std::thread::Builder::new()

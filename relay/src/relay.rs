@@ -49,22 +49,29 @@ impl<P: Platform> RelayHandle<P> {
             s.emit(from, Some(telegram.id), kind);
             return Err(SubmitError::ConnectionExcess(excess));
         }
-        let worker = (telegram.id.0 % s.mailboxes.len() as u64) as usize;
+        let workers = s.mailboxes.len();
+        let first = (telegram.id.0 % workers as u64) as usize;
         let kind = EventKind::Arrived {
             cs: telegram.cs,
             card: telegram.card,
         };
         let id = telegram.id;
         // Recorded under the queue's lock: the log orders arrivals as queued.
-        // A queue that has shut down takes nothing: the slot goes back.
-        let queued = s.mailboxes[worker].post_unless_shut_down(Message::Arrival(telegram), || {
-            s.emit(from, Some(id), kind);
-        });
-        if queued.is_err() {
-            s.admission.release();
-            return Err(SubmitError::ShutDown);
+        // A queue that has shut down (its worker died, or the relay stops)
+        // takes nothing: the next worker's is tried, and when none takes it
+        // the slot goes back.
+        let mut message = Message::Arrival(telegram);
+        for worker in (0..workers).map(|i| (first + i) % workers) {
+            let queued = s.mailboxes[worker].post_unless_shut_down(message, || {
+                s.emit(from, Some(id), kind.clone());
+            });
+            match queued {
+                Ok(()) => return Ok(()),
+                Err(refused) => message = refused,
+            }
         }
-        Ok(())
+        s.admission.release();
+        Err(SubmitError::ShutDown)
     }
 
     /// The next answer for `cs`, waiting until `until` (forever if `None`).

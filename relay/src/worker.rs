@@ -40,6 +40,8 @@ pub(crate) struct Ap<'a, P: Platform> {
     work_area_pointer: Option<(u32, TelegramId)>,
     /// Generation of the latest telegram (the Epoch fix's tag).
     epoch: u64,
+    /// Arrivals taken so far (for the test-only `Fault::WorkerPanics`).
+    arrivals: u32,
 }
 
 impl<'a, P: Platform> Ap<'a, P> {
@@ -50,6 +52,7 @@ impl<'a, P: Platform> Ap<'a, P> {
             in_flight: None,
             work_area_pointer: None,
             epoch: 0,
+            arrivals: 0,
         }
     }
 
@@ -89,7 +92,12 @@ impl<'a, P: Platform> Ap<'a, P> {
             let idle = self.in_flight.is_none();
             let until = self.in_flight.as_ref().and_then(|f| f.hsm_deadline);
             match mailbox.next_logged(idle, until, received) {
-                Next::Message(m) => self.handle(m),
+                Next::Message(m) => {
+                    if !self.handle_supervised(m) {
+                        self.die();
+                        return;
+                    }
+                }
                 Next::TimedOut => self.on_hsm_wait_timed_out(),
                 Next::Shutdown => break,
             }
@@ -98,6 +106,45 @@ impl<'a, P: Platform> Ap<'a, P> {
         if let Some(f) = self.in_flight.take() {
             self.emit(Some(f.telegram.id), EventKind::TelegramLost);
         }
+    }
+
+    /// Handles a message; false if the handler panicked (on a supervised
+    /// platform: elsewhere the panic propagates to the explorer).
+    fn handle_supervised(&mut self, message: Message) -> bool {
+        if !P::SUPERVISED {
+            self.handle(message);
+            return true;
+        }
+        let handled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(message)));
+        handled.is_ok()
+    }
+
+    /// The worker thread died: its queue takes nothing more (`submit`
+    /// routes to the other workers), and its in-flight and queued telegrams
+    /// are reported lost and answered, which frees their admission slots.
+    fn die(&mut self) {
+        let mailbox = &self.shared.mailboxes[self.id as usize];
+        mailbox.shutdown();
+        if let Some(f) = self.in_flight.take() {
+            self.shared.timers.kill(self.id);
+            let (area, id) = (f.area, f.telegram.id);
+            self.lose(f.telegram);
+            self.free(area, id);
+        }
+        for t in mailbox.drain_arrivals() {
+            self.lose(t);
+        }
+    }
+
+    /// A telegram this worker will never relay: `telegram-lost`, then the
+    /// answer the CS would get from a relay going down.
+    fn lose(&self, telegram: Telegram) {
+        self.emit(Some(telegram.id), EventKind::TelegramLost);
+        self.shared.reply(
+            self.thread(),
+            telegram.answer(TelegramKind::ErrorShutdown, vec![]),
+        );
     }
 
     fn handle(&mut self, message: Message) {
@@ -150,6 +197,15 @@ impl<'a, P: Platform> Ap<'a, P> {
             hsm_deadline: None,
             upstream_answer: None,
         });
+        self.arrivals += 1;
+        if let Some(Fault::WorkerPanics { worker, at_arrival }) = self.shared.config.fault {
+            if worker == self.id && at_arrival == self.arrivals {
+                panic!(
+                    "worker-{} dies with {id} in flight (injected fault)",
+                    self.id
+                );
+            }
+        }
         self.request_crypto(HsmOp::Decrypt, payload);
     }
 
