@@ -5,13 +5,16 @@ use crate::{all_or_one, one, Selection};
 use anyhow::{Context, Result};
 use model::SpecName;
 use patches::Preset;
+use regressions::corpus;
 use stateright_models::{
-    all_as_expected, plan_explorer, render_report, run_checks, CheckResult, CheckSelection,
-    Progress,
+    all_as_expected, check_command, plan_explorer, render_report_with, run_checks, CheckResult,
+    CheckSelection, Progress,
 };
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -44,6 +47,11 @@ pub struct Args {
     /// symmetry-reduced one (same verdicts and lengths; to compare counts).
     #[arg(long)]
     no_symmetry: bool,
+    /// Write each counterexample (and each `sometimes` example) as a trace
+    /// file into DIR, named as in the corpus; the report then says how to
+    /// replay and explain each.
+    #[arg(long, value_name = "DIR")]
+    trace_out: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -69,34 +77,81 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     if let Some(name) = &args.property {
         selection = selection.with_property(name)?;
     }
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let mut progress = |p: Progress| {
-        if show_progress {
-            eprint!(
-                "\r{:<10} {:<8} {:<14} {:>8} states {:>10.0} states/s{}",
-                p.spec,
-                p.config,
-                p.checker,
-                p.states,
-                p.states_per_sec,
-                if p.done { "\n" } else { "" }
-            );
-        }
-    };
+    let mut progress = progress_printer(args.quiet);
     let mut results = run_checks(&selection, &mut progress);
     if let Some(path) = &args.expectations {
         recompare(&mut results, &selection, path)?;
     }
+    let written = match &args.trace_out {
+        Some(dir) => write_traces(dir, &results)?,
+        None => BTreeMap::new(),
+    };
     if args.json {
         say!("{}", serde_json::to_string_pretty(&results)?);
     } else {
-        say_raw!("{}", render_report(&results));
+        let hints = |r: &CheckResult| match written.get(&result_key(r)) {
+            Some(path) => vec![
+                format!("replay: chukei replay {path}"),
+                format!("explain: chukei explain {path}"),
+            ],
+            None => vec![check_command(r)],
+        };
+        say_raw!("{}", render_report_with(&results, &hints));
     }
     Ok(if all_as_expected(&results) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Progress on stderr: one line rewritten in place on a terminal; when
+/// stderr is no terminal (CI), a line every few seconds, so a long check is
+/// not silent.
+fn progress_printer(quiet: bool) -> impl FnMut(Progress) {
+    let terminal = std::io::stderr().is_terminal();
+    let mut last_line = Instant::now();
+    move |p: Progress| {
+        if quiet {
+            return;
+        }
+        let line = format!(
+            "{:<10} {:<8} {:<14} {:>8} states {:>10.0} states/s",
+            p.spec, p.config, p.checker, p.states, p.states_per_sec,
+        );
+        if terminal {
+            eprint!("\r{line}{}", if p.done { "\n" } else { "" });
+        } else if last_line.elapsed() >= PROGRESS_EVERY {
+            last_line = Instant::now();
+            eprintln!("progress: {line}");
+        }
+    }
+}
+
+/// How often a check in CI reports progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// (spec, configuration, property) of a result.
+fn result_key(r: &CheckResult) -> (String, String, String) {
+    (r.spec.clone(), r.config.clone(), r.property.clone())
+}
+
+/// Writes every result's trace into `dir`; the paths, by result.
+fn write_traces(
+    dir: &Path,
+    results: &[CheckResult],
+) -> Result<BTreeMap<(String, String, String), String>> {
+    let mut written = BTreeMap::new();
+    for r in results {
+        if let Some(trace) = &r.trace {
+            let path = corpus::write(dir, trace)?;
+            written.insert(result_key(r), path.display().to_string());
+        }
+    }
+    if !written.is_empty() {
+        eprintln!("wrote {} trace files to {}", written.len(), dir.display());
+    }
+    Ok(written)
 }
 
 /// Replaces each result's expected verdict with the one `path` records.

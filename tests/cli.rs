@@ -820,3 +820,45 @@ fn explain_draws_every_kind_quietly_in_three_formats() {
     let out = chukei(&["explain", "--format", "png", spec.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn check_trace_out_writes_traces_that_replay_and_says_how() {
+    let dir = scratch_dir("check-traces");
+    let out = chukei(&[
+        "check",
+        "--spec",
+        "irq-order",
+        "--quiet",
+        "--trace-out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lasso = dir.join("fair-lasso-irq-order-2016-01-hsm_request_completes.json");
+    assert!(lasso.exists(), "{text}");
+    assert!(
+        text.contains(&format!("replay: chukei replay {}", lasso.display())),
+        "{text}"
+    );
+    assert!(text.contains("explain: chukei explain"), "{text}");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    files.sort();
+    let mut args = vec!["replay", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let out = chukei(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), files.len());
+    // Counterexamples reproduce; `sometimes` examples hold.
+    assert!(rows.iter().any(|r| r["outcome"] == "reproduced"));
+    assert!(rows.iter().any(|r| r["outcome"] == "fixed"));
+}

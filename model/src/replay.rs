@@ -283,7 +283,12 @@ impl SpecJob for ReplayJob<'_> {
     fn run<S: Spec>(self, spec: S) -> Self::Output {
         let replay = replay(&spec, self.0)?;
         let last = replay.states.last().expect("never empty");
-        let complete = replay.cycle_start.is_some() || spec.successors(last).is_empty();
+        // A `sometimes` example is witnessed by a state on the way: no whole
+        // run needed.
+        let example = spec
+            .property(&self.0.property)
+            .is_some_and(|p| p.kind == crate::spec::PropertyKind::Sometimes);
+        let complete = example || replay.cycle_start.is_some() || spec.successors(last).is_empty();
         Ok(ReplayOutcome {
             complete,
             verdict: replay.verdict,

@@ -733,13 +733,58 @@ fn throughput(results: &[CheckResult]) -> (usize, u64) {
         .fold((0, 0), |(s, m), (rs, rm)| (s + rs, m + rm))
 }
 
-/// Each counterexample as a numbered timeline ending in its final state.
+/// Each counterexample as a numbered timeline ending in its final state,
+/// with the command that shows it again ([`check_command`]).
 pub fn render_timelines(results: &[CheckResult]) -> String {
-    let mut out = String::new();
-    for r in results {
-        let Some(steps) = &r.counterexample else {
-            continue;
+    render_timelines_with(results, &|r| vec![check_command(r)])
+}
+
+/// The `chukei check` command line that finds `r`'s counterexample again.
+pub fn check_command(r: &CheckResult) -> String {
+    let command = format!(
+        "replay: chukei check --spec {} --preset {} --property {}",
+        r.spec,
+        r.preset.name(),
+        r.property
+    );
+    if r.config == r.preset.name() {
+        command
+    } else {
+        format!("{command}  (configuration {})", r.config)
+    }
+}
+
+/// The number of steps, `prefix+cycle` for a lasso (the cycle marker line
+/// of the timeline is no step).
+pub fn steps_in_words(r: &CheckResult) -> String {
+    match (r.counterexample_len, r.cycle_start) {
+        (Some(len), Some(k)) => format!("{k}+{} steps", len - k),
+        (Some(len), None) => format!("{len} steps"),
+        _ => "no steps".into(),
+    }
+}
+
+/// As [`render_timelines`], with `hints(r)` (how to replay or explain a
+/// counterexample) under each timeline. A timeline identical to another
+/// (the same spec, property, steps and final state on several presets) is
+/// printed once, headed by every preset it stands for.
+pub fn render_timelines_with(
+    results: &[CheckResult],
+    hints: &dyn Fn(&CheckResult) -> Vec<String>,
+) -> String {
+    let mut groups: Vec<(&CheckResult, Vec<&str>)> = Vec::new();
+    for r in results.iter().filter(|r| r.counterexample.is_some()) {
+        let same = |g: &CheckResult| {
+            (&g.spec, &g.property, &g.counterexample, &g.final_state)
+                == (&r.spec, &r.property, &r.counterexample, &r.final_state)
         };
+        match groups.iter_mut().find(|(g, _)| same(g)) {
+            Some((_, presets)) => presets.push(r.config.as_str()),
+            None => groups.push((r, vec![r.config.as_str()])),
+        }
+    }
+    let mut out = String::new();
+    for (r, presets) in groups {
         // The lasso checker finds *a* fair cycle behind a shortest prefix,
         // not the shortest prefix+cycle overall: say so.
         let shape = if r.cycle_start.is_some() {
@@ -748,19 +793,22 @@ pub fn render_timelines(results: &[CheckResult]) -> String {
             "shortest path"
         };
         out += &format!(
-            "\n{} {} {} violated ({}, {} steps, {}):\n",
+            "\n{} {} {} violated ({}, {}, {}):\n",
             r.spec,
-            r.config,
+            presets.join(", "),
             r.property,
             r.checker,
-            steps.len(),
+            steps_in_words(r),
             shape
         );
-        for line in steps {
+        for line in r.counterexample.iter().flatten() {
             out += &format!("  {line}\n");
         }
         if let Some(state) = &r.final_state {
             out += &format!("  => {state}\n");
+        }
+        for hint in hints(r) {
+            out += &format!("  {hint}\n");
         }
     }
     out
@@ -769,4 +817,12 @@ pub fn render_timelines(results: &[CheckResult]) -> String {
 /// The matrix followed by the timelines (what `chukei check` prints).
 pub fn render_report(results: &[CheckResult]) -> String {
     render_matrix(results) + &render_timelines(results)
+}
+
+/// As [`render_report`], with `hints` under each timeline.
+pub fn render_report_with(
+    results: &[CheckResult],
+    hints: &dyn Fn(&CheckResult) -> Vec<String>,
+) -> String {
+    render_matrix(results) + &render_timelines_with(results, hints)
 }

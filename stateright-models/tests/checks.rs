@@ -527,6 +527,24 @@ fn report_shows_matrix_and_timelines() {
     assert!(report.contains("52 checks, 0 unexpected"), "{report}");
     assert!(report.contains("-- cycle: the following steps repeat forever --"));
     assert!(report.contains("irq-order 2016-01 hsm_request_completes violated (fair-lasso"));
+    // A lasso's heading counts prefix+cycle steps, not the cycle marker line.
+    assert!(
+        report.contains(
+            "irq-order 2016-01 hsm_request_completes violated (fair-lasso, 4+2 steps, fair lasso"
+        ),
+        "{report}"
+    );
+    // The same timeline on three presets is printed once, headed by all three.
+    assert!(
+        report.contains(
+            "cs-block 2016-01, 2016-03, 2016-04 chip_and_system_agree violated (bfs, 8 steps"
+        ),
+        "{report}"
+    );
+    assert_eq!(report.matches("chip_and_system_agree violated").count(), 1);
+    assert!(report.contains(
+        "replay: chukei check --spec irq-order --preset 2016-01 --property relay_never_hangs"
+    ));
 }
 
 #[test]
