@@ -451,3 +451,75 @@ fn explore_on_port_0_prints_the_port_it_serves_on() {
     let _ = server.wait();
     assert!(page.contains("200"), "{page}");
 }
+
+#[test]
+fn bad_files_presets_and_sizes_are_clear_errors() {
+    let dir = scratch_dir("classes");
+    let corrupt = dir.join("corrupt.json");
+    std::fs::write(&corrupt, "{\"format\":1,\n").unwrap();
+    let event = dir.join("teleport.jsonl");
+    std::fs::write(
+        &event,
+        "{\"seq\":0,\"at\":0,\"thread\":\"hsm\",\"telegram\":1,\"event\":\"teleport\"}\n",
+    )
+    .unwrap();
+    let missing = dir.join("missing.json");
+    let (corrupt, event, missing) = (
+        corrupt.to_str().unwrap(),
+        event.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    );
+    let cases = [
+        case(
+            "a corrupt trace file",
+            argv(&["replay", corrupt]),
+            2,
+            "trace is not valid JSON",
+        ),
+        case(
+            "a trace file that does not exist",
+            argv(&["replay", missing]),
+            2,
+            "No such file",
+        ),
+        case(
+            "an unknown preset",
+            argv(&["check", "--preset", "2017-01"]),
+            2,
+            "invalid value '2017-01'",
+        ),
+        case(
+            "a size that is not a number",
+            argv(&["check", "--spec", "timer-free", "--size", "telegrams=abc"]),
+            2,
+            "must be a non-negative integer",
+        ),
+        case(
+            "an event of an unknown kind",
+            argv(&[
+                "validate",
+                event,
+                "--spec",
+                "timer-free",
+                "--preset",
+                "2016-01",
+            ]),
+            2,
+            "line 1: not a relay event",
+        ),
+        case(
+            "an event log that does not exist",
+            argv(&[
+                "validate",
+                missing,
+                "--spec",
+                "irq-order",
+                "--preset",
+                "2016-01",
+            ]),
+            2,
+            "No such file",
+        ),
+    ];
+    run_table(&cases);
+}
