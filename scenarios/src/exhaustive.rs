@@ -150,19 +150,7 @@ pub fn search_exhaustive(
     let patches = config.patches;
     let started = Instant::now();
     let mut result = Exhaustive {
-        finding: Finding {
-            cause,
-            preset: config.base,
-            patches,
-            variant: config.variant,
-            reproduced: false,
-            schedules_tried: 0,
-            millis: 0,
-            seed: None,
-            choices: vec![],
-            timeline: vec![],
-            anomalies: vec![],
-        },
+        finding: Finding::not_yet(cause, config),
         coverage: Coverage::BudgetSpent { complete_to: None },
         bound,
         schedules_per_level: vec![],

@@ -224,6 +224,23 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// Nothing found yet for `cause` on `config`: where every search starts.
+    pub fn not_yet(cause: Cause, config: Config) -> Finding {
+        Finding {
+            cause,
+            preset: config.base,
+            patches: config.patches,
+            variant: config.variant,
+            reproduced: false,
+            schedules_tried: 0,
+            millis: 0,
+            seed: None,
+            choices: vec![],
+            timeline: vec![],
+            anomalies: vec![],
+        }
+    }
+
     /// The configuration searched.
     pub fn config(&self) -> Config {
         Config {
@@ -296,19 +313,7 @@ pub fn search_with_progress(
 ) -> Finding {
     let config = config.into();
     let started = Instant::now();
-    let mut finding = Finding {
-        cause,
-        preset: config.base,
-        patches: config.patches,
-        variant: config.variant,
-        reproduced: false,
-        schedules_tried: 0,
-        millis: 0,
-        seed: None,
-        choices: vec![],
-        timeline: vec![],
-        anomalies: vec![],
-    };
+    let mut finding = Finding::not_yet(cause, config);
     let fitting = (0..budget).map_while(|i| seed.checked_add(i));
     for s in fitting {
         let chooser = Chooser::Seeded {
