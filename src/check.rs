@@ -28,6 +28,11 @@ pub struct Args {
     /// they are printed, and only a recorded one that differs exits 1.
     #[arg(long = "size", value_name = "K=V", num_args = 1..)]
     sizes: Vec<String>,
+    /// Environment assumption (repeatable), e.g. `--assume arrivals=one-terminal`;
+    /// a value `all` checks every value of that assumption, `--assume all`
+    /// every setting of every assumption.
+    #[arg(long = "assume", value_name = "NAME=VALUE", long_help = assume_help())]
+    assumptions: Vec<String>,
     /// Compare with the verdicts recorded in this file (the format of
     /// scenarios/expectations.toml) instead of the built-in ones.
     #[arg(long, value_name = "FILE")]
@@ -73,7 +78,8 @@ pub struct ExploreArgs {
 pub fn run(args: &Args) -> Result<ExitCode> {
     let mut selection =
         CheckSelection::new(args.spec.0.clone(), args.config.configs()?, &args.sizes)?
-            .with_symmetry(!args.no_symmetry);
+            .with_symmetry(!args.no_symmetry)
+            .with_assumptions(&args.assumptions)?;
     if let Some(name) = &args.property {
         selection = selection.with_property(name)?;
     }
@@ -103,6 +109,26 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `--help` for `--assume`: every spec's assumptions, values and defaults.
+fn assume_help() -> String {
+    let mut help = String::from(
+        "Environment assumption (repeatable), e.g. `--assume arrivals=one-terminal`. \
+         A value `all` checks every value of that assumption; `--assume all` checks \
+         every setting of every assumption. The first value is the default:",
+    );
+    for spec in SpecName::ALL {
+        for a in spec.assumption_params() {
+            help += &format!(
+                "\n  {spec} {}: {} ({})",
+                a.name,
+                a.values.join(", "),
+                a.help
+            );
+        }
+    }
+    help
 }
 
 /// Progress on stderr: one line rewritten in place on a terminal; when
@@ -162,7 +188,14 @@ fn recompare(results: &mut [CheckResult], selection: &CheckSelection, path: &Pat
     for r in results {
         let spec: SpecName = r.spec.parse()?;
         let sizes = &selection.sizes[&spec];
-        r.expected = scenarios::expect::verdict_in(&recorded, spec, &r.patches, sizes, &r.property);
+        r.expected = scenarios::expect::verdict_in(
+            &recorded,
+            spec,
+            &r.patches,
+            sizes,
+            &r.assumptions,
+            &r.property,
+        );
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ pub fn trace_of(found: &Found, scenario: &Scenario, property: &str, search: Sear
         patches: Some(scenario.patches),
         variant: None,
         sizes: scenario.sizes(),
+        assumptions: Default::default(),
         property: property.to_string(),
         verdict: Verdict::Violated,
         schedule: Schedule::Shuttle {

@@ -182,9 +182,12 @@ fn apr_2016_terminates_a_healthy_telegram() {
     // The model says the same: no_spurious_termination is violated on
     // 2016-04 (stateright-models' expected verdicts list it), in both
     // delivery orders.
-    for fifo in [0, 1] {
-        let sizes = BTreeMap::from([("fifo".to_string(), fifo)]);
-        let spec = TimerFree::new(Preset::Apr2016.patches(), &sizes).unwrap();
+    for delivery in ["low-priority", "fifo"] {
+        let delivery = BTreeMap::from([("delivery".to_string(), delivery.to_string())]);
+        let spec = TimerFree::new(Preset::Apr2016.patches(), &BTreeMap::new())
+            .unwrap()
+            .assuming(&delivery)
+            .unwrap();
         assert_eq!(
             always_verdict(&spec, "no_spurious_termination"),
             Verdict::Violated
@@ -200,9 +203,12 @@ fn proposed_never_terminates_a_healthy_telegram() {
     });
     println!("timer-free proposed, two in flight, fifo: {explored}");
     assert!(explored.iterations > 1_000, "{explored}");
-    for fifo in [0, 1] {
-        let sizes = BTreeMap::from([("fifo".to_string(), fifo)]);
-        let spec = TimerFree::new(Preset::Proposed.patches(), &sizes).unwrap();
+    for delivery in ["low-priority", "fifo"] {
+        let delivery = BTreeMap::from([("delivery".to_string(), delivery.to_string())]);
+        let spec = TimerFree::new(Preset::Proposed.patches(), &BTreeMap::new())
+            .unwrap()
+            .assuming(&delivery)
+            .unwrap();
         assert_eq!(
             always_verdict(&spec, "no_spurious_termination"),
             Verdict::Holds

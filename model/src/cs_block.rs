@@ -20,8 +20,17 @@
 //!   that would be rejected again changes nothing, so `Retry` is modelled only
 //!   when a connection is free.
 //! * Time is abstract: the minute of blocking and the backoff are one step.
+//! * Assumption `demand`: `finite` (default: each CS issues its `cards` and
+//!   stops) or `continuous` (a CS starts its next card after each completed
+//!   one: a finished card's slot is taken by a fresh card, `NextCard`), the
+//!   sustained load of the national peak days. Under continuous demand the
+//!   "everything finished" goals need not ever be met; the per-request and
+//!   per-CS liveness forms (`card_finishes`, `cs_keeps_issuing`) still mean
+//!   something: they follow one card slot, one CS (CSs are identical, so
+//!   cs0 stands for any).
 //! * CSs are identical, so states are compared up to a permutation of CSs.
 
+use crate::assume::{self, AssumeError, Assumption, Assumptions};
 use crate::sizes::{resolve, SizeError, SizeParam};
 use crate::spec::{Fairness, Property, Spec};
 use patches::{CsRule, Patches};
@@ -59,6 +68,19 @@ pub const SIZES: &[SizeParam] = &[
         help: "the relay's connection limit",
     },
 ];
+
+/// Environment assumptions of cs-block (`--assume NAME=VALUE`).
+pub const ASSUMPTIONS: &[Assumption] = &[Assumption {
+    name: "demand",
+    values: &["finite", "continuous"],
+    help: "how many cards the CSs issue",
+    meanings: &[
+        "each CS issues `cards` cards and stops",
+        "a CS starts its next card after each completed one, forever",
+    ],
+    why_default:
+        "a finite batch is the smallest question; continuous demand is the peak days' load",
+}];
 
 /// The system's answer to a card's telegram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -179,6 +201,9 @@ pub enum CsBlockAction {
     Unblock { cs: usize },
     /// Improved: the rejected telegram is retried after backoff.
     Retry { cs: usize, card: usize },
+    /// `demand=continuous`: the CS starts a fresh card in a finished card's
+    /// slot.
+    NextCard { cs: usize, card: usize },
 }
 
 /// The cs-block spec for one setting of the patches.
@@ -189,6 +214,8 @@ pub struct CsBlock {
     pub cards: usize,
     pub inflight: usize,
     pub limit: usize,
+    /// `demand=continuous`.
+    pub continuous: bool,
 }
 
 impl CsBlock {
@@ -201,7 +228,16 @@ impl CsBlock {
             cards: sizes["cards"] as usize,
             inflight: sizes["inflight"] as usize,
             limit: sizes["limit"] as usize,
+            continuous: false,
         })
+    }
+
+    /// This spec under the assumptions `given` (partial: defaults fill the
+    /// rest).
+    pub fn assuming(mut self, given: &BTreeMap<String, String>) -> Result<Self, AssumeError> {
+        let a = assume::resolve("cs-block", ASSUMPTIONS, given)?;
+        self.continuous = a["demand"] == "continuous";
+        Ok(self)
     }
 
     /// The sizes this spec was built with (for traces).
@@ -287,6 +323,9 @@ impl Spec for CsBlock {
                         actions.push(CsBlockAction::Reply { cs, card })
                     }
                     CardPhase::Rejected => actions.push(CsBlockAction::Retry { cs, card }),
+                    CardPhase::Done(_) if self.continuous => {
+                        actions.push(CsBlockAction::NextCard { cs, card })
+                    }
                     _ => {}
                 }
             }
@@ -349,6 +388,16 @@ impl Spec for CsBlock {
                 }
                 c.phase = CardPhase::InFlight { answer: None };
             }
+            CsBlockAction::NextCard { cs, card } => {
+                let c = next.css.get_mut(cs)?.cards.get_mut(card)?;
+                if !self.continuous || !matches!(c.phase, CardPhase::Done(_)) {
+                    return None;
+                }
+                *c = Card {
+                    phase: CardPhase::Unsent,
+                    system_registered: false,
+                };
+            }
         }
         Some(next)
     }
@@ -386,6 +435,27 @@ impl Spec for CsBlock {
                 },
                 everyone_moves(),
             ),
+            Property::<Self>::eventually(
+                "card_finishes",
+                |_, s| {
+                    let card = s.css[0].cards[0].phase;
+                    matches!(card, CardPhase::Unsent | CardPhase::Done(_))
+                },
+                everyone_moves(),
+            ),
+            Property::<Self>::eventually(
+                "cs_keeps_issuing",
+                |spec, s| {
+                    let done = |c: &Card| matches!(c.phase, CardPhase::Done(_));
+                    let cards = &s.css[0].cards;
+                    if spec.continuous {
+                        cards.iter().any(done)
+                    } else {
+                        cards.iter().all(done)
+                    }
+                },
+                everyone_moves(),
+            ),
             Property::<Self>::sometimes("all_cards_issued", |_, s| {
                 s.css
                     .iter()
@@ -399,6 +469,15 @@ impl Spec for CsBlock {
         let mut canonical = state.clone();
         canonical.css.sort();
         canonical
+    }
+
+    fn assumptions(&self) -> Assumptions {
+        let demand = if self.continuous {
+            "continuous"
+        } else {
+            "finite"
+        };
+        BTreeMap::from([("demand".to_string(), demand.to_string())])
     }
 
     fn describe_action(&self, action: &CsBlockAction) -> String {
@@ -421,6 +500,9 @@ impl Spec for CsBlock {
             CsBlockAction::Unblock { cs } => format!("cs{cs}'s minute of blocking ends"),
             CsBlockAction::Retry { cs, card } => {
                 format!("cs{cs} retries c{card} with the same telegram id; admitted")
+            }
+            CsBlockAction::NextCard { cs, card } => {
+                format!("cs{cs} starts its next card in slot c{card}")
             }
         }
     }

@@ -16,12 +16,21 @@
 //! * `Monitor::Off`: the monitor raises nothing.
 //! * `HsmGuard::ErrorOnInterrupted`: the relay's wait is bounded. The bound is
 //!   long enough that a live HSM always answers within it, so the timeout is
-//!   enabled only once the HSM's interrupt is lost; the relay then
-//!   error-replies and resets the HSM.
+//!   enabled only once the HSM will not answer the request the relay waits
+//!   for; the relay then error-replies. Assumption `guard-effect`: whether it
+//!   also resets the HSM (`resets-hsm`) or only answers with an error
+//!   (`error-only`, the default: all the incident report says of the March
+//!   guard is that the relay raises an error instead of hanging). Without a
+//!   reset the HSM keeps waiting for its completion notice, and the relay's
+//!   next requests go to a board that does not answer: each ends in the
+//!   bounded wait too.
+//! * Assumption `monitor-polls`: `periodic` (default: the agent polls every
+//!   2 hours, forever) or `once` (one poll in the whole run).
 //! * Size `reraise` = 1 is a variant HSM firmware that raises its interrupt
 //!   again while it still waits for a completion notice; the monitor can then
 //!   steal the acknowledgement over and over (a cycle, not a terminal state).
 
+use crate::assume::{self, AssumeError, Assumption, Assumptions};
 use crate::sizes::{resolve, SizeError, SizeParam};
 use crate::spec::{Fairness, Property, Spec};
 use patches::{HsmGuard, IrqMode, Monitor, Patches};
@@ -43,6 +52,30 @@ pub const SIZES: &[SizeParam] = &[
         min: 0,
         max: 1,
         help: "1 = the HSM re-raises its interrupt while unacknowledged",
+    },
+];
+
+/// Environment assumptions of irq-order (`--assume NAME=VALUE`).
+pub const ASSUMPTIONS: &[Assumption] = &[
+    Assumption {
+        name: "monitor-polls",
+        values: &["periodic", "once"],
+        help: "how often the hardware monitoring agent raises its interrupt",
+        meanings: &[
+            "again and again, for as long as the relay runs",
+            "once in the whole run",
+        ],
+        why_default: "the agent polled the hardware every 2 hours, for as long as it ran",
+    },
+    Assumption {
+        name: "guard-effect",
+        values: &["error-only", "resets-hsm"],
+        help: "what the March guard (hsm_guard=error-on-interrupted) does when its bounded wait runs out",
+        meanings: &[
+            "the relay answers with an error; the HSM keeps waiting for its completion notice",
+            "the relay answers with an error and resets the HSM (what our relay does)",
+        ],
+        why_default: "the incident report says only that the relay raises an error instead of hanging, not that the HSM is reset",
     },
 ];
 
@@ -82,6 +115,9 @@ pub struct IrqOrderState {
     pub hsm_irq_pending: bool,
     pub monitor_irq_pending: bool,
     pub requests: Vec<RequestOutcome>,
+    /// `monitor-polls=once` only (always false otherwise, so the periodic
+    /// state space is unchanged): the monitor has polled.
+    pub monitor_polled: bool,
 }
 
 impl IrqOrderState {
@@ -96,6 +132,20 @@ impl IrqOrderState {
     /// The HSM waits for a completion notice no pending interrupt will bring.
     pub fn hsm_interrupt_lost(&self) -> bool {
         matches!(self.hsm, Hsm::AwaitCompletion(_)) && !self.hsm_irq_pending
+    }
+
+    /// The relay waits for a request the HSM will not answer: its interrupt
+    /// was lost, or (guard without reset) the HSM is stuck on an earlier
+    /// request or has finished it late.
+    pub fn relay_waits_in_vain(&self) -> bool {
+        let Some(r) = self.relay_waiting else {
+            return false;
+        };
+        match self.hsm {
+            Hsm::Processing(x) => x != r,
+            Hsm::AwaitCompletion(x) => x != r || !self.hsm_irq_pending,
+            Hsm::Idle => true,
+        }
     }
 }
 
@@ -146,6 +196,10 @@ pub struct IrqOrder {
     pub hsm_guard: HsmGuard,
     pub requests: u8,
     pub reraise: bool,
+    /// `monitor-polls=once`.
+    pub monitor_once: bool,
+    /// `guard-effect=resets-hsm`.
+    pub guard_resets_hsm: bool,
 }
 
 impl IrqOrder {
@@ -158,7 +212,18 @@ impl IrqOrder {
             hsm_guard: patches.hsm_guard,
             requests: sizes["requests"] as u8,
             reraise: sizes["reraise"] == 1,
+            monitor_once: false,
+            guard_resets_hsm: false,
         })
+    }
+
+    /// This spec under the assumptions `given` (partial: defaults fill the
+    /// rest).
+    pub fn assuming(mut self, given: &BTreeMap<String, String>) -> Result<Self, AssumeError> {
+        let a = assume::resolve("irq-order", ASSUMPTIONS, given)?;
+        self.monitor_once = a["monitor-polls"] == "once";
+        self.guard_resets_hsm = a["guard-effect"] == "resets-hsm";
+        Ok(self)
     }
 
     /// The sizes this spec was built with (for traces).
@@ -167,6 +232,11 @@ impl IrqOrder {
             ("requests".to_string(), u64::from(self.requests)),
             ("reraise".to_string(), u64::from(self.reraise)),
         ])
+    }
+
+    /// The guard without a reset: the HSM stays stuck after an error reply.
+    fn guard_keeps_stuck_hsm(&self) -> bool {
+        self.hsm_guard == HsmGuard::ErrorOnInterrupted && !self.guard_resets_hsm
     }
 
     fn collapses(&self, s: &IrqOrderState) -> bool {
@@ -189,8 +259,10 @@ impl IrqOrder {
                     return None;
                 };
                 s.hsm = Hsm::Idle; // the completion notice
-                s.requests[usize::from(r)] = RequestOutcome::Completed;
-                s.relay_waiting = None;
+                if s.relay_waiting == Some(r) {
+                    s.requests[usize::from(r)] = RequestOutcome::Completed;
+                    s.relay_waiting = None;
+                } // else: late, for a request already answered with an error
             }
             _ => return None,
         }
@@ -213,6 +285,7 @@ impl Spec for IrqOrder {
             hsm_irq_pending: false,
             monitor_irq_pending: false,
             requests: vec![RequestOutcome::Pending; usize::from(self.requests)],
+            monitor_polled: false,
         }]
     }
 
@@ -238,12 +311,17 @@ impl Spec for IrqOrder {
         let mut next = s.clone();
         match *action {
             IrqOrderAction::RelayRequests { request } => {
-                let idle = s.relay_waiting.is_none() && s.hsm == Hsm::Idle;
+                // Without a reset, a stuck HSM never becomes idle: the relay
+                // still hands it the next request (which it ignores).
+                let hsm_ready = s.hsm == Hsm::Idle || self.guard_keeps_stuck_hsm();
+                let idle = s.relay_waiting.is_none() && hsm_ready;
                 if !idle || usize::from(request) != s.issued() || request >= self.requests {
                     return None;
                 }
                 next.relay_waiting = Some(request);
-                next.hsm = Hsm::Processing(request);
+                if s.hsm == Hsm::Idle {
+                    next.hsm = Hsm::Processing(request);
+                }
             }
             IrqOrderAction::HsmRaisesInterrupt => match s.hsm {
                 Hsm::Processing(r) => {
@@ -256,21 +334,25 @@ impl Spec for IrqOrder {
                 _ => return None,
             },
             IrqOrderAction::MonitorRaisesInterrupt => {
-                if self.monitor == Monitor::Off || s.monitor_irq_pending {
+                let done = self.monitor_once && s.monitor_polled;
+                if self.monitor == Monitor::Off || s.monitor_irq_pending || done {
                     return None;
                 }
                 next.monitor_irq_pending = true;
+                next.monitor_polled = self.monitor_once;
             }
             IrqOrderAction::CpuServices { source } => self.service(&mut next, source)?,
             IrqOrderAction::RelayTimesOut => {
                 let bounded = self.hsm_guard == HsmGuard::ErrorOnInterrupted;
                 let r = s.relay_waiting?;
-                if !bounded || !s.hsm_interrupt_lost() {
+                if !bounded || !s.relay_waits_in_vain() {
                     return None;
                 }
                 next.requests[usize::from(r)] = RequestOutcome::ErrorReplied;
                 next.relay_waiting = None;
-                next.hsm = Hsm::Idle; // reset
+                if self.guard_resets_hsm {
+                    next.hsm = Hsm::Idle;
+                }
             }
         }
         Some(next)
@@ -289,12 +371,35 @@ impl Spec for IrqOrder {
             ),
             Property::<Self>::always("relay_never_hangs", |spec, s| {
                 let can_wake = spec.hsm_guard == HsmGuard::ErrorOnInterrupted || spec.reraise;
-                !(s.relay_waiting.is_some() && s.hsm_interrupt_lost() && !can_wake)
+                !(s.relay_waits_in_vain() && !can_wake)
             }),
             Property::<Self>::sometimes("all_requests_completed", |_, s| {
                 s.requests.iter().all(|o| *o == RequestOutcome::Completed)
             }),
         ]
+    }
+
+    fn assumptions(&self) -> Assumptions {
+        BTreeMap::from([
+            (
+                "monitor-polls".to_string(),
+                if self.monitor_once {
+                    "once"
+                } else {
+                    "periodic"
+                }
+                .to_string(),
+            ),
+            (
+                "guard-effect".to_string(),
+                if self.guard_resets_hsm {
+                    "resets-hsm"
+                } else {
+                    "error-only"
+                }
+                .to_string(),
+            ),
+        ])
     }
 
     fn describe_action(&self, action: &IrqOrderAction) -> String {
@@ -310,8 +415,11 @@ impl Spec for IrqOrder {
             IrqOrderAction::CpuServices {
                 source: Source::Monitor,
             } => "CPU services the monitor interrupt".into(),
-            IrqOrderAction::RelayTimesOut => {
+            IrqOrderAction::RelayTimesOut if self.guard_resets_hsm => {
                 "relay's bounded wait ends: error reply, HSM reset".into()
+            }
+            IrqOrderAction::RelayTimesOut => {
+                "relay's bounded wait ends: error reply (the HSM is not reset)".into()
             }
         }
     }
@@ -381,7 +489,11 @@ mod tests {
     fn guard_turns_a_lost_interrupt_into_an_error_reply() {
         let mut patches = Preset::Jan2016.patches();
         patches.hsm_guard = HsmGuard::ErrorOnInterrupted;
-        let spec = IrqOrder::new(patches, &BTreeMap::new()).unwrap();
+        let resets = BTreeMap::from([("guard-effect".to_string(), "resets-hsm".to_string())]);
+        let spec = IrqOrder::new(patches, &BTreeMap::new())
+            .unwrap()
+            .assuming(&resets)
+            .unwrap();
         let mut actions = COLLISION.to_vec();
         actions.push(RelayTimesOut);
         let s = run(&spec, &actions);
@@ -390,5 +502,24 @@ mod tests {
         assert_eq!(s.observe().error_replied, 1);
         let healthy = run(&spec, &COLLISION[..2]);
         assert_eq!(spec.next_state(&healthy, &RelayTimesOut), None);
+    }
+
+    #[test]
+    fn a_guard_that_only_errors_leaves_the_hsm_stuck_for_the_next_request() {
+        let mut patches = Preset::Jan2016.patches();
+        patches.hsm_guard = HsmGuard::ErrorOnInterrupted;
+        let spec = IrqOrder::new(patches, &BTreeMap::new()).unwrap();
+        assert_eq!(spec.assumptions()["guard-effect"], "error-only");
+        let mut actions = COLLISION.to_vec();
+        actions.extend([RelayTimesOut, RelayRequests { request: 1 }]);
+        let s = run(&spec, &actions);
+        assert_eq!(s.requests[0], RequestOutcome::ErrorReplied);
+        // The board still waits for request 0's completion notice: the
+        // relay's wait for request 1 is in vain and ends in an error too.
+        assert_eq!(s.hsm, Hsm::AwaitCompletion(0));
+        assert!(s.relay_waits_in_vain());
+        let s = spec.next_state(&s, &RelayTimesOut).unwrap();
+        assert_eq!(s.observe().error_replied, 2);
+        assert_eq!(s.observe().completed, 0);
     }
 }

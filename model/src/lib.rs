@@ -10,6 +10,7 @@
 //!   the state graph, shortest paths, `always` verdicts.
 //! * [`registry`]: the specs by name, for tools that choose at run time.
 
+pub mod assume;
 pub mod cs_block;
 pub mod irq_order;
 pub mod registry;
@@ -20,7 +21,8 @@ pub mod spec;
 pub mod timer_free;
 pub mod trace;
 
-pub use registry::{SharedSpec, SpecJob, SpecName, UnknownSpec};
+pub use assume::{AssumeError, Assumption, Assumptions};
+pub use registry::{BuildError, SharedSpec, SpecJob, SpecName, UnknownSpec};
 pub use replay::replay_trace;
 pub use spec::{Fairness, Property, PropertyKind, Spec};
 pub use trace::{Origin, Schedule, Trace, TraceError, Verdict};

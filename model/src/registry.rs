@@ -2,6 +2,7 @@
 //! regression replay): names, size parameters, and the one place a spec is
 //! built from its name ([`SpecName::build`]).
 
+use crate::assume::{AssumeError, Assumption};
 use crate::cs_block::CsBlock;
 use crate::irq_order::IrqOrder;
 use crate::sizes::{SizeError, SizeParam};
@@ -41,18 +42,43 @@ impl SpecName {
         }
     }
 
+    /// The spec's environment assumptions with their defaults.
+    pub fn assumption_params(self) -> &'static [Assumption] {
+        match self {
+            SpecName::TimerFree => crate::timer_free::ASSUMPTIONS,
+            SpecName::IrqOrder => crate::irq_order::ASSUMPTIONS,
+            SpecName::CsBlock => crate::cs_block::ASSUMPTIONS,
+        }
+    }
+
     /// Builds the named spec at `patches` and `sizes` (defaults fill the
-    /// rest) and hands it to `job`, whatever its type.
+    /// rest), under the default assumptions, and hands it to `job`.
     pub fn build<J: SpecJob>(
         self,
         patches: Patches,
         sizes: &BTreeMap<String, u64>,
         job: J,
     ) -> Result<J::Output, SizeError> {
+        self.build_assuming(patches, sizes, &BTreeMap::new(), job)
+            .map_err(|e| match e {
+                BuildError::Sizes(e) => e,
+                BuildError::Assumptions(e) => unreachable!("default assumptions: {e}"),
+            })
+    }
+
+    /// As [`SpecName::build`], under the assumptions `assumptions` (partial:
+    /// defaults fill the rest).
+    pub fn build_assuming<J: SpecJob>(
+        self,
+        patches: Patches,
+        sizes: &BTreeMap<String, u64>,
+        assumptions: &BTreeMap<String, String>,
+        job: J,
+    ) -> Result<J::Output, BuildError> {
         Ok(match self {
-            SpecName::TimerFree => job.run(TimerFree::new(patches, sizes)?),
-            SpecName::IrqOrder => job.run(IrqOrder::new(patches, sizes)?),
-            SpecName::CsBlock => job.run(CsBlock::new(patches, sizes)?),
+            SpecName::TimerFree => job.run(TimerFree::new(patches, sizes)?.assuming(assumptions)?),
+            SpecName::IrqOrder => job.run(IrqOrder::new(patches, sizes)?.assuming(assumptions)?),
+            SpecName::CsBlock => job.run(CsBlock::new(patches, sizes)?.assuming(assumptions)?),
         })
     }
 
@@ -83,6 +109,15 @@ impl fmt::Display for SpecName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// Bad sizes or bad assumptions for a spec.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Sizes(#[from] SizeError),
+    #[error(transparent)]
+    Assumptions(#[from] AssumeError),
 }
 
 /// An unknown spec name.

@@ -31,6 +31,7 @@ impl Trace {
             patches: Some(config.patches),
             variant: config.variant.clone(),
             sizes,
+            assumptions: spec.assumptions(),
             property: property.to_string(),
             verdict,
             schedule: Schedule::Actions {
@@ -69,6 +70,8 @@ pub enum ReplayError {
     CycleOutOfRange { cycle_start: usize, len: usize },
     #[error(transparent)]
     Sizes(#[from] SizeError),
+    #[error(transparent)]
+    Assumptions(#[from] crate::assume::AssumeError),
     #[error(transparent)]
     UnknownSpec(#[from] UnknownSpec),
 }
@@ -272,7 +275,12 @@ pub struct ReplayOutcome {
 /// Replays an actions trace against the spec, preset and sizes it names.
 pub fn replay_trace(trace: &Trace) -> Result<ReplayOutcome, ReplayError> {
     let name: SpecName = trace.spec.parse()?;
-    name.build(trace.config().patches, &trace.sizes, ReplayJob(trace))?
+    let (patches, sizes) = (trace.config().patches, &trace.sizes);
+    name.build_assuming(patches, sizes, &trace.assumptions, ReplayJob(trace))
+        .map_err(|e| match e {
+            crate::registry::BuildError::Sizes(e) => ReplayError::Sizes(e),
+            crate::registry::BuildError::Assumptions(e) => ReplayError::Assumptions(e),
+        })?
 }
 
 /// Replays a trace on whichever spec it names.

@@ -42,6 +42,12 @@ pub trait Spec: Sized {
         state.clone()
     }
 
+    /// The environment assumptions this spec was built with, complete
+    /// (`crate::assume`); the default is none.
+    fn assumptions(&self) -> crate::assume::Assumptions {
+        crate::assume::Assumptions::new()
+    }
+
     /// One line for a timeline; the default is the action's `Debug` form.
     fn describe_action(&self, action: &Self::Action) -> String {
         format!("{action:?}")

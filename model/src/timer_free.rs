@@ -17,19 +17,26 @@
 //! * The notice does not say which telegram it was for. The model still
 //!   records the telegram generation (`epoch`) it fired for, so it can tell a
 //!   spurious termination; only `TimerFix::Epoch` lets the AP read it.
-//! * Delivery (`fifo` size): 0 (default, used for the verdicts) = timeout
-//!   notices are low priority like `WM_TIMER`, retrieved only when nothing
-//!   else acceptable is waiting; 1 = strict FIFO. A new telegram is acceptable
-//!   only when the worker is idle; an HSM completion and a timeout notice are
-//!   always acceptable.
+//! * Assumptions ([`ASSUMPTIONS`], `--assume`): `delivery` = `low-priority`
+//!   (default: timeout notices are low priority like `WM_TIMER`, retrieved
+//!   only when nothing else acceptable is waiting) or `fifo`; `arrivals` =
+//!   `several` (default: telegrams arrive at any time, from several CSs at
+//!   once) or `one-terminal` (one CS that sends its next telegram only after
+//!   the reply to the previous one); `hsm-wait` = `in-time` (default: the
+//!   HSM answers within the relay's bounded wait) or `may-expire` (with the
+//!   March guard on, the relay's bounded HSM wait may run out: error reply,
+//!   HSM reset, the timer killed, the work area freed). A new telegram is
+//!   acceptable only when the worker is idle; an HSM completion and a timeout
+//!   notice are always acceptable.
 //! * Terminating a telegram sends it an error reply, kills its timer, frees
 //!   its work area and abandons its HSM request; a completion that still
 //!   arrives for it is discarded. Freeing with nothing allocated is the
 //!   abnormal termination of the whole AP: no further step happens.
 
+use crate::assume::{self, AssumeError, Assumption, Assumptions};
 use crate::sizes::{resolve, SizeError, SizeParam};
 use crate::spec::{Fairness, Property, Spec};
-use patches::{Patches, TimerFix};
+use patches::{HsmGuard, Patches, TimerFix};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -49,12 +56,39 @@ pub const SIZES: &[SizeParam] = &[
         max: 3,
         help: "workers (message loops), each with its own timer and work area",
     },
-    SizeParam {
-        name: "fifo",
-        default: 0,
-        min: 0,
-        max: 1,
-        help: "1 = timeout notices delivered FIFO, 0 = low priority like WM_TIMER",
+];
+
+/// Environment assumptions of timer-free (`--assume NAME=VALUE`).
+pub const ASSUMPTIONS: &[Assumption] = &[
+    Assumption {
+        name: "arrivals",
+        values: &["several", "one-terminal"],
+        help: "how telegrams arrive",
+        meanings: &[
+            "telegrams arrive at any time, from several CSs at once",
+            "one CS that sends its next telegram only after the reply to the previous one",
+        ],
+        why_default: "about 600 municipalities' CSs shared the relay in 2016",
+    },
+    Assumption {
+        name: "delivery",
+        values: &["low-priority", "fifo"],
+        help: "how the worker's message loop retrieves timeout notices",
+        meanings: &[
+            "timeout notices are low priority like WM_TIMER: retrieved only when no other acceptable message waits",
+            "every message in posting order",
+        ],
+        why_default: "the relay ran on Windows, where WM_TIMER is a low-priority message",
+    },
+    Assumption {
+        name: "hsm-wait",
+        values: &["in-time", "may-expire"],
+        help: "whether the relay's bounded HSM wait (hsm_guard=error-on-interrupted) can run out in timer-free",
+        meanings: &[
+            "the HSM always answers within the relay's bounded wait",
+            "the bounded wait may run out while the HSM works: error reply, HSM reset, timer killed, work area freed",
+        ],
+        why_default: "the bound (5 s) is far above the HSM's latency; irq-order is the spec of a lost HSM answer",
     },
 ];
 
@@ -188,6 +222,9 @@ pub enum TimerFreeAction {
     /// The worker retrieves `message` (the one its delivery rule picks) and
     /// runs its handler to completion.
     Handle { worker: usize, message: Message },
+    /// `hsm-wait=may-expire`: the relay's bounded wait for the HSM runs out
+    /// (error reply, HSM reset, timer killed, work area freed).
+    HsmWaitExpires { worker: usize },
 }
 
 /// The timer-free spec for one setting of the patches.
@@ -196,7 +233,15 @@ pub struct TimerFree {
     pub timer_fix: TimerFix,
     pub telegrams: u8,
     pub workers: usize,
+    /// `delivery=fifo`: timeout notices in posting order.
     pub fifo: bool,
+    /// `arrivals=one-terminal`: the next telegram only after every reply.
+    pub one_terminal: bool,
+    /// `hsm-wait=may-expire` with the March guard on: the relay's bounded
+    /// HSM wait may run out.
+    pub hsm_wait_expires: bool,
+    /// The relay waits for the HSM with a bound (`hsm_guard`).
+    pub hsm_guard: HsmGuard,
 }
 
 impl TimerFree {
@@ -207,8 +252,21 @@ impl TimerFree {
             timer_fix: patches.timer_fix,
             telegrams: sizes["telegrams"] as u8,
             workers: sizes["workers"] as usize,
-            fifo: sizes["fifo"] == 1,
+            fifo: false,
+            one_terminal: false,
+            hsm_wait_expires: false,
+            hsm_guard: patches.hsm_guard,
         })
+    }
+
+    /// This spec under the assumptions `given` (partial: defaults fill the
+    /// rest).
+    pub fn assuming(mut self, given: &BTreeMap<String, String>) -> Result<Self, AssumeError> {
+        let a = assume::resolve("timer-free", ASSUMPTIONS, given)?;
+        self.one_terminal = a["arrivals"] == "one-terminal";
+        self.fifo = a["delivery"] == "fifo";
+        self.hsm_wait_expires = a["hsm-wait"] == "may-expire";
+        Ok(self)
     }
 
     /// The sizes this spec was built with (for traces).
@@ -216,8 +274,24 @@ impl TimerFree {
         BTreeMap::from([
             ("telegrams".to_string(), u64::from(self.telegrams)),
             ("workers".to_string(), self.workers as u64),
-            ("fifo".to_string(), u64::from(self.fifo)),
         ])
+    }
+
+    /// Whether the next telegram may arrive: always with several CSs; with
+    /// one terminal only once every telegram so far has its reply.
+    fn may_arrive(&self, state: &TimerFreeState) -> bool {
+        state.arrived < self.telegrams
+            && (!self.one_terminal
+                || state.telegrams[..usize::from(state.arrived)]
+                    .iter()
+                    .all(|r| r.replies > 0))
+    }
+
+    /// Whether the relay's bounded HSM wait can run out for `worker`.
+    fn hsm_wait_can_expire(&self, worker: &Worker) -> bool {
+        self.hsm_wait_expires
+            && self.hsm_guard == HsmGuard::ErrorOnInterrupted
+            && worker.hsm_request.is_some()
     }
 
     /// The message the worker's loop retrieves next, if any is acceptable.
@@ -306,6 +380,21 @@ fn on_completion(state: &mut TimerFreeState, w: usize, telegram: TelegramIndex) 
     }
 }
 
+/// The bounded HSM wait ran out (the relay's `on_hsm_wait_timed_out`): the
+/// HSM is reset (its answer never comes), the telegram gets an error reply,
+/// the timer is killed (a queued notice stays queued) and the work area freed.
+fn hsm_wait_expires(state: &mut TimerFreeState, w: usize) {
+    let worker = &mut state.workers[w];
+    let Some(telegram) = worker.phase.telegram() else {
+        return;
+    };
+    worker.hsm_request = None;
+    worker.timer = None;
+    worker.phase = Phase::Idle;
+    worker.work_area = None;
+    state.telegrams[usize::from(telegram)].replies += 1;
+}
+
 /// Termination: free the work area pointer. With nothing allocated this is
 /// the abnormal termination of the AP.
 fn terminate_current(state: &mut TimerFreeState, w: usize, epoch: TelegramIndex) {
@@ -351,8 +440,9 @@ impl Spec for TimerFree {
         if state.abnormal_termination {
             return; // the AP is gone
         }
+        let may_arrive = self.may_arrive(state);
         for (w, worker) in state.workers.iter().enumerate() {
-            if state.arrived < self.telegrams {
+            if may_arrive {
                 actions.push(TimerFreeAction::Arrive {
                     worker: w,
                     telegram: state.arrived,
@@ -366,6 +456,9 @@ impl Spec for TimerFree {
             }
             if let Some(message) = self.next_message(worker) {
                 actions.push(TimerFreeAction::Handle { worker: w, message });
+            }
+            if self.hsm_wait_can_expire(worker) {
+                actions.push(TimerFreeAction::HsmWaitExpires { worker: w });
             }
         }
     }
@@ -381,7 +474,7 @@ impl Spec for TimerFree {
         let mut next = state.clone();
         match *action {
             TimerFreeAction::Arrive { worker, telegram } => {
-                if telegram != state.arrived || telegram >= self.telegrams {
+                if telegram != state.arrived || !self.may_arrive(state) {
                     return None;
                 }
                 next.workers
@@ -405,6 +498,12 @@ impl Spec for TimerFree {
                     return None;
                 }
                 self.handle(&mut next, worker, message);
+            }
+            TimerFreeAction::HsmWaitExpires { worker } => {
+                if !self.hsm_wait_can_expire(state.workers.get(worker)?) {
+                    return None;
+                }
+                hsm_wait_expires(&mut next, worker);
             }
         }
         Some(next)
@@ -443,6 +542,24 @@ impl Spec for TimerFree {
         canonical
     }
 
+    fn assumptions(&self) -> Assumptions {
+        let value = |on: bool, yes: &str, no: &str| if on { yes } else { no }.to_string();
+        BTreeMap::from([
+            (
+                "arrivals".to_string(),
+                value(self.one_terminal, "one-terminal", "several"),
+            ),
+            (
+                "delivery".to_string(),
+                value(self.fifo, "fifo", "low-priority"),
+            ),
+            (
+                "hsm-wait".to_string(),
+                value(self.hsm_wait_expires, "may-expire", "in-time"),
+            ),
+        ])
+    }
+
     fn describe_action(&self, action: &TimerFreeAction) -> String {
         match action {
             TimerFreeAction::Arrive { worker, telegram } => {
@@ -456,6 +573,9 @@ impl Spec for TimerFree {
             }
             TimerFreeAction::Handle { worker, message } => {
                 format!("w{worker} handles {}", describe_message(message))
+            }
+            TimerFreeAction::HsmWaitExpires { worker } => {
+                format!("w{worker}'s bounded HSM wait runs out: error reply, HSM reset, free")
             }
         }
     }

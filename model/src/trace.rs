@@ -49,6 +49,11 @@ pub struct Trace {
     pub variant: Option<Variant>,
     /// The spec parameters used (see `crate::sizes`).
     pub sizes: BTreeMap<String, u64>,
+    /// The environment assumptions, complete (see `crate::assume`). Traces
+    /// written before assumptions were switches have none: then they are
+    /// the spec's defaults.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub assumptions: BTreeMap<String, String>,
     pub property: String,
     pub verdict: Verdict,
     pub schedule: Schedule,
@@ -181,6 +186,7 @@ mod tests {
             patches: None,
             variant: None,
             sizes: BTreeMap::from([("telegrams".to_string(), 2)]),
+            assumptions: BTreeMap::new(),
             property: "no_free_of_unallocated".into(),
             verdict: Verdict::Violated,
             schedule: Schedule::Actions {

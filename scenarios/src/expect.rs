@@ -10,6 +10,7 @@
 //! `telegrams=1` leaves no next telegram for a stale timeout notice to hit).
 //! Why each violation is expected is in docs/specs.md.
 
+use model::assume::{self, Assumptions};
 use model::sizes::resolve;
 use model::{SpecName, Verdict};
 use patches::{Config, Patches, Preset};
@@ -28,6 +29,8 @@ pub struct Expectation {
     pub config: Config,
     /// Complete sizes (defaults plus the entry's overrides).
     pub sizes: BTreeMap<String, u64>,
+    /// Complete assumptions (defaults plus the entry's `assume` overrides).
+    pub assumptions: Assumptions,
     pub verdicts: BTreeMap<String, Verdict>,
 }
 
@@ -41,6 +44,9 @@ struct Entry {
     patch: Vec<String>,
     #[serde(default)]
     sizes: BTreeMap<String, u64>,
+    /// `name=value` assumption overrides, as on the command line.
+    #[serde(default)]
+    assume: Vec<String>,
     #[serde(default)]
     violated: Vec<String>,
     #[serde(default)]
@@ -88,6 +94,9 @@ impl Entry {
         let spec: SpecName = self.spec.parse().map_err(|e| bad(&e))?;
         let config = Config::with_patches(self.preset, &self.patch).map_err(|e| bad(&e))?;
         let sizes = resolve(spec.name(), spec.size_params(), &self.sizes).map_err(|e| bad(&e))?;
+        let assumptions =
+            assume::parse_overrides(spec.name(), spec.assumption_params(), &self.assume)
+                .map_err(|e| bad(&e))?;
         let known = spec_properties(spec, &config.patches);
         let mut verdicts = BTreeMap::new();
         let listed = self
@@ -113,6 +122,7 @@ impl Entry {
             spec,
             config,
             sizes,
+            assumptions,
             verdicts,
         })
     }
@@ -123,6 +133,7 @@ impl Expectation {
         self.spec == other.spec
             && self.config.patches == other.config.patches
             && self.sizes == other.sizes
+            && self.assumptions == other.assumptions
     }
 }
 
@@ -148,14 +159,27 @@ pub fn expectations() -> &'static [Expectation] {
 }
 
 /// The recorded verdict of `property` of `spec` on switch set `patches` at
-/// `sizes` (partial; defaults fill the rest), if one is recorded.
+/// `sizes` (partial; defaults fill the rest) under the default assumptions,
+/// if one is recorded.
 pub fn expected_verdict(
     spec: SpecName,
     patches: &Patches,
     sizes: &BTreeMap<String, u64>,
     property: &str,
 ) -> Option<Verdict> {
-    verdict_in(expectations(), spec, patches, sizes, property)
+    expected_verdict_assuming(spec, patches, sizes, &BTreeMap::new(), property)
+}
+
+/// As [`expected_verdict`], under `assumptions` (partial; defaults fill the
+/// rest).
+pub fn expected_verdict_assuming(
+    spec: SpecName,
+    patches: &Patches,
+    sizes: &BTreeMap<String, u64>,
+    assumptions: &BTreeMap<String, String>,
+    property: &str,
+) -> Option<Verdict> {
+    verdict_in(expectations(), spec, patches, sizes, assumptions, property)
 }
 
 /// As [`expected_verdict`], from another set of expectations (`chukei check
@@ -165,12 +189,19 @@ pub fn verdict_in(
     spec: SpecName,
     patches: &Patches,
     sizes: &BTreeMap<String, u64>,
+    assumptions: &BTreeMap<String, String>,
     property: &str,
 ) -> Option<Verdict> {
     let sizes = resolve(spec.name(), spec.size_params(), sizes).ok()?;
+    let assumed = assume::resolve(spec.name(), spec.assumption_params(), assumptions).ok()?;
     expectations
         .iter()
-        .find(|e| e.spec == spec && e.config.patches == *patches && e.sizes == sizes)
+        .find(|e| {
+            e.spec == spec
+                && e.config.patches == *patches
+                && e.sizes == sizes
+                && e.assumptions == assumed
+        })
         .and_then(|e| e.verdicts.get(property).copied())
 }
 
@@ -185,9 +216,15 @@ pub fn render(expectations: &[Expectation]) -> String {
     let mut out = String::new();
     for e in expectations {
         let sizes: Vec<String> = e.sizes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let assumed = assume::non_default(e.spec.assumption_params(), &e.assumptions);
+        let assumed = if assumed.is_empty() {
+            String::new()
+        } else {
+            format!(" assuming {}", assumed.join(","))
+        };
         for (property, verdict) in &e.verdicts {
             out += &format!(
-                "{:<10} {:<24} {:<28} {:<26} {verdict}\n",
+                "{:<10} {:<24} {:<28} {:<26} {verdict}{assumed}\n",
                 e.spec.name(),
                 e.config.name(),
                 sizes.join(","),

@@ -141,6 +141,9 @@ impl Refinement {
                 hsm_guard: patches.hsm_guard,
                 requests: u8::MAX,
                 reraise: false,
+                monitor_once: false,
+                // Our relay resets the HSM when its bounded wait runs out.
+                guard_resets_hsm: true,
             }),
         }
     }

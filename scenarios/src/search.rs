@@ -266,6 +266,7 @@ impl Finding {
             patches: Some(self.patches),
             variant: self.variant.clone(),
             sizes: BTreeMap::from([("cards".to_string(), CARDS)]),
+            assumptions: BTreeMap::new(),
             property: self.cause.property().to_string(),
             verdict: if self.reproduced {
                 Verdict::Violated

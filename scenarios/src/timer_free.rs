@@ -169,14 +169,18 @@ struct WorkerWalk {
 /// `Handle(completion)` of the decrypt; the worker's `reply` that ends a
 /// telegram's relay work → `Handle(completion)` of the encrypt;
 /// `timeout-posted` → `TimerFires`; `timeout-received` → `Handle(notice)`;
-/// `completion-notice` → `HsmCompletes`. Checked against the step they belong
+/// `completion-notice` → `HsmCompletes`; `hsm-wait-timed-out` →
+/// `HsmWaitExpires` (the March guard's bounded wait: the spec instance
+/// assumes `hsm-wait=may-expire`, since a real HSM can be slow).
+/// Checked against the step they belong
 /// to: `terminated` (the spec terminated that telegram), `free-of-unallocated`
 /// and `ap-abnormal-termination` (the spec's AP freed an unallocated work
 /// area), `telegram-lost` (only an abnormal termination loses one). A
 /// divergence: an AP or timer event with no telegram ID, any event of a
 /// telegram that never arrived. Skipped: the parts of a handler step
 /// (`set-timer`, `hsm-request`, `upstream-reply`, `reset-timer`, `free`,
-/// `timeout-ignored`, the `reply` of a termination), the completion of a
+/// `timeout-ignored`, the `reply` of a termination or of a bounded wait that
+/// ran out), the completion of a
 /// request abandoned at termination and its `stale-message` (the spec drops
 /// abandoned requests), telegrams no worker handled (`connection-excess`),
 /// HSM and interrupt events (irq-order's), CS events (cs-block's), and,
@@ -189,6 +193,7 @@ pub struct Refinement {
     arrivals: BTreeMap<u16, usize>,
     workers: BTreeMap<u16, WorkerWalk>,
     timer_fix: patches::TimerFix,
+    hsm_guard: patches::HsmGuard,
 }
 
 impl Refinement {
@@ -217,6 +222,7 @@ impl Refinement {
             arrivals,
             workers: BTreeMap::new(),
             timer_fix: patches.timer_fix,
+            hsm_guard: patches.hsm_guard,
         })
     }
 
@@ -264,7 +270,7 @@ impl Refinement {
     /// The spec instance of `worker`, sized by its arrivals (none: then any
     /// event of it is one the spec does not allow).
     fn walk_of(&mut self, worker: u16) -> &mut WorkerWalk {
-        let (arrivals, timer_fix) = (&self.arrivals, self.timer_fix);
+        let (arrivals, timer_fix, hsm_guard) = (&self.arrivals, self.timer_fix, self.hsm_guard);
         self.workers.entry(worker).or_insert_with(|| {
             let telegrams = arrivals.get(&worker).copied().unwrap_or(0);
             WorkerWalk {
@@ -273,6 +279,11 @@ impl Refinement {
                     telegrams: u8::try_from(telegrams).expect("checked in new"),
                     workers: 1,
                     fifo: false,
+                    one_terminal: false,
+                    // A real HSM can be slower than the relay's bounded
+                    // wait (`hsm-wait=may-expire`): the relay's logs show it.
+                    hsm_wait_expires: true,
+                    hsm_guard,
                 }),
                 ids: BTreeMap::new(),
                 terminating: BTreeSet::new(),
@@ -375,9 +386,11 @@ impl Refinement {
             EventKind::TelegramLost => Meaning::Check(Err(format!(
                 "the relay lost {telegram} without an answer; the spec's AP loses none while it runs"
             ))),
-            EventKind::HsmWaitTimedOut if on_worker => Meaning::Check(Err(
-                "timer-free has no bounded HSM wait (see irq-order)".into(),
-            )),
+            EventKind::HsmWaitTimedOut if on_worker => {
+                // Its error reply is part of the step.
+                w.terminating.insert(telegram);
+                Meaning::Act(TimerFreeAction::HsmWaitExpires { worker: 0 })
+            }
             EventKind::SetTimer { .. }
             | EventKind::ResetTimer { .. }
             | EventKind::Free { .. }
@@ -497,6 +510,9 @@ impl SpecMap for Steer {
                     }
                 }
                 Err("the worker only discarded stale messages".into())
+            }
+            TimerFreeAction::HsmWaitExpires { .. } => {
+                Err("the lockstep does not steer the bounded HSM wait (hsm-wait=may-expire)".into())
             }
         }
     }

@@ -320,3 +320,29 @@ fn events_after_an_abnormal_termination_make_the_verdict_incomplete() {
         worker_events
     );
 }
+
+/// The relay's own logs with the March guard on: when the HSM is slower
+/// than the bounded wait, the relay answers with an error, resets the board
+/// and frees the work area. timer-free maps that to its `HsmWaitExpires`
+/// step (the bounded wait is in the spec), so code and spec agree on
+/// 2016-03 and 2016-04, and the step is really taken.
+#[test]
+fn the_bounded_hsm_wait_of_the_relays_own_logs_is_a_step_of_timer_free() {
+    for preset in [Preset::Mar2016, Preset::Apr2016, Preset::Proposed] {
+        let config = RelayConfig {
+            hsm_latency: 30,
+            hsm_guard_timeout: 5,
+            ..RelayConfig::fast(preset)
+        };
+        let jsonl = load(config, 1, 4, 100);
+        let events = parse_jsonl(&jsonl).unwrap();
+        let timed_out = events
+            .iter()
+            .filter(|e| e.kind == EventKind::HsmWaitTimedOut)
+            .count();
+        assert!(timed_out >= 1, "{preset}: the guard never ran out");
+        let report = validate(&events, "timer-free", preset).unwrap();
+        assert!(report.agrees(), "{preset}: {:#?}", report.divergence);
+        assert!(report.mapped >= timed_out, "{preset}: {report:?}");
+    }
+}

@@ -15,13 +15,14 @@
 //! before it is reported.
 
 use crate::fair::find_fair_lasso;
+use model::assume::{self, AssumeError, Assumptions};
 use model::replay::{render_actions, replay};
 use model::search::{Identity, StateGraph};
 use model::sizes::{parse_overrides, resolve, SizeError};
+use model::{BuildError, SharedSpec, SpecJob};
 use model::{Origin, Property, PropertyKind, Spec, SpecName, Trace, UnknownSpec, Verdict};
-use model::{SharedSpec, SpecJob};
 use patches::{Config, Patches, Preset, UnknownPreset};
-use scenarios::expected_verdict;
+use scenarios::expect::expected_verdict_assuming;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -34,6 +35,9 @@ pub struct CheckSelection {
     pub configs: Vec<Config>,
     /// Complete sizes per selected spec (defaults + overrides).
     pub sizes: BTreeMap<SpecName, BTreeMap<String, u64>>,
+    /// The assumption settings to check each selected spec under, complete
+    /// (default: only the defaults; `--assume`).
+    pub assumptions: BTreeMap<SpecName, Vec<Assumptions>>,
     /// Only this property (`chukei check --property`); `None`: all.
     pub property: Option<String>,
     /// Decide safety and reachability on the symmetry-reduced graph
@@ -50,6 +54,8 @@ pub enum SelectionError {
     UnknownPreset(#[from] UnknownPreset),
     #[error(transparent)]
     Sizes(#[from] SizeError),
+    #[error(transparent)]
+    Assumptions(#[from] AssumeError),
     #[error("no selected spec has a property `{name}` (valid: {valid})")]
     UnknownProperty { name: String, valid: String },
 }
@@ -83,10 +89,15 @@ impl CheckSelection {
         sizes: &[String],
     ) -> Result<Self, SelectionError> {
         let sizes = resolve_sizes(&specs, sizes)?;
+        let assumptions = specs
+            .iter()
+            .map(|s| (*s, vec![assume::defaults(s.assumption_params())]))
+            .collect();
         Ok(CheckSelection {
             specs,
             configs: configs.into_iter().map(Into::into).collect(),
             sizes,
+            assumptions,
             property: None,
             symmetry: true,
         })
@@ -107,6 +118,53 @@ impl CheckSelection {
         self.specs.retain(has);
         self.property = Some(name.to_string());
         Ok(self)
+    }
+
+    /// The assumption settings selected by `name=value` overrides (`--assume`):
+    /// a value `all` takes every value of that assumption, the item `all`
+    /// every setting of every assumption. With several specs selected, a
+    /// name applies to the specs that have it and must belong to one of them.
+    pub fn with_assumptions(mut self, overrides: &[String]) -> Result<Self, SelectionError> {
+        let name_of = |item: &String| item.split_once('=').map(|(k, _)| k.trim().to_string());
+        for item in overrides.iter().filter(|i| i.trim() != "all") {
+            let Some(name) = name_of(item) else {
+                return Err(AssumeError::Malformed(item.clone()).into());
+            };
+            let known = |s: &SpecName| s.assumption_params().iter().any(|a| a.name == name);
+            if !self.specs.iter().any(known) {
+                let valid: Vec<String> = self
+                    .specs
+                    .iter()
+                    .map(|s| format!("{s}: {}", assume::names(s.assumption_params())))
+                    .collect();
+                return Err(AssumeError::UnknownName {
+                    spec: "the selected specs",
+                    given: name,
+                    valid: valid.join("; "),
+                }
+                .into());
+            }
+        }
+        for spec in &self.specs {
+            let params = spec.assumption_params();
+            let mine: Vec<String> = overrides
+                .iter()
+                .filter(|i| {
+                    i.trim() == "all"
+                        || name_of(i).is_some_and(|n| params.iter().any(|a| a.name == n))
+                })
+                .cloned()
+                .collect();
+            let settings = assume::select(spec.name(), params, &mine)?;
+            self.assumptions.insert(*spec, settings);
+        }
+        Ok(self)
+    }
+
+    /// Every setting of every assumption of the selected specs.
+    pub fn with_every_assumption(self) -> Self {
+        self.with_assumptions(&["all".to_string()])
+            .expect("`all` is always valid")
     }
 
     /// Whether safety and reachability run on the symmetry-reduced graph.
@@ -205,6 +263,8 @@ pub struct CheckResult {
     pub config: String,
     /// ... and its full switch set.
     pub patches: Patches,
+    /// The environment assumptions the verdict holds under, complete.
+    pub assumptions: Assumptions,
     pub property: String,
     pub kind: PropertyKind,
     pub verdict: Verdict,
@@ -237,6 +297,21 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
+    /// The assumptions that differ from the spec's defaults, as
+    /// `name=value,...`, or `defaults`.
+    pub fn assumption_label(&self) -> String {
+        let params = self
+            .spec
+            .parse::<SpecName>()
+            .map_or(&[][..], |s| s.assumption_params());
+        let differ = assume::non_default(params, &self.assumptions);
+        if differ.is_empty() {
+            "defaults".to_string()
+        } else {
+            differ.join(",")
+        }
+    }
+
     /// False only where a recorded expectation differs.
     pub fn matches_expectation(&self) -> bool {
         self.expected.is_none_or(|e| e == self.verdict)
@@ -254,18 +329,27 @@ pub fn run_checks(
     progress: &mut dyn FnMut(Progress),
 ) -> Vec<CheckResult> {
     let mut results = Vec::new();
+    let defaults = |name: SpecName| vec![assume::defaults(name.assumption_params())];
     for &name in &selection.specs {
         let sizes = &selection.sizes[&name];
+        let settings = selection
+            .assumptions
+            .get(&name)
+            .cloned()
+            .unwrap_or_else(|| defaults(name));
         for config in &selection.configs {
-            let checked = check_with(
-                name,
-                config.clone(),
-                sizes,
-                selection.property.as_deref(),
-                selection.symmetry,
-                progress,
-            );
-            results.extend(checked.expect("sizes are validated by CheckSelection"));
+            for assumptions in &settings {
+                let checked = check_assuming(
+                    name,
+                    config.clone(),
+                    sizes,
+                    assumptions,
+                    selection.property.as_deref(),
+                    selection.symmetry,
+                    progress,
+                );
+                results.extend(checked.expect("validated by CheckSelection"));
+            }
         }
     }
     results
@@ -293,17 +377,39 @@ pub fn check_with(
     symmetry: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<CheckResult>, SizeError> {
+    let defaults = BTreeMap::new();
+    check_assuming(name, config, sizes, &defaults, property, symmetry, progress).map_err(
+        |e| match e {
+            BuildError::Sizes(e) => e,
+            BuildError::Assumptions(e) => unreachable!("default assumptions: {e}"),
+        },
+    )
+}
+
+/// As [`check_with`], under the assumptions `assumptions` (partial: the
+/// defaults fill the rest).
+pub fn check_assuming(
+    name: SpecName,
+    config: impl Into<Config>,
+    sizes: &BTreeMap<String, u64>,
+    assumptions: &BTreeMap<String, String>,
+    property: Option<&str>,
+    symmetry: bool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<CheckResult>, BuildError> {
     let sizes = resolve(name.name(), name.size_params(), sizes)?;
+    let assumptions = assume::resolve(name.name(), name.assumption_params(), assumptions)?;
     let config: Config = config.into();
     let patches = config.patches;
     let run = Run {
         name,
         config,
         sizes: sizes.clone(),
+        assumptions: assumptions.clone(),
         property: property.map(str::to_string),
         symmetry,
     };
-    name.build(patches, &sizes, CheckJob { run, progress })
+    name.build_assuming(patches, &sizes, &assumptions, CheckJob { run, progress })
 }
 
 /// [`Run::check`] on whichever spec was named.
@@ -324,6 +430,7 @@ struct Run {
     name: SpecName,
     config: Config,
     sizes: BTreeMap<String, u64>,
+    assumptions: Assumptions,
     /// Only this property, when given.
     property: Option<String>,
     symmetry: bool,
@@ -555,10 +662,17 @@ impl Run {
             preset: self.config.base,
             config: self.config.name(),
             patches: self.config.patches,
+            assumptions: self.assumptions.clone(),
             property: property.to_string(),
             kind,
             verdict,
-            expected: expected_verdict(self.name, &self.config.patches, &self.sizes, property),
+            expected: expected_verdict_assuming(
+                self.name,
+                &self.config.patches,
+                &self.sizes,
+                &self.assumptions,
+                property,
+            ),
             checker: checker.to_string(),
             states,
             symmetry: false,
@@ -636,11 +750,22 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
         .max()
         .unwrap_or(0)
         .max("preset".len());
+    let labels: Vec<String> = results.iter().map(CheckResult::assumption_label).collect();
+    let assumed = labels.iter().map(String::len).max().unwrap_or(0).max(11);
     let mut out = format!(
-        "{:<11} {:<width$} {:<26} {:<9} {:<9} {:>8} {:>9} {:>7} {:>5}\n",
-        "spec", "preset", "property", "verdict", "expected", "states", "unreduced", "ms", "steps"
+        "{:<11} {:<width$} {:<assumed$} {:<26} {:<9} {:<9} {:>8} {:>9} {:>7} {:>5}\n",
+        "spec",
+        "preset",
+        "assumptions",
+        "property",
+        "verdict",
+        "expected",
+        "states",
+        "unreduced",
+        "ms",
+        "steps"
     );
-    for r in results {
+    for (r, label) in results.iter().zip(&labels) {
         let steps = match (r.counterexample_len, r.cycle_start) {
             (Some(n), Some(k)) => format!("{k}+{}", n - k),
             (Some(n), None) => n.to_string(),
@@ -651,9 +776,10 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
             .map_or("-".to_string(), |n| n.to_string());
         let expected = r.expected.map_or("-".to_string(), |e| e.to_string());
         out += &format!(
-            "{:<11} {:<width$} {:<26} {:<9} {:<9} {:>8} {:>9} {:>7} {:>5}{}\n",
+            "{:<11} {:<width$} {:<assumed$} {:<26} {:<9} {:<9} {:>8} {:>9} {:>7} {:>5}{}\n",
             r.spec,
             r.config,
+            label,
             r.property,
             r.verdict.to_string(),
             expected,
@@ -691,7 +817,25 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
             peak / states.max(1) as u64
         );
     }
-    out + &render_configs(results)
+    out + &render_assumptions(results) + &render_configs(results)
+}
+
+/// The default assumptions of every spec in `results` (the `defaults` of
+/// the assumptions column).
+fn render_assumptions(results: &[CheckResult]) -> String {
+    let mut specs: Vec<SpecName> = results.iter().filter_map(|r| r.spec.parse().ok()).collect();
+    specs.sort();
+    specs.dedup();
+    specs
+        .iter()
+        .map(|spec| {
+            let defaults = assume::defaults(spec.assumption_params());
+            format!(
+                "assumptions {spec} defaults: {}\n",
+                assume::render(&defaults)
+            )
+        })
+        .collect()
 }
 
 /// The process's peak resident memory, where the OS tells it (Linux:
@@ -718,14 +862,14 @@ fn render_configs(results: &[CheckResult]) -> String {
 /// explored (reduced, full) once, and its slowest property's time (which
 /// includes the exploration).
 fn throughput(results: &[CheckResult]) -> (usize, u64) {
-    let mut runs: BTreeMap<(&str, &str), (usize, u64)> = BTreeMap::new();
+    let mut runs: BTreeMap<(&str, &str, &Assumptions), (usize, u64)> = BTreeMap::new();
     for r in results {
         let graphs = match (r.states_reduced, r.states_unreduced) {
             (None, None) => r.states,
             (reduced, unreduced) => reduced.unwrap_or(0) + unreduced.unwrap_or(0),
         };
         let run = runs
-            .entry((r.spec.as_str(), r.config.as_str()))
+            .entry((r.spec.as_str(), r.config.as_str(), &r.assumptions))
             .or_default();
         *run = (run.0.max(graphs), run.1.max(r.millis));
     }
@@ -741,12 +885,17 @@ pub fn render_timelines(results: &[CheckResult]) -> String {
 
 /// The `chukei check` command line that finds `r`'s counterexample again.
 pub fn check_command(r: &CheckResult) -> String {
-    let command = format!(
+    let mut command = format!(
         "replay: chukei check --spec {} --preset {} --property {}",
         r.spec,
         r.preset.name(),
         r.property
     );
+    if let Ok(spec) = r.spec.parse::<SpecName>() {
+        for item in assume::non_default(spec.assumption_params(), &r.assumptions) {
+            command += &format!(" --assume {item}");
+        }
+    }
     if r.config == r.preset.name() {
         command
     } else {
@@ -772,15 +921,19 @@ pub fn render_timelines_with(
     results: &[CheckResult],
     hints: &dyn Fn(&CheckResult) -> Vec<String>,
 ) -> String {
-    let mut groups: Vec<(&CheckResult, Vec<&str>)> = Vec::new();
+    let mut groups: Vec<(&CheckResult, Vec<String>)> = Vec::new();
+    let name = |r: &CheckResult| match r.assumption_label().as_str() {
+        "defaults" => r.config.clone(),
+        label => format!("{} assuming {label}", r.config),
+    };
     for r in results.iter().filter(|r| r.counterexample.is_some()) {
         let same = |g: &CheckResult| {
             (&g.spec, &g.property, &g.counterexample, &g.final_state)
                 == (&r.spec, &r.property, &r.counterexample, &r.final_state)
         };
         match groups.iter_mut().find(|(g, _)| same(g)) {
-            Some((_, presets)) => presets.push(r.config.as_str()),
-            None => groups.push((r, vec![r.config.as_str()])),
+            Some((_, presets)) => presets.push(name(r)),
+            None => groups.push((r, vec![name(r)])),
         }
     }
     let mut out = String::new();

@@ -18,8 +18,8 @@ pub mod fair;
 pub mod symmetry;
 
 pub use checks::{
-    all_as_expected, check_command, check_spec_preset, render_matrix, render_report,
-    render_report_with, render_timelines, render_timelines_with, run_checks, steps_in_words,
-    CheckResult, CheckSelection, Progress, SelectionError,
+    all_as_expected, check_assuming, check_command, check_spec_preset, check_with, render_matrix,
+    render_report, render_report_with, render_timelines, render_timelines_with, run_checks,
+    steps_in_words, CheckResult, CheckSelection, Progress, SelectionError,
 };
 pub use explore::{plan_explorer, serve_explorer, ExploreError, ExplorerPlan};

@@ -32,7 +32,7 @@ fn result(spec: &str, preset: Preset, property: &str) -> &'static CheckResult {
 
 #[test]
 fn every_verdict_is_the_expected_one() {
-    assert_eq!(results().len(), 4 * (6 + 3 + 4));
+    assert_eq!(results().len(), 4 * (6 + 3 + 6));
     let unexpected: Vec<_> = results()
         .iter()
         .filter(|r| !r.matches_expectation())
@@ -58,7 +58,7 @@ fn the_recorded_expectations_are_confirmed() {
         .iter()
         .filter(|r| r.preset == Preset::Proposed)
         .collect();
-    assert_eq!(proposed.len(), 13);
+    assert_eq!(proposed.len(), 15);
     assert!(proposed.iter().all(|r| r.verdict == Verdict::Holds));
 }
 
@@ -315,8 +315,11 @@ fn stale_notice_terminates_the_next_telegram_on_2016_04() {
 
 #[test]
 fn fifo_delivery_gives_the_same_2016_04_answer() {
-    let sizes = CheckSelection::parse("timer-free", "2016-04", &["fifo=1".to_string()]).unwrap();
-    let results = run_checks(&sizes, &mut |_| {});
+    let fifo = CheckSelection::parse("timer-free", "2016-04", &[])
+        .unwrap()
+        .with_assumptions(&["delivery=fifo".to_string()])
+        .unwrap();
+    let results = run_checks(&fifo, &mut |_| {});
     let r = results
         .iter()
         .find(|r| r.property == "no_spurious_termination")
@@ -494,8 +497,7 @@ fn selection_errors_name_the_valid_choices() {
     );
     let err = CheckSelection::parse("all", "all", &["cores=3".into()]).unwrap_err();
     assert!(
-        err.to_string()
-            .contains("telegrams, workers, fifo, requests"),
+        err.to_string().contains("telegrams, workers, requests"),
         "{err}"
     );
     // A key of one spec applies to that spec only.
@@ -524,7 +526,7 @@ fn json_output_has_the_cli_fields() {
 fn report_shows_matrix_and_timelines() {
     let report = render_report(results());
     assert!(report.starts_with("spec "), "{report}");
-    assert!(report.contains("52 checks, 0 unexpected"), "{report}");
+    assert!(report.contains("60 checks, 0 unexpected"), "{report}");
     assert!(report.contains("-- cycle: the following steps repeat forever --"));
     assert!(report.contains("irq-order 2016-01 hsm_request_completes violated (fair-lasso"));
     // A lasso's heading counts prefix+cycle steps, not the cycle marker line.
@@ -561,7 +563,7 @@ fn a_single_spec_and_preset_can_be_checked() {
         .find_map(|r| r.trace.as_ref())
         .expect("a sometimes example");
     assert_eq!(example.sizes["css"], 3);
-    assert_eq!(results.len(), 4);
+    assert_eq!(results.len(), 6);
     assert!(results
         .iter()
         .all(|r| r.verdict == Verdict::Holds && r.states_unreduced == Some(3571)));
@@ -617,4 +619,127 @@ fn the_wrong_epoch_fix_is_told_from_the_right_one() {
         .find(|r| r.property == "no_spurious_termination")
         .unwrap();
     assert_eq!(spurious.verdict, Verdict::Holds);
+}
+
+/// One (spec, preset, property) under assumption overrides: its verdict and
+/// counterexample length.
+fn verdict_assuming(
+    spec: SpecName,
+    preset: Preset,
+    property: &str,
+    assume: &[(&str, &str)],
+) -> (Verdict, Option<usize>) {
+    let assumptions = assume
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let results = stateright_models::check_assuming(
+        spec,
+        preset,
+        &BTreeMap::new(),
+        &assumptions,
+        Some(property),
+        true,
+        &mut |_| {},
+    )
+    .unwrap();
+    (results[0].verdict, results[0].counterexample_len)
+}
+
+/// The April 2016 allocation check is enough only if one terminal waits for
+/// each reply *and* notices are delivered in posting order: with several
+/// terminals the next telegram can be queued before the stale notice; with
+/// WM_TIMER's low priority a telegram that arrives after it is still taken
+/// first. Both directions of both assumptions are pinned.
+#[test]
+fn the_april_check_is_enough_only_for_one_terminal_with_fifo_delivery() {
+    let spurious = |assume: &[(&str, &str)]| {
+        verdict_assuming(
+            SpecName::TimerFree,
+            Preset::Apr2016,
+            "no_spurious_termination",
+            assume,
+        )
+    };
+    let one = ("arrivals", "one-terminal");
+    let fifo = ("delivery", "fifo");
+    assert_eq!(spurious(&[one, fifo]), (Verdict::Holds, None));
+    assert_eq!(spurious(&[one]), (Verdict::Violated, Some(10)));
+    assert_eq!(spurious(&[fifo]), (Verdict::Violated, Some(10)));
+    assert_eq!(spurious(&[]), (Verdict::Violated, Some(10)));
+    // A bounded HSM wait that runs out leaves its notice queued like a
+    // normal completion: shorter, but the same two assumptions decide.
+    let expire = ("hsm-wait", "may-expire");
+    assert_eq!(spurious(&[expire]), (Verdict::Violated, Some(7)));
+    assert_eq!(spurious(&[one, fifo, expire]), (Verdict::Holds, None));
+    // The epoch fix needs neither.
+    let proposed = verdict_assuming(
+        SpecName::TimerFree,
+        Preset::Proposed,
+        "no_spurious_termination",
+        &[expire],
+    );
+    assert_eq!(proposed, (Verdict::Holds, None));
+}
+
+/// A monitor that polls once still collides with the HSM once: 2016-01
+/// hangs under either monitor assumption (a terminal hang, 4 steps, instead
+/// of a lasso), and Physical mode holds under both.
+#[test]
+fn the_monitor_polling_once_does_not_save_logical_mode() {
+    let once = [("monitor-polls", "once")];
+    let jan = |p| verdict_assuming(SpecName::IrqOrder, Preset::Jan2016, p, &once);
+    assert_eq!(jan("relay_never_hangs"), (Verdict::Violated, Some(4)));
+    assert_eq!(jan("hsm_request_completes"), (Verdict::Violated, Some(4)));
+    let apr = verdict_assuming(
+        SpecName::IrqOrder,
+        Preset::Apr2016,
+        "hsm_request_completes",
+        &once,
+    );
+    assert_eq!(apr, (Verdict::Holds, None));
+}
+
+#[test]
+fn assumptions_are_recorded_in_results_and_traces_and_bad_ones_are_clear_errors() {
+    let selection = CheckSelection::parse("timer-free", "2016-04", &[])
+        .unwrap()
+        .with_assumptions(&["arrivals=one-terminal".to_string()])
+        .unwrap()
+        .with_property("no_spurious_termination")
+        .unwrap();
+    let results = run_checks(&selection, &mut |_| {});
+    assert_eq!(results.len(), 1);
+    let r = &results[0];
+    assert_eq!(r.assumptions["arrivals"], "one-terminal");
+    assert_eq!(r.assumption_label(), "arrivals=one-terminal");
+    let trace = r.trace.as_ref().unwrap();
+    assert_eq!(trace.assumptions, r.assumptions);
+    let replayed = model::replay_trace(trace).unwrap();
+    assert_eq!(replayed.verdict, Verdict::Violated);
+    let every = CheckSelection::parse("all", "2016-01", &[])
+        .unwrap()
+        .with_every_assumption();
+    assert_eq!(every.assumptions[&SpecName::TimerFree].len(), 8);
+    assert_eq!(every.assumptions[&SpecName::IrqOrder].len(), 4);
+    assert_eq!(every.assumptions[&SpecName::CsBlock].len(), 2);
+    let err = CheckSelection::parse("all", "all", &[])
+        .unwrap()
+        .with_assumptions(&["arrival=one".to_string()])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("unknown assumption `arrival`")
+            && err
+                .to_string()
+                .contains("timer-free: arrivals, delivery, hsm-wait"),
+        "{err}"
+    );
+    let err = CheckSelection::parse("timer-free", "all", &[])
+        .unwrap()
+        .with_assumptions(&["arrivals=many".to_string()])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown value `many` for assumption `arrivals` (valid: several, one-terminal)"
+    );
 }
