@@ -3,13 +3,13 @@
 use crate::config_args::ConfigArgs;
 use crate::{all_or_one, one, Selection};
 use anyhow::{Context, Result};
+use model::search::{available_memory_bytes, Limits};
 use model::SpecName;
 use patches::Preset;
 use regressions::corpus;
-use model::search::{available_memory_bytes, Limits};
 use stateright_models::{
-    all_as_expected, all_decided, check_command, plan_explorer, render_report_with, run_checks, CheckResult,
-    CheckSelection, Progress,
+    all_as_expected, all_decided, check_command, plan_explorer, render_report_with, run_checks,
+    CheckResult, CheckSelection, Progress,
 };
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

@@ -877,7 +877,10 @@ fn a_check_stopped_by_a_limit_is_inconclusive_with_exit_3() {
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{text}");
-    assert!(text.contains("no_leak                    inconclusive holds"), "{text}");
+    assert!(
+        text.contains("no_leak                    inconclusive holds"),
+        "{text}"
+    );
     assert!(
         text.contains("INCONCLUSIVE timer-free 2016-04: stopped by --max-states 200"),
         "{text}"

@@ -403,7 +403,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
         if let Some(max) = limits.max_states.filter(|&max| self.graph.len() >= max) {
             return Some(Limit::MaxStates(max));
         }
-        if id % LIMIT_CHECK_EVERY != 0 {
+        if !id.is_multiple_of(LIMIT_CHECK_EVERY) {
             return None;
         }
         if let Some((deadline, limit)) = limits.deadline {
@@ -593,7 +593,10 @@ mod tests {
         assert_eq!(deepest, Some(7));
         let stopped = graph.stopped.expect("timer-free goes deeper than 7");
         assert_eq!(stopped.limit, Limit::MaxDepth(7));
-        assert_eq!((stopped.states, stopped.complete_to_depth), (graph.len(), 7));
+        assert_eq!(
+            (stopped.states, stopped.complete_to_depth),
+            (graph.len(), 7)
+        );
         let whole = explore_within(Limits::NONE);
         let deepest = (0..whole.len()).map(|i| whole.depth(i)).max().unwrap();
         let exact = explore_within(Limits {

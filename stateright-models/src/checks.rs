@@ -766,7 +766,10 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
 /// which limit, and how much was checked before it.
 fn render_stopped(results: &[CheckResult]) -> String {
     let mut lines: Vec<String> = Vec::new();
-    for r in results.iter().filter(|r| r.verdict == Verdict::Inconclusive) {
+    for r in results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Inconclusive)
+    {
         let Some(stopped) = &r.stopped else { continue };
         let line = format!(
             "INCONCLUSIVE {} {}: {stopped} (raise the limit to decide)\n",
