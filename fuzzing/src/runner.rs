@@ -128,10 +128,7 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
     };
     let mut files: Vec<PathBuf> = dir.flatten().map(|e| e.path()).collect();
     files.sort();
-    files
-        .iter()
-        .filter_map(|p| std::fs::read(p).ok())
-        .collect()
+    files.iter().filter_map(|p| std::fs::read(p).ok()).collect()
 }
 
 /// Runs every seed of `target`, then `inputs` inputs in all, mutated from
@@ -146,7 +143,9 @@ pub fn run(target: Target, seed: u64, inputs: u64) -> Result<RunStats, Box<Crash
         one(target, input)?;
         done += 1;
     }
-    let current = target.keep_current.then(|| artifacts(target.name).join("current"));
+    let current = target
+        .keep_current
+        .then(|| artifacts(target.name).join("current"));
     while done < inputs {
         let input = mutated(&mut rng, &seeds, &dictionary);
         if let Some(path) = &current {
@@ -186,11 +185,9 @@ pub fn one(target: Target, input: &[u8]) -> Result<(), Box<Crash>> {
 fn save(target: &str, input: &[u8]) -> Option<PathBuf> {
     let dir = artifacts(target);
     std::fs::create_dir_all(&dir).ok()?;
-    let hash = input
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-        });
+    let hash = input.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    });
     let path = dir.join(format!("crash-{hash:016x}"));
     std::fs::write(&path, input).ok()?;
     Some(path)
@@ -266,9 +263,12 @@ fn mutated(rng: &mut ChaCha8Rng, seeds: &[Vec<u8>], dictionary: &Dictionary) -> 
 
 fn mutate_token(rng: &mut ChaCha8Rng, input: &mut Vec<u8>, d: &Dictionary) {
     if rng.random_ratio(1, 2) {
-        replace_token(rng, input, |b| b.is_ascii_digit() || b == b'-', |rng| {
-            NUMBERS[rng.random_range(0..NUMBERS.len())].to_string()
-        });
+        replace_token(
+            rng,
+            input,
+            |b| b.is_ascii_digit() || b == b'-',
+            |rng| NUMBERS[rng.random_range(0..NUMBERS.len())].to_string(),
+        );
     } else {
         let pick = |rng: &mut ChaCha8Rng| d.strings[rng.random_range(0..d.strings.len())].clone();
         replace_quoted(rng, input, pick);
@@ -330,7 +330,9 @@ fn replace_token(
         return;
     }
     let a = starts[rng.random_range(0..starts.len())];
-    let b = (a..input.len()).find(|&i| !part(input[i])).unwrap_or(input.len());
+    let b = (a..input.len())
+        .find(|&i| !part(input[i]))
+        .unwrap_or(input.len());
     let token = with(rng);
     input.splice(a..b, token.into_bytes());
 }

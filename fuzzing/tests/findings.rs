@@ -39,7 +39,8 @@ fn every_finding_runs_clean_through_its_target() {
 /// says why.
 #[test]
 fn a_cut_short_shuttle_schedule_is_unreadable_not_a_panic() {
-    let text = String::from_utf8(finding("trace_replay", "shuttle-schedule-cut-short.json")).unwrap();
+    let text =
+        String::from_utf8(finding("trace_replay", "shuttle-schedule-cut-short.json")).unwrap();
     let trace = model::Trace::from_json(&text).expect("the trace parses");
     let judged = regressions::judge(&trace, None);
     match &judged.outcome {
@@ -70,7 +71,10 @@ fn a_driver_trace_gets_only_the_sizes_it_uses() {
         "`cards` is 4294967295: a driver trace sends 1 to 64 cards"
     );
     trace.sizes.insert("cards".into(), 0);
-    assert_eq!(unreadable(&trace), "`cards` is 0: a driver trace sends 1 to 64 cards");
+    assert_eq!(
+        unreadable(&trace),
+        "`cards` is 0: a driver trace sends 1 to 64 cards"
+    );
     trace.sizes.insert("cards".into(), 3);
     trace.sizes.insert("workers".into(), 2);
     assert_eq!(
@@ -78,7 +82,10 @@ fn a_driver_trace_gets_only_the_sizes_it_uses() {
         "driver traces have one size, `cards`; `workers` is not used by the run"
     );
     trace.sizes.remove("workers");
-    assert_eq!(regressions::judge(&trace, None).outcome, Outcome::Reproduced);
+    assert_eq!(
+        regressions::judge(&trace, None).outcome,
+        Outcome::Reproduced
+    );
 }
 
 /// trace_replay, stable runner, seed 0: a shuttle trace of

@@ -62,8 +62,16 @@ fn every_target_has_a_test_and_a_cargo_fuzz_target() {
     for t in fuzzing::TARGETS {
         let file = fuzz_dir.join(format!("fuzz_targets/{}.rs", t.name));
         let body = std::fs::read_to_string(&file).expect("a cargo-fuzz target per target");
-        assert!(body.contains(&format!("fuzzing::{}(", t.name)), "{}", file.display());
-        assert!(manifest.contains(&format!("name = \"{}\"", t.name)), "{}", t.name);
+        assert!(
+            body.contains(&format!("fuzzing::{}(", t.name)),
+            "{}",
+            file.display()
+        );
+        assert!(
+            manifest.contains(&format!("name = \"{}\"", t.name)),
+            "{}",
+            t.name
+        );
         assert!(this.contains(&format!("fn {}()", t.name)), "{}", t.name);
     }
 }

@@ -572,7 +572,7 @@ pub fn parse_schedule(encoded: &str) -> Result<Schedule, String> {
 const SCHEDULE_MAGIC: u8 = 0x91;
 
 fn hex_bytes(hex: &str) -> Result<Vec<u8>, String> {
-    if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err("the schedule is not a string of hex byte pairs".into());
     }
     (0..hex.len())

@@ -9,7 +9,11 @@ fn schedule(seed: u64, steps: &[Option<usize>]) -> Schedule {
     let mut s = Schedule::new(seed);
     s.steps = steps
         .iter()
-        .map(|s| s.map_or(ScheduleStep::Random, |t| ScheduleStep::Task(TaskId::from(t))))
+        .map(|s| {
+            s.map_or(ScheduleStep::Random, |t| {
+                ScheduleStep::Task(TaskId::from(t))
+            })
+        })
         .collect();
     s
 }
@@ -21,7 +25,12 @@ fn decodes_what_shuttle_encodes_as_shuttle_does() {
         schedule(10, &[None]),
         schedule(10, &[Some(0)]),
         schedule(u64::MAX, &[Some(1), None, Some(2), Some(0), None]),
-        schedule(1 << 40, &(0..300).map(|i| (i % 7 != 0).then_some(i % 13)).collect::<Vec<_>>()),
+        schedule(
+            1 << 40,
+            &(0..300)
+                .map(|i| (i % 7 != 0).then_some(i % 13))
+                .collect::<Vec<_>>(),
+        ),
         schedule(3, &[Some(9_999), Some(usize::MAX >> 1)]),
     ];
     for case in cases {
@@ -46,7 +55,10 @@ fn a_bad_schedule_is_a_clear_error() {
         ("910216bc4294967295", "cut short"),
         ("9141010000", "do not fit a task ID"),
         ("9101ffffffffffffffffff7f00", "exceeds 64 bits"),
-        ("9101ffffffff0f0000", "claims 4294967295 steps but has 8 bits"),
+        (
+            "9101ffffffff0f0000",
+            "claims 4294967295 steps but has 8 bits",
+        ),
     ];
     for (input, says) in cases {
         let e = parse_schedule(input).expect_err(input);

@@ -358,7 +358,9 @@ fn driver_cards(sizes: &BTreeMap<String, u64>) -> Result<u64, ReplayError> {
             "driver traces have one size, `cards`; `{other}` is not used by the run"
         )));
     }
-    let cards = *sizes.get("cards").ok_or(ReplayError::MissingSize("cards"))?;
+    let cards = *sizes
+        .get("cards")
+        .ok_or(ReplayError::MissingSize("cards"))?;
     if !(1..=MAX_DRIVER_CARDS).contains(&cards) {
         return Err(ReplayError::BadSize(format!(
             "`cards` is {cards}: a driver trace sends 1 to {MAX_DRIVER_CARDS} cards"

@@ -81,15 +81,36 @@ fn relayd_seeds() -> std::io::Result<()> {
     let requests: Vec<&Telegram> = all.iter().filter(|t| t.kind.is_request()).collect();
     for (i, t) in requests.iter().enumerate() {
         let frame = telegram::encode(t).expect("encodes");
-        write("relayd_connection", &format!("plain-{i}"), &[&[0][..], &frame].concat())?;
-        let sealed = keys.seal(t.cs, 0, Leg::Request, t).expect("CS 1..=4 have keys");
+        write(
+            "relayd_connection",
+            &format!("plain-{i}"),
+            &[&[0][..], &frame].concat(),
+        )?;
+        let sealed = keys
+            .seal(t.cs, 0, Leg::Request, t)
+            .expect("CS 1..=4 have keys");
         let frame = telegram::encode(&sealed).expect("encodes");
-        write("relayd_connection", &format!("sealed-{i}"), &[&[1][..], &frame].concat())?;
+        write(
+            "relayd_connection",
+            &format!("sealed-{i}"),
+            &[&[1][..], &frame].concat(),
+        )?;
     }
-    let answer = all.iter().find(|t| !t.kind.is_request()).expect("answer kinds");
+    let answer = all
+        .iter()
+        .find(|t| !t.kind.is_request())
+        .expect("answer kinds");
     let frame = telegram::encode(answer).expect("encodes");
-    write("relayd_connection", "answer-kind", &[&[0][..], &frame].concat())?;
-    write("relayd_connection", "torn-frame", &[&[0][..], &frame[..frame.len() / 2]].concat())
+    write(
+        "relayd_connection",
+        "answer-kind",
+        &[&[0][..], &frame].concat(),
+    )?;
+    write(
+        "relayd_connection",
+        "torn-frame",
+        &[&[0][..], &frame[..frame.len() / 2]].concat(),
+    )
 }
 
 fn write(target: &str, name: &str, bytes: &[u8]) -> std::io::Result<()> {
