@@ -26,6 +26,8 @@ mod minimize;
 mod relayd;
 mod replay;
 mod reproduce;
+mod review;
+mod review_page;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -65,6 +67,11 @@ enum Command {
     /// Check a relay event log against a spec (trace refinement): report the
     /// first event the spec does not allow.
     Validate(validate::Args),
+    /// Review a change of configuration: check every spec and search the
+    /// relay for every root cause on the base and on the change; report what
+    /// the change fixes, breaks and leaves, each with its counterexample.
+    /// Exit 1 when it breaks a verdict.
+    Review(review::Args),
     /// Run the relay as a TCP server speaking the telegram frame format,
     /// until SIGINT or SIGTERM (then drain and stop).
     Relayd(relayd::Args),
@@ -84,6 +91,7 @@ fn main() -> ExitCode {
         Command::Minimize(args) => minimize::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Review(args) => review::run(&args),
         Command::Relayd(args) => relayd::run(&args),
         Command::Load(args) => load::run(&args),
     };
