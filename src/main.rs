@@ -1,7 +1,10 @@
 //! `chukei`: the verification suite's command line.
 //!
 //! Exit codes: 0 when every verdict matches its recorded expectation, 1 when
-//! one does not (so CI can gate on it), 2 on bad arguments or bad input.
+//! one does not (so CI can gate on it), 2 on bad arguments or bad input, 3
+//! when `check` was stopped by a limit (`--max-states`, `--max-depth`,
+//! `--max-seconds`, `--max-memory`) before it decided every property and
+//! nothing it decided differs.
 
 /// `println!` to stdout, but a closed pipe (`chukei check | head`) is no
 /// panic: output stops, the work and its exit code go on.
@@ -18,11 +21,14 @@ mod check;
 mod config_args;
 mod exhaustive;
 mod explain;
+mod explore;
 mod load;
 mod minimize;
 mod relayd;
 mod replay;
 mod reproduce;
+mod review;
+mod review_page;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -45,8 +51,9 @@ enum Command {
     /// Check every spec exhaustively on every preset: a verdict matrix
     /// (spec x preset x property), then each shortest counterexample.
     Check(check::Args),
-    /// Serve stateright's Explorer on localhost to click through a spec.
-    Explore(check::ExploreArgs),
+    /// Serve the Explorer on localhost: every property's verdict as `check`
+    /// decides it, each counterexample step by step, any state's successors.
+    Explore(explore::Args),
     /// Search schedules of the real relay (deterministic driver) until a
     /// root cause of 2016 reproduces; print the triggering timeline.
     Reproduce(reproduce::Args),
@@ -62,6 +69,11 @@ enum Command {
     /// Check a relay event log against a spec (trace refinement): report the
     /// first event the spec does not allow.
     Validate(validate::Args),
+    /// Review a change of configuration: check every spec and search the
+    /// relay for every root cause on the base and on the change; report what
+    /// the change fixes, breaks and leaves, each with its counterexample.
+    /// Exit 1 when it breaks a verdict.
+    Review(review::Args),
     /// Run the relay as a TCP server speaking the telegram frame format,
     /// until SIGINT or SIGTERM (then drain and stop).
     Relayd(relayd::Args),
@@ -75,12 +87,13 @@ fn main() -> ExitCode {
     init_logging(&cli.command);
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
-        Command::Explore(args) => check::explore(&args),
+        Command::Explore(args) => explore::run(&args),
         Command::Reproduce(args) => reproduce::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Minimize(args) => minimize::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Review(args) => review::run(&args),
         Command::Relayd(args) => relayd::run(&args),
         Command::Load(args) => load::run(&args),
     };

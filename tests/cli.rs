@@ -269,7 +269,7 @@ fn check_json_has_a_verdict_for_every_spec_preset_and_property() {
     );
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = rows.as_array().unwrap();
-    assert_eq!(rows.len(), 52);
+    assert_eq!(rows.len(), 60);
     let find = |spec: &str, preset: &str, property: &str| {
         rows.iter()
             .find(|r| r["spec"] == spec && r["preset"] == preset && r["property"] == property)
@@ -277,6 +277,8 @@ fn check_json_has_a_verdict_for_every_spec_preset_and_property() {
     };
     let free = find("timer-free", "2016-01", "no_free_of_unallocated");
     assert_eq!(free["verdict"], "violated");
+    assert_eq!(free["assumptions"]["delivery"], "low-priority");
+    assert_eq!(free["trace"]["assumptions"], free["assumptions"]);
     assert_eq!(free["counterexample"].as_array().unwrap().len(), 8);
     assert!(free["states"].as_u64().unwrap() > 0 && free["millis"].is_u64());
     assert_eq!(
@@ -861,4 +863,105 @@ fn check_trace_out_writes_traces_that_replay_and_says_how() {
     // Counterexamples reproduce; `sometimes` examples hold.
     assert!(rows.iter().any(|r| r["outcome"] == "reproduced"));
     assert!(rows.iter().any(|r| r["outcome"] == "fixed"));
+}
+
+#[test]
+fn a_check_stopped_by_a_limit_is_inconclusive_with_exit_3() {
+    let out = chukei(&[
+        "check",
+        "-q",
+        "--spec",
+        "timer-free",
+        "--preset",
+        "2016-04",
+        "--max-states",
+        "200",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("no_leak                    inconclusive holds"),
+        "{text}"
+    );
+    assert!(
+        text.contains("INCONCLUSIVE timer-free 2016-04: stopped by --max-states 200"),
+        "{text}"
+    );
+    assert!(!text.contains("UNEXPECTED"), "{text}");
+}
+
+#[test]
+fn the_memory_guard_reports_inconclusive_in_json() {
+    let out = chukei(&[
+        "check",
+        "-q",
+        "--json",
+        "--spec",
+        "irq-order",
+        "--preset",
+        "proposed",
+        "--max-memory",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for r in results.as_array().unwrap() {
+        assert_eq!(r["verdict"], "inconclusive", "{r}");
+        assert_eq!(r["stopped"]["limit"]["name"], "max-memory", "{r}");
+        assert_eq!(r["stopped"]["limit"]["value"], 1_000_000, "{r}");
+    }
+}
+
+#[test]
+fn bad_limits_are_refused_with_exit_2() {
+    for (flag, value) in [
+        ("--max-seconds", "0"),
+        ("--max-seconds", "nan"),
+        ("--max-states", "0"),
+        ("--max-depth", "x"),
+    ] {
+        let out = chukei(&["check", "--spec", "irq-order", flag, value]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{flag} {value}: {err}");
+    }
+}
+
+#[test]
+fn check_assume_selects_assumptions_and_bad_ones_are_usage_errors() {
+    let out = chukei(&[
+        "check",
+        "--spec",
+        "timer-free",
+        "--preset",
+        "2016-04",
+        "--property",
+        "no_spurious_termination",
+        "--assume",
+        "arrivals=one-terminal",
+        "--assume",
+        "delivery=all",
+        "--quiet",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // One terminal: low priority still hits the next telegram, FIFO does not.
+    assert!(
+        text.contains("arrivals=one-terminal               no_spurious_termination    violated"),
+        "{text}"
+    );
+    assert!(
+        text.contains("arrivals=one-terminal,delivery=fifo no_spurious_termination    holds"),
+        "{text}"
+    );
+    assert!(text.contains("--assume arrivals=one-terminal"), "{text}");
+    let out = chukei(&["check", "--spec", "timer-free", "--assume", "arrivals=many"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "unknown value `many` for assumption `arrivals` (valid: several, one-terminal)"
+        ),
+        "{err}"
+    );
 }
