@@ -33,6 +33,11 @@ pub struct Args {
     /// every setting of every assumption.
     #[arg(long = "assume", value_name = "NAME=VALUE", long_help = assume_help())]
     assumptions: Vec<String>,
+    /// Fairness of the liveness properties: `weak` (default) or `none`
+    /// (any step may be postponed forever), or `all` for both; the same as
+    /// `--assume fairness=...`, so a reviewer sees which verdicts depend on it.
+    #[arg(long, value_name = "weak|none|all", value_parser = ["weak", "none", "all"])]
+    fairness: Option<String>,
     /// Compare with the verdicts recorded in this file (the format of
     /// scenarios/expectations.toml) instead of the built-in ones.
     #[arg(long, value_name = "FILE")]
@@ -123,7 +128,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         CheckSelection::new(args.spec.0.clone(), args.config.configs()?, &args.sizes)?
             .with_symmetry(!args.no_symmetry)
             .with_limits(args.limits.limits())
-            .with_assumptions(&args.assumptions)?;
+            .with_assumptions(&assumptions(args))?;
     if let Some(name) = &args.property {
         selection = selection.with_property(name)?;
     }
@@ -156,6 +161,16 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--assume` items with `--fairness` as one more (it is an assumption of
+/// every spec).
+fn assumptions(args: &Args) -> Vec<String> {
+    let mut items = args.assumptions.clone();
+    if let Some(fairness) = &args.fairness {
+        items.push(format!("fairness={fairness}"));
+    }
+    items
 }
 
 /// `--help` for `--assume`: every spec's assumptions, values and defaults.

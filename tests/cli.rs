@@ -269,7 +269,7 @@ fn check_json_has_a_verdict_for_every_spec_preset_and_property() {
     );
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = rows.as_array().unwrap();
-    assert_eq!(rows.len(), 60);
+    assert_eq!(rows.len(), 80);
     let find = |spec: &str, preset: &str, property: &str| {
         rows.iter()
             .find(|r| r["spec"] == spec && r["preset"] == preset && r["property"] == property)

@@ -99,6 +99,17 @@ fn review_2016_04_to_proposed_fixes_the_stale_timeout_and_the_cs_block() {
         "accepted_request_answered",
     );
     assert_row(&dom, "fixes", "check", "cs-block", "no_cs_starves");
+    // The per-request and per-CS liveness forms and the safety form of a
+    // discarded accepted telegram (docs/specs.md) are fixed too.
+    assert_row(&dom, "fixes", "check", "cs-block", "card_finishes");
+    assert_row(&dom, "fixes", "check", "cs-block", "cs_keeps_issuing");
+    assert_row(
+        &dom,
+        "fixes",
+        "check",
+        "cs-block",
+        "accepted_never_discarded",
+    );
     assert_row(
         &dom,
         "fixes",
@@ -106,11 +117,11 @@ fn review_2016_04_to_proposed_fixes_the_stale_timeout_and_the_cs_block() {
         "timer-free",
         "no_spurious_termination",
     );
-    assert_eq!(rows_of(&dom, "fixes"), 5);
+    assert_eq!(rows_of(&dom, "fixes"), 8);
     assert_eq!(rows_of(&dom, "breaks"), 0);
     assert_eq!(rows_of(&dom, "still-violated"), 0);
     // The page's script counted the rows into the filter buttons.
-    assert!(dom.contains(">fixes (5)</button>"), "{dom}");
+    assert!(dom.contains(">fixes (8)</button>"), "{dom}");
     assert!(dom.contains(">breaks (0)</button>"));
     assert_diagram(
         &dom,

@@ -32,6 +32,24 @@ impl Assumption {
     }
 }
 
+/// The fairness assumption of every spec's liveness properties
+/// (`--fairness none|weak`, the same as `--assume fairness=...`).
+pub const FAIRNESS: Assumption = Assumption {
+    name: "fairness",
+    values: &["weak", "none"],
+    help: "the fairness the liveness properties assume",
+    meanings: &[
+        "weak fairness of each property's named steps: a step enabled forever is taken",
+        "none: any step may be postponed forever, so any cycle that avoids the goal is a counterexample",
+    ],
+    why_default: "an OS scheduler, an HSM and CSs that keep running take their steps eventually",
+};
+
+/// Whether the setting assumes no fairness.
+pub fn unfair(setting: &Assumptions) -> bool {
+    setting.get(FAIRNESS.name).is_some_and(|v| v == "none")
+}
+
 /// A complete setting: every assumption of a spec with its value.
 pub type Assumptions = BTreeMap<String, String>;
 

@@ -32,7 +32,7 @@
 
 use crate::assume::{self, AssumeError, Assumption, Assumptions};
 use crate::sizes::{resolve, SizeError, SizeParam};
-use crate::spec::{Fairness, Property, Spec};
+use crate::spec::{is_terminal, with_fairness, Fairness, Property, Spec};
 use patches::{CsRule, Patches};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -70,17 +70,20 @@ pub const SIZES: &[SizeParam] = &[
 ];
 
 /// Environment assumptions of cs-block (`--assume NAME=VALUE`).
-pub const ASSUMPTIONS: &[Assumption] = &[Assumption {
-    name: "demand",
-    values: &["finite", "continuous"],
-    help: "how many cards the CSs issue",
-    meanings: &[
-        "each CS issues `cards` cards and stops",
-        "a CS starts its next card after each completed one, forever",
-    ],
-    why_default:
-        "a finite batch is the smallest question; continuous demand is the peak days' load",
-}];
+pub const ASSUMPTIONS: &[Assumption] = &[
+    Assumption {
+        name: "demand",
+        values: &["finite", "continuous"],
+        help: "how many cards the CSs issue",
+        meanings: &[
+            "each CS issues `cards` cards and stops",
+            "a CS starts its next card after each completed one, forever",
+        ],
+        why_default:
+            "a finite batch is the smallest question; continuous demand is the peak days' load",
+    },
+    assume::FAIRNESS,
+];
 
 /// The system's answer to a card's telegram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -216,6 +219,8 @@ pub struct CsBlock {
     pub limit: usize,
     /// `demand=continuous`.
     pub continuous: bool,
+    /// `fairness=none`.
+    pub unfair: bool,
 }
 
 impl CsBlock {
@@ -229,6 +234,7 @@ impl CsBlock {
             inflight: sizes["inflight"] as usize,
             limit: sizes["limit"] as usize,
             continuous: false,
+            unfair: false,
         })
     }
 
@@ -237,6 +243,7 @@ impl CsBlock {
     pub fn assuming(mut self, given: &BTreeMap<String, String>) -> Result<Self, AssumeError> {
         let a = assume::resolve("cs-block", ASSUMPTIONS, given)?;
         self.continuous = a["demand"] == "continuous";
+        self.unfair = assume::unfair(&a);
         Ok(self)
     }
 
@@ -414,11 +421,21 @@ impl Spec for CsBlock {
                 ref other => other.clone(),
             },
         };
-        vec![
+        let properties = vec![
             Property::<Self>::always("chip_and_system_agree", |_, s| {
-                s.css.iter().flat_map(|cs| &cs.cards).all(|c| {
-                    !(c.phase == CardPhase::Done(Answer::Unauthorized) && c.system_registered)
-                })
+                s.css
+                    .iter()
+                    .flat_map(|cs| &cs.cards)
+                    .all(chip_and_system_agree)
+            }),
+            Property::<Self>::always("accepted_never_discarded", |_, s| !s.accepted_dropped),
+            Property::<Self>::always("no_deadlock", |spec, s| {
+                let waiting = s
+                    .css
+                    .iter()
+                    .flat_map(|cs| &cs.cards)
+                    .any(|c| !matches!(c.phase, CardPhase::Done(_)));
+                !(waiting && is_terminal(spec, s))
             }),
             Property::<Self>::eventually(
                 "accepted_request_answered",
@@ -462,7 +479,8 @@ impl Spec for CsBlock {
                     .flat_map(|cs| &cs.cards)
                     .all(|c| c.phase == CardPhase::Done(Answer::Issued))
             }),
-        ]
+        ];
+        with_fairness(properties, self.unfair)
     }
 
     fn representative(state: &CsBlockState) -> CsBlockState {
@@ -477,7 +495,11 @@ impl Spec for CsBlock {
         } else {
             "finite"
         };
-        BTreeMap::from([("demand".to_string(), demand.to_string())])
+        let fairness = if self.unfair { "none" } else { "weak" };
+        BTreeMap::from([
+            ("demand".to_string(), demand.to_string()),
+            ("fairness".to_string(), fairness.to_string()),
+        ])
     }
 
     fn describe_action(&self, action: &CsBlockAction) -> String {
@@ -533,6 +555,18 @@ impl Spec for CsBlock {
             .collect();
         format!("connections={} | {}", s.connections(), css.join("; "))
     }
+}
+
+/// A card's chip and the system's record tell the same story: no card is
+/// answered "unauthorized" while the system has it registered (the retry of
+/// a card the system already issued), and no card the CS is done with has
+/// a written chip and no registration (lost for good: nobody will send it
+/// again).
+fn chip_and_system_agree(c: &Card) -> bool {
+    let refused_but_registered =
+        c.phase == CardPhase::Done(Answer::Unauthorized) && c.system_registered;
+    let lost_for_good = matches!(c.phase, CardPhase::Done(_)) && !c.system_registered;
+    !(refused_but_registered || lost_for_good)
 }
 
 #[cfg(test)]
@@ -596,5 +630,24 @@ mod tests {
             None,
             "still full"
         );
+    }
+
+    #[test]
+    fn chip_and_system_agree_catches_a_registration_lost_for_good() {
+        let card = |phase, system_registered| Card {
+            phase,
+            system_registered,
+        };
+        let issued = CardPhase::Done(Answer::Issued);
+        let refused = CardPhase::Done(Answer::Unauthorized);
+        assert!(chip_and_system_agree(&card(issued, true)));
+        assert!(chip_and_system_agree(&card(CardPhase::Unsent, false)));
+        assert!(chip_and_system_agree(&card(CardPhase::Discarded, false)));
+        // Refused although the system has it: the 2016 reissue.
+        assert!(!chip_and_system_agree(&card(refused, true)));
+        // The CS is done with it, the chip is written, the system never
+        // registered it.
+        assert!(!chip_and_system_agree(&card(issued, false)));
+        assert!(!chip_and_system_agree(&card(refused, false)));
     }
 }

@@ -32,7 +32,7 @@
 
 use crate::assume::{self, AssumeError, Assumption, Assumptions};
 use crate::sizes::{resolve, SizeError, SizeParam};
-use crate::spec::{Fairness, Property, Spec};
+use crate::spec::{is_terminal, with_fairness, Fairness, Property, Spec};
 use patches::{HsmGuard, IrqMode, Monitor, Patches};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -77,6 +77,7 @@ pub const ASSUMPTIONS: &[Assumption] = &[
         ],
         why_default: "the incident report says only that the relay raises an error instead of hanging, not that the HSM is reset",
     },
+    assume::FAIRNESS,
 ];
 
 /// An interrupt source on the core.
@@ -200,6 +201,8 @@ pub struct IrqOrder {
     pub monitor_once: bool,
     /// `guard-effect=resets-hsm`.
     pub guard_resets_hsm: bool,
+    /// `fairness=none`.
+    pub unfair: bool,
 }
 
 impl IrqOrder {
@@ -214,6 +217,7 @@ impl IrqOrder {
             reraise: sizes["reraise"] == 1,
             monitor_once: false,
             guard_resets_hsm: false,
+            unfair: false,
         })
     }
 
@@ -223,6 +227,7 @@ impl IrqOrder {
         let a = assume::resolve("irq-order", ASSUMPTIONS, given)?;
         self.monitor_once = a["monitor-polls"] == "once";
         self.guard_resets_hsm = a["guard-effect"] == "resets-hsm";
+        self.unfair = assume::unfair(&a);
         Ok(self)
     }
 
@@ -359,7 +364,7 @@ impl Spec for IrqOrder {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        vec![
+        let properties = vec![
             Property::<Self>::eventually(
                 "hsm_request_completes",
                 |_, s| s.requests.iter().all(|o| *o == RequestOutcome::Completed),
@@ -373,10 +378,15 @@ impl Spec for IrqOrder {
                 let can_wake = spec.hsm_guard == HsmGuard::ErrorOnInterrupted || spec.reraise;
                 can_wake || !s.relay_waits_in_vain()
             }),
+            Property::<Self>::always("no_deadlock", |spec, s| {
+                let waiting = s.requests.contains(&RequestOutcome::Pending);
+                !(waiting && is_terminal(spec, s))
+            }),
             Property::<Self>::sometimes("all_requests_completed", |_, s| {
                 s.requests.iter().all(|o| *o == RequestOutcome::Completed)
             }),
-        ]
+        ];
+        with_fairness(properties, self.unfair)
     }
 
     fn assumptions(&self) -> Assumptions {
@@ -398,6 +408,10 @@ impl Spec for IrqOrder {
                     "error-only"
                 }
                 .to_string(),
+            ),
+            (
+                "fairness".to_string(),
+                if self.unfair { "none" } else { "weak" }.to_string(),
             ),
         ])
     }

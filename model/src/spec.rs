@@ -227,3 +227,30 @@ impl<S: Spec> Property<S> {
         self.starved_classes(spec, enabled, taken).is_empty()
     }
 }
+
+/// Whether `state` has no enabled action: the behaviour stops there.
+pub fn is_terminal<S: Spec>(spec: &S, state: &S::State) -> bool {
+    let mut actions = Vec::new();
+    spec.actions(state, &mut actions);
+    actions.iter().all(|a| spec.next_state(state, a).is_none())
+}
+
+/// `properties` with every liveness property's fairness dropped when
+/// `unfair` (`fairness=none`).
+pub fn with_fairness<S: Spec>(mut properties: Vec<Property<S>>, unfair: bool) -> Vec<Property<S>> {
+    if unfair {
+        for p in properties
+            .iter_mut()
+            .filter(|p| p.kind == PropertyKind::Eventually)
+        {
+            p.fairness = Some(no_fairness());
+        }
+    }
+    properties
+}
+
+/// No fairness at all: every step may be postponed forever, so any cycle
+/// that avoids a liveness goal is a counterexample (`--fairness none`).
+pub fn no_fairness<S: Spec>() -> Fairness<S> {
+    Fairness::new("none: any step may be postponed forever", |_, _| false)
+}

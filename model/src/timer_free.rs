@@ -35,7 +35,7 @@
 
 use crate::assume::{self, AssumeError, Assumption, Assumptions};
 use crate::sizes::{resolve, SizeError, SizeParam};
-use crate::spec::{Fairness, Property, Spec};
+use crate::spec::{is_terminal, with_fairness, Fairness, Property, Spec};
 use patches::{HsmGuard, Patches, TimerFix};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -90,6 +90,7 @@ pub const ASSUMPTIONS: &[Assumption] = &[
         ],
         why_default: "the bound (5 s) is far above the HSM's latency; irq-order is the spec of a lost HSM answer",
     },
+    assume::FAIRNESS,
 ];
 
 /// A telegram of the spec: its place in arrival order (0, 1, ..), an index
@@ -242,6 +243,8 @@ pub struct TimerFree {
     pub hsm_wait_expires: bool,
     /// The relay waits for the HSM with a bound (`hsm_guard`).
     pub hsm_guard: HsmGuard,
+    /// `fairness=none`.
+    pub unfair: bool,
 }
 
 impl TimerFree {
@@ -256,6 +259,7 @@ impl TimerFree {
             one_terminal: false,
             hsm_wait_expires: false,
             hsm_guard: patches.hsm_guard,
+            unfair: false,
         })
     }
 
@@ -266,6 +270,7 @@ impl TimerFree {
         self.one_terminal = a["arrivals"] == "one-terminal";
         self.fifo = a["delivery"] == "fifo";
         self.hsm_wait_expires = a["hsm-wait"] == "may-expire";
+        self.unfair = assume::unfair(&a);
         Ok(self)
     }
 
@@ -510,7 +515,7 @@ impl Spec for TimerFree {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        vec![
+        let properties = vec![
             Property::<Self>::always("no_free_of_unallocated", |_, s| !s.abnormal_termination),
             Property::<Self>::always("no_spurious_termination", |_, s| {
                 s.telegrams
@@ -519,6 +524,18 @@ impl Spec for TimerFree {
                     .all(|(t, r)| r.terminated_by.is_none_or(|epoch| usize::from(epoch) == t))
             }),
             Property::<Self>::always("exactly_one_reply", exactly_one_reply),
+            Property::<Self>::always("no_deadlock", |spec, s| {
+                let waiting = s.telegrams[..usize::from(s.arrived)]
+                    .iter()
+                    .any(|r| r.replies == 0);
+                !(waiting && is_terminal(spec, s))
+            }),
+            Property::<Self>::sometimes("genuine_timeout_happens", |_, s| {
+                s.telegrams
+                    .iter()
+                    .enumerate()
+                    .any(|(t, r)| r.terminated_by.is_some_and(|e| usize::from(e) == t))
+            }),
             Property::<Self>::always("no_leak", |_, s| {
                 s.workers.iter().all(|w| w.work_area == w.phase.telegram())
             }),
@@ -533,7 +550,8 @@ impl Spec for TimerFree {
                     |_, _| true,
                 ),
             ),
-        ]
+        ];
+        with_fairness(properties, self.unfair)
     }
 
     fn representative(state: &TimerFreeState) -> TimerFreeState {
@@ -557,6 +575,7 @@ impl Spec for TimerFree {
                 "hsm-wait".to_string(),
                 value(self.hsm_wait_expires, "may-expire", "in-time"),
             ),
+            ("fairness".to_string(), value(self.unfair, "none", "weak")),
         ])
     }
 

@@ -144,6 +144,7 @@ impl Refinement {
                 monitor_once: false,
                 // Our relay resets the HSM when its bounded wait runs out.
                 guard_resets_hsm: true,
+                unfair: false,
             }),
         }
     }

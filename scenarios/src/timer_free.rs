@@ -284,6 +284,7 @@ impl Refinement {
                     // wait (`hsm-wait=may-expire`): the relay's logs show it.
                     hsm_wait_expires: true,
                     hsm_guard,
+                    unfair: false,
                 }),
                 ids: BTreeMap::new(),
                 terminating: BTreeSet::new(),

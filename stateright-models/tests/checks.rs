@@ -32,7 +32,7 @@ fn result(spec: &str, preset: Preset, property: &str) -> &'static CheckResult {
 
 #[test]
 fn every_verdict_is_the_expected_one() {
-    assert_eq!(results().len(), 4 * (6 + 3 + 6));
+    assert_eq!(results().len(), 4 * (8 + 4 + 8));
     let unexpected: Vec<_> = results()
         .iter()
         .filter(|r| !r.matches_expectation())
@@ -58,7 +58,7 @@ fn the_recorded_expectations_are_confirmed() {
         .iter()
         .filter(|r| r.preset == Preset::Proposed)
         .collect();
-    assert_eq!(proposed.len(), 15);
+    assert_eq!(proposed.len(), 20);
     assert!(proposed.iter().all(|r| r.verdict == Verdict::Holds));
 }
 
@@ -463,7 +463,7 @@ fn progress_reports_each_checker_finishing() {
     let selection = CheckSelection::parse("irq-order", "2016-01", &[]).unwrap();
     let mut reports: Vec<Progress> = Vec::new();
     let results = run_checks(&selection, &mut |p| reports.push(p));
-    assert_eq!(results.len(), 3);
+    assert_eq!(results.len(), 4);
     for checker in ["explore", "explore-reduced"] {
         let done = reports
             .iter()
@@ -526,7 +526,7 @@ fn json_output_has_the_cli_fields() {
 fn report_shows_matrix_and_timelines() {
     let report = render_report(results());
     assert!(report.starts_with("spec "), "{report}");
-    assert!(report.contains("60 checks, 0 unexpected"), "{report}");
+    assert!(report.contains("80 checks, 0 unexpected"), "{report}");
     assert!(report.contains("-- cycle: the following steps repeat forever --"));
     assert!(report.contains("irq-order 2016-01 hsm_request_completes violated (fair-lasso"));
     // A lasso's heading counts prefix+cycle steps, not the cycle marker line.
@@ -563,7 +563,7 @@ fn a_single_spec_and_preset_can_be_checked() {
         .find_map(|r| r.trace.as_ref())
         .expect("a sometimes example");
     assert_eq!(example.sizes["css"], 3);
-    assert_eq!(results.len(), 6);
+    assert_eq!(results.len(), 8);
     assert!(results
         .iter()
         .all(|r| r.verdict == Verdict::Holds && r.states_unreduced == Some(3571)));
@@ -720,9 +720,10 @@ fn assumptions_are_recorded_in_results_and_traces_and_bad_ones_are_clear_errors(
     let every = CheckSelection::parse("all", "2016-01", &[])
         .unwrap()
         .with_every_assumption();
-    assert_eq!(every.assumptions[&SpecName::TimerFree].len(), 8);
-    assert_eq!(every.assumptions[&SpecName::IrqOrder].len(), 4);
-    assert_eq!(every.assumptions[&SpecName::CsBlock].len(), 2);
+    // Fairness (weak, none) is an assumption of every spec.
+    assert_eq!(every.assumptions[&SpecName::TimerFree].len(), 16);
+    assert_eq!(every.assumptions[&SpecName::IrqOrder].len(), 8);
+    assert_eq!(every.assumptions[&SpecName::CsBlock].len(), 4);
     let err = CheckSelection::parse("all", "all", &[])
         .unwrap()
         .with_assumptions(&["arrival=one".to_string()])
@@ -731,7 +732,7 @@ fn assumptions_are_recorded_in_results_and_traces_and_bad_ones_are_clear_errors(
         err.to_string().contains("unknown assumption `arrival`")
             && err
                 .to_string()
-                .contains("timer-free: arrivals, delivery, hsm-wait"),
+                .contains("timer-free: arrivals, delivery, hsm-wait, fairness"),
         "{err}"
     );
     let err = CheckSelection::parse("timer-free", "all", &[])
@@ -742,4 +743,98 @@ fn assumptions_are_recorded_in_results_and_traces_and_bad_ones_are_clear_errors(
         err.to_string(),
         "unknown value `many` for assumption `arrivals` (valid: several, one-terminal)"
     );
+}
+
+/// The deadlock check: a terminal state where someone still waits. On
+/// 2016-01 the AP dies with a telegram in flight (9 steps); a monitor that
+/// polls once lets Logical mode hang in a terminal state (4 steps), which
+/// the periodic monitor turns into a cycle instead; the fixes hold.
+#[test]
+fn the_deadlock_check_finds_a_terminal_state_where_someone_waits() {
+    let deadlock = |spec, preset, assume: &[(&str, &str)]| {
+        verdict_assuming(spec, preset, "no_deadlock", assume)
+    };
+    assert_eq!(
+        deadlock(SpecName::TimerFree, Preset::Jan2016, &[]),
+        (Verdict::Violated, Some(9))
+    );
+    assert_eq!(
+        deadlock(SpecName::TimerFree, Preset::Proposed, &[]),
+        (Verdict::Holds, None)
+    );
+    let once = [("monitor-polls", "once")];
+    assert_eq!(
+        deadlock(SpecName::IrqOrder, Preset::Jan2016, &once),
+        (Verdict::Violated, Some(4))
+    );
+    assert_eq!(
+        deadlock(SpecName::IrqOrder, Preset::Jan2016, &[]),
+        (Verdict::Holds, None)
+    );
+    assert_eq!(
+        deadlock(SpecName::CsBlock, Preset::Jan2016, &[]),
+        (Verdict::Holds, None)
+    );
+}
+
+/// `--fairness none`: without weak fairness the CPU may service only the
+/// monitor forever, so even Physical mode's request never completes (a
+/// 0+2 lasso); with weak fairness it holds. Timer-free has no cycle, so its
+/// liveness verdicts do not depend on fairness.
+#[test]
+fn fairness_none_shows_which_verdicts_depend_on_fairness() {
+    let none = [("fairness", "none")];
+    let completes = |assume: &[(&str, &str)]| {
+        verdict_assuming(
+            SpecName::IrqOrder,
+            Preset::Apr2016,
+            "hsm_request_completes",
+            assume,
+        )
+    };
+    assert_eq!(completes(&[]), (Verdict::Holds, None));
+    assert_eq!(completes(&none), (Verdict::Violated, Some(2)));
+    let finish = verdict_assuming(
+        SpecName::TimerFree,
+        Preset::Apr2016,
+        "telegrams_finish",
+        &none,
+    );
+    assert_eq!(finish, (Verdict::Holds, None));
+}
+
+/// The safety form of "an accepted telegram is discarded": the legacy rule
+/// discards an admitted telegram 3 steps in (two sends fill the relay, the
+/// third gets connection excess); the improved rule never does.
+#[test]
+fn an_accepted_telegram_is_discarded_is_also_a_safety_property() {
+    let discarded =
+        |preset| verdict_assuming(SpecName::CsBlock, preset, "accepted_never_discarded", &[]);
+    assert_eq!(discarded(Preset::Apr2016), (Verdict::Violated, Some(3)));
+    assert_eq!(discarded(Preset::Proposed), (Verdict::Holds, None));
+}
+
+/// The timer is not vacuous: a genuine timeout (a telegram terminated by
+/// its own notice) is reachable on every preset, the shortest in 4 steps.
+#[test]
+fn a_genuine_timeout_can_happen_on_every_preset() {
+    for preset in Preset::ALL {
+        let r = stateright_models::check_assuming(
+            SpecName::TimerFree,
+            preset,
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            Some("genuine_timeout_happens"),
+            true,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(r[0].verdict, Verdict::Holds, "{preset}");
+        let Some(model::Schedule::Actions { actions, .. }) =
+            r[0].trace.as_ref().map(|t| &t.schedule)
+        else {
+            panic!("{preset}: no example");
+        };
+        assert_eq!(actions.len(), 4, "{preset}");
+    }
 }
