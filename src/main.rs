@@ -1,7 +1,10 @@
 //! `chukei`: the verification suite's command line.
 //!
 //! Exit codes: 0 when every verdict matches its recorded expectation, 1 when
-//! one does not (so CI can gate on it), 2 on bad arguments or bad input.
+//! one does not (so CI can gate on it), 2 on bad arguments or bad input, 3
+//! when `check` was stopped by a limit (`--max-states`, `--max-depth`,
+//! `--max-seconds`, `--max-memory`) before it decided every property and
+//! nothing it decided differs.
 
 /// `println!` to stdout, but a closed pipe (`chukei check | head`) is no
 /// panic: output stops, the work and its exit code go on.
