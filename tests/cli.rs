@@ -393,7 +393,7 @@ fn check_at_other_sizes_prints_verdicts_and_exits_0() {
     assert!(row.contains("holds") && row.contains(" - "), "{row}");
     assert!(!stdout.contains("UNEXPECTED"), "{stdout}");
     assert!(
-        stdout.contains("6 without a recorded expectation"),
+        stdout.contains("8 without a recorded expectation"),
         "{stdout}"
     );
 }
