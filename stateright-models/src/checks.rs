@@ -373,6 +373,9 @@ struct Run {
     limits: Limits,
 }
 
+/// A condition on states a check watches while exploring.
+type Condition<'a, S> = Box<dyn Fn(&<S as Spec>::State) -> bool + Sync + 'a>;
+
 /// An explored graph and what it cost.
 struct Explored<S: Spec> {
     graph: StateGraph<S>,
@@ -408,9 +411,9 @@ impl Run {
         // What each property needs to know of every state, in the order of
         // `properties`: whether it decides a safety or reachability
         // property, whether it is off the goal of a liveness one.
-        let conditions: Vec<Box<dyn Fn(&S::State) -> bool + Sync + '_>> = properties
+        let conditions: Vec<Condition<'_, S>> = properties
             .iter()
-            .map(|p| -> Box<dyn Fn(&S::State) -> bool + Sync + '_> {
+            .map(|p| -> Condition<'_, S> {
                 match p.kind {
                     PropertyKind::Eventually => Box::new(|s| !(p.condition)(&spec, s)),
                     _ => Box::new(|s| decides(&spec, p, s)),
