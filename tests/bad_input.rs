@@ -147,6 +147,13 @@ fn run_table(cases: &[Case]) {
         let ok = out.status.code() == Some(c.code)
             && answer.contains(c.says)
             && !answer.contains("panicked");
+        // The table of docs/reliability.md (scripts/reliability reads it).
+        println!(
+            "bad-input\t{}\t{}\t{}",
+            c.what,
+            out.status.code().unwrap_or(-1),
+            c.says
+        );
         if !ok {
             failures.push(format!(
                 "{}: `chukei {}` exited {:?} (want {}), wanted {:?} in:\n{answer}",
