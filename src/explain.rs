@@ -402,7 +402,7 @@ impl SpecJob for SpecSteps<'_> {
         };
         let violating = match replayed.verdict {
             Verdict::Violated => replayed.witness.filter(|&w| w > 0).map(|w| w - 1),
-            Verdict::Holds => None,
+            Verdict::Holds | Verdict::Inconclusive => None,
         };
         let states: Vec<String> = replayed
             .states

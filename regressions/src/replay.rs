@@ -133,7 +133,9 @@ impl Outcome {
     pub fn expected_for(verdict: Verdict) -> Outcome {
         match verdict {
             Verdict::Violated => Outcome::Reproduced,
-            Verdict::Holds => Outcome::Fixed,
+            // Traces never record `inconclusive` (`Trace::from_json`
+            // rejects it).
+            Verdict::Holds | Verdict::Inconclusive => Outcome::Fixed,
         }
     }
 
@@ -226,7 +228,7 @@ pub fn outcome_of(trace: &Trace, replayed: &Replayed) -> Outcome {
                 replayed.fit.steps
             ))
         }
-        Verdict::Holds => Outcome::Fixed,
+        Verdict::Holds | Verdict::Inconclusive => Outcome::Fixed,
     }
 }
 

@@ -66,6 +66,11 @@ impl Flip {
             (Verdict::Holds, Verdict::Violated) => Flip::Breaks,
             (Verdict::Violated, Verdict::Violated) => Flip::StillViolated,
             (Verdict::Holds, Verdict::Holds) => Flip::StillHolds,
+            // Review's checks run without limits (`CheckSelection`'s
+            // default), so every property is decided.
+            (Verdict::Inconclusive, _) | (_, Verdict::Inconclusive) => {
+                unreachable!("review checks without limits")
+            }
         }
     }
 
@@ -213,6 +218,7 @@ impl Row {
             (Checker::Check, Verdict::Violated) => "violated",
             (Checker::Reproduce, Verdict::Holds) => "not reproduced",
             (Checker::Reproduce, Verdict::Violated) => "reproduced",
+            (_, Verdict::Inconclusive) => "inconclusive",
         }
     }
 
