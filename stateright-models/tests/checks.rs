@@ -838,3 +838,31 @@ fn a_genuine_timeout_can_happen_on_every_preset() {
         assert_eq!(actions.len(), 4, "{preset}");
     }
 }
+
+/// Under continuous demand `proposed` starves a CS: its rejected card
+/// retries only when a connection is free, and the other CSs' new cards
+/// take every freed connection first. With finite demand every CS finishes.
+/// (What proposed needs: docs/specs.md, "Under the other assumption
+/// settings".)
+#[test]
+fn continuous_demand_starves_a_cs_on_proposed() {
+    let card = |demand| {
+        verdict_assuming(
+            SpecName::CsBlock,
+            Preset::Proposed,
+            "card_finishes",
+            &[("demand", demand)],
+        )
+    };
+    assert_eq!(card("finite"), (Verdict::Holds, None));
+    let (verdict, steps) = card("continuous");
+    assert_eq!(verdict, Verdict::Violated);
+    assert!(steps.is_some_and(|n| n <= 26), "{steps:?}");
+    let safe = verdict_assuming(
+        SpecName::CsBlock,
+        Preset::Proposed,
+        "chip_and_system_agree",
+        &[("demand", "continuous")],
+    );
+    assert_eq!(safe, (Verdict::Holds, None));
+}
