@@ -725,8 +725,6 @@ where
     (result, fit)
 }
 
-/// The bound in words, for reports.
-
 #[cfg(test)]
 mod tests {
     use super::*;
