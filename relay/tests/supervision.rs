@@ -202,5 +202,8 @@ fn a_worker_that_dies_on_the_driver_ends_the_run_as_a_finding() {
         }
         other => panic!("the run ended {other:?}, not as worker-0's panic"),
     }
-    assert!(finished.is_none(), "the body does not finish past the panic");
+    assert!(
+        finished.is_none(),
+        "the body does not finish past the panic"
+    );
 }
