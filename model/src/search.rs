@@ -1080,7 +1080,7 @@ fn encode<T: Serialize>(value: &T, buf: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::timer_free::TimerFree;
+    use crate::timer_free::{TimerFree, TimerFreeState};
     use patches::Preset;
     use std::collections::BTreeMap;
 
@@ -1228,12 +1228,11 @@ mod tests {
         for preset in Preset::ALL {
             let spec = timer_free(preset);
             let props = spec.properties();
-            let conditions: Vec<Box<dyn Fn(&_) -> bool + Sync>> = props
+            type Condition<'a> = Box<dyn Fn(&TimerFreeState) -> bool + Sync + 'a>;
+            let conditions: Vec<Condition<'_>> = props
                 .iter()
                 .take(2)
-                .map(|p| -> Box<dyn Fn(&_) -> bool + Sync> {
-                    Box::new(|s| (p.condition)(&spec, s))
-                })
+                .map(|p| -> Condition<'_> { Box::new(|s| (p.condition)(&spec, s)) })
                 .collect();
             let watches: Vec<Watch<'_, TimerFree>> = conditions.iter().map(|c| &**c as _).collect();
             for identity in [Identity::Exact, Identity::Symmetric] {
