@@ -17,7 +17,7 @@
 use crate::fair::find_fair_lasso_in;
 use model::assume::{self, AssumeError, Assumptions};
 use model::replay::{render_actions, replay};
-use model::search::{Identity, Limits, StateGraph, Stopped, Watch};
+use model::search::{Identity, Limits, Parallel, StateGraph, Stopped, Watch};
 use model::sizes::{parse_overrides, resolve, SizeError};
 use model::{BuildError, SharedSpec, SpecJob};
 use model::{Origin, Property, PropertyKind, Spec, SpecName, Trace, UnknownSpec, Verdict};
@@ -46,6 +46,9 @@ pub struct CheckSelection {
     /// Where each exploration stops early (`chukei check --max-states`,
     /// ...); a property it cannot decide within them is `inconclusive`.
     pub limits: Limits,
+    /// Threads that explore each graph (`chukei check --threads`); the
+    /// graph, and so every count, verdict and path, is the same for any.
+    pub threads: usize,
 }
 
 /// A bad `--spec`, `--preset` or `--size` argument.
@@ -104,6 +107,7 @@ impl CheckSelection {
             property: None,
             symmetry: true,
             limits: Limits::NONE,
+            threads: 1,
         })
     }
 
@@ -174,6 +178,12 @@ impl CheckSelection {
     /// Whether safety and reachability run on the symmetry-reduced graph.
     pub fn with_symmetry(mut self, symmetry: bool) -> Self {
         self.symmetry = symmetry;
+        self
+    }
+
+    /// Explores each graph on `threads` threads.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
         self
     }
 
@@ -367,6 +377,7 @@ pub fn run_checks(
                     selection.property.as_deref(),
                     selection.symmetry,
                     selection.limits,
+                    selection.threads,
                     progress,
                 );
                 results.extend(checked.expect("validated by CheckSelection"));
@@ -405,11 +416,14 @@ pub fn check_with(
         property,
         symmetry,
         Limits::NONE,
+        1,
         progress,
     )
 }
 
-/// As [`check_with`], each exploration stopped at `limits`.
+/// As [`check_with`], each exploration stopped at `limits` and run on
+/// `threads` threads.
+#[allow(clippy::too_many_arguments)]
 pub fn check_within(
     name: SpecName,
     config: impl Into<Config>,
@@ -417,11 +431,12 @@ pub fn check_within(
     property: Option<&str>,
     symmetry: bool,
     limits: Limits,
+    threads: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<CheckResult>, SizeError> {
     let defaults = BTreeMap::new();
     let checked = check_assuming_within(
-        name, config, sizes, &defaults, property, symmetry, limits, progress,
+        name, config, sizes, &defaults, property, symmetry, limits, threads, progress,
     );
     checked.map_err(|e| match e {
         BuildError::Sizes(e) => e,
@@ -449,6 +464,7 @@ pub fn check_assuming(
         property,
         symmetry,
         limits,
+        1,
         progress,
     )
 }
@@ -464,6 +480,7 @@ pub fn check_assuming_within(
     property: Option<&str>,
     symmetry: bool,
     limits: Limits,
+    threads: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<CheckResult>, BuildError> {
     let sizes = resolve(name.name(), name.size_params(), sizes)?;
@@ -478,6 +495,7 @@ pub fn check_assuming_within(
         property: property.map(str::to_string),
         symmetry,
         limits,
+        threads,
     };
     name.build_assuming(patches, &sizes, &assumptions, CheckJob { run, progress })
 }
@@ -505,6 +523,7 @@ struct Run {
     property: Option<String>,
     symmetry: bool,
     limits: Limits,
+    threads: usize,
 }
 
 /// A condition on states a check watches while exploring.
@@ -610,7 +629,7 @@ impl Run {
     }
 
     /// Every reachable state under `identity`.
-    fn explore<S: Spec>(
+    fn explore<S: SharedSpec>(
         &self,
         spec: &S,
         identity: Identity,
@@ -619,10 +638,14 @@ impl Run {
         progress: &mut dyn FnMut(Progress),
     ) -> Explored<S> {
         let started = Instant::now();
-        let graph =
-            StateGraph::explore_watching(spec, identity, self.limits, watches, &mut |states| {
-                progress(self.progress(phase, states, started, false))
-            });
+        let graph = StateGraph::explore_parallel(
+            spec,
+            identity,
+            self.limits,
+            watches,
+            Parallel::threads(self.threads),
+            &mut |states| progress(self.progress(phase, states, started, false)),
+        );
         progress(self.progress(phase, graph.len(), started, true));
         Explored {
             complete: graph.stopped.is_none(),
