@@ -27,6 +27,6 @@ fn two_threads_give_the_sequential_verdicts_counts_and_paths() {
         results.iter().map(outcome).collect::<Vec<_>>()
     };
     let sequential = check(1);
-    assert_eq!(sequential.len(), 52);
+    assert_eq!(sequential.len(), 80);
     assert_eq!(sequential, check(2));
 }
