@@ -23,6 +23,7 @@ mod minimize;
 mod relayd;
 mod replay;
 mod reproduce;
+mod simulate;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -68,6 +69,10 @@ enum Command {
     /// Drive one or more relayds with N real CS terminals over TCP; report
     /// answers, connection excess, losses, disagreements and latency.
     Load(load::Args),
+    /// Simulate a national day (CS terminals, distributor, relays, HSM
+    /// boards, upstream): calibrate to 29 Mar and 18 Apr 2016, then predict
+    /// 94 connections and a second HSM board on the peak day.
+    Simulate(simulate::Args),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +88,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Relayd(args) => relayd::run(&args),
         Command::Load(args) => load::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -107,3 +107,21 @@ fn load_refuses_a_bad_rate_and_reports_an_unreachable_target() {
     assert_eq!(report["errors"]["connect"], report["sent"]);
     assert!(report["sent"].as_u64().unwrap() > 1);
 }
+
+#[test]
+fn simulate_refuses_bad_seeds_and_an_unwritable_plot_directory_before_running() {
+    let cases: [(&[&str], &str); 3] = [
+        (&["simulate", "--seeds", "0"], "--seeds"),
+        (&["simulate", "--first-seed", "x"], "--first-seed"),
+        (
+            &["simulate", "--plots", "/dev/null/plots", "--quiet"],
+            "creating /dev/null/plots",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = chukei().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
