@@ -3,12 +3,13 @@
 use crate::config_args::ConfigArgs;
 use crate::{all_or_one, one, Selection};
 use anyhow::{Context, Result};
+use model::search::{available_memory_bytes, Limits};
 use model::SpecName;
 use patches::Preset;
 use regressions::corpus;
 use stateright_models::{
-    all_as_expected, check_command, plan_explorer, render_report_with, run_checks, CheckResult,
-    CheckSelection, Progress,
+    all_as_expected, all_decided, check_command, plan_explorer, render_report_with, run_checks,
+    CheckResult, CheckSelection, Progress,
 };
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -52,6 +53,65 @@ pub struct Args {
     /// replay and explain each.
     #[arg(long, value_name = "DIR")]
     trace_out: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Where a check stops early. A property a stopped exploration could not
+/// decide is reported `inconclusive` (exit code 3), never `holds`; a
+/// counterexample found before the limit is still a (shortest) one.
+#[derive(clap::Args, Debug)]
+pub struct LimitArgs {
+    /// Stop each exploration once it has discovered N states (symmetry
+    /// classes with symmetry on).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_states: Option<u64>,
+    /// Explore no further than N actions from the initial states.
+    #[arg(long, value_name = "N")]
+    max_depth: Option<usize>,
+    /// Stop after S seconds of the whole check (decimals allowed).
+    #[arg(long, value_name = "S", value_parser = positive_seconds)]
+    max_seconds: Option<f64>,
+    /// Stop when the process's resident memory reaches MB megabytes.
+    /// Default: 80% of the memory available when the check starts, so a
+    /// large check ends inconclusive instead of being killed by the OS;
+    /// 0 turns the guard off.
+    #[arg(long, value_name = "MB")]
+    max_memory: Option<u64>,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        let max_memory = match self.max_memory {
+            Some(0) => None,
+            Some(mb) => Some(mb.saturating_mul(1_000_000)),
+            None => default_memory_guard(),
+        };
+        Limits {
+            max_states: self.max_states.map(|n| n as usize),
+            max_depth: self.max_depth,
+            deadline: self.max_seconds.map(|s| {
+                let limit = Duration::from_secs_f64(s);
+                (Instant::now() + limit, limit)
+            }),
+            max_memory,
+        }
+    }
+}
+
+/// The default memory guard: 80% of what the OS can give now (none where
+/// it does not say).
+fn default_memory_guard() -> Option<u64> {
+    available_memory_bytes().map(|bytes| bytes / 5 * 4)
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    let seconds: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if seconds.is_finite() && seconds > 0.0 && seconds < 1e9 {
+        Ok(seconds)
+    } else {
+        Err("must be a positive number of seconds".to_string())
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -73,7 +133,8 @@ pub struct ExploreArgs {
 pub fn run(args: &Args) -> Result<ExitCode> {
     let mut selection =
         CheckSelection::new(args.spec.0.clone(), args.config.configs()?, &args.sizes)?
-            .with_symmetry(!args.no_symmetry);
+            .with_symmetry(!args.no_symmetry)
+            .with_limits(args.limits.limits());
     if let Some(name) = &args.property {
         selection = selection.with_property(name)?;
     }
@@ -98,10 +159,12 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         };
         say_raw!("{}", render_report_with(&results, &hints));
     }
-    Ok(if all_as_expected(&results) {
-        ExitCode::SUCCESS
-    } else {
+    Ok(if !all_as_expected(&results) {
         ExitCode::from(1)
+    } else if !all_decided(&results) {
+        ExitCode::from(INCONCLUSIVE)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 
@@ -127,6 +190,10 @@ fn progress_printer(quiet: bool) -> impl FnMut(Progress) {
         }
     }
 }
+
+/// The exit code of a check that a limit stopped before it decided every
+/// property (and where nothing decided differs from its expectation).
+const INCONCLUSIVE: u8 = 3;
 
 /// How often a check in CI reports progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);

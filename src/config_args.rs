@@ -43,7 +43,7 @@ fn read_variant(path: &PathBuf) -> Result<Config> {
 }
 
 /// Checks one `NAME=VALUE` at parse time, so a typo is a usage error.
-fn parse_patch(patch: &str) -> Result<String, PatchError> {
+pub fn parse_patch(patch: &str) -> Result<String, PatchError> {
     Preset::Jan2016.patches().apply(patch)?;
     Ok(patch.to_string())
 }
@@ -63,4 +63,21 @@ fn patch_help() -> String {
         );
     }
     help
+}
+
+/// A configuration named on the command line by a preset's name or a
+/// variant file's path, with `NAME=VALUE` overrides (`chukei review --base
+/// 2016-01 --base-patch irq=physical`, `--change variants/guard-alone.toml`).
+pub fn named_config(preset_or_file: &str, patches: &[String]) -> Result<Config> {
+    let config = match preset_or_file.parse::<Preset>() {
+        Ok(preset) => Config::preset(preset),
+        Err(_) if std::path::Path::new(preset_or_file).is_file() => {
+            read_variant(&PathBuf::from(preset_or_file))?
+        }
+        Err(_) => anyhow::bail!(
+            "`{preset_or_file}` is neither a preset ({}) nor a variant file",
+            Preset::names()
+        ),
+    };
+    Ok(config.patched(patches)?)
 }

@@ -126,7 +126,7 @@ pub fn diagram_of(trace: &Trace) -> Result<Diagram> {
     let (steps, verdict) = match &trace.schedule {
         Schedule::Actions { .. } => {
             let spec: SpecName = trace.spec.parse()?;
-            let steps = spec.build(trace.preset.patches(), &trace.sizes, SpecSteps(trace))??;
+            let steps = spec.build(trace.config().patches, &trace.sizes, SpecSteps(trace))??;
             let verdict = model::replay_trace(trace)?.verdict;
             (steps, verdict)
         }
@@ -402,7 +402,7 @@ impl SpecJob for SpecSteps<'_> {
         };
         let violating = match replayed.verdict {
             Verdict::Violated => replayed.witness.filter(|&w| w > 0).map(|w| w - 1),
-            Verdict::Holds => None,
+            Verdict::Holds | Verdict::Inconclusive => None,
         };
         let states: Vec<String> = replayed
             .states

@@ -1,7 +1,10 @@
 //! `chukei`: the verification suite's command line.
 //!
 //! Exit codes: 0 when every verdict matches its recorded expectation, 1 when
-//! one does not (so CI can gate on it), 2 on bad arguments or bad input.
+//! one does not (so CI can gate on it), 2 on bad arguments or bad input, 3
+//! when `check` was stopped by a limit (`--max-states`, `--max-depth`,
+//! `--max-seconds`, `--max-memory`) before it decided every property and
+//! nothing it decided differs.
 
 /// `println!` to stdout, but a closed pipe (`chukei check | head`) is no
 /// panic: output stops, the work and its exit code go on.
@@ -23,6 +26,8 @@ mod minimize;
 mod relayd;
 mod replay;
 mod reproduce;
+mod review;
+mod review_page;
 mod simulate;
 mod validate;
 
@@ -63,6 +68,11 @@ enum Command {
     /// Check a relay event log against a spec (trace refinement): report the
     /// first event the spec does not allow.
     Validate(validate::Args),
+    /// Review a change of configuration: check every spec and search the
+    /// relay for every root cause on the base and on the change; report what
+    /// the change fixes, breaks and leaves, each with its counterexample.
+    /// Exit 1 when it breaks a verdict.
+    Review(review::Args),
     /// Run the relay as a TCP server speaking the telegram frame format,
     /// until SIGINT or SIGTERM (then drain and stop).
     Relayd(relayd::Args),
@@ -86,6 +96,7 @@ fn main() -> ExitCode {
         Command::Minimize(args) => minimize::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Review(args) => review::run(&args),
         Command::Relayd(args) => relayd::run(&args),
         Command::Load(args) => load::run(&args),
         Command::Simulate(args) => simulate::run(&args),

@@ -37,7 +37,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         count: args.seeds,
     };
     if args.first_seed.checked_add(args.seeds).is_none() {
-        anyhow::bail!("--first-seed {} + --seeds {} overflows", args.first_seed, args.seeds);
+        anyhow::bail!(
+            "--first-seed {} + --seeds {} overflows",
+            args.first_seed,
+            args.seeds
+        );
     }
     // A bad plot directory is an error now, not after the whole run.
     if let Some(dir) = &args.plots {
@@ -95,7 +99,10 @@ fn print_study(study: &Study, elapsed: f64) {
             format!("{:.0} ± {:.0}", s.requests.mean, s.requests.sd),
             c.day.requests,
             c.requests_ratio,
-            format!("{:.0} ± {:.0}", s.connection_excess.mean, s.connection_excess.sd),
+            format!(
+                "{:.0} ± {:.0}",
+                s.connection_excess.mean, s.connection_excess.sd
+            ),
             c.day.connection_excess,
             c.excess_ratio,
             if c.within_bounds { "yes" } else { "NO" }
@@ -166,7 +173,10 @@ fn write_plots(study: &Study, dir: &std::path::Path) -> Result<()> {
         .collect();
     for pair in study.predictions.chunks(2).skip(1) {
         if let [legacy, improved] = pair {
-            debug_assert_eq!((legacy.rule, improved.rule), (CsRule::Legacy, CsRule::Improved));
+            debug_assert_eq!(
+                (legacy.rule, improved.rule),
+                (CsRule::Legacy, CsRule::Improved)
+            );
             pairs.push((legacy.name, &legacy.simulated, &improved.simulated));
         }
     }

@@ -862,3 +862,65 @@ fn check_trace_out_writes_traces_that_replay_and_says_how() {
     assert!(rows.iter().any(|r| r["outcome"] == "reproduced"));
     assert!(rows.iter().any(|r| r["outcome"] == "fixed"));
 }
+
+#[test]
+fn a_check_stopped_by_a_limit_is_inconclusive_with_exit_3() {
+    let out = chukei(&[
+        "check",
+        "-q",
+        "--spec",
+        "timer-free",
+        "--preset",
+        "2016-04",
+        "--max-states",
+        "200",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("no_leak                    inconclusive holds"),
+        "{text}"
+    );
+    assert!(
+        text.contains("INCONCLUSIVE timer-free 2016-04: stopped by --max-states 200"),
+        "{text}"
+    );
+    assert!(!text.contains("UNEXPECTED"), "{text}");
+}
+
+#[test]
+fn the_memory_guard_reports_inconclusive_in_json() {
+    let out = chukei(&[
+        "check",
+        "-q",
+        "--json",
+        "--spec",
+        "irq-order",
+        "--preset",
+        "proposed",
+        "--max-memory",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for r in results.as_array().unwrap() {
+        assert_eq!(r["verdict"], "inconclusive", "{r}");
+        assert_eq!(r["stopped"]["limit"]["name"], "max-memory", "{r}");
+        assert_eq!(r["stopped"]["limit"]["value"], 1_000_000, "{r}");
+    }
+}
+
+#[test]
+fn bad_limits_are_refused_with_exit_2() {
+    for (flag, value) in [
+        ("--max-seconds", "0"),
+        ("--max-seconds", "nan"),
+        ("--max-states", "0"),
+        ("--max-depth", "x"),
+    ] {
+        let out = chukei(&["check", "--spec", "irq-order", flag, value]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{flag} {value}: {err}");
+    }
+}

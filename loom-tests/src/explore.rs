@@ -513,7 +513,102 @@ impl Scheduler for FittingReplay {
 
 /// Decodes a shuttle schedule string (as `shuttle::replay` reads it).
 pub fn decode_schedule(encoded: &str) -> Option<Schedule> {
-    shuttle_engine::scheduler::serialization::deserialize_schedule(encoded)
+    parse_schedule(encoded).ok()
+}
+
+/// Decodes a shuttle schedule string, or says what is wrong with it.
+///
+/// The format is shuttle's (hex of: magic `0x91`, varints task-ID bit width,
+/// step count and seed, then the steps packed as bits), read here rather
+/// than by shuttle's own decoder, which panics on a short or corrupt string
+/// (an index out of bounds, an unwrap on `None`) and allocates whatever step
+/// count the string claims before reading a step.
+pub fn parse_schedule(encoded: &str) -> Result<Schedule, String> {
+    let hex: String = encoded.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = hex_bytes(&hex)?;
+    let Some((&magic, mut rest)) = bytes.split_first() else {
+        return Err("the schedule is empty".into());
+    };
+    if magic != SCHEDULE_MAGIC {
+        return Err(format!(
+            "the schedule starts with 0x{magic:02x}, not shuttle's 0x{SCHEDULE_MAGIC:02x}"
+        ));
+    }
+    let width = varint(&mut rest, "task-ID width")?;
+    let len = varint(&mut rest, "step count")?;
+    let seed = varint(&mut rest, "seed")?;
+    if width > u64::from(usize::BITS) {
+        return Err(format!("task IDs of {width} bits do not fit a task ID"));
+    }
+    let bits = Bits(rest);
+    // Every step takes at least one bit: a count past that is a lie.
+    if len > 8 * rest.len() as u64 {
+        return Err(format!(
+            "the schedule claims {len} steps but has {} bits of steps",
+            8 * rest.len()
+        ));
+    }
+    let mut schedule = Schedule::new(seed);
+    let mut at = 0usize;
+    for step in 0..len {
+        let cut = || format!("step {step} of {len} is cut short");
+        if bits.get(at).ok_or_else(cut)? {
+            schedule.steps.push(ScheduleStep::Random);
+            at += 1;
+            continue;
+        }
+        let width = width as usize;
+        let mut task = 0usize;
+        for k in 0..width {
+            task |= usize::from(bits.get(at + 1 + k).ok_or_else(cut)?) << k;
+        }
+        schedule.steps.push(ScheduleStep::Task(TaskId::from(task)));
+        at += 1 + width;
+    }
+    Ok(schedule)
+}
+
+/// Shuttle's schedule format version 2.
+const SCHEDULE_MAGIC: u8 = 0x91;
+
+fn hex_bytes(hex: &str) -> Result<Vec<u8>, String> {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("the schedule is not a string of hex byte pairs".into());
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// A little-endian base-128 varint, as shuttle writes them (at most 64 bits).
+fn varint(bytes: &mut &[u8], what: &str) -> Result<u64, String> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let Some((&b, rest)) = bytes.split_first() else {
+            return Err(format!("the schedule ends inside its {what}"));
+        };
+        *bytes = rest;
+        let part = u64::from(b & 0x7f);
+        if shift == 63 && b > 1 {
+            return Err(format!("the schedule's {what} exceeds 64 bits"));
+        }
+        value |= part << shift;
+        if b & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(format!("the schedule's {what} exceeds 64 bits"))
+}
+
+/// The step bits, least significant bit of each byte first.
+struct Bits<'a>(&'a [u8]);
+
+impl Bits<'_> {
+    fn get(&self, i: usize) -> Option<bool> {
+        let byte = self.0.get(i / 8)?;
+        Some(byte >> (i % 8) & 1 == 1)
+    }
 }
 
 /// Encodes the schedule of these steps from `seed` (the seed of shuttle's

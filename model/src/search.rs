@@ -11,7 +11,106 @@
 use crate::spec::{Property, PropertyKind, Spec};
 use crate::trace::Verdict;
 use hashbrown::HashTable;
+use serde::Serialize;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::time::{Duration, Instant};
+
+/// Where a search stops before it has explored every reachable state
+/// (`chukei check --max-states/--max-depth/--max-seconds/--max-memory`).
+/// A search stopped by one says so ([`StateGraph::stopped`]); what it did
+/// not explore it cannot vouch for, so its users report such a property
+/// as inconclusive, never as holding.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Stop once this many states (classes) are discovered.
+    pub max_states: Option<usize>,
+    /// Expand no state this many actions from an initial state.
+    pub max_depth: Option<usize>,
+    /// Stop at this instant; the duration is the limit as given, for the
+    /// message.
+    pub deadline: Option<(Instant, Duration)>,
+    /// Stop once the process's resident memory reaches this many bytes.
+    pub max_memory: Option<u64>,
+}
+
+impl Limits {
+    /// No limit: explore every reachable state.
+    pub const NONE: Limits = Limits {
+        max_states: None,
+        max_depth: None,
+        deadline: None,
+        max_memory: None,
+    };
+}
+
+/// Which limit stopped a search, with its value.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(tag = "name", content = "value", rename_all = "kebab-case")]
+pub enum Limit {
+    MaxStates(usize),
+    MaxDepth(usize),
+    MaxSeconds(f64),
+    /// Bytes of resident memory.
+    MaxMemory(u64),
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Limit::MaxStates(n) => write!(f, "--max-states {n}"),
+            Limit::MaxDepth(n) => write!(f, "--max-depth {n}"),
+            Limit::MaxSeconds(s) => write!(f, "--max-seconds {s}"),
+            Limit::MaxMemory(bytes) => write!(f, "--max-memory {} (MB)", bytes / 1_000_000),
+        }
+    }
+}
+
+/// How far a search got before a limit stopped it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Stopped {
+    pub limit: Limit,
+    /// States (classes) discovered and checked.
+    pub states: usize,
+    /// Every state this many actions or fewer from an initial state was
+    /// discovered (and so checked).
+    pub complete_to_depth: usize,
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "stopped by {} after {} states; every state within {} steps of the start was checked",
+            self.limit, self.states, self.complete_to_depth
+        )
+    }
+}
+
+/// How often (in expanded states) the clock and the memory are looked at.
+const LIMIT_CHECK_EVERY: usize = 1024;
+
+/// The process's resident memory now, where the OS tells it (Linux:
+/// `VmRSS` in /proc/self/status).
+pub fn resident_memory_bytes() -> Option<u64> {
+    proc_status_kib("VmRSS:").map(|kib| kib * 1024)
+}
+
+/// The memory the OS could give this process now without swapping (Linux:
+/// `MemAvailable` in /proc/meminfo).
+pub fn available_memory_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    kib_field(&meminfo, "MemAvailable:").map(|kib| kib * 1024)
+}
+
+fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    kib_field(&status, field)
+}
+
+fn kib_field(text: &str, field: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
 
 /// Which states a search treats as one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +131,9 @@ pub struct StateGraph<S: Spec> {
     /// BFS tree: how each state was first reached (shortest path).
     parent: Vec<Option<(usize, S::Action)>>,
     depth: Vec<usize>,
+    /// `Some` when a [`Limits`] stopped the search before every reachable
+    /// state was explored.
+    pub stopped: Option<Stopped>,
 }
 
 impl<S: Spec> StateGraph<S> {
@@ -48,7 +150,19 @@ impl<S: Spec> StateGraph<S> {
     /// an edge may lead to a permutation of the stored state, so only the
     /// BFS tree ([`StateGraph::path_to`]) is a real path.
     pub fn explore_as(spec: &S, identity: Identity, progress: &mut dyn FnMut(usize)) -> Self {
+        Self::explore_within(spec, identity, Limits::NONE, progress)
+    }
+
+    /// As [`StateGraph::explore_as`], until a limit stops it (then
+    /// [`StateGraph::stopped`] says which, and how far it got).
+    pub fn explore_within(
+        spec: &S,
+        identity: Identity,
+        limits: Limits,
+        progress: &mut dyn FnMut(usize),
+    ) -> Self {
         let mut bfs = Bfs::new(spec, identity, identity == Identity::Exact);
+        bfs.limits = limits;
         bfs.run(&mut |_| false, usize::MAX, progress);
         bfs.graph
     }
@@ -59,10 +173,12 @@ impl<S: Spec> StateGraph<S> {
     pub fn explore_until(
         spec: &S,
         identity: Identity,
+        limits: Limits,
         target: &mut dyn FnMut(&S::State) -> bool,
         progress: &mut dyn FnMut(usize),
     ) -> (Self, Option<usize>) {
         let mut bfs = Bfs::new(spec, identity, false);
+        bfs.limits = limits;
         let found = bfs.run(target, usize::MAX, progress);
         (bfs.graph, found)
     }
@@ -210,6 +326,7 @@ struct Bfs<'a, S: Spec> {
     /// For [`Identity::Symmetric`]: each class's representative by id (the
     /// graph keeps the member first found, whose BFS path is a real one).
     representatives: Vec<S::State>,
+    limits: Limits,
 }
 
 impl<'a, S: Spec> Bfs<'a, S> {
@@ -223,10 +340,12 @@ impl<'a, S: Spec> Bfs<'a, S> {
                 edges: Edges::default(),
                 parent: Vec::new(),
                 depth: Vec::new(),
+                stopped: None,
             },
             index: HashTable::new(),
             hasher: BuildHasherDefault::default(),
             representatives: Vec::new(),
+            limits: Limits::NONE,
         };
         for init in spec.init_states() {
             bfs.discover(init, None);
@@ -251,14 +370,91 @@ impl<'a, S: Spec> Bfs<'a, S> {
             if self.graph.len() >= max_states {
                 return None;
             }
-            self.expand(id);
+            if let Some(limit) = self.limit_reached(id) {
+                self.graph.stopped = Some(Stopped {
+                    limit,
+                    states: self.graph.len(),
+                    complete_to_depth: self.graph.depth[id],
+                });
+                progress(self.graph.len());
+                return None;
+            }
+            if self.limits.max_depth == Some(self.graph.depth[id]) {
+                self.check_depth_bound(id);
+            } else {
+                self.expand(id);
+            }
             if id % 4096 == 0 {
                 progress(self.graph.len());
             }
             id += 1;
         }
+        if let Some(stopped) = &mut self.graph.stopped {
+            stopped.states = self.graph.states.len();
+        }
         progress(self.graph.len());
         None
+    }
+
+    /// The limit that stops the search before it expands state `id`, if
+    /// one does.
+    fn limit_reached(&self, id: usize) -> Option<Limit> {
+        let limits = &self.limits;
+        if let Some(max) = limits.max_states.filter(|&max| self.graph.len() >= max) {
+            return Some(Limit::MaxStates(max));
+        }
+        if !id.is_multiple_of(LIMIT_CHECK_EVERY) {
+            return None;
+        }
+        if let Some((deadline, limit)) = limits.deadline {
+            if Instant::now() >= deadline {
+                return Some(Limit::MaxSeconds(limit.as_secs_f64()));
+            }
+        }
+        let max = limits.max_memory?;
+        (resident_memory_bytes()? >= max).then_some(Limit::MaxMemory(max))
+    }
+
+    /// A state at the depth bound is not expanded; if it has a successor
+    /// not yet discovered, the bound cut the search short.
+    fn check_depth_bound(&mut self, id: usize) {
+        if self.keep_edges {
+            self.graph.edges.close(id);
+        }
+        if self.graph.stopped.is_some() {
+            return;
+        }
+        let depth = self.graph.depth[id];
+        let beyond = self
+            .spec
+            .successors(&self.graph.states[id])
+            .into_iter()
+            .any(|(_, next)| !self.knows(&next));
+        if beyond {
+            // Recorded now, reported once the bounded search is over.
+            self.graph.stopped = Some(Stopped {
+                limit: Limit::MaxDepth(depth),
+                states: 0,
+                complete_to_depth: depth,
+            });
+        }
+    }
+
+    /// Whether `state` (its class) was discovered already.
+    fn knows(&self, state: &S::State) -> bool {
+        let representative = match self.identity {
+            Identity::Exact => None,
+            Identity::Symmetric => Some(S::representative(state)),
+        };
+        let key = representative.as_ref().unwrap_or(state);
+        let stored = match self.identity {
+            Identity::Exact => &self.graph.states,
+            Identity::Symmetric => &self.representatives,
+        };
+        let hash = self.hasher.hash_one(key);
+        self.index
+            .find(hash, |&id| stored[id as usize] == *key)
+            .is_some()
     }
 
     /// Discovers the successors of state `id` (and records the edges to them).
@@ -346,6 +542,91 @@ mod tests {
         let path = shortest_violation(&spec, property.name, usize::MAX).unwrap();
         assert_eq!(path, graph.path_to(first_bad));
         assert_eq!(path.len(), graph.depth(first_bad));
+    }
+
+    fn explore_within(limits: Limits) -> StateGraph<TimerFree> {
+        let spec = timer_free(Preset::Jan2016);
+        StateGraph::explore_within(&spec, Identity::Symmetric, limits, &mut |_| {})
+    }
+
+    #[test]
+    fn no_limit_reached_explores_everything() {
+        let whole = explore_within(Limits::NONE);
+        assert_eq!(whole.stopped, None);
+        let generous = Limits {
+            max_states: Some(whole.len() + 1),
+            max_depth: Some(1000),
+            deadline: Some((Instant::now() + Duration::from_secs(3600), Duration::ZERO)),
+            max_memory: Some(u64::MAX),
+        };
+        let bounded = explore_within(generous);
+        assert_eq!((bounded.len(), bounded.stopped), (whole.len(), None));
+    }
+
+    #[test]
+    fn max_states_stops_the_search_and_says_how_far_it_got() {
+        let graph = explore_within(Limits {
+            max_states: Some(500),
+            ..Limits::NONE
+        });
+        let stopped = graph.stopped.expect("3010 classes do not fit in 500");
+        assert_eq!(stopped.limit, Limit::MaxStates(500));
+        assert_eq!(stopped.states, graph.len());
+        assert!((500..600).contains(&graph.len()), "{}", graph.len());
+        // BFS: every state shallower than the cut was discovered.
+        let whole = explore_within(Limits::NONE);
+        let within = |g: &StateGraph<TimerFree>| {
+            (0..g.len())
+                .filter(|&i| g.depth(i) <= stopped.complete_to_depth)
+                .count()
+        };
+        assert_eq!(within(&graph), within(&whole));
+    }
+
+    #[test]
+    fn max_depth_expands_no_deeper_and_is_reported_only_when_it_cut() {
+        let graph = explore_within(Limits {
+            max_depth: Some(7),
+            ..Limits::NONE
+        });
+        let deepest = (0..graph.len()).map(|i| graph.depth(i)).max();
+        assert_eq!(deepest, Some(7));
+        let stopped = graph.stopped.expect("timer-free goes deeper than 7");
+        assert_eq!(stopped.limit, Limit::MaxDepth(7));
+        assert_eq!(
+            (stopped.states, stopped.complete_to_depth),
+            (graph.len(), 7)
+        );
+        let whole = explore_within(Limits::NONE);
+        let deepest = (0..whole.len()).map(|i| whole.depth(i)).max().unwrap();
+        let exact = explore_within(Limits {
+            max_depth: Some(deepest),
+            ..Limits::NONE
+        });
+        assert_eq!((exact.len(), exact.stopped), (whole.len(), None));
+    }
+
+    #[test]
+    fn a_passed_deadline_stops_before_the_first_expansion() {
+        let graph = explore_within(Limits {
+            deadline: Some((Instant::now(), Duration::from_millis(250))),
+            ..Limits::NONE
+        });
+        let stopped = graph.stopped.expect("stopped");
+        assert_eq!(stopped.limit, Limit::MaxSeconds(0.25));
+        assert_eq!((graph.len(), stopped.complete_to_depth), (1, 0));
+    }
+
+    #[test]
+    fn the_memory_guard_stops_when_resident_memory_passes_it() {
+        let graph = explore_within(Limits {
+            max_memory: Some(1),
+            ..Limits::NONE
+        });
+        let stopped = graph.stopped.expect("any process uses more than a byte");
+        assert_eq!(stopped.limit, Limit::MaxMemory(1));
+        assert!(resident_memory_bytes().is_some_and(|b| b > 1_000_000));
+        assert!(available_memory_bytes().is_some_and(|b| b > 0));
     }
 
     #[test]

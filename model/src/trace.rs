@@ -20,6 +20,9 @@ pub const FORMAT: u32 = 1;
 pub enum Verdict {
     Holds,
     Violated,
+    /// A limit (`chukei check --max-states`, ...) stopped the check before
+    /// it could decide; never recorded in a trace.
+    Inconclusive,
 }
 
 impl std::fmt::Display for Verdict {
@@ -27,6 +30,7 @@ impl std::fmt::Display for Verdict {
         f.write_str(match self {
             Verdict::Holds => "holds",
             Verdict::Violated => "violated",
+            Verdict::Inconclusive => "inconclusive",
         })
     }
 }
@@ -112,6 +116,8 @@ pub enum TraceError {
     Shape(String),
     #[error("cycle_start {cycle_start} is past the end of the {len} actions")]
     CycleOutOfRange { cycle_start: usize, len: usize },
+    #[error("a trace records `holds` or `violated`, not `inconclusive`")]
+    InconclusiveVerdict,
 }
 
 impl Trace {
@@ -148,6 +154,9 @@ impl Trace {
         }
         let trace: Trace =
             serde_json::from_value(value).map_err(|e| TraceError::Shape(e.to_string()))?;
+        if trace.verdict == Verdict::Inconclusive {
+            return Err(TraceError::InconclusiveVerdict);
+        }
         if let Schedule::Actions {
             actions,
             cycle_start: Some(cycle_start),

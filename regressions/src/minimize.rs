@@ -16,7 +16,7 @@
 //! with a schedule that fits: no step names a thread that is not runnable.
 
 use crate::replay::{replay, ReplayError};
-use loom_tests::explore::{decode_schedule, encode_steps, ScheduleStep};
+use loom_tests::explore::{encode_steps, parse_schedule, ScheduleStep};
 use model::search::shortest_violation;
 use model::{PropertyKind, Schedule, Spec, SpecJob, SpecName, Trace, Verdict};
 use serde::Serialize;
@@ -45,8 +45,8 @@ pub enum MinimizeError {
     NotReproduced(String),
     #[error(transparent)]
     Replay(#[from] ReplayError),
-    #[error("the shuttle schedule does not decode")]
-    BadShuttleSchedule,
+    #[error("the shuttle schedule does not decode: {0}")]
+    BadShuttleSchedule(String),
 }
 
 /// Minimizes `trace`: the result reproduces the same violation (spec,
@@ -72,7 +72,7 @@ pub fn minimize(trace: &Trace) -> Result<Minimized, MinimizeError> {
             (shrink(choices.clone(), &mut oracle, rebuild), "ddmin")
         }
         Schedule::Shuttle { schedule } => {
-            let decoded = decode_schedule(schedule).ok_or(MinimizeError::BadShuttleSchedule)?;
+            let decoded = parse_schedule(schedule).map_err(MinimizeError::BadShuttleSchedule)?;
             let seed = decoded.seed;
             let rebuild = |kept: &[ScheduleStep]| with_schedule(trace, shuttle(seed, kept));
             (shrink(decoded.steps, &mut oracle, rebuild), "ddmin")
@@ -107,8 +107,8 @@ pub fn steps_of(trace: &Trace) -> Result<usize, MinimizeError> {
     Ok(match &trace.schedule {
         Schedule::Actions { actions, .. } => actions.len(),
         Schedule::Driver { choices } => choices.len(),
-        Schedule::Shuttle { schedule } => decode_schedule(schedule)
-            .ok_or(MinimizeError::BadShuttleSchedule)?
+        Schedule::Shuttle { schedule } => parse_schedule(schedule)
+            .map_err(MinimizeError::BadShuttleSchedule)?
             .steps
             .len(),
     })

@@ -12,7 +12,7 @@
 //! [`Outcome`]s: reproduced, fixed, stale (the schedule no longer fits the
 //! code) or unreadable. Stale and unreadable are never read as "holds".
 
-use loom_tests::explore::{decode_schedule, shuttle_replay, ShuttleFit};
+use loom_tests::explore::{parse_schedule, shuttle_replay, ShuttleFit};
 use loom_tests::Shuttle;
 use model::{Schedule, SpecName, Trace, Verdict};
 use patches::Preset;
@@ -23,6 +23,7 @@ use scenarios::search::{run_schedule, up_to_symptom, Cause};
 use scenarios::{irq_order, RelayCheck, Scenario};
 use serde::Serialize;
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Once};
 
 /// What a replay showed.
@@ -132,7 +133,9 @@ impl Outcome {
     pub fn expected_for(verdict: Verdict) -> Outcome {
         match verdict {
             Verdict::Violated => Outcome::Reproduced,
-            Verdict::Holds => Outcome::Fixed,
+            // Traces never record `inconclusive` (`Trace::from_json`
+            // rejects it).
+            Verdict::Holds | Verdict::Inconclusive => Outcome::Fixed,
         }
     }
 
@@ -225,7 +228,7 @@ pub fn outcome_of(trace: &Trace, replayed: &Replayed) -> Outcome {
                 replayed.fit.steps
             ))
         }
-        Verdict::Holds => Outcome::Fixed,
+        Verdict::Holds | Verdict::Inconclusive => Outcome::Fixed,
     }
 }
 
@@ -245,6 +248,8 @@ pub enum ReplayError {
     },
     #[error("the trace's sizes lack `{0}`")]
     MissingSize(&'static str),
+    #[error("{0}")]
+    BadSize(String),
     #[error("driver choice {index} is {value}: a choice is a thread number or \"clock\"")]
     BadChoice { index: usize, value: String },
     /// The trace describes no scenario the relay can run.
@@ -256,8 +261,8 @@ pub enum ReplayError {
     /// The run failed in a way that is not the trace's property.
     #[error("the replay failed otherwise: {0}")]
     OtherFailure(String),
-    #[error("the shuttle schedule does not decode")]
-    BadShuttleSchedule,
+    #[error("the shuttle schedule does not decode: {0}")]
+    BadShuttleSchedule(String),
 }
 
 impl ReplayError {
@@ -308,10 +313,7 @@ fn replay_driver(trace: &Trace, choices: &[serde_json::Value]) -> Result<Replaye
             .map(|c| format!("{} {}", c.spec(), c.property()))
             .join(", "),
     })?;
-    let cards = *trace
-        .sizes
-        .get("cards")
-        .ok_or(ReplayError::MissingSize("cards"))?;
+    let cards = driver_cards(&trace.sizes)?;
     let choices = choices
         .iter()
         .enumerate()
@@ -344,6 +346,31 @@ fn replay_driver(trace: &Trace, choices: &[serde_json::Value]) -> Result<Replaye
     ))
 }
 
+/// The most cards a driver trace may send: the corpus's traces send 3, and a
+/// schedule of more would not fit the driver's step limit anyway. Past it a
+/// fuzzed size allocated the cards before the first step (34 GB for
+/// `cards: 4294967295`).
+pub const MAX_DRIVER_CARDS: u64 = 64;
+
+/// A driver trace's one size, `cards` (1..=[`MAX_DRIVER_CARDS`]); any other
+/// size is refused, since the run would not use it.
+fn driver_cards(sizes: &BTreeMap<String, u64>) -> Result<u64, ReplayError> {
+    if let Some(other) = sizes.keys().find(|k| *k != "cards") {
+        return Err(ReplayError::BadSize(format!(
+            "driver traces have one size, `cards`; `{other}` is not used by the run"
+        )));
+    }
+    let cards = *sizes
+        .get("cards")
+        .ok_or(ReplayError::MissingSize("cards"))?;
+    if !(1..=MAX_DRIVER_CARDS).contains(&cards) {
+        return Err(ReplayError::BadSize(format!(
+            "`cards` is {cards}: a driver trace sends 1 to {MAX_DRIVER_CARDS} cards"
+        )));
+    }
+    Ok(cards)
+}
+
 /// What the shuttle body saw, shared with the replay.
 #[derive(Default)]
 struct Seen {
@@ -362,7 +389,7 @@ fn replay_shuttle(trace: &Trace, schedule: &str) -> Result<Replayed, ReplayError
         None if hang => None,
         None => return Err(ReplayError::NoRelayCheck(trace.property.clone())),
     };
-    let schedule = decode_schedule(schedule).ok_or(ReplayError::BadShuttleSchedule)?;
+    let schedule = parse_schedule(schedule).map_err(ReplayError::BadShuttleSchedule)?;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let body_seen = seen.clone();
     let (result, fit) = quietly(|| {

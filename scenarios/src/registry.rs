@@ -96,6 +96,22 @@ pub fn violation_message(property: RelayCheck, preset: Preset, detail: &str) -> 
     format!("property `{property}` violated on {preset}: {detail}")
 }
 
+/// The sizes a loom or shuttle trace records for its scenario.
+pub const SCENARIO_SIZES: [&str; 7] = [
+    "fifo",
+    "hsm",
+    "monitor_raises",
+    "telegrams",
+    "terminals",
+    "window",
+    "workers",
+];
+
+/// The largest size a trace's scenario may have: the explorers run a few
+/// terminals, telegrams and workers; past this a fuzzed trace allocated its
+/// telegrams before the first step (34 GB for `telegrams: 4294967295`).
+pub const MAX_SCENARIO_SIZE: u64 = 64;
+
 impl Scenario {
     /// The scenario a trace describes, on the trace's configuration.
     pub fn from_trace(
@@ -112,11 +128,23 @@ impl Scenario {
             patches: config.patches,
             ..base
         };
+        if let Some(other) = sizes.keys().find(|k| !SCENARIO_SIZES.contains(&k.as_str())) {
+            return Err(format!(
+                "size `{other}` is not a size of a replayed scenario ({})",
+                SCENARIO_SIZES.join(", ")
+            ));
+        }
         let get = |name: &str| {
-            sizes
+            let size = sizes
                 .get(name)
                 .copied()
-                .ok_or_else(|| format!("trace sizes lack `{name}`"))
+                .ok_or_else(|| format!("trace sizes lack `{name}`"))?;
+            if size > MAX_SCENARIO_SIZE {
+                return Err(format!(
+                    "size `{name}` = {size} is past {MAX_SCENARIO_SIZE}, the most a replayed scenario takes"
+                ));
+            }
+            Ok(size)
         };
         let narrow = |name: &str| -> Result<u16, String> {
             u16::try_from(get(name)?).map_err(|_| format!("size `{name}` out of range"))

@@ -395,7 +395,8 @@ impl Engine {
                 window,
                 generation,
             } => {
-                if self.css[cs as usize].generation == generation && !self.css[cs as usize].blocked {
+                if self.css[cs as usize].generation == generation && !self.css[cs as usize].blocked
+                {
                     self.send(cs, window);
                 }
             }
@@ -666,7 +667,9 @@ impl Engine {
     // ---- relays ----
 
     fn at_relay(&mut self, tel: TelRef) {
-        let Some(t) = self.live(tel).copied() else { return };
+        let Some(t) = self.live(tel).copied() else {
+            return;
+        };
         let r = &mut self.relays[t.relay as usize];
         if r.down {
             // Nobody answers: the CS's search timeout decides.
@@ -780,7 +783,9 @@ impl Engine {
             self.schedule(took, Event::UpstreamDone(next));
         }
         let Some(tel) = job else { return };
-        let Some(t) = self.live(tel).copied() else { return };
+        let Some(t) = self.live(tel).copied() else {
+            return;
+        };
         if t.relay_epoch == self.relays[t.relay as usize].epoch && !t.relay_done {
             self.hsm_enqueue(t.relay, tel, HsmPhase::Encrypt);
         }

@@ -59,8 +59,7 @@ impl Calibration {
         let requests_ratio = simulated.requests.mean / day.requests as f64;
         let excess_ratio = simulated.connection_excess.mean / day.connection_excess as f64;
         let within_bounds = (requests_ratio - 1.0).abs() <= REQUESTS_TOLERANCE
-            && excess_ratio <= EXCESS_FACTOR
-            && excess_ratio >= 1.0 / EXCESS_FACTOR;
+            && (1.0 / EXCESS_FACTOR..=EXCESS_FACTOR).contains(&excess_ratio);
         Calibration {
             day,
             simulated,
@@ -124,7 +123,11 @@ impl Study {
             let legacy = Outcome::run(day.name, day.params, &seeds);
             progress(day.name, legacy.rule);
             calibration.push(Calibration::new(day, legacy.simulated));
-            improved.push(Outcome::run(day.name, day.params.with_rule(CsRule::Improved), &seeds));
+            improved.push(Outcome::run(
+                day.name,
+                day.params.with_rule(CsRule::Improved),
+                &seeds,
+            ));
             progress(day.name, CsRule::Improved);
         }
         let mut predictions = Vec::new();

@@ -233,7 +233,8 @@ pub fn mar_29() -> CalibrationDay {
             service: SERVICE,
             faults: Faults::of(patches).none(),
         },
-        facility_note: "2016-03 measures, timer avoidance in place; 2 relays x 70 connections x 1 HSM board",
+        facility_note:
+            "2016-03 measures, timer avoidance in place; 2 relays x 70 connections x 1 HSM board",
     }
 }
 
@@ -264,7 +265,8 @@ pub fn apr_18() -> CalibrationDay {
             service: SERVICE,
             faults: Faults::of(patches),
         },
-        facility_note: "2016-04 fixes, second HSM board back; 2 relays x 70 connections x 2 HSM boards",
+        facility_note:
+            "2016-04 fixes, second HSM board back; 2 relays x 70 connections x 2 HSM boards",
     }
 }
 

@@ -1,13 +1,15 @@
 //! SVG plots of a day over time, Legacy against Improved (plotters, SVG
 //! backend only: no font or system dependencies).
 
-use crate::report::Series;
+use crate::report::{Pick, Series};
 use plotters::prelude::*;
 
 /// The four panels, each summed per ten minutes.
-const PANELS: [(&str, fn(&Series) -> &Vec<f64>); 4] = [
+const PANELS: [(&str, Pick); 4] = [
     ("upstream requests per 10 min", |s| &s.requests),
-    ("connection-excess answers per 10 min", |s| &s.connection_excess),
+    ("connection-excess answers per 10 min", |s| {
+        &s.connection_excess
+    }),
     ("blocked CS-minutes per 10 min", |s| &s.blocked_cs_minutes),
     ("inconsistent cards per 10 min", |s| &s.inconsistencies),
 ];
@@ -64,10 +66,19 @@ fn draw_panel(
     chart
         .configure_mesh()
         .x_desc("hour of day")
-        .x_label_formatter(&|h| format!("{:02}:{:02}", *h as u32, ((h.fract()) * 60.0).round() as u32))
+        .x_label_formatter(&|h| {
+            format!(
+                "{:02}:{:02}",
+                *h as u32,
+                ((h.fract()) * 60.0).round() as u32
+            )
+        })
         .draw()
         .map_err(text)?;
-    for (points, label, color) in [(legacy, "legacy rule", RED), (improved, "improved rule", BLUE)] {
+    for (points, label, color) in [
+        (legacy, "legacy rule", RED),
+        (improved, "improved rule", BLUE),
+    ] {
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))
             .map_err(text)?

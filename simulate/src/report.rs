@@ -3,6 +3,9 @@
 use crate::params::{Micros, MINUTE};
 use serde::Serialize;
 
+/// Picks one of a [`Series`]' per-minute counts.
+pub type Pick = fn(&Series) -> &Vec<f64>;
+
 /// Per-minute counts over the day (index 0 is 08:00).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Series {
@@ -32,7 +35,12 @@ impl Series {
     }
 
     /// Adds the minutes of `[from, to)` to the buckets they fall in.
-    pub fn add_interval(&mut self, series: fn(&mut Series) -> &mut Vec<f64>, from: Micros, to: Micros) {
+    pub fn add_interval(
+        &mut self,
+        series: fn(&mut Series) -> &mut Vec<f64>,
+        from: Micros,
+        to: Micros,
+    ) {
         let buckets = series(self);
         let mut at = from;
         while at < to {
@@ -47,7 +55,7 @@ impl Series {
     }
 
     /// The largest count in an aligned ten-minute window (09:30-09:40, ...).
-    pub fn peak_10min(&self, series: fn(&Series) -> &Vec<f64>) -> f64 {
+    pub fn peak_10min(&self, series: Pick) -> f64 {
         series(self)
             .chunks(10)
             .map(|c| c.iter().sum::<f64>())

@@ -27,7 +27,10 @@ fn a_seed_is_one_day_and_another_seed_another() {
     let p = small_overloaded_day();
     let first = run_day(p, 42);
     assert_eq!(first, run_day(p, 42), "same seed, same day");
-    assert!(first.connection_excess > 0, "the day has excess answers to compare");
+    assert!(
+        first.connection_excess > 0,
+        "the day has excess answers to compare"
+    );
     let other = run_day(p, 43);
     assert_ne!(
         (first.requests, first.connection_excess),
@@ -52,21 +55,38 @@ fn every_applicant_is_issued_a_card_or_still_waiting_or_being_served() {
     let accounted = d.cards_issued + d.unserved;
     let counts = (d.applicants, d.cards_issued, d.unserved);
     assert!(accounted <= d.applicants, "{counts:?}");
-    assert!(d.applicants - accounted <= windows, "at most one card per window in progress: {counts:?}");
+    assert!(
+        d.applicants - accounted <= windows,
+        "at most one card per window in progress: {counts:?}"
+    );
     assert!(d.requests <= d.sent, "only sent telegrams reach upstream");
     assert!(d.processed <= d.requests);
 }
 
 #[test]
 fn the_legacy_rule_blocks_and_leaves_inconsistent_cards_where_the_improved_rule_does_not() {
-    let legacy = Summary::of(&run_seeds(small_overloaded_day().with_rule(CsRule::Legacy), 1, 2));
-    let improved = Summary::of(&run_seeds(small_overloaded_day().with_rule(CsRule::Improved), 1, 2));
+    let legacy = Summary::of(&run_seeds(
+        small_overloaded_day().with_rule(CsRule::Legacy),
+        1,
+        2,
+    ));
+    let improved = Summary::of(&run_seeds(
+        small_overloaded_day().with_rule(CsRule::Improved),
+        1,
+        2,
+    ));
     assert!(legacy.connection_excess.mean > 0.0);
     assert!(legacy.blocked_cs_minutes.mean > 0.0);
-    assert!(legacy.inconsistencies.mean > 0.0, "discarded registrations that reached the system");
+    assert!(
+        legacy.inconsistencies.mean > 0.0,
+        "discarded registrations that reached the system"
+    );
     assert_eq!(improved.blocked_cs_minutes.mean, 0.0);
     assert_eq!(improved.inconsistencies.mean, 0.0);
-    assert!(improved.connection_excess.mean > 0.0, "the same overload is refused...");
+    assert!(
+        improved.connection_excess.mean > 0.0,
+        "the same overload is refused..."
+    );
     assert!(
         improved.cards_issued.mean >= legacy.cards_issued.mean,
         "...but costs no cards: {} improved, {} legacy",
@@ -86,12 +106,20 @@ fn an_unguarded_hsm_hang_stops_a_relay_and_its_connections_fill() {
     let healthy = run_day(small_day(), 3);
     let d = run_day(hung, 3);
     assert!(d.hsm_hangs > 0);
-    assert!(d.connection_excess > healthy.connection_excess + 100, "{} vs {}", d.connection_excess, healthy.connection_excess);
+    assert!(
+        d.connection_excess > healthy.connection_excess + 100,
+        "{} vs {}",
+        d.connection_excess,
+        healthy.connection_excess
+    );
     assert!(d.lost > 0, "a restart loses what the hung relay held");
     let mut guarded = hung;
     guarded.faults.hsm_guard = true;
     let g = run_day(guarded, 3);
-    assert!(g.hsm_errors > 0, "the bounded wait answers an error instead");
+    assert!(
+        g.hsm_errors > 0,
+        "the bounded wait answers an error instead"
+    );
     assert_eq!(g.lost, 0, "and the relay keeps serving");
 }
 
@@ -100,7 +128,10 @@ fn fault_rates_follow_the_switches() {
     let jan = Faults::of(Preset::Jan2016.patches());
     assert!(jan.hsm_hangs_per_relay_day > 0.0 && jan.ap_aborts_per_relay_day > 0.0);
     let apr = Faults::of(Preset::Apr2016.patches());
-    assert_eq!((apr.hsm_hangs_per_relay_day, apr.ap_aborts_per_relay_day), (0.0, 0.0));
+    assert_eq!(
+        (apr.hsm_hangs_per_relay_day, apr.ap_aborts_per_relay_day),
+        (0.0, 0.0)
+    );
 }
 
 /// The acceptance: both published days within 10% on requests and
@@ -115,9 +146,7 @@ fn both_published_days_are_reproduced_and_94_connections_cut_the_excess() {
         assert!(
             c.within_bounds,
             "{}: requests x{:.3}, excess x{:.2}",
-            day.name,
-            c.requests_ratio,
-            c.excess_ratio
+            day.name, c.requests_ratio, c.excess_ratio
         );
         if day.name == "29-mar" {
             as_it_was = Some(c.simulated);
@@ -125,7 +154,11 @@ fn both_published_days_are_reproduced_and_94_connections_cut_the_excess() {
     }
     let before = as_it_was.expect("29 Mar is a calibration day");
     let [base, more_connections, _] = params::predictions();
-    assert_eq!(base.params, params::mar_29().params, "predictions start from 29 Mar");
+    assert_eq!(
+        base.params,
+        params::mar_29().params,
+        "predictions start from 29 Mar"
+    );
     let after = Summary::of(&run_seeds(more_connections.params, 1, 1));
     assert!(after.connection_excess.mean < before.connection_excess.mean / 10.0);
     assert!(after.peak_processed_per_10min.mean >= before.peak_processed_per_10min.mean);

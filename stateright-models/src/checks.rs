@@ -16,7 +16,7 @@
 
 use crate::fair::find_fair_lasso;
 use model::replay::{render_actions, replay};
-use model::search::{Identity, StateGraph};
+use model::search::{Identity, Limits, StateGraph, Stopped};
 use model::sizes::{parse_overrides, resolve, SizeError};
 use model::{Origin, Property, PropertyKind, Spec, SpecName, Trace, UnknownSpec, Verdict};
 use model::{SharedSpec, SpecJob};
@@ -39,6 +39,9 @@ pub struct CheckSelection {
     /// Decide safety and reachability on the symmetry-reduced graph
     /// (default; `chukei check --no-symmetry` turns it off to compare).
     pub symmetry: bool,
+    /// Where each exploration stops early (`chukei check --max-states`,
+    /// ...); a property it cannot decide within them is `inconclusive`.
+    pub limits: Limits,
 }
 
 /// A bad `--spec`, `--preset` or `--size` argument.
@@ -89,6 +92,7 @@ impl CheckSelection {
             sizes,
             property: None,
             symmetry: true,
+            limits: Limits::NONE,
         })
     }
 
@@ -112,6 +116,12 @@ impl CheckSelection {
     /// Whether safety and reachability run on the symmetry-reduced graph.
     pub fn with_symmetry(mut self, symmetry: bool) -> Self {
         self.symmetry = symmetry;
+        self
+    }
+
+    /// Stops each exploration at `limits`.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 }
@@ -232,15 +242,25 @@ pub struct CheckResult {
     pub cycle_start: Option<usize>,
     /// The state the counterexample ends in (or loops back to).
     pub final_state: Option<String>,
+    /// The limit that stopped the deciding exploration, and how far it got
+    /// (`None`: every reachable state was explored, or the property was
+    /// decided by what was).
+    pub stopped: Option<Stopped>,
     /// The counterexample (or, for `sometimes`, the example) as a trace file.
     pub trace: Option<Trace>,
 }
 
 impl CheckResult {
-    /// False only where a recorded expectation differs.
+    /// False only where a recorded expectation differs (an inconclusive
+    /// verdict differs from none: see [`all_decided`]).
     pub fn matches_expectation(&self) -> bool {
-        self.expected.is_none_or(|e| e == self.verdict)
+        self.verdict == Verdict::Inconclusive || self.expected.is_none_or(|e| e == self.verdict)
     }
+}
+
+/// Whether every property was decided: no limit left one inconclusive.
+pub fn all_decided(results: &[CheckResult]) -> bool {
+    results.iter().all(|r| r.verdict != Verdict::Inconclusive)
 }
 
 /// Whether every verdict is the expected one (the CLI's exit code 0).
@@ -257,12 +277,13 @@ pub fn run_checks(
     for &name in &selection.specs {
         let sizes = &selection.sizes[&name];
         for config in &selection.configs {
-            let checked = check_with(
+            let checked = check_within(
                 name,
                 config.clone(),
                 sizes,
                 selection.property.as_deref(),
                 selection.symmetry,
+                selection.limits,
                 progress,
             );
             results.extend(checked.expect("sizes are validated by CheckSelection"));
@@ -293,6 +314,27 @@ pub fn check_with(
     symmetry: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<CheckResult>, SizeError> {
+    check_within(
+        name,
+        config,
+        sizes,
+        property,
+        symmetry,
+        Limits::NONE,
+        progress,
+    )
+}
+
+/// As [`check_with`], each exploration stopped at `limits`.
+pub fn check_within(
+    name: SpecName,
+    config: impl Into<Config>,
+    sizes: &BTreeMap<String, u64>,
+    property: Option<&str>,
+    symmetry: bool,
+    limits: Limits,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<CheckResult>, SizeError> {
     let sizes = resolve(name.name(), name.size_params(), sizes)?;
     let config: Config = config.into();
     let patches = config.patches;
@@ -302,6 +344,7 @@ pub fn check_with(
         sizes: sizes.clone(),
         property: property.map(str::to_string),
         symmetry,
+        limits,
     };
     name.build(patches, &sizes, CheckJob { run, progress })
 }
@@ -327,6 +370,7 @@ struct Run {
     /// Only this property, when given.
     property: Option<String>,
     symmetry: bool,
+    limits: Limits,
 }
 
 /// An explored graph and what it cost.
@@ -414,14 +458,14 @@ impl Run {
         progress: &mut dyn FnMut(Progress),
     ) -> Explored<S> {
         let started = Instant::now();
-        let graph = StateGraph::explore_as(spec, identity, &mut |states| {
+        let graph = StateGraph::explore_within(spec, identity, self.limits, &mut |states| {
             progress(self.progress(phase, states, started, false))
         });
         progress(self.progress(phase, graph.len(), started, true));
         Explored {
+            complete: graph.stopped.is_none(),
             graph,
             elapsed: started.elapsed(),
-            complete: true,
         }
     }
 
@@ -438,14 +482,15 @@ impl Run {
         let (graph, found) = StateGraph::explore_until(
             spec,
             identity,
+            self.limits,
             &mut |s| decides(spec, property, s),
             &mut |states| progress(self.progress("search", states, started, false)),
         );
         progress(self.progress("search", graph.len(), started, true));
         Explored {
+            complete: found.is_none() && graph.stopped.is_none(),
             graph,
             elapsed: started.elapsed(),
-            complete: found.is_none(),
         }
     }
 
@@ -484,8 +529,12 @@ impl Run {
             .states
             .iter()
             .position(|s| decides(spec, property, s));
+        // A witness decides even in a graph a limit cut short (and its path
+        // is still a shortest one: every state is discovered in BFS order).
         let verdict = match (property.kind, witness.is_some()) {
-            (PropertyKind::Sometimes, true) | (PropertyKind::Always, false) => Verdict::Holds,
+            (PropertyKind::Sometimes, true) => Verdict::Holds,
+            (_, false) if on.graph.stopped.is_some() => Verdict::Inconclusive,
+            (PropertyKind::Always, false) => Verdict::Holds,
             _ => Verdict::Violated,
         };
         let found = witness.map(|w| (on.graph.path_to(w), None));
@@ -501,6 +550,9 @@ impl Run {
             found,
         );
         result.symmetry = self.symmetry;
+        if verdict == Verdict::Inconclusive {
+            result.stopped = on.graph.stopped;
+        }
         counts.fill(&mut result);
         result
     }
@@ -514,12 +566,17 @@ impl Run {
         counts: Counts,
     ) -> CheckResult {
         let t = Instant::now();
-        let lasso = find_fair_lasso(spec, &full.graph, property);
+        // In a graph cut short, unexpanded states look terminal and cycles
+        // may be missing: no liveness verdict either way.
+        let lasso = match full.graph.stopped {
+            None => find_fair_lasso(spec, &full.graph, property),
+            Some(_) => None,
+        };
         let millis = (full.elapsed + t.elapsed()).as_millis() as u64;
-        let verdict = if lasso.is_some() {
-            Verdict::Violated
-        } else {
-            Verdict::Holds
+        let verdict = match (&lasso, full.graph.stopped) {
+            (Some(_), _) => Verdict::Violated,
+            (None, None) => Verdict::Holds,
+            (None, Some(_)) => Verdict::Inconclusive,
         };
         let found = lasso.map(|l| (l.actions(), l.cycle_start()));
         let mut result = self.result(
@@ -532,6 +589,7 @@ impl Run {
             millis,
             found,
         );
+        result.stopped = full.graph.stopped;
         counts.fill(&mut result);
         result
     }
@@ -569,6 +627,7 @@ impl Run {
             counterexample_len: None,
             cycle_start: None,
             final_state: None,
+            stopped: None,
             trace: None,
         };
         let Some((actions, cycle_start)) = found else {
@@ -636,8 +695,16 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
         .max()
         .unwrap_or(0)
         .max("preset".len());
+    // "inconclusive" is wider than the other verdicts; only then is the
+    // column widened.
+    let verdict_width = results
+        .iter()
+        .map(|r| r.verdict.to_string().len())
+        .max()
+        .unwrap_or(0)
+        .max(9);
     let mut out = format!(
-        "{:<11} {:<width$} {:<26} {:<9} {:<9} {:>8} {:>9} {:>7} {:>5}\n",
+        "{:<11} {:<width$} {:<26} {:<verdict_width$} {:<9} {:>8} {:>9} {:>7} {:>5}\n",
         "spec", "preset", "property", "verdict", "expected", "states", "unreduced", "ms", "steps"
     );
     for r in results {
@@ -651,7 +718,7 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
             .map_or("-".to_string(), |n| n.to_string());
         let expected = r.expected.map_or("-".to_string(), |e| e.to_string());
         out += &format!(
-            "{:<11} {:<width$} {:<26} {:<9} {:<9} {:>8} {:>9} {:>7} {:>5}{}\n",
+            "{:<11} {:<width$} {:<26} {:<verdict_width$} {:<9} {:>8} {:>9} {:>7} {:>5}{}\n",
             r.spec,
             r.config,
             r.property,
@@ -668,6 +735,7 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
             }
         );
     }
+    out += &render_stopped(results);
     let mismatches = results.iter().filter(|r| !r.matches_expectation()).count();
     let unrecorded = results.iter().filter(|r| r.expected.is_none()).count();
     out += &format!(
@@ -692,6 +760,26 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
         );
     }
     out + &render_configs(results)
+}
+
+/// One line per (spec, configuration) that a limit left inconclusive:
+/// which limit, and how much was checked before it.
+fn render_stopped(results: &[CheckResult]) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for r in results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Inconclusive)
+    {
+        let Some(stopped) = &r.stopped else { continue };
+        let line = format!(
+            "INCONCLUSIVE {} {}: {stopped} (raise the limit to decide)\n",
+            r.spec, r.config
+        );
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    lines.concat()
 }
 
 /// The process's peak resident memory, where the OS tells it (Linux:

@@ -18,7 +18,7 @@ pub mod fair;
 pub mod symmetry;
 
 pub use checks::{
-    all_as_expected, check_command, check_spec_preset, render_matrix, render_report,
+    all_as_expected, all_decided, check_command, check_spec_preset, render_matrix, render_report,
     render_report_with, render_timelines, render_timelines_with, run_checks, steps_in_words,
     CheckResult, CheckSelection, Progress, SelectionError,
 };

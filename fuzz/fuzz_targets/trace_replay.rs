@@ -1,0 +1,7 @@
+#![no_main]
+//! libFuzzer entry of `fuzzing::trace_replay` (the body and its invariants live
+//! there; `cargo test -p fuzzing` runs the same function on stable).
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| fuzzing::trace_replay(data));
