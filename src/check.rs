@@ -1,14 +1,13 @@
 //! `chukei check` and `chukei explore`: the specs, exhaustively.
 
 use crate::config_args::ConfigArgs;
-use crate::{all_or_one, one, Selection};
+use crate::{all_or_one, Selection};
 use anyhow::{Context, Result};
 use model::search::{available_memory_bytes, Limits};
 use model::SpecName;
-use patches::Preset;
 use regressions::corpus;
 use stateright_models::{
-    all_as_expected, all_decided, check_command, plan_explorer, render_report_with, run_checks,
+    all_as_expected, all_decided, check_command, explore_command, render_report_with, run_checks,
     CheckResult, CheckSelection, Progress,
 };
 use std::collections::BTreeMap;
@@ -114,22 +113,6 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
-#[derive(clap::Args, Debug)]
-pub struct ExploreArgs {
-    /// Spec.
-    #[arg(long, value_parser = one::<SpecName>())]
-    spec: SpecName,
-    /// Preset.
-    #[arg(long, value_parser = one::<Preset>())]
-    preset: Preset,
-    /// Port on 127.0.0.1.
-    #[arg(long, default_value_t = 3000)]
-    port: u16,
-    /// Size overrides, as for `check`.
-    #[arg(long = "size", value_name = "K=V", num_args = 1..)]
-    sizes: Vec<String>,
-}
-
 pub fn run(args: &Args) -> Result<ExitCode> {
     let mut selection =
         CheckSelection::new(args.spec.0.clone(), args.config.configs()?, &args.sizes)?
@@ -154,8 +137,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             Some(path) => vec![
                 format!("replay: chukei replay {path}"),
                 format!("explain: chukei explain {path}"),
+                explore_command(r),
             ],
-            None => vec![check_command(r)],
+            None => vec![check_command(r), explore_command(r)],
         };
         say_raw!("{}", render_report_with(&results, &hints));
     }
@@ -232,18 +216,4 @@ fn recompare(results: &mut [CheckResult], selection: &CheckSelection, path: &Pat
         r.expected = scenarios::expect::verdict_in(&recorded, spec, &r.patches, sizes, &r.property);
     }
     Ok(())
-}
-
-pub fn explore(args: &ExploreArgs) -> Result<ExitCode> {
-    // Sizes and port are checked before the URL is printed; the URL has
-    // the port really listened on (`--port 0` picks one).
-    let plan = plan_explorer(args.spec, args.preset, &args.sizes, args.port)?;
-    say!(
-        "Explorer for {} on {} at http://127.0.0.1:{}/ (Ctrl-C to stop)",
-        args.spec,
-        args.preset,
-        plan.port
-    );
-    let Err(err) = plan.serve();
-    Err(err.into())
 }

@@ -21,6 +21,7 @@ mod check;
 mod config_args;
 mod exhaustive;
 mod explain;
+mod explore;
 mod load;
 mod minimize;
 mod relayd;
@@ -51,8 +52,9 @@ enum Command {
     /// Check every spec exhaustively on every preset: a verdict matrix
     /// (spec x preset x property), then each shortest counterexample.
     Check(check::Args),
-    /// Serve stateright's Explorer on localhost to click through a spec.
-    Explore(check::ExploreArgs),
+    /// Serve the Explorer on localhost: every property's verdict as `check`
+    /// decides it, each counterexample step by step, any state's successors.
+    Explore(explore::Args),
     /// Search schedules of the real relay (deterministic driver) until a
     /// root cause of 2016 reproduces; print the triggering timeline.
     Reproduce(reproduce::Args),
@@ -90,7 +92,7 @@ fn main() -> ExitCode {
     init_logging(&cli.command);
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
-        Command::Explore(args) => check::explore(&args),
+        Command::Explore(args) => explore::run(&args),
         Command::Reproduce(args) => reproduce::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Minimize(args) => minimize::run(&args),

@@ -11,7 +11,7 @@ use stateright::{Expectation, Model, Property};
 /// The most properties a spec may have (one monomorphized condition each).
 pub const MAX_PROPERTIES: usize = 12;
 
-/// A spec, ready for stateright's checkers and Explorer.
+/// A spec, ready for stateright's checkers (the cross-check of `chukei check`).
 pub struct SpecModel<S: Spec> {
     pub spec: S,
     properties: Vec<model::Property<S>>,

@@ -8,7 +8,8 @@
 //!
 //! The verdict expected per (spec, preset, property) is each mechanism's, in
 //! `scenarios` ([`scenarios::expected_verdict`]).
-//! * [`explore`]: stateright's Explorer for one spec and preset.
+//! * [`explore`]: the Explorer's views of one spec and configuration
+//!   (verdicts from [`checks`], states by the spec's own description).
 //! * [`symmetry`]: state counts with identical processes identified.
 
 pub mod adapter;
@@ -22,4 +23,4 @@ pub use checks::{
     render_report_with, render_timelines, render_timelines_with, run_checks, steps_in_words,
     CheckResult, CheckSelection, Progress, SelectionError,
 };
-pub use explore::{plan_explorer, serve_explorer, ExploreError, ExplorerPlan};
+pub use explore::{explore_command, listen, ExploreError, Explorer};
