@@ -78,6 +78,9 @@ enum Command {
     /// Run the relay as a TCP server speaking the telegram frame format,
     /// until SIGINT or SIGTERM (then drain and stop).
     Relayd(relayd::Args),
+    /// Run the card management server (the relay's upstream) as a TCP
+    /// server of its own, for `relayd --upstream`, until SIGINT or SIGTERM.
+    Upstream(relayd::UpstreamArgs),
     /// Drive one or more relayds with N real CS terminals over TCP; report
     /// answers, connection excess, losses, disagreements and latency.
     Load(load::Args),
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Review(args) => review::run(&args),
         Command::Relayd(args) => relayd::run(&args),
+        Command::Upstream(args) => relayd::run_upstream(&args),
         Command::Load(args) => load::run(&args),
         Command::Simulate(args) => simulate::run(&args),
     };
@@ -118,6 +122,7 @@ fn main() -> ExitCode {
 fn init_logging(command: &Command) {
     let (default, json) = match command {
         Command::Relayd(args) => ("info", args.log_format == relayd::LogFormat::Json),
+        Command::Upstream(_) => ("info", false),
         _ => ("warn", false),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -125,3 +125,19 @@ fn simulate_refuses_bad_seeds_and_an_unwritable_plot_directory_before_running() 
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn upstream_and_relayd_refuse_a_bad_address() {
+    for args in [
+        &["upstream", "--listen", "nowhere"][..],
+        &["relayd", "--listen", "127.0.0.1:0", "--upstream", "nowhere"][..],
+    ] {
+        let out = chukei().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            stderr.contains("invalid socket address"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
