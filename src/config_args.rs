@@ -1,7 +1,7 @@
 //! The configuration arguments every command that runs a spec or the relay
 //! takes: `--preset`, `--patch NAME=VALUE` overrides, `--variant FILE`.
 
-use crate::{all_or_one, Selection};
+use crate::{all_or_one, one, Selection};
 use anyhow::{Context, Result};
 use patches::{Config, PatchError, Preset, SWITCHES};
 use std::path::PathBuf;
@@ -36,7 +36,36 @@ impl ConfigArgs {
     }
 }
 
-fn read_variant(path: &PathBuf) -> Result<Config> {
+/// One configuration, for a command that runs on exactly one (`validate`):
+/// `--preset` (unless `--variant`), `--patch` overrides, `--variant FILE`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct OneConfigArgs {
+    /// Preset (the base the `--patch` overrides apply to).
+    #[arg(long, value_parser = one::<Preset>(), required_unless_present = "variant")]
+    preset: Option<Preset>,
+    /// Override one switch of the preset (repeatable), e.g.
+    /// `--patch hsm_guard=error-on-interrupted --patch irq=logical`.
+    #[arg(long = "patch", value_name = "NAME=VALUE", value_parser = parse_patch, long_help = patch_help())]
+    patches: Vec<String>,
+    /// A variant file (TOML: `name`, `description`, `base` preset and a
+    /// `[switches]` table of overrides) instead of `--preset`.
+    #[arg(long, value_name = "FILE", conflicts_with = "preset")]
+    variant: Option<PathBuf>,
+}
+
+impl OneConfigArgs {
+    /// The configuration: the preset (or the variant) with the overrides.
+    pub fn config(&self) -> Result<Config> {
+        let base = match (&self.variant, self.preset) {
+            (Some(path), _) => read_variant(path)?,
+            (None, Some(preset)) => Config::preset(preset),
+            (None, None) => anyhow::bail!("give --preset or --variant"),
+        };
+        Ok(base.patched(&self.patches)?)
+    }
+}
+
+pub fn read_variant(path: &PathBuf) -> Result<Config> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading variant file {}", path.display()))?;
     Config::from_variant_toml(&text).with_context(|| format!("variant file {}", path.display()))

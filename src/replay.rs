@@ -8,10 +8,12 @@
 //! of a bug's schedule, not news; and one file that crashes the replay cannot
 //! take the others with it.
 
+use crate::config_args::{parse_patch, read_variant};
 use anyhow::{Context, Result};
 use model::Verdict;
+use patches::Config;
 use patches::Preset;
-use regressions::{corpus, judge, Outcome};
+use regressions::{corpus, judge_on, Outcome};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -24,9 +26,17 @@ pub struct Args {
     traces: Vec<PathBuf>,
     /// Replay on this preset instead of the one each trace was recorded on
     /// (a bug's schedule on its fix): the expected verdict is then the
-    /// expectations table's for that preset.
+    /// expectations table's for that configuration, where it records one.
     #[arg(long, value_name = "PRESET", value_parser = crate::one::<Preset>())]
     preset: Option<Preset>,
+    /// Override one switch (repeatable) of `--preset`, of `--variant`, or
+    /// else of each trace's own configuration, e.g. `--patch
+    /// timer_fix=epoch` replays every trace with our epoch fix.
+    #[arg(long = "patch", value_name = "NAME=VALUE", value_parser = parse_patch)]
+    patches: Vec<String>,
+    /// Replay on the configuration of this variant file instead.
+    #[arg(long, value_name = "FILE", conflicts_with = "preset")]
+    variant: Option<PathBuf>,
     /// Print a JSON array instead of text.
     #[arg(long)]
     json: bool,
@@ -92,15 +102,17 @@ impl Row {
 const EXIT: [u8; 4] = [0, 1, 3, 2];
 
 pub fn run(args: &Args) -> Result<ExitCode> {
+    // A bad variant file or patch is a usage error before any replay.
+    let target = args.target()?;
     let rows = if args.in_process {
         args.traces
             .iter()
-            .map(|p| replay_here(p, args.preset))
+            .map(|p| replay_here(p, &target))
             .collect()
     } else {
         args.traces
             .iter()
-            .map(|p| replay_in_child(p, args.preset))
+            .map(|p| replay_in_child(p, args))
             .collect::<Result<Vec<_>>>()?
     };
     if args.json {
@@ -112,37 +124,92 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     Ok(ExitCode::from(EXIT[worst as usize]))
 }
 
-fn replay_here(path: &Path, preset: Option<Preset>) -> Row {
+/// Where a trace replays: on the configuration given, or on its own with
+/// the `--patch` overrides.
+enum Target {
+    Own(Vec<String>),
+    Given(Config),
+}
+
+impl Args {
+    fn target(&self) -> Result<Target> {
+        let base = match (&self.variant, self.preset) {
+            (Some(path), _) => read_variant(path)?,
+            (None, Some(preset)) => Config::preset(preset),
+            (None, None) => return Ok(Target::Own(self.patches.clone())),
+        };
+        Ok(Target::Given(base.patched(&self.patches)?))
+    }
+}
+
+impl Target {
+    /// The configuration `trace` replays on; `None`: its own, unchanged.
+    fn config_for(&self, trace: &model::Trace) -> Result<Option<Config>, patches::PatchError> {
+        match self {
+            Target::Own(patches) if patches.is_empty() => Ok(None),
+            Target::Own(patches) => trace.config().patched(patches).map(Some),
+            Target::Given(config) => Ok(Some(config.clone())),
+        }
+    }
+}
+
+fn replay_here(path: &Path, target: &Target) -> Row {
     let trace = match corpus::read(path) {
         Ok(trace) => trace,
         Err(e) => return Row::unreadable(path, e.to_string()),
     };
-    let judged = judge(&trace, preset);
+    let config = match target.config_for(&trace) {
+        Ok(config) => config,
+        Err(e) => return Row::unreadable(path, e.to_string()),
+    };
+    let judged = judge_on(&trace, config.as_ref());
     let fit = judged.replayed.as_ref().map(|r| &r.fit);
+    // On a switch set with no recorded verdict the outcome is news, not a
+    // failure (as `chukei check` on an unrecorded configuration).
+    let unrecorded = config
+        .as_ref()
+        .is_some_and(|c| c.patches != trace.config().patches && !has_recorded_verdict(&trace, c));
+    let as_expected = match unrecorded {
+        true => matches!(judged.outcome, Outcome::Reproduced | Outcome::Fixed),
+        false => judged.as_expected(),
+    };
     Row {
         file: path.display().to_string(),
         spec: Some(trace.spec.clone()),
         property: Some(trace.property.clone()),
         recorded_preset: Some(trace.config().name()),
-        preset: Some(preset.map_or(trace.config().name(), |p| p.to_string())),
+        preset: Some(config.unwrap_or_else(|| trace.config()).name()),
         recorded: Some(trace.verdict),
-        expected: Some(judged.expected),
+        expected: (!unrecorded).then_some(judged.expected),
         outcome: judged.outcome.name().to_string(),
         reason: judged.outcome.reason().map(str::to_string),
-        as_expected: judged.as_expected(),
+        as_expected,
         steps: fit.map(|f| f.steps),
         steps_used: fit.map(|f| f.used),
     }
 }
 
+/// Whether the expectations record `trace`'s property on `config`.
+fn has_recorded_verdict(trace: &model::Trace, config: &Config) -> bool {
+    trace.spec.parse::<model::SpecName>().is_ok_and(|spec| {
+        scenarios::expect::expected_at_defaults(spec, &config.patches, &trace.property).is_some()
+    })
+}
+
 /// Replays one file in a child `chukei replay --in-process --json`, its
 /// stderr (shuttle's messages) discarded.
-fn replay_in_child(path: &Path, preset: Option<Preset>) -> Result<Row> {
+fn replay_in_child(path: &Path, args: &Args) -> Result<Row> {
     let exe = std::env::current_exe().context("locating the chukei executable")?;
     let mut command = Command::new(exe);
     command.args(["replay", "--in-process", "--json"]);
-    if let Some(preset) = preset {
+    if let Some(preset) = args.preset {
         command.args(["--preset", preset.name()]);
+    }
+    if let Some(variant) = &args.variant {
+        command.arg("--variant").arg(variant);
+    }
+    for patch in &args.patches {
+        command.args(["--patch", patch]);
     }
     let output = command
         .arg(path)
@@ -171,6 +238,11 @@ fn print_text(rows: &[Row]) {
                 "{mark:<5} {:<10} {spec} {property} on {preset} (expected {}): {}",
                 r.outcome,
                 expected_outcome(*expected),
+                r.file
+            ),
+            (Some(spec), Some(property), Some(preset), None) => say!(
+                "{mark:<5} {:<10} {spec} {property} on {preset} (no recorded verdict): {}",
+                r.outcome,
                 r.file
             ),
             _ => say!("{mark:<5} {:<10} {}", r.outcome, r.file),

@@ -1,8 +1,8 @@
 //! `chukei validate`: trace refinement of a relay event log against a spec.
 
+use crate::config_args::OneConfigArgs;
 use anyhow::{Context, Result};
 use model::SpecName;
-use relay::Preset;
 use scenarios::refine::{Report, Verdict};
 use scenarios::registry::validate_jsonl;
 use std::path::PathBuf;
@@ -18,9 +18,10 @@ pub struct Args {
     /// events).
     #[arg(long, value_parser = crate::one::<SpecName>())]
     spec: SpecName,
-    /// Preset the relay ran with.
-    #[arg(long, value_parser = crate::one::<Preset>())]
-    preset: Preset,
+    /// The configuration the relay ran with: `--preset`, `--patch`
+    /// overrides or `--variant FILE`.
+    #[command(flatten)]
+    config: OneConfigArgs,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -34,7 +35,7 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.events)
         .with_context(|| format!("reading {}", args.events.display()))?;
-    let report = validate_jsonl(&text, args.spec.name(), args.preset)
+    let report = validate_jsonl(&text, args.spec.name(), args.config.config()?)
         .with_context(|| format!("in {}", args.events.display()))?;
     if args.json {
         say!("{}", serde_json::to_string_pretty(&report)?);

@@ -204,3 +204,56 @@ fn a_config_that_is_neither_preset_nor_file_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_wrong_epoch_fix_from_a_variant_file_breaks_what_proposed_fixed() {
+    let variant = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("variants/epoch-uncleared.toml");
+    let out = chukei(&[
+        "review",
+        "--base",
+        "proposed",
+        "--change",
+        variant.to_str().unwrap(),
+        "--budget",
+        "50",
+        "--quiet",
+        "--json",
+        "--no-minimize",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "it breaks verdicts");
+    let review: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(review["change"]["name"], "epoch-uncleared");
+    assert_eq!(review["switches"][0]["switch"], "timer_fix");
+    assert_eq!(review["switches"][0]["change"], "epoch-uncleared");
+    let breaks: Vec<(&str, &str, u64)> = review["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["flip"] == "breaks")
+        .map(|r| {
+            (
+                r["checker"].as_str().unwrap(),
+                r["property"].as_str().unwrap(),
+                r["change_counterexample"]["steps"].as_u64().unwrap(),
+            )
+        })
+        .filter(|(checker, _, _)| *checker == "check")
+        .collect();
+    assert_eq!(
+        breaks,
+        [
+            ("check", "no_free_of_unallocated", 8),
+            ("check", "exactly_one_reply", 8),
+            ("check", "telegrams_finish", 8),
+        ]
+    );
+    // The real relay with the wrong fix frees an unallocated work area too.
+    let relay_breaks = review["rows"].as_array().unwrap().iter().any(|r| {
+        r["flip"] == "breaks"
+            && r["checker"] == "reproduce"
+            && r["property"] == "no_free_of_unallocated"
+    });
+    assert!(relay_breaks, "the timer-free cause reproduces on the relay");
+    assert_eq!(review["summary"]["breaks"], 4);
+    assert_eq!(review["summary"]["fixes"], 0);
+}

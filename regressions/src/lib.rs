@@ -21,4 +21,4 @@ pub mod minimize;
 pub mod replay;
 
 pub use minimize::{minimize, MinimizeError, Minimized};
-pub use replay::{judge, replay, replay_on, Fit, Judged, Outcome, ReplayError, Replayed};
+pub use replay::{judge, judge_on, replay, replay_on, Fit, Judged, Outcome, ReplayError, Replayed};

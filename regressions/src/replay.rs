@@ -15,7 +15,7 @@
 use loom_tests::explore::{parse_schedule, shuttle_replay, ShuttleFit};
 use loom_tests::Shuttle;
 use model::{Schedule, SpecName, Trace, Verdict};
-use patches::Preset;
+use patches::{Config, Preset};
 use relay::events::Event;
 use relay::sim::{Choice, Chooser, RunOutcome};
 use scenarios::registry::violation_message;
@@ -167,28 +167,40 @@ impl Judged {
     }
 }
 
-/// The trace with its preset replaced: a bug's schedule on a fix.
-pub fn replay_on(trace: &Trace, preset: Preset) -> Result<Replayed, ReplayError> {
+/// The trace with its configuration replaced (a preset, or any switch
+/// set): a bug's schedule on a fix.
+pub fn replay_on(trace: &Trace, config: impl Into<Config>) -> Result<Replayed, ReplayError> {
     let mut moved = trace.clone();
-    moved.set_config(&preset.into());
+    moved.set_config(&config.into());
     replay(&moved)
 }
 
 /// Replays `trace` on `preset` (its own when `None`) and judges the outcome.
 pub fn judge(trace: &Trace, preset: Option<Preset>) -> Judged {
-    let Some(preset) = preset else {
+    judge_on(trace, preset.map(Config::preset).as_ref())
+}
+
+/// Replays `trace` on `config` (its own when `None`) and judges the
+/// outcome: elsewhere the expected verdict is the one recorded for that
+/// switch set at default sizes, where there is one, else the trace's.
+pub fn judge_on(trace: &Trace, config: Option<&Config>) -> Judged {
+    let Some(config) = config else {
         return judged(trace, trace.preset, trace.verdict, replay(trace));
     };
-    // Elsewhere the recorded expectation at default sizes, where there is one.
     let expected = trace
         .spec
         .parse::<SpecName>()
         .ok()
         .and_then(|spec| {
-            scenarios::expect::expected_at_defaults(spec, &preset.patches(), &trace.property)
+            scenarios::expect::expected_at_defaults(spec, &config.patches, &trace.property)
         })
         .unwrap_or(trace.verdict);
-    judged(trace, preset, expected, replay_on(trace, preset))
+    judged(
+        trace,
+        config.base,
+        expected,
+        replay_on(trace, config.clone()),
+    )
 }
 
 fn judged(

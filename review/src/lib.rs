@@ -50,14 +50,17 @@ pub enum Flip {
     StillViolated,
     /// Holds on both.
     StillHolds,
+    /// Inconclusive on either side (a check stopped at a limit).
+    Undecided,
 }
 
 impl Flip {
-    pub const ALL: [Flip; 4] = [
+    pub const ALL: [Flip; 5] = [
         Flip::Fixes,
         Flip::Breaks,
         Flip::StillViolated,
         Flip::StillHolds,
+        Flip::Undecided,
     ];
 
     fn of(base: Verdict, change: Verdict) -> Flip {
@@ -67,10 +70,9 @@ impl Flip {
             (Verdict::Violated, Verdict::Violated) => Flip::StillViolated,
             (Verdict::Holds, Verdict::Holds) => Flip::StillHolds,
             // Review's checks run without limits (`CheckSelection`'s
-            // default), so every property is decided.
-            (Verdict::Inconclusive, _) | (_, Verdict::Inconclusive) => {
-                unreachable!("review checks without limits")
-            }
+            // default), so this is not met today; should it be, the row
+            // says so rather than guessing.
+            (Verdict::Inconclusive, _) | (_, Verdict::Inconclusive) => Flip::Undecided,
         }
     }
 
@@ -81,6 +83,7 @@ impl Flip {
             Flip::Breaks => "breaks",
             Flip::StillViolated => "still-violated",
             Flip::StillHolds => "still-holds",
+            Flip::Undecided => "undecided",
         }
     }
 
@@ -91,6 +94,7 @@ impl Flip {
             Flip::Breaks => "the change BREAKS",
             Flip::StillViolated => "the change leaves VIOLATED",
             Flip::StillHolds => "the change leaves HOLDING",
+            Flip::Undecided => "UNDECIDED on a side",
         }
     }
 }
@@ -251,6 +255,7 @@ pub struct Summary {
     pub breaks: usize,
     pub still_violated: usize,
     pub still_holds: usize,
+    pub undecided: usize,
 }
 
 /// The whole review.
@@ -315,6 +320,7 @@ pub fn review(
             Flip::Breaks => &mut summary.breaks,
             Flip::StillViolated => &mut summary.still_violated,
             Flip::StillHolds => &mut summary.still_holds,
+            Flip::Undecided => &mut summary.undecided,
         } += 1;
     }
     Review {
@@ -534,6 +540,9 @@ pub fn render_text(review: &Review) -> String {
         .unwrap_or(0);
     for flip in Flip::ALL {
         let rows: Vec<&Row> = review.rows_of(flip).collect();
+        if rows.is_empty() && flip == Flip::Undecided {
+            continue;
+        }
         out += &format!("\n{} ({}):\n", flip.heading(), rows.len());
         if rows.is_empty() {
             out += "  (none)\n";
@@ -621,5 +630,7 @@ mod tests {
         assert_eq!(Flip::of(Holds, Violated), Flip::Breaks);
         assert_eq!(Flip::of(Violated, Violated), Flip::StillViolated);
         assert_eq!(Flip::of(Holds, Holds), Flip::StillHolds);
+        assert_eq!(Flip::of(Verdict::Inconclusive, Holds), Flip::Undecided);
+        assert_eq!(Flip::of(Violated, Verdict::Inconclusive), Flip::Undecided);
     }
 }
