@@ -19,6 +19,7 @@ macro_rules! say_raw {
 
 mod check;
 mod config_args;
+mod corpus;
 mod exhaustive;
 mod explain;
 mod explore;
@@ -64,6 +65,9 @@ enum Command {
     /// Shrink a violated trace (delta debugging over its schedule) until no
     /// single step can be removed; report steps before and after.
     Minimize(minimize::Args),
+    /// Keep a counterexample as a regression: `corpus add TRACE`
+    /// minimizes, names, stores and snapshots it in one step.
+    Corpus(corpus::Args),
     /// Draw a trace as a sequence diagram (one lane per actor, what each step
     /// changed, the violating step marked): text, Mermaid or SVG.
     Explain(explain::Args),
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         Command::Reproduce(args) => reproduce::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Minimize(args) => minimize::run(&args),
+        Command::Corpus(args) => corpus::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Review(args) => review::run(&args),

@@ -82,7 +82,7 @@ pub enum Schedule {
 
 impl Schedule {
     /// The `kind` tag of the JSON, for error messages.
-    pub(crate) fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> &'static str {
         match self {
             Schedule::Actions { .. } => "actions",
             Schedule::Driver { .. } => "driver",

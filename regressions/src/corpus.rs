@@ -1,6 +1,11 @@
 //! The corpus directory and its one file-naming scheme.
 
-use model::{Trace, TraceError};
+use crate::minimize::MinimizeError;
+use crate::replay::Outcome;
+use model::{SpecName, Trace, TraceError, Verdict};
+use patches::Preset;
+use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Why the corpus (or one file of it) could not be read or written.
@@ -14,6 +19,8 @@ pub enum CorpusError {
     },
     #[error("{path}: {error}")]
     Format { path: PathBuf, error: TraceError },
+    #[error("{path}: {error}")]
+    OnFix { path: PathBuf, error: String },
     /// A deterministic search found another counterexample than the stored one.
     #[error(
         "{path} differs from the new counterexample:\n  stored: {stored:?}\n  new:    {new:?}\n\
@@ -114,4 +121,185 @@ pub fn keep(trace: &Trace) -> Result<Kept, CorpusError> {
         return Ok(Kept::Unchanged(path));
     }
     write(&dir(), trace).map(Kept::Written)
+}
+
+/// The data file, in the corpus directory, that records what each stored
+/// bug's schedule shows on the presets that fix it.
+pub const ON_FIX_FILE: &str = "on-fix.toml";
+
+/// Per trace file, per fixing preset, the outcome its schedule shows
+/// there: `fixed`, or `stale` where the fix changes the code path the
+/// schedule walks (a thread it names is not runnable there). Never
+/// `reproduced`: that is a regression.
+pub type OnFix = BTreeMap<String, BTreeMap<Preset, String>>;
+
+/// Reads `dir`'s [`ON_FIX_FILE`] (empty when there is none yet).
+pub fn read_on_fix(dir: &Path) -> Result<OnFix, CorpusError> {
+    let path = dir.join(ON_FIX_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(OnFix::new()),
+        Err(error) => return Err(CorpusError::Io { path, error }),
+    };
+    toml::from_str(&text).map_err(|e| CorpusError::OnFix {
+        path,
+        error: e.to_string(),
+    })
+}
+
+/// Writes `dir`'s [`ON_FIX_FILE`].
+pub fn write_on_fix(dir: &Path, on_fix: &OnFix) -> Result<(), CorpusError> {
+    let path = dir.join(ON_FIX_FILE);
+    let body = toml::to_string(on_fix).map_err(|e| CorpusError::OnFix {
+        path: path.clone(),
+        error: e.to_string(),
+    })?;
+    let text = format!(
+        "# What each stored bug's schedule shows on the presets that fix it:\n\
+         # `fixed`, or `stale` where the fix changes the code path the schedule\n\
+         # walks. Read by regressions/tests/corpus.rs; `chukei corpus add` adds\n\
+         # the entry of a new trace.\n\n{body}"
+    );
+    std::fs::write(&path, text).map_err(|error| CorpusError::Io { path, error })
+}
+
+/// The preset that fixes a trace's bug: the first one after the trace's
+/// own on which the expectations table says the property holds.
+pub fn fixing_preset(trace: &Trace) -> Option<Preset> {
+    let spec: SpecName = trace.spec.parse().ok()?;
+    Preset::ALL
+        .into_iter()
+        .skip_while(|p| *p != trace.preset)
+        .find(|p| {
+            scenarios::expect::expected_at_defaults(spec, &p.patches(), &trace.property)
+                == Some(Verdict::Holds)
+        })
+}
+
+/// The directory of the timeline snapshots (insta's `.snap` files).
+pub fn snapshot_dir(dir: &Path) -> PathBuf {
+    dir.join("snapshots")
+}
+
+/// A trace file's snapshot name: its file name without `.json`.
+pub fn snapshot_name(file_name: &str) -> &str {
+    file_name.strip_suffix(".json").unwrap_or(file_name)
+}
+
+/// What a trace's timeline snapshot shows: what it is a counterexample of,
+/// on which configuration, and its timeline as stored (the corpus test
+/// checks that a replay gives the same one).
+pub fn timeline_snapshot(trace: &Trace) -> String {
+    let mut text = format!(
+        "{} on {}: {} {} ({} schedule, {} timeline lines)\n",
+        trace.spec,
+        trace.config(),
+        trace.property,
+        trace.verdict,
+        trace.schedule.kind(),
+        trace.timeline.len()
+    );
+    for line in &trace.timeline {
+        text += line;
+        text += "\n";
+    }
+    text
+}
+
+/// Writes the timeline snapshot of the trace stored as `file_name`, in
+/// insta's file format, so the corpus test's `assert_snapshot!` finds it.
+pub fn write_snapshot(dir: &Path, file_name: &str, trace: &Trace) -> Result<PathBuf, CorpusError> {
+    let snapshots = snapshot_dir(dir);
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| CorpusError::Io { path, error }
+    };
+    std::fs::create_dir_all(&snapshots).map_err(io(&snapshots))?;
+    let path = snapshots.join(format!("{}.snap", snapshot_name(file_name)));
+    let text = format!(
+        "---\nsource: regressions/tests/corpus.rs\nexpression: \"corpus::timeline_snapshot(&trace)\"\n---\n{}",
+        timeline_snapshot(trace)
+    );
+    std::fs::write(&path, text).map_err(io(&path))?;
+    Ok(path)
+}
+
+/// What [`add`] stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Added {
+    /// The trace file written.
+    pub path: PathBuf,
+    /// Schedule steps before and after minimizing.
+    pub steps_before: usize,
+    pub steps_after: usize,
+    /// The replays minimizing took, and its time.
+    pub replays: usize,
+    pub millis: u64,
+    /// The preset that fixes the bug (none when no preset does yet) and
+    /// what the schedule shows there: `fixed` or `stale`.
+    pub fix: Option<(Preset, String)>,
+    /// The timeline snapshot written.
+    pub snapshot: PathBuf,
+}
+
+/// Why a trace cannot be added.
+#[derive(Debug, thiserror::Error)]
+pub enum AddError {
+    #[error(transparent)]
+    Minimize(#[from] MinimizeError),
+    #[error(transparent)]
+    Corpus(#[from] CorpusError),
+    #[error(
+        "{path} is already stored with another schedule; remove it first (or --force) to replace it"
+    )]
+    Exists { path: PathBuf },
+    #[error(
+        "the bug reproduces on {preset}, the preset that should fix it: that is a regression to \
+         fix, not a trace to store"
+    )]
+    NotFixed { preset: Preset },
+    #[error("on {preset}, the preset that fixes it, the trace is unreadable: {reason}")]
+    Unreadable { preset: Preset, reason: String },
+}
+
+/// Adds a counterexample to the corpus in `dir` in one step: minimizes it
+/// (it must reproduce its violation), names it by the corpus scheme, stores
+/// it, replays it on the preset that fixes it and records what that shows
+/// ([`ON_FIX_FILE`]), and writes its timeline snapshot. `force` replaces a
+/// stored trace of the same name with another schedule.
+pub fn add(dir: &Path, trace: &Trace, force: bool) -> Result<Added, AddError> {
+    let minimized = crate::minimize(trace)?;
+    let trace = minimized.trace;
+    let name = file_name(&trace);
+    let path = dir.join(&name);
+    if path.exists() && !force && read(&path)?.schedule != trace.schedule {
+        return Err(AddError::Exists { path });
+    }
+    let fix = fixing_preset(&trace)
+        .map(|preset| on_fix_outcome(&trace, preset))
+        .transpose()?;
+    let path = write(dir, &trace)?;
+    let snapshot = write_snapshot(dir, &name, &trace)?;
+    let mut on_fix = read_on_fix(dir)?;
+    on_fix.insert(name, fix.iter().map(|(p, o)| (*p, o.clone())).collect());
+    write_on_fix(dir, &on_fix)?;
+    Ok(Added {
+        path,
+        steps_before: minimized.before,
+        steps_after: minimized.after,
+        replays: minimized.replays,
+        millis: minimized.millis,
+        fix,
+        snapshot,
+    })
+}
+
+/// What a bug's schedule shows on `preset`, which fixes it: `fixed` or
+/// `stale`; an error when the bug is still there.
+fn on_fix_outcome(trace: &Trace, preset: Preset) -> Result<(Preset, String), AddError> {
+    match crate::judge(trace, Some(preset)).outcome {
+        Outcome::Reproduced => Err(AddError::NotFixed { preset }),
+        Outcome::Unreadable(reason) => Err(AddError::Unreadable { preset, reason }),
+        outcome => Ok((preset, outcome.name().to_string())),
+    }
 }

@@ -3,7 +3,10 @@
 //! * [`corpus`]: the files in `regressions/corpus/` (the suite's common
 //!   [`model::Trace`] format), one naming scheme
 //!   (`{checker}-{spec}-{preset}-{property}.json`), reading, and keeping a
-//!   newly found counterexample (`CHUKEI_BLESS=1` rewrites it).
+//!   newly found counterexample (`CHUKEI_BLESS=1` rewrites it);
+//!   [`corpus::add`] (`chukei corpus add`): minimize, name, store, record
+//!   the outcome on the fixing preset (`on-fix.toml`), write the timeline
+//!   snapshot.
 //! * [`replay`](mod@replay): one typed [`replay()`] for every schedule kind:
 //!   spec actions on the model, driver choices on the real relay, shuttle
 //!   schedules on the real relay under shuttle.

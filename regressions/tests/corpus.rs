@@ -28,14 +28,45 @@ fn kind(trace: &Trace) -> &'static str {
 fn the_corpus_holds_every_kind_under_one_naming_scheme() {
     let traces = corpus();
     let count = |k: &str| traces.iter().filter(|(_, t)| kind(t) == k).count();
-    // proptest's two shrinks, reproduce's six findings, shuttle's four.
-    assert_eq!(count("actions"), 2, "spec-action traces");
-    assert_eq!(count("driver"), 6, "driver traces");
-    assert_eq!(count("shuttle"), 4, "shuttle traces");
+    // At least what it started with: proptest's two shrinks, reproduce's
+    // six findings, shuttle's four (`chukei corpus add` adds more).
+    assert!(count("actions") >= 2, "spec-action traces");
+    assert!(count("driver") >= 6, "driver traces");
+    assert!(count("shuttle") >= 4, "shuttle traces");
     for (path, trace) in &traces {
         let name = path.file_name().unwrap().to_string_lossy();
         assert_eq!(name, corpus::file_name(trace), "{}", path.display());
         assert!(trace.spec.parse::<model::SpecName>().is_ok(), "{name}");
+    }
+    // Every trace, and only those, has its outcome on the fix recorded.
+    let on_fix = corpus::read_on_fix(&corpus::dir()).expect("on-fix.toml reads");
+    let names: Vec<String> = traces
+        .iter()
+        .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        on_fix.keys().cloned().collect::<Vec<_>>(),
+        names,
+        "regressions/corpus/on-fix.toml lists every trace file"
+    );
+}
+
+/// Each trace's timeline is an insta snapshot
+/// (`regressions/corpus/snapshots/NAME.snap`, written by `chukei corpus
+/// add`), so a changed timeline shows as a reviewable diff.
+#[test]
+fn every_trace_timeline_is_a_snapshot() {
+    for (path, trace) in corpus() {
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        insta::with_settings!({
+            snapshot_path => corpus::snapshot_dir(&corpus::dir()),
+            prepend_module_to_snapshot => false,
+        }, {
+            insta::assert_snapshot!(
+                corpus::snapshot_name(&file),
+                corpus::timeline_snapshot(&trace)
+            );
+        });
     }
 }
 
@@ -110,133 +141,41 @@ fn the_permanent_fixes_survive_the_kept_spec_schedules() {
     assert_eq!(replayed, 2, "the two proptest shrinks");
 }
 
-/// The preset that fixes a trace's bug: the first one after the trace's own
-/// on which the expectations table says the property holds.
-fn fixing_preset(trace: &Trace) -> Preset {
-    let spec: SpecName = trace.spec.parse().expect("a spec name");
-    Preset::ALL
-        .into_iter()
-        .skip_while(|p| *p != trace.preset)
-        .find(|p| {
-            scenarios::expect::expected_at_defaults(spec, &p.patches(), &trace.property)
-                == Some(Verdict::Holds)
-        })
-        .expect("every stored bug has a fix")
-}
-
-/// On its fix, each trace shows the opposite verdict, or is stale because
-/// the fix changes the code path the schedule walks (a thread the schedule
-/// names is not runnable there: 2016-03 turns the monitor off, so its
-/// thread is gone; the stale-timeout and 2016-03 driver schedules preempt
-/// inside code the fixes change). Which one is pinned per trace: a change
-/// from "fixed" to "reproduced" is a regression, from "fixed" to "stale" a
-/// schedule to record again.
+/// On the preset that fixes it, each trace shows the opposite verdict, or
+/// is stale because the fix changes the code path the schedule walks (a
+/// thread the schedule names is not runnable there: 2016-03 turns the
+/// monitor off, so its thread is gone; the stale-timeout and 2016-03 driver
+/// schedules preempt inside code the fixes change). Which one is recorded
+/// per trace in `regressions/corpus/on-fix.toml` (the irq-order traces also
+/// on 2016-04, where the monitor is back on and a schedule can show
+/// "fixed"): a change from "fixed" to "reproduced" is a regression, from
+/// "fixed" to "stale" a schedule to record again.
 #[test]
 fn every_stored_trace_is_fixed_or_stale_on_the_preset_that_fixes_it() {
-    use Preset::*;
-    // (trace, preset, outcome there): every trace on the first preset that
-    // fixes it; the irq-order traces also on 2016-04, where the monitor is
-    // back on (the permanent fix) and a schedule can show "fixed".
-    let on_fix: &[(&str, Preset, &str)] = &[
-        (
-            "proptest-irq-order-2016-01-relay_never_hangs.json",
-            Mar2016,
-            "stale",
-        ),
-        (
-            "proptest-irq-order-2016-01-relay_never_hangs.json",
-            Apr2016,
-            "fixed",
-        ),
-        (
-            "proptest-timer-free-2016-01-no_free_of_unallocated.json",
-            Apr2016,
-            "fixed",
-        ),
-        (
-            "reproduce-irq-order-2016-01-relay_never_hangs.json",
-            Mar2016,
-            "stale",
-        ),
-        (
-            "reproduce-irq-order-2016-01-relay_never_hangs.json",
-            Apr2016,
-            "fixed",
-        ),
-        (
-            "reproduce-timer-free-2016-01-no_free_of_unallocated.json",
-            Apr2016,
-            "fixed",
-        ),
-        (
-            "reproduce-timer-free-2016-01-no_spurious_termination.json",
-            Proposed,
-            "stale",
-        ),
-        (
-            "reproduce-timer-free-2016-03-no_free_of_unallocated.json",
-            Apr2016,
-            "stale",
-        ),
-        (
-            "reproduce-timer-free-2016-03-no_spurious_termination.json",
-            Proposed,
-            "stale",
-        ),
-        (
-            "reproduce-timer-free-2016-04-no_spurious_termination.json",
-            Proposed,
-            "fixed",
-        ),
-        (
-            "shuttle-pct-timer-free-2016-01-no_free_of_unallocated.json",
-            Apr2016,
-            "fixed",
-        ),
-        (
-            "shuttle-pct-timer-free-2016-04-no_spurious_termination.json",
-            Proposed,
-            "fixed",
-        ),
-        (
-            "shuttle-random-irq-order-2016-01-relay_never_hangs.json",
-            Mar2016,
-            "fixed",
-        ),
-        (
-            "shuttle-random-irq-order-2016-01-relay_never_hangs.json",
-            Apr2016,
-            "fixed",
-        ),
-        (
-            "shuttle-random-timer-free-2016-01-no_free_of_unallocated.json",
-            Apr2016,
-            "fixed",
-        ),
-    ];
-    let traces = corpus();
-    for (path, trace) in &traces {
+    let on_fix = corpus::read_on_fix(&corpus::dir()).expect("on-fix.toml reads");
+    for (path, trace) in &corpus() {
         let name = path.file_name().unwrap().to_string_lossy();
-        let fix = fixing_preset(trace);
+        let recorded = on_fix.get(name.as_ref()).cloned().unwrap_or_default();
+        let fix = corpus::fixing_preset(trace).expect("every stored bug has a fix");
         assert!(
-            on_fix.iter().any(|&(n, p, _)| n == name && p == fix),
-            "{name}: no expectation on {fix}, the preset that fixes it"
+            recorded.contains_key(&fix),
+            "{name}: no outcome recorded on {fix}, the preset that fixes it"
         );
-    }
-    for &(name, preset, expected) in on_fix {
-        let (_, trace) = traces
-            .iter()
-            .find(|(p, _)| p.file_name().unwrap().to_string_lossy() == name)
-            .unwrap_or_else(|| panic!("{name} is not stored"));
         assert_eq!(trace.verdict, Verdict::Violated, "{name}: a bug");
-        let judged = judge(trace, Some(preset));
-        assert_eq!(judged.expected, Verdict::Holds, "{name} on {preset}");
-        assert_eq!(
-            judged.outcome.name(),
-            expected,
-            "{name} on {preset}: {:?}",
-            judged.outcome
-        );
+        for (&preset, expected) in &recorded {
+            assert!(
+                ["fixed", "stale"].contains(&expected.as_str()),
+                "{name}: {expected}"
+            );
+            let judged = judge(trace, Some(preset));
+            assert_eq!(judged.expected, Verdict::Holds, "{name} on {preset}");
+            assert_eq!(
+                judged.outcome.name(),
+                expected,
+                "{name} on {preset}: {:?}",
+                judged.outcome
+            );
+        }
     }
 }
 
