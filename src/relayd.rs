@@ -20,9 +20,18 @@ pub struct Args {
     /// Address to listen on (port 0: any free port, printed at start).
     #[arg(long, value_name = "ADDR")]
     listen: SocketAddr,
-    /// The relay's fixes.
+    /// The relay's fixes: a preset (the base the `--patch` overrides apply
+    /// to).
     #[arg(long, default_value = "proposed", value_parser = one::<Preset>())]
     preset: Preset,
+    /// Override one switch of the preset (repeatable), e.g. `--patch
+    /// cs_rule=legacy`; the names are `chukei check --help`'s.
+    #[arg(long = "patch", value_name = "NAME=VALUE", value_parser = crate::config_args::parse_patch)]
+    patches: Vec<String>,
+    /// A variant file (TOML: `name`, `description`, `base` preset and a
+    /// `[switches]` table) instead of `--preset`.
+    #[arg(long, value_name = "FILE", conflicts_with = "preset")]
+    variant: Option<std::path::PathBuf>,
     /// Admitted connections at once (70 in January 2016, later 94); over
     /// it a request is answered connection excess.
     #[arg(long, default_value_t = 70, value_parser = clap::value_parser!(u64).range(1..))]
@@ -71,7 +80,17 @@ fn millis(d: Duration) -> u64 {
 }
 
 impl Args {
+    /// The relay's configuration: the preset or the variant, patched.
+    fn config(&self) -> Result<patches::Config> {
+        let base = match &self.variant {
+            Some(path) => crate::config_args::read_variant(path)?,
+            None => patches::Config::preset(self.preset),
+        };
+        Ok(base.patched(&self.patches)?)
+    }
+
     fn server_config(&self) -> Result<ServerConfig> {
+        let config = self.config()?;
         let relay = RelayConfig {
             workers: self.workers,
             connection_limit: self.max_connections,
@@ -79,7 +98,7 @@ impl Args {
             hsm_latency: millis(self.hsm_latency),
             upstream_latency: millis(self.upstream_latency),
             upstream_capacity: self.upstream_capacity,
-            ..RelayConfig::production(self.preset)
+            ..RelayConfig::production(config.patches)
         };
         let mut config = ServerConfig::new(relay);
         config.frame_deadline = self.frame_deadline.max(Duration::from_millis(1));
@@ -92,6 +111,7 @@ impl Args {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
+    let name = args.config()?.name();
     let config = args.server_config()?;
     let listener =
         TcpListener::bind(args.listen).with_context(|| format!("listening on {}", args.listen))?;
@@ -100,9 +120,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let stopper = relayd.stopper();
     ctrlc::set_handler(move || stopper.stop()).context("installing the SIGINT/SIGTERM handler")?;
     eprintln!(
-        "relayd: listening on {} (preset {}, max connections {}); SIGINT or SIGTERM stops it",
+        "relayd: listening on {} (configuration {name}, max connections {}); SIGINT or SIGTERM stops it",
         relayd.local_addr(),
-        args.preset,
         args.max_connections
     );
     let shutdown = relayd.wait();
