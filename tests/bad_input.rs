@@ -147,6 +147,13 @@ fn run_table(cases: &[Case]) {
         let ok = out.status.code() == Some(c.code)
             && answer.contains(c.says)
             && !answer.contains("panicked");
+        // The table of docs/reliability.md (scripts/reliability reads it).
+        println!(
+            "bad-input\t{}\t{}\t{}",
+            c.what,
+            out.status.code().unwrap_or(-1),
+            c.says
+        );
         if !ok {
             failures.push(format!(
                 "{}: `chukei {}` exited {:?} (want {}), wanted {:?} in:\n{answer}",
@@ -519,6 +526,82 @@ fn bad_files_presets_and_sizes_are_clear_errors() {
             ]),
             2,
             "No such file",
+        ),
+    ];
+    run_table(&cases);
+}
+
+/// A stored trace with one edit, written to `dir`.
+fn edited_trace(
+    dir: &Path,
+    name: &str,
+    stored: &str,
+    edit: impl Fn(&mut serde_json::Value),
+) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("regressions/corpus")
+        .join(stored);
+    let mut trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    edit(&mut trace);
+    let out = dir.join(name);
+    std::fs::write(&out, trace.to_string()).unwrap();
+    out.to_str().unwrap().to_string()
+}
+
+/// What the fuzz targets found in trace replay (`fuzz/findings/`), and the
+/// input bound of `replay`: each a clear "unreadable" (exit 2), none a panic
+/// or an allocation of what the file claims.
+#[test]
+fn traces_that_claim_too_much_are_refused_before_the_replay() {
+    let dir = scratch_dir("claims");
+    let huge = dir.join("huge.json");
+    let file = std::fs::File::create(&huge).unwrap();
+    file.set_len((8 << 20) + 1).unwrap();
+    let shuttle = "shuttle-random-timer-free-2016-01-no_free_of_unallocated.json";
+    let driver = "reproduce-timer-free-2016-01-no_free_of_unallocated.json";
+    let cut = edited_trace(&dir, "cut.json", shuttle, |t| {
+        t["schedule"]["schedule"] = "910216bc4294967295".into();
+    });
+    let telegrams = edited_trace(&dir, "telegrams.json", shuttle, |t| {
+        t["sizes"]["telegrams"] = u64::from(u32::MAX).into();
+    });
+    let cards = edited_trace(&dir, "cards.json", driver, |t| {
+        t["sizes"]["cards"] = u64::from(u32::MAX).into();
+    });
+    let unused = edited_trace(&dir, "unused.json", driver, |t| {
+        t["sizes"]["workers"] = 2.into();
+    });
+    let cases = [
+        case(
+            "a trace file past the size bound",
+            argv(&["replay", huge.to_str().unwrap()]),
+            2,
+            "more than 8388608 bytes",
+        ),
+        case(
+            "a shuttle schedule cut short",
+            vec!["replay".into(), cut],
+            2,
+            "the shuttle schedule does not decode: step 14 of 22 is cut short",
+        ),
+        case(
+            "a shuttle trace of 4294967295 telegrams",
+            vec!["replay".into(), telegrams],
+            2,
+            "size `telegrams` = 4294967295 is past 64",
+        ),
+        case(
+            "a driver trace of 4294967295 cards",
+            vec!["replay".into(), cards],
+            2,
+            "`cards` is 4294967295: a driver trace sends 1 to 64 cards",
+        ),
+        case(
+            "a driver trace with a size it does not use",
+            vec!["replay".into(), unused],
+            2,
+            "`workers` is not used by the run",
         ),
     ];
     run_table(&cases);

@@ -61,7 +61,7 @@ pub const SIZES: &[SizeParam] = &[
 ];
 
 /// The system's answer to a card's telegram.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Answer {
     Issued,
     /// The card was already registered by another telegram.
@@ -69,7 +69,7 @@ pub enum Answer {
 }
 
 /// A card as the CS sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum CardPhase {
     /// Chip not written yet, nothing sent.
     Unsent,
@@ -84,14 +84,14 @@ pub enum CardPhase {
 }
 
 /// One card: the terminal's view and the system's record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Card {
     pub phase: CardPhase,
     pub system_registered: bool,
 }
 
 /// One CS terminal with its cards.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Cs {
     /// Legacy rule: blocked for one minute after a connection excess.
     pub blocked: bool,
@@ -115,7 +115,7 @@ impl Cs {
 }
 
 /// All CSs and the relay's admission.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CsBlockState {
     pub css: Vec<Cs>,
     /// Some admitted telegram was discarded by its CS without an answer.

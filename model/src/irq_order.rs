@@ -55,7 +55,7 @@ pub enum Source {
 }
 
 /// The HSM board.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Hsm {
     Idle,
     Processing(u8),
@@ -64,7 +64,7 @@ pub enum Hsm {
 }
 
 /// How a request ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RequestOutcome {
     Pending,
     /// The CPU acknowledged the interrupt and sent the completion notice.
@@ -74,7 +74,7 @@ pub enum RequestOutcome {
 }
 
 /// The relay, the HSM, the core's interrupt lines and the monitor.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IrqOrderState {
     /// The request the relay is waiting for, if any.
     pub relay_waiting: Option<u8>,

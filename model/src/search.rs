@@ -12,7 +12,7 @@ use crate::spec::{Property, PropertyKind, Spec};
 use crate::trace::Verdict;
 use hashbrown::HashTable;
 use serde::Serialize;
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 /// Where a search stops before it has explored every reachable state
@@ -123,26 +123,57 @@ pub enum Identity {
     Symmetric,
 }
 
+/// A condition on states that a search evaluates on each state it
+/// discovers (in parallel, hence `Sync`), so its users need not decode the
+/// stored states again ([`StateGraph::first_marked`]).
+pub type Watch<'a, S> = &'a (dyn Fn(&<S as Spec>::State) -> bool + Sync);
+
 /// The reachable state graph of a spec, explored breadth-first.
+///
+/// States are stored compactly: each as its serialized bytes (postcard: a
+/// byte per small number or enum tag) in one arena, found again through a
+/// table keyed by the hash of those bytes and compared byte for byte, so
+/// the visited set is exact and costs no allocation per state. A state is
+/// decoded when it is expanded or asked for ([`StateGraph::state`]).
 pub struct StateGraph<S: Spec> {
-    pub states: Vec<S::State>,
+    store: Store,
     /// Enabled actions of each state with their target index.
     pub edges: Edges<S::Action>,
-    /// BFS tree: how each state was first reached (shortest path).
-    parent: Vec<Option<(usize, S::Action)>>,
-    depth: Vec<usize>,
+    /// BFS tree: the state each state was first reached from (`NO_PARENT`
+    /// for an initial state) and the action, as an index into `actions`.
+    parent: Vec<u32>,
+    parent_action: Vec<u32>,
+    /// The distinct actions of the BFS tree (a spec has few).
+    actions: Interner<S::Action>,
+    /// The first id at each depth (ids are in BFS order).
+    level_starts: Vec<usize>,
+    /// Per watched condition, which states satisfy it (a bit per state).
+    marks: Vec<Vec<u64>>,
     /// `Some` when a [`Limits`] stopped the search before every reachable
     /// state was explored.
     pub stopped: Option<Stopped>,
 }
 
+const NO_PARENT: u32 = u32::MAX;
+
 impl<S: Spec> StateGraph<S> {
+    fn empty(identity: Identity, watches: usize) -> Self {
+        StateGraph {
+            store: Store::new(identity),
+            edges: Edges::default(),
+            parent: Vec::new(),
+            parent_action: Vec::new(),
+            actions: Interner::default(),
+            level_starts: Vec::new(),
+            marks: vec![Vec::new(); watches],
+            stopped: None,
+        }
+    }
+
     /// Explores every reachable state (exact identity); `progress` gets the
     /// count now and then.
     pub fn explore(spec: &S, progress: &mut dyn FnMut(usize)) -> Self {
-        let mut bfs = Bfs::new(spec, Identity::Exact, true);
-        bfs.run(&mut |_| false, usize::MAX, progress);
-        bfs.graph
+        Self::explore_as(spec, Identity::Exact, progress)
     }
 
     /// Explores every reachable state under `identity`; with
@@ -161,8 +192,19 @@ impl<S: Spec> StateGraph<S> {
         limits: Limits,
         progress: &mut dyn FnMut(usize),
     ) -> Self {
-        let mut bfs = Bfs::new(spec, identity, identity == Identity::Exact);
-        bfs.limits = limits;
+        Self::explore_watching(spec, identity, limits, &[], progress)
+    }
+
+    /// As [`StateGraph::explore_within`], marking the states where each of
+    /// `watches` holds ([`StateGraph::marked`], [`StateGraph::first_marked`]).
+    pub fn explore_watching(
+        spec: &S,
+        identity: Identity,
+        limits: Limits,
+        watches: &[Watch<'_, S>],
+        progress: &mut dyn FnMut(usize),
+    ) -> Self {
+        let mut bfs = Bfs::new(spec, identity, identity == Identity::Exact, watches, limits);
         bfs.run(&mut |_| false, usize::MAX, progress);
         bfs.graph
     }
@@ -177,36 +219,213 @@ impl<S: Spec> StateGraph<S> {
         target: &mut dyn FnMut(&S::State) -> bool,
         progress: &mut dyn FnMut(usize),
     ) -> (Self, Option<usize>) {
-        let mut bfs = Bfs::new(spec, identity, false);
-        bfs.limits = limits;
+        let mut bfs = Bfs::new(spec, identity, false, &[], limits);
         let found = bfs.run(target, usize::MAX, progress);
         (bfs.graph, found)
     }
 
     pub fn len(&self) -> usize {
-        self.states.len()
+        self.parent.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.states.is_empty()
+        self.parent.is_empty()
+    }
+
+    /// State `id` (the member of its class first found, with symmetry).
+    pub fn state(&self, id: usize) -> S::State {
+        postcard::from_bytes(self.store.member(id)).expect("a stored state decodes")
+    }
+
+    /// Every state, in id (BFS) order, decoded one at a time.
+    pub fn states(&self) -> impl Iterator<Item = S::State> + '_ {
+        (0..self.len()).map(|id| self.state(id))
+    }
+
+    /// The bytes the states take in the arena, the arena's index, the
+    /// visited set and the BFS tree (not the edges): what the search
+    /// stores per state.
+    pub fn state_bytes(&self) -> usize {
+        self.store.heap_bytes()
+            + self.parent.capacity() * 4
+            + self.parent_action.capacity() * 4
+            + self.level_starts.capacity() * 8
+    }
+
+    /// Whether state `id` satisfies the watched condition `watch` (its
+    /// index in the `watches` given to [`StateGraph::explore_watching`]).
+    pub fn marked(&self, watch: usize, id: usize) -> bool {
+        self.marks[watch]
+            .get(id / 64)
+            .is_some_and(|word| word & (1 << (id % 64)) != 0)
+    }
+
+    /// The first state (in BFS order: one with a shortest path) that
+    /// satisfies the watched condition `watch`.
+    pub fn first_marked(&self, watch: usize) -> Option<usize> {
+        let words = &self.marks[watch];
+        let word = words.iter().position(|&w| w != 0)?;
+        Some(word * 64 + words[word].trailing_zeros() as usize)
     }
 
     /// The number of actions on a shortest path from an initial state to `id`.
     pub fn depth(&self, id: usize) -> usize {
-        self.depth[id]
+        self.level_starts.partition_point(|&start| start <= id) - 1
     }
 
     /// The actions of a shortest path from an initial state to `target`.
     pub fn path_to(&self, target: usize) -> Vec<S::Action> {
         let mut actions = Vec::new();
         let mut at = target;
-        while let Some((from, action)) = &self.parent[at] {
-            actions.push(action.clone());
-            at = *from;
+        while self.parent[at] != NO_PARENT {
+            actions.push(self.actions.get(self.parent_action[at]).clone());
+            at = self.parent[at] as usize;
         }
         actions.reverse();
         actions
     }
+
+    fn mark(&mut self, watch: usize, id: usize) {
+        let words = &mut self.marks[watch];
+        if words.len() <= id / 64 {
+            words.resize(id / 64 + 1, 0);
+        }
+        words[id / 64] |= 1 << (id % 64);
+    }
+}
+
+/// The states of a graph as bytes, one record after the other. With
+/// symmetry a record is the class representative's encoding (the key)
+/// behind its length, then the first-found member's encoding, left out
+/// when it is the representative itself.
+struct Store {
+    identity: Identity,
+    bytes: Vec<u8>,
+    /// Where each record ends in `bytes`.
+    ends: Vec<u64>,
+}
+
+impl Store {
+    fn new(identity: Identity) -> Self {
+        Store {
+            identity,
+            bytes: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    fn record(&self, id: usize) -> &[u8] {
+        let start = if id == 0 { 0 } else { self.ends[id - 1] };
+        &self.bytes[start as usize..self.ends[id] as usize]
+    }
+
+    /// The bytes states are told apart by: the state's, or with symmetry
+    /// its representative's.
+    fn key(&self, id: usize) -> &[u8] {
+        let record = self.record(id);
+        match self.identity {
+            Identity::Exact => record,
+            Identity::Symmetric => {
+                let (len, rest) = read_varint(record);
+                &rest[..len]
+            }
+        }
+    }
+
+    /// The stored state's own bytes.
+    fn member(&self, id: usize) -> &[u8] {
+        let record = self.record(id);
+        match self.identity {
+            Identity::Exact => record,
+            Identity::Symmetric => {
+                let (len, rest) = read_varint(record);
+                match &rest[len..] {
+                    [] => &rest[..len],
+                    member => member,
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, key: &[u8], member: &[u8]) {
+        if self.identity == Identity::Symmetric {
+            write_varint(&mut self.bytes, key.len());
+            self.bytes.extend_from_slice(key);
+            if member != key {
+                self.bytes.extend_from_slice(member);
+            }
+        } else {
+            self.bytes.extend_from_slice(key);
+        }
+        self.ends.push(self.bytes.len() as u64);
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.ends.capacity() * 8
+    }
+}
+
+fn write_varint(bytes: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        bytes.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    bytes.push(n as u8);
+}
+
+fn read_varint(bytes: &[u8]) -> (usize, &[u8]) {
+    let (mut n, mut shift) = (0usize, 0);
+    for (i, &b) in bytes.iter().enumerate() {
+        n |= ((b & 0x7f) as usize) << shift;
+        if b < 0x80 {
+            return (n, &bytes[i + 1..]);
+        }
+        shift += 7;
+    }
+    unreachable!("records are written whole")
+}
+
+/// Distinct values by a small index.
+struct Interner<T> {
+    values: Vec<T>,
+    index: HashTable<u32>,
+    hasher: ahash::RandomState,
+}
+
+impl<T> Default for Interner<T> {
+    fn default() -> Self {
+        Interner {
+            values: Vec::new(),
+            index: HashTable::new(),
+            hasher: fixed_hasher(),
+        }
+    }
+}
+
+impl<T: Hash + Eq + Clone> Interner<T> {
+    fn intern(&mut self, value: &T) -> u32 {
+        let hash = self.hasher.hash_one(value);
+        let values = &self.values;
+        if let Some(&i) = self.index.find(hash, |&i| values[i as usize] == *value) {
+            return i;
+        }
+        let i = u32::try_from(self.values.len()).expect("fewer than 2^32 distinct actions");
+        self.values.push(value.clone());
+        let (values, hasher) = (&self.values, &self.hasher);
+        self.index
+            .insert_unique(hash, i, |&i| hasher.hash_one(&values[i as usize]));
+        i
+    }
+
+    fn get(&self, i: u32) -> &T {
+        &self.values[i as usize]
+    }
+}
+
+/// The hash of the visited set: fixed seeds, so a run is reproducible (ids
+/// never depend on it, only the table's layout does).
+fn fixed_hasher() -> ahash::RandomState {
+    ahash::RandomState::with_seeds(0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344)
 }
 
 /// The edges of a state graph, all in one vector in the order the states
@@ -261,7 +480,7 @@ pub fn shortest_path<S: Spec>(
     max_states: usize,
     mut target: impl FnMut(&S::State) -> bool,
 ) -> Option<Vec<S::Action>> {
-    let mut bfs = Bfs::new(spec, identity, false);
+    let mut bfs = Bfs::new(spec, identity, false, &[], Limits::NONE);
     let found = bfs.run(&mut target, max_states, &mut |_| {})?;
     Some(bfs.graph.path_to(found))
 }
@@ -318,34 +537,37 @@ struct Bfs<'a, S: Spec> {
     /// to save memory on large specs.
     keep_edges: bool,
     graph: StateGraph<S>,
-    /// The ids of the states, by the hash of the state (or, for
-    /// [`Identity::Symmetric`], of its representative): each state is
-    /// stored once, in the graph, not again as a key.
+    /// The ids of the states, by the hash of their key bytes
+    /// ([`Store::key`]): each state is stored once, in the arena.
     index: HashTable<u32>,
-    hasher: BuildHasherDefault<DefaultHasher>,
-    /// For [`Identity::Symmetric`]: each class's representative by id (the
-    /// graph keeps the member first found, whose BFS path is a real one).
-    representatives: Vec<S::State>,
+    hasher: ahash::RandomState,
+    watches: &'a [Watch<'a, S>],
     limits: Limits,
+    /// Scratch encodings of the state being discovered (no allocation per
+    /// state once they have grown).
+    key: Vec<u8>,
+    member: Vec<u8>,
 }
 
 impl<'a, S: Spec> Bfs<'a, S> {
-    fn new(spec: &'a S, identity: Identity, keep_edges: bool) -> Self {
+    fn new(
+        spec: &'a S,
+        identity: Identity,
+        keep_edges: bool,
+        watches: &'a [Watch<'a, S>],
+        limits: Limits,
+    ) -> Self {
         let mut bfs = Bfs {
             spec,
             identity,
             keep_edges,
-            graph: StateGraph {
-                states: Vec::new(),
-                edges: Edges::default(),
-                parent: Vec::new(),
-                depth: Vec::new(),
-                stopped: None,
-            },
+            graph: StateGraph::empty(identity, watches.len()),
             index: HashTable::new(),
-            hasher: BuildHasherDefault::default(),
-            representatives: Vec::new(),
-            limits: Limits::NONE,
+            hasher: fixed_hasher(),
+            watches,
+            limits,
+            key: Vec::new(),
+            member: Vec::new(),
         };
         for init in spec.init_states() {
             bfs.discover(init, None);
@@ -364,33 +586,36 @@ impl<'a, S: Spec> Bfs<'a, S> {
     ) -> Option<usize> {
         let mut id = 0;
         while id < self.graph.len() {
-            if target(&self.graph.states[id]) {
+            let state = self.graph.state(id);
+            if target(&state) {
                 return Some(id);
             }
             if self.graph.len() >= max_states {
                 return None;
             }
+            let depth = self.graph.depth(id);
             if let Some(limit) = self.limit_reached(id) {
                 self.graph.stopped = Some(Stopped {
                     limit,
                     states: self.graph.len(),
-                    complete_to_depth: self.graph.depth[id],
+                    complete_to_depth: depth,
                 });
                 progress(self.graph.len());
                 return None;
             }
-            if self.limits.max_depth == Some(self.graph.depth[id]) {
-                self.check_depth_bound(id);
+            if self.limits.max_depth == Some(depth) {
+                self.check_depth_bound(id, &state);
             } else {
-                self.expand(id);
+                self.expand(id, &state);
             }
             if id % 4096 == 0 {
                 progress(self.graph.len());
             }
             id += 1;
         }
+        let states = self.graph.len();
         if let Some(stopped) = &mut self.graph.stopped {
-            stopped.states = self.graph.states.len();
+            stopped.states = states;
         }
         progress(self.graph.len());
         None
@@ -417,19 +642,19 @@ impl<'a, S: Spec> Bfs<'a, S> {
 
     /// A state at the depth bound is not expanded; if it has a successor
     /// not yet discovered, the bound cut the search short.
-    fn check_depth_bound(&mut self, id: usize) {
+    fn check_depth_bound(&mut self, id: usize, state: &S::State) {
         if self.keep_edges {
             self.graph.edges.close(id);
         }
         if self.graph.stopped.is_some() {
             return;
         }
-        let depth = self.graph.depth[id];
-        let beyond = self
-            .spec
-            .successors(&self.graph.states[id])
-            .into_iter()
-            .any(|(_, next)| !self.knows(&next));
+        let depth = self.graph.depth(id);
+        let successors = self.spec.successors(state);
+        let beyond = successors.into_iter().any(|(_, next)| {
+            self.encode_key(&next);
+            self.find().is_none()
+        });
         if beyond {
             // Recorded now, reported once the bounded search is over.
             self.graph.stopped = Some(Stopped {
@@ -440,26 +665,9 @@ impl<'a, S: Spec> Bfs<'a, S> {
         }
     }
 
-    /// Whether `state` (its class) was discovered already.
-    fn knows(&self, state: &S::State) -> bool {
-        let representative = match self.identity {
-            Identity::Exact => None,
-            Identity::Symmetric => Some(S::representative(state)),
-        };
-        let key = representative.as_ref().unwrap_or(state);
-        let stored = match self.identity {
-            Identity::Exact => &self.graph.states,
-            Identity::Symmetric => &self.representatives,
-        };
-        let hash = self.hasher.hash_one(key);
-        self.index
-            .find(hash, |&id| stored[id as usize] == *key)
-            .is_some()
-    }
-
     /// Discovers the successors of state `id` (and records the edges to them).
-    fn expand(&mut self, id: usize) {
-        for (action, next) in self.spec.successors(&self.graph.states[id]) {
+    fn expand(&mut self, id: usize, state: &S::State) {
+        for (action, next) in self.spec.successors(state) {
             let target = self.discover(next, Some((id, &action)));
             if self.keep_edges {
                 self.graph.edges.all.push((action, target));
@@ -470,39 +678,79 @@ impl<'a, S: Spec> Bfs<'a, S> {
         }
     }
 
+    /// Encodes the key of `state` (itself, or its representative) into
+    /// `self.key`.
+    fn encode_key(&mut self, state: &S::State) {
+        match self.identity {
+            Identity::Exact => encode(state, &mut self.key),
+            Identity::Symmetric => encode(&S::representative(state), &mut self.key),
+        }
+    }
+
+    /// The id and hash of the state whose key is in `self.key`, if known.
+    fn find(&self) -> Option<usize> {
+        let hash = self.hasher.hash_one(&self.key[..]);
+        let store = &self.graph.store;
+        let key = &self.key[..];
+        self.index
+            .find(hash, |&id| store.key(id as usize) == key)
+            .map(|&id| id as usize)
+    }
+
     /// The id of `state`, added with how it was reached if it is new.
     fn discover(&mut self, state: S::State, parent: Option<(usize, &S::Action)>) -> usize {
-        let representative = match self.identity {
-            Identity::Exact => None,
-            Identity::Symmetric => Some(S::representative(&state)),
-        };
-        let key = representative.as_ref().unwrap_or(&state);
-        let hash = self.hasher.hash_one(key);
-        let stored = match self.identity {
-            Identity::Exact => &self.graph.states,
-            Identity::Symmetric => &self.representatives,
-        };
-        if let Some(&id) = self.index.find(hash, |&id| stored[id as usize] == *key) {
-            return id as usize;
+        self.encode_key(&state);
+        if let Some(id) = self.find() {
+            return id;
         }
         let id = self.graph.len();
-        let id32 = u32::try_from(id).expect("fewer than 2^32 states");
-        let (graph, representatives) = (&self.graph, &self.representatives);
-        let rehash = |&id: &u32| match representatives.get(id as usize) {
-            Some(r) => self.hasher.hash_one(r),
-            None => self.hasher.hash_one(&graph.states[id as usize]),
+        let id32 = u32::try_from(id)
+            .ok()
+            .filter(|&id| id != NO_PARENT)
+            .expect("fewer than 2^32 - 1 states");
+        let member: &[u8] = match self.identity {
+            Identity::Exact => &self.key,
+            Identity::Symmetric => {
+                encode(&state, &mut self.member);
+                &self.member
+            }
         };
-        self.index.insert_unique(hash, id32, rehash);
-        self.representatives.extend(representative);
-        let graph = &mut self.graph;
-        let depth = parent.map_or(0, |(from, _)| graph.depth[from] + 1);
-        graph.depth.push(depth);
-        graph
-            .parent
-            .push(parent.map(|(from, action)| (from, action.clone())));
-        graph.states.push(state);
+        self.graph.store.push(&self.key, member);
+        let (store, hasher) = (&self.graph.store, &self.hasher);
+        let hash = hasher.hash_one(&self.key[..]);
+        self.index
+            .insert_unique(hash, id32, |&id| hasher.hash_one(store.key(id as usize)));
+        let depth = match parent {
+            Some((from, action)) => {
+                self.graph.parent.push(from as u32);
+                let action = self.graph.actions.intern(action);
+                self.graph.parent_action.push(action);
+                self.graph.depth(from) + 1
+            }
+            None => {
+                self.graph.parent.push(NO_PARENT);
+                self.graph.parent_action.push(0);
+                0
+            }
+        };
+        if depth == self.graph.level_starts.len() {
+            self.graph.level_starts.push(id);
+        }
+        for (w, watch) in self.watches.iter().enumerate() {
+            if watch(&state) {
+                self.graph.mark(w, id);
+            }
+        }
         id
     }
+}
+
+/// `value`'s postcard encoding, into `buf` (reused: no allocation once it
+/// has grown).
+fn encode<T: Serialize>(value: &T, buf: &mut Vec<u8>) {
+    let mut bytes = std::mem::take(buf);
+    bytes.clear();
+    *buf = postcard::to_extend(value, bytes).expect("a state encodes");
 }
 
 #[cfg(test)]
@@ -537,7 +785,7 @@ mod tests {
         let graph = StateGraph::explore(&spec, &mut |_| {});
         let property = spec.property("no_free_of_unallocated").unwrap();
         let first_bad = (0..graph.len())
-            .find(|&i| !(property.condition)(&spec, &graph.states[i]))
+            .find(|&i| !(property.condition)(&spec, &graph.state(i)))
             .unwrap();
         let path = shortest_violation(&spec, property.name, usize::MAX).unwrap();
         assert_eq!(path, graph.path_to(first_bad));

@@ -15,8 +15,10 @@ use std::hash::Hash;
 
 /// A transition system with named properties.
 pub trait Spec: Sized {
-    /// Everything a checker needs to tell two situations apart.
-    type State: Clone + Eq + Hash + Debug;
+    /// Everything a checker needs to tell two situations apart. Serialized
+    /// so that a search can store it compactly, as bytes; equal states must
+    /// serialize to equal bytes (no hash maps or floats in a state).
+    type State: Clone + Eq + Hash + Debug + Serialize + DeserializeOwned;
     /// One atomic step. Actions say who does what (worker, telegram, CS...),
     /// so a stored action list reads as a timeline and replays on its own.
     type Action: Clone + Eq + Hash + Debug + Serialize + DeserializeOwned;

@@ -77,7 +77,7 @@ pub enum Message {
 }
 
 /// Where a worker is in its per-telegram sequence.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Phase {
     Idle,
     /// Work area allocated, timer set, waiting for the HSM to decrypt.
@@ -96,7 +96,7 @@ impl Phase {
 }
 
 /// One message loop of the business AP.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Worker {
     pub phase: Phase,
     /// The telegram whose work area is allocated, if any.
@@ -113,7 +113,7 @@ pub struct Worker {
 }
 
 /// What happened to one telegram.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct TelegramRecord {
     /// Replies sent (normal or error).
     pub replies: u8,
@@ -124,7 +124,7 @@ pub struct TelegramRecord {
 }
 
 /// The whole AP.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TimerFreeState {
     pub workers: Vec<Worker>,
     /// Telegrams that have arrived so far (the next one's id).

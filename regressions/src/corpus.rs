@@ -6,6 +6,7 @@ use model::{SpecName, Trace, TraceError, Verdict};
 use patches::Preset;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Why the corpus (or one file of it) could not be read or written.
@@ -19,6 +20,9 @@ pub enum CorpusError {
     },
     #[error("{path}: {error}")]
     Format { path: PathBuf, error: TraceError },
+    /// Past [`MAX_TRACE_BYTES`]: refused before it is parsed.
+    #[error("{path}: more than {max} bytes; a trace file is a few KB (refused before parsing: replaying it would take some 46 times its size in memory)")]
+    TooLarge { path: PathBuf, max: u64 },
     #[error("{path}: {error}")]
     OnFix { path: PathBuf, error: String },
     /// A deterministic search found another counterexample than the stored one.
@@ -55,12 +59,28 @@ pub fn bless() -> bool {
     std::env::var("CHUKEI_BLESS").is_ok_and(|v| v == "1")
 }
 
-/// Reads one trace file.
+/// The largest trace file read: a stored counterexample is a few KB, and
+/// parsing and replaying a trace takes some 46 times its size in memory
+/// (200 MB of actions took over 8 GiB), so this bounds a replay to a few
+/// hundred MB.
+pub const MAX_TRACE_BYTES: u64 = 8 << 20;
+
+/// Reads one trace file (at most [`MAX_TRACE_BYTES`]).
 pub fn read(path: &Path) -> Result<Trace, CorpusError> {
-    let text = std::fs::read_to_string(path).map_err(|error| CorpusError::Io {
+    let io = |error| CorpusError::Io {
         path: path.to_path_buf(),
         error,
-    })?;
+    };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_TRACE_BYTES + 1).read_to_string(&mut text))
+        .map_err(io)?;
+    if text.len() as u64 > MAX_TRACE_BYTES {
+        return Err(CorpusError::TooLarge {
+            path: path.to_path_buf(),
+            max: MAX_TRACE_BYTES,
+        });
+    }
     Trace::from_json(&text).map_err(|error| CorpusError::Format {
         path: path.to_path_buf(),
         error,

@@ -14,9 +14,9 @@
 //! counterexample is turned into a [`Trace`] and replayed against the spec
 //! before it is reported.
 
-use crate::fair::find_fair_lasso;
+use crate::fair::find_fair_lasso_in;
 use model::replay::{render_actions, replay};
-use model::search::{Identity, Limits, StateGraph, Stopped};
+use model::search::{Identity, Limits, StateGraph, Stopped, Watch};
 use model::sizes::{parse_overrides, resolve, SizeError};
 use model::{Origin, Property, PropertyKind, Spec, SpecName, Trace, UnknownSpec, Verdict};
 use model::{SharedSpec, SpecJob};
@@ -373,6 +373,9 @@ struct Run {
     limits: Limits,
 }
 
+/// A condition on states a check watches while exploring.
+type Condition<'a, S> = Box<dyn Fn(&<S as Spec>::State) -> bool + Sync + 'a>;
+
 /// An explored graph and what it cost.
 struct Explored<S: Spec> {
     graph: StateGraph<S>,
@@ -380,6 +383,10 @@ struct Explored<S: Spec> {
     /// Every reachable state (class) was explored, not only those up to a
     /// first counterexample.
     complete: bool,
+    /// Whether each property's condition was marked on every state while
+    /// exploring ([`Run::explore`]); else `found` is the one search's.
+    watched: bool,
+    found: Option<usize>,
 }
 
 impl Run {
@@ -401,17 +408,36 @@ impl Run {
         } else {
             Identity::Exact
         };
+        // What each property needs to know of every state, in the order of
+        // `properties`: whether it decides a safety or reachability
+        // property, whether it is off the goal of a liveness one.
+        let conditions: Vec<Condition<'_, S>> = properties
+            .iter()
+            .map(|p| -> Condition<'_, S> {
+                match p.kind {
+                    PropertyKind::Eventually => Box::new(|s| !(p.condition)(&spec, s)),
+                    _ => Box::new(|s| decides(&spec, p, s)),
+                }
+            })
+            .collect();
+        let watches: Vec<Watch<'_, S>> = conditions.iter().map(|c| &**c as Watch<'_, S>).collect();
+        let watch_of = |p: &Property<S>| {
+            properties
+                .iter()
+                .position(|q| q.name == p.name)
+                .expect("one of the properties")
+        };
         // The full graph, with its edges, when a fair lasso is searched; it
         // serves safety too when there is no symmetry to reduce by.
         let full = (!liveness.is_empty())
-            .then(|| self.explore(&spec, Identity::Exact, "explore", progress));
+            .then(|| self.explore(&spec, Identity::Exact, "explore", &watches, progress));
         let own = match (safety.as_slice(), &full) {
             ([], _) => None,
             (_, Some(_)) if identity == Identity::Exact => None,
             ([one], _) if self.property.is_some() => {
                 Some(self.search(&spec, identity, one, progress))
             }
-            _ => Some(self.explore(&spec, identity, self.phase(identity), progress)),
+            _ => Some(self.explore(&spec, identity, self.phase(identity), &watches, progress)),
         };
         let complete = |e: &&Explored<S>| e.complete;
         let counts = Counts {
@@ -429,12 +455,12 @@ impl Run {
         let mut results = Vec::new();
         if let Some(on) = own.as_ref().or(full.as_ref()) {
             for p in &safety {
-                results.push(self.bfs(&spec, on, p, counts));
+                results.push(self.bfs(&spec, on, p, watch_of(p), counts));
             }
         }
         if let Some(full) = &full {
             for p in &liveness {
-                results.push(self.fair(&spec, full, p, counts));
+                results.push(self.fair(&spec, full, p, watch_of(p), counts));
             }
         }
         // Report in the spec's own property order.
@@ -455,17 +481,21 @@ impl Run {
         spec: &S,
         identity: Identity,
         phase: &'static str,
+        watches: &[Watch<'_, S>],
         progress: &mut dyn FnMut(Progress),
     ) -> Explored<S> {
         let started = Instant::now();
-        let graph = StateGraph::explore_within(spec, identity, self.limits, &mut |states| {
-            progress(self.progress(phase, states, started, false))
-        });
+        let graph =
+            StateGraph::explore_watching(spec, identity, self.limits, watches, &mut |states| {
+                progress(self.progress(phase, states, started, false))
+            });
         progress(self.progress(phase, graph.len(), started, true));
         Explored {
             complete: graph.stopped.is_none(),
             graph,
             elapsed: started.elapsed(),
+            watched: true,
+            found: None,
         }
     }
 
@@ -491,6 +521,8 @@ impl Run {
             complete: found.is_none() && graph.stopped.is_none(),
             graph,
             elapsed: started.elapsed(),
+            watched: false,
+            found,
         }
     }
 
@@ -521,14 +553,14 @@ impl Run {
         spec: &S,
         on: &Explored<S>,
         property: &Property<S>,
+        watch: usize,
         counts: Counts,
     ) -> CheckResult {
         let t = Instant::now();
-        let witness = on
-            .graph
-            .states
-            .iter()
-            .position(|s| decides(spec, property, s));
+        let witness = match on.watched {
+            true => on.graph.first_marked(watch),
+            false => on.found,
+        };
         // A witness decides even in a graph a limit cut short (and its path
         // is still a shortest one: every state is discovered in BFS order).
         let verdict = match (property.kind, witness.is_some()) {
@@ -563,13 +595,17 @@ impl Run {
         spec: &S,
         full: &Explored<S>,
         property: &Property<S>,
+        watch: usize,
         counts: Counts,
     ) -> CheckResult {
         let t = Instant::now();
+        let bad: Vec<bool> = (0..full.graph.len())
+            .map(|id| full.graph.marked(watch, id))
+            .collect();
         // In a graph cut short, unexpanded states look terminal and cycles
         // may be missing: no liveness verdict either way.
         let lasso = match full.graph.stopped {
-            None => find_fair_lasso(spec, &full.graph, property),
+            None => find_fair_lasso_in(spec, &full.graph, property, &bad),
             Some(_) => None,
         };
         let millis = (full.elapsed + t.elapsed()).as_millis() as u64;

@@ -64,14 +64,25 @@ pub fn find_fair_lasso<S: Spec>(
     property: &Property<S>,
 ) -> Option<Lasso<S>> {
     let bad: Vec<bool> = graph
-        .states
-        .iter()
-        .map(|s| !(property.condition)(spec, s))
+        .states()
+        .map(|s| !(property.condition)(spec, &s))
         .collect();
+    find_fair_lasso_in(spec, graph, property, &bad)
+}
+
+/// As [`find_fair_lasso`], with the states where the goal is false already
+/// known (`bad[id]`: marked while the graph was explored, so no state is
+/// decoded again).
+pub fn find_fair_lasso_in<S: Spec>(
+    spec: &S,
+    graph: &StateGraph<S>,
+    property: &Property<S>,
+    bad: &[bool],
+) -> Option<Lasso<S>> {
     let terminal = (0..graph.len())
         .filter(|&i| bad[i] && graph.edges[i].is_empty())
         .min_by_key(|&i| graph.depth(i));
-    let fair_component = bad_components(graph, &bad)
+    let fair_component = bad_components(graph, bad)
         .into_iter()
         .filter(|c| is_fair_component(spec, graph, property, c))
         .min_by_key(|c| c.iter().map(|&i| graph.depth(i)).min());

@@ -431,7 +431,7 @@ fn the_march_guard_unhangs_the_relay_but_loses_the_request() {
     let spec = IrqOrder::new(patches, &BTreeMap::new()).unwrap();
     let graph = StateGraph::explore(&spec, &mut |_| {});
     let hangs = spec.property("relay_never_hangs").unwrap();
-    assert!(graph.states.iter().all(|s| (hangs.condition)(&spec, s)));
+    assert!(graph.states().all(|s| (hangs.condition)(&spec, &s)));
     let completes = spec.property("hsm_request_completes").unwrap();
     let lasso = find_fair_lasso(&spec, &graph, &completes).expect("error reply is not completion");
     assert!(lasso.actions().contains(&IrqOrderAction::RelayTimesOut));
