@@ -134,6 +134,7 @@ fn init_logging(command: &Command) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour_on_stderr())
         .with_writer(std::io::stderr)
         .with_target(false);
     if json {
@@ -141,6 +142,13 @@ fn init_logging(command: &Command) {
     } else {
         logs.init();
     }
+}
+
+/// Colour codes only for a person at a terminal: not when stderr is a file
+/// or pipe (CI logs, `2> log`), nor when `NO_COLOR` is set (no-color.org).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// What an `all`-or-one-name argument selects.

@@ -170,15 +170,70 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// `preemptions` is the bound that keeps loom finite and fast: most
 /// concurrency bugs need very few preemptions (the timer race needs one: the
 /// timer thread firing between the worker's last message and its reset).
-/// Every test states its bound and why.
-fn loom_builder(preemptions: usize) -> loom::model::Builder {
+/// Every test states its bound and why. `LOOM_MAX_PREEMPTIONS` and
+/// `LOOM_MAX_BRANCHES`, when set, win over the test's own ([`LoomLimits`]).
+fn loom_builder(limits: LoomLimits) -> loom::model::Builder {
     let mut builder = loom::model::Builder::new();
-    // Loom stores the bound in a byte: "unbounded" is no bound at all.
-    builder.preemption_bound = (preemptions != UNBOUNDED).then_some(preemptions);
-    // A relay run takes a few hundred scheduling points; loom's default
-    // (1,000) is too tight for two telegrams through the HSM.
-    builder.max_branches = 20_000;
+    builder.preemption_bound = limits.preemption_bound;
+    builder.max_branches = limits.max_branches;
     builder
+}
+
+/// A relay run takes a few hundred scheduling points; loom's default
+/// (1,000) is too tight for two telegrams through the HSM.
+const MAX_BRANCHES: usize = 20_000;
+
+/// The bounds of one loom exploration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoomLimits {
+    /// `None`: every schedule.
+    pub preemption_bound: Option<usize>,
+    pub max_branches: usize,
+    /// Whether `LOOM_MAX_PREEMPTIONS` set the bound.
+    pub from_env: bool,
+}
+
+impl LoomLimits {
+    /// The test's bound (`UNBOUNDED`: none) and branch limit, unless the
+    /// environment (`env`: `std::env::var` in the suites) sets
+    /// `LOOM_MAX_PREEMPTIONS` or `LOOM_MAX_BRANCHES`: a deeper or shallower
+    /// run without editing a test. A value that is no number panics with
+    /// the variable's name (the suites' way of failing).
+    pub fn new(preemptions: usize, env: impl Fn(&str) -> Option<String>) -> LoomLimits {
+        let number = |name: &str| {
+            env(name).map(|v| {
+                v.trim()
+                    .parse::<usize>()
+                    .unwrap_or_else(|_| panic!("{name}={v} is not a number"))
+            })
+        };
+        let from_env = number("LOOM_MAX_PREEMPTIONS");
+        // Loom stores the bound in a byte: "unbounded" is no bound at all.
+        let test_bound = (preemptions != UNBOUNDED).then_some(preemptions);
+        LoomLimits {
+            preemption_bound: from_env.or(test_bound),
+            max_branches: number("LOOM_MAX_BRANCHES").unwrap_or(MAX_BRANCHES),
+            from_env: from_env.is_some(),
+        }
+    }
+
+    /// The suites' limits: the test's bound, or the environment's.
+    fn of(preemptions: usize) -> LoomLimits {
+        LoomLimits::new(preemptions, |name| std::env::var(name).ok())
+    }
+
+    /// The bound in words, for [`Explored::bound`].
+    fn words(self) -> String {
+        let bound = match self.preemption_bound {
+            None => "no preemption bound".to_string(),
+            Some(n) => format!("preemption bound {n}"),
+        };
+        if self.from_env {
+            bound + " (LOOM_MAX_PREEMPTIONS)"
+        } else {
+            bound
+        }
+    }
 }
 
 /// Runs `body` in every schedule loom explores within `preemptions`
@@ -190,12 +245,13 @@ where
     let witness = Witness::default();
     let w = witness.clone();
     let start = Instant::now();
-    loom_builder(preemptions).check(move || body(&w));
+    let limits = LoomLimits::of(preemptions);
+    loom_builder(limits).check(move || body(&w));
     Explored {
         explorer: "loom",
         iterations: witness.iterations(),
         elapsed: start.elapsed(),
-        bound: preemption_words(preemptions),
+        bound: limits.words(),
     }
 }
 
@@ -208,14 +264,15 @@ where
     let witness = Witness::default();
     let w = witness.clone();
     let start = Instant::now();
+    let limits = LoomLimits::of(preemptions);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        loom_builder(preemptions).check(move || body(&w))
+        loom_builder(limits).check(move || body(&w))
     }));
     let explored = Explored {
         explorer: "loom",
         iterations: witness.iterations(),
         elapsed: start.elapsed(),
-        bound: preemption_words(preemptions),
+        bound: limits.words(),
     };
     let message = match outcome {
         Ok(()) => panic!("expected `{expected}`, but {explored} found no failure"),
@@ -668,11 +725,38 @@ where
     (result, fit)
 }
 
-/// The bound in words, for reports.
-fn preemption_words(preemptions: usize) -> String {
-    if preemptions == UNBOUNDED {
-        "no preemption bound".to_string()
-    } else {
-        format!("preemption bound {preemptions}")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loom_env_bounds_win_over_the_tests_own() {
+        let none = |_: &str| None;
+        assert_eq!(
+            LoomLimits::new(2, none),
+            LoomLimits {
+                preemption_bound: Some(2),
+                max_branches: MAX_BRANCHES,
+                from_env: false
+            }
+        );
+        assert_eq!(LoomLimits::new(UNBOUNDED, none).preemption_bound, None);
+        let env = |name: &str| match name {
+            "LOOM_MAX_PREEMPTIONS" => Some("4".to_string()),
+            "LOOM_MAX_BRANCHES" => Some("500".to_string()),
+            _ => None,
+        };
+        let limits = LoomLimits::new(2, env);
+        assert_eq!(
+            (limits.preemption_bound, limits.max_branches),
+            (Some(4), 500)
+        );
+        assert_eq!(limits.words(), "preemption bound 4 (LOOM_MAX_PREEMPTIONS)");
+    }
+
+    #[test]
+    #[should_panic(expected = "LOOM_MAX_PREEMPTIONS=two is not a number")]
+    fn a_loom_env_bound_that_is_no_number_names_the_variable() {
+        LoomLimits::new(2, |_| Some("two".to_string()));
     }
 }

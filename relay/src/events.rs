@@ -233,7 +233,9 @@ impl EventLog {
             thread = %event.thread,
             telegram = %event.telegram.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
             at = event.at,
-            event = ?event.kind,
+            // The event's one name (kebab-case) and fields, as in timelines
+            // and JSON lines: `event=alloc area=0`.
+            event = %event.kind,
         );
         if self.tracing_only {
             return;
