@@ -54,6 +54,10 @@ pub struct Args {
     trace_out: Option<std::path::PathBuf>,
     #[command(flatten)]
     limits: LimitArgs,
+    /// Threads exploring each graph (default: the available cores). Any
+    /// number gives the same graph, counts, verdicts and paths.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    threads: Option<u64>,
 }
 
 /// Where a check stops early. A property a stopped exploration could not
@@ -98,6 +102,10 @@ impl LimitArgs {
     }
 }
 
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The default memory guard: 80% of what the OS can give now (none where
 /// it does not say).
 fn default_memory_guard() -> Option<u64> {
@@ -117,7 +125,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let mut selection =
         CheckSelection::new(args.spec.0.clone(), args.config.configs()?, &args.sizes)?
             .with_symmetry(!args.no_symmetry)
-            .with_limits(args.limits.limits());
+            .with_limits(args.limits.limits())
+            .with_threads(args.threads.map_or_else(available_cores, |n| n as usize));
     if let Some(name) = &args.property {
         selection = selection.with_property(name)?;
     }

@@ -13,6 +13,7 @@ use crate::trace::Verdict;
 use hashbrown::HashTable;
 use serde::Serialize;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Where a search stops before it has explored every reachable state
@@ -687,11 +688,15 @@ impl<'a, S: Spec> Bfs<'a, S> {
         }
     }
 
-    /// The id and hash of the state whose key is in `self.key`, if known.
+    /// The id of the state whose key is in `self.key`, if known.
     fn find(&self) -> Option<usize> {
-        let hash = self.hasher.hash_one(&self.key[..]);
+        self.find_key(self.hasher.hash_one(&self.key[..]), &self.key)
+    }
+
+    /// The id of the state whose key bytes are `key` (of hash `hash`), if
+    /// known.
+    fn find_key(&self, hash: u64, key: &[u8]) -> Option<usize> {
         let store = &self.graph.store;
-        let key = &self.key[..];
         self.index
             .find(hash, |&id| store.key(id as usize) == key)
             .map(|&id| id as usize)
@@ -703,45 +708,364 @@ impl<'a, S: Spec> Bfs<'a, S> {
         if let Some(id) = self.find() {
             return id;
         }
-        let id = self.graph.len();
-        let id32 = u32::try_from(id)
-            .ok()
-            .filter(|&id| id != NO_PARENT)
-            .expect("fewer than 2^32 - 1 states");
-        let member: &[u8] = match self.identity {
+        if self.identity == Identity::Symmetric {
+            encode(&state, &mut self.member);
+        }
+        let member = match self.identity {
             Identity::Exact => &self.key,
-            Identity::Symmetric => {
-                encode(&state, &mut self.member);
-                &self.member
-            }
+            Identity::Symmetric => &self.member,
         };
-        self.graph.store.push(&self.key, member);
-        let (store, hasher) = (&self.graph.store, &self.hasher);
-        let hash = hasher.hash_one(&self.key[..]);
-        self.index
-            .insert_unique(hash, id32, |&id| hasher.hash_one(store.key(id as usize)));
-        let depth = match parent {
-            Some((from, action)) => {
-                self.graph.parent.push(from as u32);
-                let action = self.graph.actions.intern(action);
-                self.graph.parent_action.push(action);
-                self.graph.depth(from) + 1
-            }
-            None => {
-                self.graph.parent.push(NO_PARENT);
-                self.graph.parent_action.push(0);
-                0
-            }
+        let hash = self.hasher.hash_one(&self.key[..]);
+        let marks = marks_of::<S>(self.watches, &state);
+        let new = New {
+            hash,
+            key: &self.key,
+            member,
+            marks,
         };
-        if depth == self.graph.level_starts.len() {
-            self.graph.level_starts.push(id);
+        add(&mut self.graph, &mut self.index, &self.hasher, new, parent)
+    }
+}
+
+/// A state not seen before, as bytes, with the watched conditions it
+/// satisfies (bit `w` for watch `w`).
+struct New<'b> {
+    hash: u64,
+    key: &'b [u8],
+    member: &'b [u8],
+    marks: u64,
+}
+
+/// Which of `watches` hold in `state`, as bits.
+fn marks_of<S: Spec>(watches: &[Watch<'_, S>], state: &S::State) -> u64 {
+    assert!(watches.len() <= 64, "at most 64 watched conditions");
+    let mut marks = 0;
+    for (w, watch) in watches.iter().enumerate() {
+        if watch(state) {
+            marks |= 1 << w;
         }
-        for (w, watch) in self.watches.iter().enumerate() {
-            if watch(&state) {
-                self.graph.mark(w, id);
+    }
+    marks
+}
+
+/// Adds a new state to the graph and the visited set: its id.
+fn add<S: Spec>(
+    graph: &mut StateGraph<S>,
+    index: &mut HashTable<u32>,
+    hasher: &ahash::RandomState,
+    new: New<'_>,
+    parent: Option<(usize, &S::Action)>,
+) -> usize {
+    let id = graph.len();
+    let id32 = u32::try_from(id)
+        .ok()
+        .filter(|&id| id != NO_PARENT)
+        .expect("fewer than 2^32 - 1 states");
+    graph.store.push(new.key, new.member);
+    let store = &graph.store;
+    index.insert_unique(new.hash, id32, |&id| {
+        hasher.hash_one(store.key(id as usize))
+    });
+    let depth = match parent {
+        Some((from, action)) => {
+            graph.parent.push(from as u32);
+            let action = graph.actions.intern(action);
+            graph.parent_action.push(action);
+            graph.depth(from) + 1
+        }
+        None => {
+            graph.parent.push(NO_PARENT);
+            graph.parent_action.push(0);
+            0
+        }
+    };
+    if depth == graph.level_starts.len() {
+        graph.level_starts.push(id);
+    }
+    let mut marks = new.marks;
+    while marks != 0 {
+        let w = marks.trailing_zeros() as usize;
+        graph.mark(w, id);
+        marks &= marks - 1;
+    }
+    id
+}
+
+/// How a parallel search shares its work: it takes the next `window`
+/// discovered states, the threads expand them `chunk` at a time (decode,
+/// successors, encoding, look-up in the visited set as it was), and the
+/// results are merged in id order, so the ids, the BFS tree, the edges and
+/// every count are the sequential search's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parallel {
+    pub threads: usize,
+    pub window: usize,
+    pub chunk: usize,
+}
+
+impl Parallel {
+    /// `threads` threads (1: the sequential search) with the default split.
+    pub fn threads(threads: usize) -> Self {
+        Parallel {
+            threads: threads.max(1),
+            window: 1 << 14,
+            chunk: 256,
+        }
+    }
+}
+
+impl<S> StateGraph<S>
+where
+    S: Spec + Sync,
+    S::Action: Send + Sync,
+{
+    /// As [`StateGraph::explore_watching`], on `parallel.threads` threads:
+    /// the same graph.
+    pub fn explore_parallel(
+        spec: &S,
+        identity: Identity,
+        limits: Limits,
+        watches: &[Watch<'_, S>],
+        parallel: Parallel,
+        progress: &mut dyn FnMut(usize),
+    ) -> Self {
+        let mut bfs = Bfs::new(spec, identity, identity == Identity::Exact, watches, limits);
+        if parallel.threads <= 1 {
+            bfs.run(&mut |_| false, usize::MAX, progress);
+        } else {
+            bfs.run_parallel(parallel, progress);
+        }
+        bfs.graph
+    }
+}
+
+/// A successor found by an expanding thread: a state it found in the
+/// visited set, or one it did not (new, or found by another thread: the
+/// merge tells).
+enum Found {
+    Known(u32),
+    /// Ranges into the chunk's bytes; an empty `member` is the key itself.
+    New {
+        hash: u64,
+        key: std::ops::Range<usize>,
+        member: std::ops::Range<usize>,
+        marks: u64,
+    },
+}
+
+/// What a thread found expanding a chunk of states.
+struct Chunk<A> {
+    ids: std::ops::Range<usize>,
+    /// Successors per state, in id order.
+    counts: Vec<u32>,
+    successors: Vec<(A, Found)>,
+    bytes: Vec<u8>,
+}
+
+impl<S> Bfs<'_, S>
+where
+    S: Spec + Sync,
+    S::Action: Send + Sync,
+{
+    fn run_parallel(&mut self, parallel: Parallel, progress: &mut dyn FnMut(usize)) {
+        let mut id = 0;
+        while id < self.graph.len() {
+            let end = (id + parallel.window.max(1)).min(self.graph.len());
+            for chunk in self.expand_window(id..end, parallel) {
+                if !self.merge(chunk, progress) {
+                    return;
+                }
+            }
+            id = end;
+        }
+        let states = self.graph.len();
+        if let Some(stopped) = &mut self.graph.stopped {
+            stopped.states = states;
+        }
+        progress(self.graph.len());
+    }
+
+    /// The window's states expanded by the threads, chunk by chunk, in id
+    /// order.
+    fn expand_window(
+        &self,
+        ids: std::ops::Range<usize>,
+        parallel: Parallel,
+    ) -> Vec<Chunk<S::Action>> {
+        let step = parallel.chunk.max(1);
+        let chunks: Vec<std::ops::Range<usize>> = ids
+            .clone()
+            .step_by(step)
+            .map(|start| start..(start + step).min(ids.end))
+            .collect();
+        let next = AtomicUsize::new(0);
+        let mut done: Vec<(usize, Chunk<S::Action>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..parallel.threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        while let Some(range) = chunks.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            mine.push((range.start, self.expand_chunk(range.clone())));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        done.sort_by_key(|(start, _)| *start);
+        done.into_iter().map(|(_, chunk)| chunk).collect()
+    }
+
+    /// Expands `ids` against the visited set as it is (read only).
+    fn expand_chunk(&self, ids: std::ops::Range<usize>) -> Chunk<S::Action> {
+        let mut chunk = Chunk {
+            ids: ids.clone(),
+            counts: Vec::with_capacity(ids.len()),
+            successors: Vec::new(),
+            bytes: Vec::new(),
+        };
+        let (mut key, mut member) = (Vec::new(), Vec::new());
+        for id in ids {
+            let state = self.graph.state(id);
+            let bound = self.limits.max_depth == Some(self.graph.depth(id));
+            let successors = self.spec.successors(&state);
+            chunk.counts.push(successors.len() as u32);
+            for (action, next) in successors {
+                match self.identity {
+                    Identity::Exact => encode(&next, &mut key),
+                    Identity::Symmetric => encode(&S::representative(&next), &mut key),
+                }
+                let hash = self.hasher.hash_one(&key[..]);
+                if let Some(known) = self.find_key(hash, &key) {
+                    chunk.successors.push((action, Found::Known(known as u32)));
+                    continue;
+                }
+                let start = chunk.bytes.len();
+                chunk.bytes.extend_from_slice(&key);
+                let key_range = start..chunk.bytes.len();
+                if self.identity == Identity::Symmetric && !bound {
+                    encode(&next, &mut member);
+                    if member != key {
+                        chunk.bytes.extend_from_slice(&member);
+                    }
+                }
+                let member_range = key_range.end..chunk.bytes.len();
+                let marks = match bound {
+                    true => 0,
+                    false => marks_of::<S>(self.watches, &next),
+                };
+                let found = Found::New {
+                    hash,
+                    key: key_range,
+                    member: member_range,
+                    marks,
+                };
+                chunk.successors.push((action, found));
             }
         }
-        id
+        chunk
+    }
+
+    /// Adds a chunk's new states and edges in id order, as the sequential
+    /// search would have; false when a limit stopped the search.
+    fn merge(&mut self, chunk: Chunk<S::Action>, progress: &mut dyn FnMut(usize)) -> bool {
+        let Chunk {
+            ids,
+            counts,
+            successors,
+            bytes,
+        } = chunk;
+        let mut successors = successors.into_iter();
+        for (id, count) in ids.zip(counts) {
+            let depth = self.graph.depth(id);
+            if let Some(limit) = self.limit_reached(id) {
+                self.graph.stopped = Some(Stopped {
+                    limit,
+                    states: self.graph.len(),
+                    complete_to_depth: depth,
+                });
+                progress(self.graph.len());
+                return false;
+            }
+            let mine = successors.by_ref().take(count as usize);
+            if self.limits.max_depth == Some(depth) {
+                self.merge_depth_bound(id, depth, mine, &bytes);
+                continue;
+            }
+            for (action, found) in mine {
+                let target = match found {
+                    Found::Known(known) => known as usize,
+                    Found::New {
+                        hash,
+                        key,
+                        member,
+                        marks,
+                    } => {
+                        let key = &bytes[key];
+                        match self.find_key(hash, key) {
+                            Some(known) => known,
+                            None => {
+                                let member = match member.is_empty() {
+                                    true => key,
+                                    false => &bytes[member],
+                                };
+                                let new = New {
+                                    hash,
+                                    key,
+                                    member,
+                                    marks,
+                                };
+                                let parent = Some((id, &action));
+                                add(&mut self.graph, &mut self.index, &self.hasher, new, parent)
+                            }
+                        }
+                    }
+                };
+                if self.keep_edges {
+                    self.graph.edges.all.push((action, target));
+                }
+            }
+            if self.keep_edges {
+                self.graph.edges.close(id);
+            }
+            if id % 4096 == 0 {
+                progress(self.graph.len());
+            }
+        }
+        true
+    }
+
+    /// [`Bfs::check_depth_bound`] on a thread's findings.
+    fn merge_depth_bound(
+        &mut self,
+        id: usize,
+        depth: usize,
+        successors: impl Iterator<Item = (S::Action, Found)>,
+        bytes: &[u8],
+    ) {
+        if self.keep_edges {
+            self.graph.edges.close(id);
+        }
+        if self.graph.stopped.is_some() {
+            return;
+        }
+        let mut beyond = false;
+        for (_, found) in successors {
+            if let Found::New { hash, key, .. } = found {
+                beyond |= self.find_key(hash, &bytes[key]).is_none();
+            }
+        }
+        if beyond {
+            self.graph.stopped = Some(Stopped {
+                limit: Limit::MaxDepth(depth),
+                states: 0,
+                complete_to_depth: depth,
+            });
+        }
     }
 }
 
@@ -756,7 +1080,7 @@ fn encode<T: Serialize>(value: &T, buf: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::timer_free::TimerFree;
+    use crate::timer_free::{TimerFree, TimerFreeState};
     use patches::Preset;
     use std::collections::BTreeMap;
 
@@ -875,6 +1199,93 @@ mod tests {
         assert_eq!(stopped.limit, Limit::MaxMemory(1));
         assert!(resident_memory_bytes().is_some_and(|b| b > 1_000_000));
         assert!(available_memory_bytes().is_some_and(|b| b > 0));
+    }
+
+    /// Everything a user of the graph can see of it, in id order.
+    fn fingerprint(graph: &StateGraph<TimerFree>, watches: usize) -> Vec<String> {
+        (0..graph.len())
+            .map(|id| {
+                let marks: Vec<bool> = (0..watches).map(|w| graph.marked(w, id)).collect();
+                format!(
+                    "{:?} d{} {:?} {:?} {:?}",
+                    graph.state(id),
+                    graph.depth(id),
+                    graph.path_to(id),
+                    &graph.edges[id],
+                    marks
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_parallel_search_builds_the_sequential_graph() {
+        let small = Parallel {
+            threads: 2,
+            window: 100,
+            chunk: 7,
+        };
+        for preset in Preset::ALL {
+            let spec = timer_free(preset);
+            let props = spec.properties();
+            type Condition<'a> = Box<dyn Fn(&TimerFreeState) -> bool + Sync + 'a>;
+            let conditions: Vec<Condition<'_>> = props
+                .iter()
+                .take(2)
+                .map(|p| -> Condition<'_> { Box::new(|s| (p.condition)(&spec, s)) })
+                .collect();
+            let watches: Vec<Watch<'_, TimerFree>> = conditions.iter().map(|c| &**c as _).collect();
+            for identity in [Identity::Exact, Identity::Symmetric] {
+                let at = |parallel| {
+                    let graph = StateGraph::explore_parallel(
+                        &spec,
+                        identity,
+                        Limits::NONE,
+                        &watches,
+                        parallel,
+                        &mut |_| {},
+                    );
+                    fingerprint(&graph, 2)
+                };
+                let sequential = at(Parallel::threads(1));
+                assert_eq!(sequential, at(small), "{preset} {identity:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_parallel_search_stops_where_the_sequential_one_does() {
+        let spec = timer_free(Preset::Jan2016);
+        let small = Parallel {
+            threads: 2,
+            window: 64,
+            chunk: 5,
+        };
+        for limits in [
+            Limits {
+                max_states: Some(700),
+                ..Limits::NONE
+            },
+            Limits {
+                max_depth: Some(6),
+                ..Limits::NONE
+            },
+        ] {
+            let at = |parallel| {
+                StateGraph::explore_parallel(
+                    &spec,
+                    Identity::Symmetric,
+                    limits,
+                    &[],
+                    parallel,
+                    &mut |_| {},
+                )
+            };
+            let (sequential, parallel) = (at(Parallel::threads(1)), at(small));
+            assert!(sequential.stopped.is_some());
+            assert_eq!(sequential.stopped, parallel.stopped);
+            assert_eq!(fingerprint(&sequential, 0), fingerprint(&parallel, 0));
+        }
     }
 
     #[test]

@@ -276,4 +276,35 @@ mod tests {
         mb.shutdown();
         assert_eq!(next(&mb, true), Next::Shutdown);
     }
+
+    #[test]
+    fn notices_are_counted_as_they_queue() {
+        let mb = Arc::new(Mailbox::<Std>::new(Delivery::Fifo));
+        assert_eq!(mb.pending_timeout_notices(), 0);
+        mb.post(notice());
+        mb.post(arrival(2));
+        mb.post(notice());
+        assert_eq!(mb.pending_timeout_notices(), 2);
+    }
+
+    #[test]
+    fn a_shut_down_mailbox_hands_the_message_back_unlogged() {
+        let mb = Arc::new(Mailbox::<Std>::new(Delivery::Fifo));
+        let mut logged = 0;
+        assert_eq!(mb.post_unless_shut_down(arrival(2), || logged += 1), Ok(()));
+        assert_eq!(logged, 1);
+        mb.shutdown();
+        let refused = mb.post_unless_shut_down(arrival(3), || logged += 1);
+        assert_eq!(refused, Err(arrival(3)));
+        assert_eq!(logged, 1, "nothing logged for a refused message");
+    }
+
+    #[test]
+    fn turns_count_the_loops_completed() {
+        let mb = Mailbox::<Std>::new(Delivery::Fifo);
+        assert_eq!(mb.turns(), 0);
+        mb.turn_done();
+        mb.turn_done();
+        assert_eq!(mb.turns(), 2);
+    }
 }

@@ -173,3 +173,37 @@ fn a_worker_thread_that_dies_loses_nothing_silently() {
     assert_eq!(shared.admission.in_use(), 0, "no slot held at shutdown");
     assert!(shared.observe().allocated_work_areas.is_empty());
 }
+
+/// On the driver a dying worker is not caught (`Platform::SUPERVISED` is
+/// false off real threads): the schedule explorers must see it, so the run
+/// ends as a panic of that worker, naming the telegram it died with.
+#[test]
+fn a_worker_that_dies_on_the_driver_ends_the_run_as_a_finding() {
+    let config = RelayConfig {
+        fault: Some(relay::Fault::WorkerPanics {
+            worker: 0,
+            at_arrival: 1,
+        }),
+        ..RelayConfig::small(Preset::Proposed)
+    };
+    let (report, finished) = Driver::new(Chooser::Replay(vec![])).run(move || {
+        let relay = Relay::<Sim>::start(config.clone(), EventLog::new());
+        let handle = relay.handle();
+        let request = telegram(&config, 1, TelegramKind::Register);
+        handle.submit(request, ThreadName::Main).expect("admitted");
+        let answer = handle.take_reply(CsId(1), Some(Sim::now() + 120_000));
+        relay.shutdown();
+        answer
+    });
+    match &report.outcome {
+        RunOutcome::Panicked { thread, message } => {
+            assert_eq!(thread, "worker-0");
+            assert!(message.contains("dies with T100001 in flight"), "{message}");
+        }
+        other => panic!("the run ended {other:?}, not as worker-0's panic"),
+    }
+    assert!(
+        finished.is_none(),
+        "the body does not finish past the panic"
+    );
+}

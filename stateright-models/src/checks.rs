@@ -16,7 +16,7 @@
 
 use crate::fair::find_fair_lasso_in;
 use model::replay::{render_actions, replay};
-use model::search::{Identity, Limits, StateGraph, Stopped, Watch};
+use model::search::{Identity, Limits, Parallel, StateGraph, Stopped, Watch};
 use model::sizes::{parse_overrides, resolve, SizeError};
 use model::{Origin, Property, PropertyKind, Spec, SpecName, Trace, UnknownSpec, Verdict};
 use model::{SharedSpec, SpecJob};
@@ -42,6 +42,9 @@ pub struct CheckSelection {
     /// Where each exploration stops early (`chukei check --max-states`,
     /// ...); a property it cannot decide within them is `inconclusive`.
     pub limits: Limits,
+    /// Threads that explore each graph (`chukei check --threads`); the
+    /// graph, and so every count, verdict and path, is the same for any.
+    pub threads: usize,
 }
 
 /// A bad `--spec`, `--preset` or `--size` argument.
@@ -93,6 +96,7 @@ impl CheckSelection {
             property: None,
             symmetry: true,
             limits: Limits::NONE,
+            threads: 1,
         })
     }
 
@@ -116,6 +120,12 @@ impl CheckSelection {
     /// Whether safety and reachability run on the symmetry-reduced graph.
     pub fn with_symmetry(mut self, symmetry: bool) -> Self {
         self.symmetry = symmetry;
+        self
+    }
+
+    /// Explores each graph on `threads` threads.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
         self
     }
 
@@ -284,6 +294,7 @@ pub fn run_checks(
                 selection.property.as_deref(),
                 selection.symmetry,
                 selection.limits,
+                selection.threads,
                 progress,
             );
             results.extend(checked.expect("sizes are validated by CheckSelection"));
@@ -321,11 +332,14 @@ pub fn check_with(
         property,
         symmetry,
         Limits::NONE,
+        1,
         progress,
     )
 }
 
-/// As [`check_with`], each exploration stopped at `limits`.
+/// As [`check_with`], each exploration stopped at `limits` and run on
+/// `threads` threads.
+#[allow(clippy::too_many_arguments)]
 pub fn check_within(
     name: SpecName,
     config: impl Into<Config>,
@@ -333,6 +347,7 @@ pub fn check_within(
     property: Option<&str>,
     symmetry: bool,
     limits: Limits,
+    threads: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<CheckResult>, SizeError> {
     let sizes = resolve(name.name(), name.size_params(), sizes)?;
@@ -345,6 +360,7 @@ pub fn check_within(
         property: property.map(str::to_string),
         symmetry,
         limits,
+        threads,
     };
     name.build(patches, &sizes, CheckJob { run, progress })
 }
@@ -371,6 +387,7 @@ struct Run {
     property: Option<String>,
     symmetry: bool,
     limits: Limits,
+    threads: usize,
 }
 
 /// A condition on states a check watches while exploring.
@@ -476,7 +493,7 @@ impl Run {
     }
 
     /// Every reachable state under `identity`.
-    fn explore<S: Spec>(
+    fn explore<S: SharedSpec>(
         &self,
         spec: &S,
         identity: Identity,
@@ -485,10 +502,14 @@ impl Run {
         progress: &mut dyn FnMut(Progress),
     ) -> Explored<S> {
         let started = Instant::now();
-        let graph =
-            StateGraph::explore_watching(spec, identity, self.limits, watches, &mut |states| {
-                progress(self.progress(phase, states, started, false))
-            });
+        let graph = StateGraph::explore_parallel(
+            spec,
+            identity,
+            self.limits,
+            watches,
+            Parallel::threads(self.threads),
+            &mut |states| progress(self.progress(phase, states, started, false)),
+        );
         progress(self.progress(phase, graph.len(), started, true));
         Explored {
             complete: graph.stopped.is_none(),

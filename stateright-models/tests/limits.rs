@@ -19,6 +19,7 @@ fn check(preset: Preset, limits: Limits) -> Vec<CheckResult> {
         None,
         true,
         limits,
+        1,
         &mut |_| {},
     )
     .expect("default sizes")
