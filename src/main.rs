@@ -30,6 +30,7 @@ mod replay;
 mod reproduce;
 mod review;
 mod review_page;
+mod simulate;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -81,9 +82,16 @@ enum Command {
     /// Run the relay as a TCP server speaking the telegram frame format,
     /// until SIGINT or SIGTERM (then drain and stop).
     Relayd(relayd::Args),
+    /// Run the card management server (the relay's upstream) as a TCP
+    /// server of its own, for `relayd --upstream`, until SIGINT or SIGTERM.
+    Upstream(relayd::UpstreamArgs),
     /// Drive one or more relayds with N real CS terminals over TCP; report
     /// answers, connection excess, losses, disagreements and latency.
     Load(load::Args),
+    /// Simulate a national day (CS terminals, distributor, relays, HSM
+    /// boards, upstream): calibrate to 29 Mar and 18 Apr 2016, then predict
+    /// 94 connections and a second HSM board on the peak day.
+    Simulate(simulate::Args),
 }
 
 fn main() -> ExitCode {
@@ -100,7 +108,9 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Review(args) => review::run(&args),
         Command::Relayd(args) => relayd::run(&args),
+        Command::Upstream(args) => relayd::run_upstream(&args),
         Command::Load(args) => load::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
     };
     match result {
         Ok(code) => code,
@@ -117,6 +127,7 @@ fn main() -> ExitCode {
 fn init_logging(command: &Command) {
     let (default, json) = match command {
         Command::Relayd(args) => ("info", args.log_format == relayd::LogFormat::Json),
+        Command::Upstream(_) => ("info", false),
         _ => ("warn", false),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -20,9 +20,18 @@ pub struct Args {
     /// Address to listen on (port 0: any free port, printed at start).
     #[arg(long, value_name = "ADDR")]
     listen: SocketAddr,
-    /// The relay's fixes.
+    /// The relay's fixes: a preset (the base the `--patch` overrides apply
+    /// to).
     #[arg(long, default_value = "proposed", value_parser = one::<Preset>())]
     preset: Preset,
+    /// Override one switch of the preset (repeatable), e.g. `--patch
+    /// cs_rule=legacy`; the names are `chukei check --help`'s.
+    #[arg(long = "patch", value_name = "NAME=VALUE", value_parser = crate::config_args::parse_patch)]
+    patches: Vec<String>,
+    /// A variant file (TOML: `name`, `description`, `base` preset and a
+    /// `[switches]` table) instead of `--preset`.
+    #[arg(long, value_name = "FILE", conflicts_with = "preset")]
+    variant: Option<std::path::PathBuf>,
     /// Admitted connections at once (70 in January 2016, later 94); over
     /// it a request is answered connection excess.
     #[arg(long, default_value_t = 70, value_parser = clap::value_parser!(u64).range(1..))]
@@ -36,7 +45,13 @@ pub struct Args {
     /// HSM time per operation (two per telegram).
     #[arg(long, default_value = "5ms", value_parser = humantime::parse_duration)]
     hsm_latency: Duration,
-    /// Card management server time per request (in-process upstream).
+    /// A separate card management server (`chukei upstream`) instead of
+    /// the in-process one; a request it does not answer in time is answered
+    /// `ErrorUpstream`.
+    #[arg(long, value_name = "ADDR")]
+    upstream: Option<SocketAddr>,
+    /// Card management server time per request (in-process upstream; with
+    /// `--upstream`, the wait for it is this plus 2 s).
     #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
     upstream_latency: Duration,
     /// Requests the card management server handles at once.
@@ -65,7 +80,17 @@ fn millis(d: Duration) -> u64 {
 }
 
 impl Args {
+    /// The relay's configuration: the preset or the variant, patched.
+    fn config(&self) -> Result<patches::Config> {
+        let base = match &self.variant {
+            Some(path) => crate::config_args::read_variant(path)?,
+            None => patches::Config::preset(self.preset),
+        };
+        Ok(base.patched(&self.patches)?)
+    }
+
     fn server_config(&self) -> Result<ServerConfig> {
+        let config = self.config()?;
         let relay = RelayConfig {
             workers: self.workers,
             connection_limit: self.max_connections,
@@ -73,10 +98,11 @@ impl Args {
             hsm_latency: millis(self.hsm_latency),
             upstream_latency: millis(self.upstream_latency),
             upstream_capacity: self.upstream_capacity,
-            ..RelayConfig::production(self.preset)
+            ..RelayConfig::production(config.patches)
         };
         let mut config = ServerConfig::new(relay);
         config.frame_deadline = self.frame_deadline.max(Duration::from_millis(1));
+        config.upstream = self.upstream;
         if let Some(path) = &self.keys {
             config.keys = Some(std::sync::Arc::new(server::seal::KeyRing::from_file(path)?));
         }
@@ -85,6 +111,7 @@ impl Args {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
+    let name = args.config()?.name();
     let config = args.server_config()?;
     let listener =
         TcpListener::bind(args.listen).with_context(|| format!("listening on {}", args.listen))?;
@@ -93,9 +120,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let stopper = relayd.stopper();
     ctrlc::set_handler(move || stopper.stop()).context("installing the SIGINT/SIGTERM handler")?;
     eprintln!(
-        "relayd: listening on {} (preset {}, max connections {}); SIGINT or SIGTERM stops it",
+        "relayd: listening on {} (configuration {name}, max connections {}); SIGINT or SIGTERM stops it",
         relayd.local_addr(),
-        args.preset,
         args.max_connections
     );
     let shutdown = relayd.wait();
@@ -108,9 +134,73 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             s.connections, s.admitted, s.answered, s.connection_excess, s.lost_by_relay,
             s.shutdown_errors, s.vanished, s.malformed, s.oversized, s.stalled, s.closed_early
         );
+        if args.upstream.is_some() {
+            say!(
+                "  answered ErrorUpstream (upstream away or too slow): {}",
+                s.upstream_errors
+            );
+        }
         for (reason, n) in &s.rejected {
             say!("  rejected {reason}: {n}");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UpstreamArgs {
+    /// Address to listen on (port 0: any free port, printed at start).
+    #[arg(long, value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Time per request.
+    #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
+    latency: Duration,
+    /// Requests in progress at once; more wait.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    capacity: u32,
+    /// A whole request frame must arrive within this.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    frame_deadline: Duration,
+    /// Print the shutdown summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `chukei upstream`: the card management server as a process of its own,
+/// until SIGINT or SIGTERM.
+pub fn run_upstream(args: &UpstreamArgs) -> Result<ExitCode> {
+    let listener =
+        TcpListener::bind(args.listen).with_context(|| format!("listening on {}", args.listen))?;
+    let register = std::sync::Arc::new(relay::upstream::Upstream::<relay::Std>::new(
+        millis(args.latency),
+        args.capacity,
+    ));
+    let deadline = args.frame_deadline.max(Duration::from_millis(1));
+    let server =
+        server::UpstreamServer::start(listener, register, deadline).context("starting upstream")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    })
+    .context("installing the SIGINT/SIGTERM handler")?;
+    eprintln!(
+        "upstream: listening on {} (latency {:?}, capacity {}); SIGINT or SIGTERM stops it",
+        server.local_addr(),
+        args.latency,
+        args.capacity
+    );
+    let _ = rx.recv();
+    let stats = server.shutdown();
+    if args.json {
+        say!("{}", serde_json::to_string_pretty(&stats)?);
+    } else {
+        say!(
+            "upstream stopped: {} connections, {} answered ({} unauthorized), {} dropped",
+            stats.connections,
+            stats.answered,
+            stats.unauthorized,
+            stats.dropped
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

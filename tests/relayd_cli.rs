@@ -107,3 +107,89 @@ fn load_refuses_a_bad_rate_and_reports_an_unreachable_target() {
     assert_eq!(report["errors"]["connect"], report["sent"]);
     assert!(report["sent"].as_u64().unwrap() > 1);
 }
+
+#[test]
+fn simulate_refuses_bad_seeds_and_an_unwritable_plot_directory_before_running() {
+    let cases: [(&[&str], &str); 3] = [
+        (&["simulate", "--seeds", "0"], "--seeds"),
+        (&["simulate", "--first-seed", "x"], "--first-seed"),
+        (
+            &["simulate", "--plots", "/dev/null/plots", "--quiet"],
+            "creating /dev/null/plots",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = chukei().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn upstream_and_relayd_refuse_a_bad_address() {
+    for args in [
+        &["upstream", "--listen", "nowhere"][..],
+        &["relayd", "--listen", "127.0.0.1:0", "--upstream", "nowhere"][..],
+    ] {
+        let out = chukei().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            stderr.contains("invalid socket address"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn relayd_runs_a_variant_file_and_refuses_a_bad_patch_or_file() {
+    let mut relayd = chukei()
+        .args(["relayd", "--listen", "127.0.0.1:0"])
+        .args(["--variant", "variants/guard-alone.toml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("relayd starts");
+    let mut stderr = BufReader::new(relayd.stderr.take().expect("piped stderr"));
+    let mut line = String::new();
+    while !line.starts_with("relayd: listening") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "relayd exited early"
+        );
+    }
+    assert!(line.contains("configuration guard-alone"), "{line}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &relayd.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    assert_eq!(relayd.wait().expect("relayd exits").code(), Some(0));
+
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--patch", "irq=bios"],
+            "unknown value `bios` for switch `irq`",
+        ),
+        (
+            &["--variant", "/nonexistent/v.toml"],
+            "reading variant file",
+        ),
+        (
+            &["--variant", "v.toml", "--preset", "2016-01"],
+            "cannot be used with",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = chukei()
+            .args(["relayd", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}

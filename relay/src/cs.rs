@@ -38,6 +38,12 @@ pub struct CsConfig {
     pub rule: CsRule,
     /// Bound on sends, so a terminal always finishes.
     pub max_sends: u32,
+    /// Which run this is, when several runs meet one relay (`chukei load`
+    /// against a long-running relayd): 0 keeps the readable telegram IDs
+    /// the explorers' traces record; any other value gives every telegram
+    /// of the run a wide ID of its own ([`telegram_id`]).
+    #[serde(default)]
+    pub run: u32,
 }
 
 impl CsConfig {
@@ -52,8 +58,23 @@ impl CsConfig {
             backoff: 1_000,
             rule,
             max_sends,
+            run: 0,
         }
     }
+}
+
+/// A terminal's telegram ID: readable (`T100001` is cs-1's first) for run
+/// 0 and fewer than 100,000 telegrams, as the explorers' traces record;
+/// otherwise wide: the top bit set (so no readable ID equals it), the run
+/// (23 bits), the CS (16 bits) and the sequence number (24 bits, so at most
+/// 16.7 million telegrams per terminal and run before they repeat).
+pub fn telegram_id(cs: CsId, run: u32, seq: u64) -> TelegramId {
+    if run == 0 && seq < 100_000 {
+        return TelegramId(cs.0 as u64 * 100_000 + seq);
+    }
+    TelegramId(
+        1 << 63 | (u64::from(run) & 0x7F_FFFF) << 40 | u64::from(cs.0) << 24 | (seq & 0xFF_FFFF),
+    )
 }
 
 /// What the terminal knows of one card.
@@ -212,8 +233,7 @@ impl<P: Platform, L: CsLink> Terminal<'_, P, L> {
     }
 
     fn new_id(&mut self) -> TelegramId {
-        // Readable and unique per terminal: T100001 is cs-1's first telegram.
-        let id = TelegramId(self.config.cs.0 as u64 * 100_000 + self.next_seq);
+        let id = telegram_id(self.config.cs, self.config.run, self.next_seq);
         self.next_seq += 1;
         id
     }
@@ -398,5 +418,24 @@ impl<P: Platform, L: CsLink> Terminal<'_, P, L> {
                 P::sleep(self.config.block_for);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn telegram_ids_stay_readable_for_the_explorers_and_never_collide_past_them() {
+        assert_eq!(telegram_id(CsId(1), 0, 1), TelegramId(100_001));
+        assert_eq!(telegram_id(CsId(1), 0, 99_999), TelegramId(199_999));
+        // cs-1's 100,000th telegram is not cs-2's first (T200001 - 1).
+        let past = telegram_id(CsId(1), 0, 100_000);
+        assert_ne!(past, TelegramId(200_000));
+        assert!(past.0 >= 1 << 63, "a wide ID");
+        assert_ne!(past, telegram_id(CsId(2), 0, 100_000));
+        // Two runs against one relay: the same terminal and number differ.
+        assert_ne!(telegram_id(CsId(1), 7, 1), telegram_id(CsId(1), 8, 1));
+        assert_ne!(telegram_id(CsId(1), 7, 1), telegram_id(CsId(2), 7, 1));
     }
 }

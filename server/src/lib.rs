@@ -8,6 +8,8 @@ pub mod load;
 pub mod relayd;
 pub mod router;
 pub mod seal;
+pub mod upstream;
 
 pub use load::{run_load, LoadConfig, LoadReport, Progress};
 pub use relayd::{Relayd, ServerConfig, ServerStats, Shutdown, Stopper};
+pub use upstream::{TcpUpstream, UpstreamServer, UpstreamStats};

@@ -53,6 +53,18 @@ pub struct LoadConfig {
     /// Per-CS keys: when set, each terminal seals its requests with its own
     /// key and checks the relay's answers ([`crate::seal`]).
     pub keys: Option<Arc<KeyRing>>,
+    /// This run's part of every telegram ID (`relay::cs::telegram_id`), so
+    /// that runs against one relayd never reuse an ID; new per config.
+    pub run: u32,
+}
+
+/// A run number unlikely to repeat against one relayd: from the clock,
+/// never 0 (0 is the explorers' readable IDs).
+fn new_run() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    ((nanos ^ (nanos >> 23)) as u32 & 0x7F_FFFF).max(1)
 }
 
 impl LoadConfig {
@@ -72,6 +84,7 @@ impl LoadConfig {
             first_card: 1,
             key: relay::RelayConfig::production(relay::Preset::Proposed).key,
             keys: None,
+            run: new_run(),
         }
     }
 
@@ -390,6 +403,7 @@ fn terminal(config: &LoadConfig, cs: u16) -> CsConfig {
     t.search_timeout = Some(config.search_timeout.as_millis() as Millis);
     t.block_for = config.block_for.as_millis() as Millis;
     t.backoff = config.backoff.as_millis().max(1) as Millis;
+    t.run = config.run;
     t
 }
 

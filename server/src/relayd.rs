@@ -15,6 +15,7 @@
 use crate::frame::{read_frame, write_frame, ReadError};
 use crate::router::Router;
 use crate::seal::{KeyRing, Leg, Rejection, ReplayGuard};
+use crate::upstream::TcpUpstream;
 use relay::telegram::{Telegram, TelegramKind};
 use relay::{EventLog, Relay, RelayConfig, RelayHandle, Std, ThreadName};
 use serde::Serialize;
@@ -44,6 +45,8 @@ pub struct ServerConfig {
     pub keys: Option<Arc<KeyRing>>,
     /// Sealed requests remembered to catch replays.
     pub replay_window: usize,
+    /// A separate upstream server (`chukei upstream`); `None`: in process.
+    pub upstream: Option<SocketAddr>,
 }
 
 impl ServerConfig {
@@ -57,6 +60,7 @@ impl ServerConfig {
             max_open: 4 * relay.connection_limit as usize + 64,
             keys: None,
             replay_window: 1 << 20,
+            upstream: None,
             relay,
         }
     }
@@ -79,6 +83,8 @@ struct Counters {
     lost_by_relay: AtomicU64,
     shutdown_errors: AtomicU64,
     rejected: Mutex<BTreeMap<String, u64>>,
+    /// The link to a separate upstream, whose failures are counted there.
+    upstream: Option<Arc<TcpUpstream>>,
 }
 
 /// A snapshot of the server's counters.
@@ -110,6 +116,9 @@ pub struct ServerStats {
     /// Requests refused before admission, by reason (`unauthentic`,
     /// `replayed`, `other-cs`, ...): none of them reached the relay.
     pub rejected: BTreeMap<String, u64>,
+    /// Requests a separate upstream did not answer (away or too slow):
+    /// each was answered `ErrorUpstream`.
+    pub upstream_errors: u64,
 }
 
 impl ServerStats {
@@ -139,6 +148,7 @@ impl Counters {
             lost_by_relay: get(&self.lost_by_relay),
             shutdown_errors: get(&self.shutdown_errors),
             rejected: lock(&self.rejected).clone(),
+            upstream_errors: self.upstream.as_ref().map_or(0, |u| u.errors()),
         }
     }
 
@@ -215,12 +225,24 @@ impl Relayd {
     ) -> std::io::Result<Relayd> {
         let addr = listener.local_addr()?;
         let relay = Relay::<Std>::start(config.relay.clone(), events);
+        let upstream = config.upstream.map(|addr| {
+            // A request waits for the upstream at most its own latency and
+            // a margin; past it the relay answers ErrorUpstream.
+            let deadline =
+                Duration::from_millis(config.relay.upstream_latency) + Duration::from_secs(2);
+            let link = Arc::new(TcpUpstream::new(addr, deadline));
+            relay.shared().upstream.link_to(link.clone());
+            link
+        });
         let front = Arc::new(Front {
             replays: ReplayGuard::new(config.replay_window),
             config,
             relay: relay.handle(),
             router: Router::default(),
-            counters: Counters::default(),
+            counters: Counters {
+                upstream,
+                ..Counters::default()
+            },
             open: AtomicUsize::new(0),
             drain_until: Mutex::new(None),
         });

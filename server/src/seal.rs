@@ -18,8 +18,12 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Mutex;
 
-/// Bytes before the sealed part of an envelope.
-const ENVELOPE_HEADER: usize = 3;
+/// An envelope starts with these bytes: a payload that does not was never
+/// sealed (`not-sealed`), whatever its length.
+const ENVELOPE_MAGIC: [u8; 2] = *b"CE";
+
+/// Bytes before the sealed part of an envelope: magic, sender, attempt.
+const ENVELOPE_HEADER: usize = ENVELOPE_MAGIC.len() + 3;
 
 /// Which way a sealed message travels; part of the nonce, so the three
 /// messages of one attempt never share one.
@@ -153,6 +157,7 @@ impl KeyRing {
             )
             .ok()?;
         let mut payload = Vec::with_capacity(ENVELOPE_HEADER + sealed.len());
+        payload.extend_from_slice(&ENVELOPE_MAGIC);
         payload.extend_from_slice(&sender.0.to_be_bytes());
         payload.push(attempt);
         payload.extend_from_slice(&sealed);
@@ -165,11 +170,11 @@ impl KeyRing {
     /// Opens an envelope: the telegram with its inner payload, the sender
     /// and the attempt.
     pub fn open(&self, leg: Leg, t: &Telegram) -> Result<Opened, Rejection> {
-        if t.payload.len() < ENVELOPE_HEADER {
+        if t.payload.len() < ENVELOPE_HEADER || t.payload[..2] != ENVELOPE_MAGIC {
             return Err(Rejection::NotSealed);
         }
-        let sender = CsId(u16::from_be_bytes([t.payload[0], t.payload[1]]));
-        let attempt = t.payload[2];
+        let sender = CsId(u16::from_be_bytes([t.payload[2], t.payload[3]]));
+        let attempt = t.payload[4];
         let cipher = self.keys.get(&sender).ok_or(Rejection::UnknownCs)?;
         let nonce = nonce(sender, t.id, leg, attempt);
         let aad = header(t);
@@ -325,6 +330,14 @@ mod tests {
         assert_eq!(keys.open(Leg::Answer, &sealed), Err(Rejection::Unauthentic));
         assert_eq!(
             keys.open(Leg::Request, &request(1)),
+            Err(Rejection::NotSealed),
+            "a plain request is not sealed, whatever its first bytes"
+        );
+        let stranger = KeyRing::new([(CsId(9), [9; 32])])
+            .seal(CsId(9), 0, Leg::Request, &request(1))
+            .unwrap();
+        assert_eq!(
+            keys.open(Leg::Request, &stranger),
             Err(Rejection::UnknownCs)
         );
         let mut bare = request(1);
