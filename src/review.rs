@@ -46,6 +46,11 @@ pub struct Args {
     /// No progress on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// Narrow the environment assumption settings checked (repeatable, as
+    /// `chukei check --assume`), e.g. `--assume demand=finite`; by default
+    /// every setting of every assumption of every spec.
+    #[arg(long = "assume", value_name = "NAME=VALUE")]
+    assume: Vec<String>,
     /// First seed of the relay search (as `chukei reproduce --seed`).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -69,6 +74,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         crate::reproduce::ensure_writable_dir(dir)?;
     }
     let options = Options {
+        assume: args.assume.clone(),
         seed: args.seed,
         budget: args.budget,
         minimize: !args.no_minimize,
@@ -79,7 +85,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             eprintln!("{}", progress_line(&p));
         }
     };
-    let mut review = review(&base, &change, options, &mut progress);
+    let mut review = review(&base, &change, &options, &mut progress)?;
     if let Some(dir) = &args.out {
         write_out(dir, &mut review)?;
     }
@@ -97,7 +103,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 
 fn progress_line(p: &Progress) -> String {
     match p {
-        Progress::Checked { side, spec } => format!("review: {side}: checked {spec}"),
+        Progress::Explored { side, spec, states } => {
+            format!("review: {side}: explored {spec}, {states} states")
+        }
         Progress::Searched {
             side,
             cause,

@@ -80,13 +80,15 @@ fn summary(review: &Review) -> String {
     let s = review.summary;
     format!(
         "<p id=\"summary\">The change <b>fixes {}</b>, <b>breaks {}</b>, leaves {} violated \
-         and {} holding (every spec and property at default sizes, exhaustively; every root \
-         cause on the real relay, seeded search: seed {}, {} schedules each).</p>\n\
+         and {} holding (every spec and property at default sizes, exhaustively, under {} of \
+         the environment assumptions; every root cause on the real relay, seeded search: seed {}, \
+         {} schedules each).</p>\n\
          <div id=\"filters\">{}</div>\n",
         s.fixes,
         s.breaks,
         s.still_violated,
         s.still_holds,
+        html(&review::assumptions_in_words(review)),
         review.seed,
         review.budget,
         Flip::ALL
@@ -102,7 +104,7 @@ fn summary(review: &Review) -> String {
 fn verdict_table(review: &Review) -> String {
     let mut out = String::from(
         "<table id=\"verdicts\"><tr><th>checker</th><th>spec</th><th>property</th>\
-         <th>base</th><th>change</th><th>the change</th><th>counterexample</th></tr>\n",
+         <th>assumptions</th><th>base</th><th>change</th><th>the change</th><th>counterexample</th></tr>\n",
     );
     for (i, row) in review.rows.iter().enumerate() {
         let evidence = row.counterexample().map_or(String::new(), |c| {
@@ -111,7 +113,8 @@ fn verdict_table(review: &Review) -> String {
         let _ = writeln!(
             out,
             "<tr class=\"verdict {flip}\" data-flip=\"{flip}\" data-checker=\"{}\" data-spec=\"{}\" \
-             data-property=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td>\
+             data-property=\"{}\" data-assumptions=\"{assumed}\"><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{assumed}</td><td class=\"{}\">{}</td>\
              <td class=\"{}\">{}</td><td class=\"flip\">{flip}</td><td>{evidence}</td></tr>",
             row.checker.name(),
             html(&row.spec),
@@ -126,6 +129,7 @@ fn verdict_table(review: &Review) -> String {
             row.change,
             row.verdict_word(row.change),
             flip = row.flip.name(),
+            assumed = html(row.assumed.as_deref().unwrap_or("-")),
         );
     }
     out + "</table>\n"
@@ -164,7 +168,7 @@ fn counterexample(review: &Review, row: &Row, c: &Counterexample, i: usize, dir:
     let trace = c.trace.to_json_pretty();
     format!(
         "<section class=\"counterexample {flip}\" id=\"cx-{i}\" data-flip=\"{flip}\" \
-         data-spec=\"{}\" data-property=\"{}\" data-steps=\"{}\">\n\
+         data-spec=\"{}\" data-property=\"{}\" data-assumptions=\"{}\" data-steps=\"{}\">\n\
          <h3>[{flip}] {} {} on {} ({}, {})</h3>\n\
          <p>replay: <code>{}</code></p>\n{link}\
          <div class=\"diagram\">{diagram}</div>\n\
@@ -173,6 +177,7 @@ fn counterexample(review: &Review, row: &Row, c: &Counterexample, i: usize, dir:
          </section>\n",
         html(&row.spec),
         html(&row.property),
+        html(row.assumed.as_deref().unwrap_or("-")),
         c.steps,
         html(&row.title()),
         row.verdict_word(model::Verdict::Violated),

@@ -11,15 +11,20 @@
 //! The CLI (`src/review.rs`) prints this as text, JSON or an HTML page; the
 //! pairing and classifying live here so that tools and tests use the same.
 
+use model::assume::Assumptions;
 use model::{PropertyKind, SpecName, Trace, Verdict};
 use patches::{Config, Patches, Preset, Variant};
 use scenarios::search::{search, Cause, Finding};
 use serde::Serialize;
-use stateright_models::{run_checks, CheckResult, CheckSelection};
+use stateright_models::{run_checks, CheckResult, CheckSelection, SelectionError};
 
-/// How hard the relay is searched (as `chukei reproduce --seed --budget`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which assumption settings are checked, and how hard the relay is
+/// searched (as `chukei reproduce --seed --budget`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
+    /// `NAME=VALUE` narrowing the assumption settings checked (as `chukei
+    /// check --assume`); empty: every setting of every assumption.
+    pub assume: Vec<String>,
     pub seed: u64,
     /// Schedules per cause and configuration.
     pub budget: u64,
@@ -31,6 +36,7 @@ impl Default for Options {
     /// `chukei reproduce`'s defaults, minimized as `--trace-out` does.
     fn default() -> Self {
         Options {
+            assume: vec![],
             seed: 0,
             budget: 300,
             minimize: true,
@@ -182,6 +188,13 @@ pub struct Row {
     pub checker: Checker,
     pub spec: String,
     pub property: String,
+    /// The environment assumptions a spec verdict is reached under,
+    /// complete (every setting of every assumption is reviewed) ...
+    #[serde(skip_serializing_if = "Assumptions::is_empty")]
+    pub assumptions: Assumptions,
+    /// ... and those off their defaults (`arrivals=several`), or `defaults`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assumed: Option<String>,
     /// always | sometimes | eventually (spec properties only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<PropertyKind>,
@@ -202,6 +215,15 @@ impl Row {
     /// `check timer-free no_spurious_termination`, or `reproduce
     /// stale-timeout (timer-free no_spurious_termination)`.
     pub fn title(&self) -> String {
+        let title = self.title_without_assumptions();
+        match self.assumed.as_deref() {
+            None | Some("defaults") => title,
+            Some(assumed) => format!("{title} [{assumed}]"),
+        }
+    }
+
+    /// `check timer-free no_spurious_termination`, whatever the assumptions.
+    pub fn title_without_assumptions(&self) -> String {
         match &self.cause {
             Some(cause) => format!(
                 "{} {cause} ({} {})",
@@ -266,6 +288,9 @@ pub struct Review {
     /// The switches the change sets differently (empty: same switch set).
     pub switches: Vec<SwitchChange>,
     pub summary: Summary,
+    /// The `--assume` narrowing of the assumption settings (empty: every
+    /// setting was checked).
+    pub assume: Vec<String>,
     /// Relay search settings, so the reproduce verdicts can be repeated.
     pub seed: u64,
     pub budget: u64,
@@ -288,8 +313,13 @@ impl Review {
 /// What happens while a review runs, for a progress line.
 #[derive(Clone, Debug)]
 pub enum Progress {
-    /// A spec checked on one side.
-    Checked { side: &'static str, spec: String },
+    /// A spec's state graph explored on one side (once per assumption
+    /// setting and graph kind).
+    Explored {
+        side: &'static str,
+        spec: &'static str,
+        states: usize,
+    },
     /// A cause searched for on one side.
     Searched {
         side: &'static str,
@@ -303,12 +333,12 @@ pub enum Progress {
 pub fn review(
     base: &Config,
     change: &Config,
-    options: Options,
+    options: &Options,
     progress: &mut dyn FnMut(Progress),
-) -> Review {
+) -> Result<Review, SelectionError> {
     let started = std::time::Instant::now();
-    let base_verdicts = verdicts("base", base, options, progress);
-    let change_verdicts = verdicts("change", change, options, progress);
+    let base_verdicts = verdicts("base", base, options, progress)?;
+    let change_verdicts = verdicts("change", change, options, progress)?;
     let mut rows = pair(base_verdicts, change_verdicts);
     if options.minimize {
         rows.iter_mut().for_each(minimize_shown);
@@ -323,7 +353,7 @@ pub fn review(
             Flip::Undecided => &mut summary.undecided,
         } += 1;
     }
-    Review {
+    Ok(Review {
         base: Side::of(base),
         change: Side::of(change),
         switches: change
@@ -337,11 +367,12 @@ pub fn review(
             })
             .collect(),
         summary,
+        assume: options.assume.clone(),
         seed: options.seed,
         budget: options.budget,
         millis: started.elapsed().as_millis() as u64,
         rows,
-    }
+    })
 }
 
 /// One verdict of one side, before pairing.
@@ -349,6 +380,9 @@ struct Judged {
     checker: Checker,
     spec: String,
     property: String,
+    /// The environment assumptions of a spec verdict (empty: relay).
+    assumptions: Assumptions,
+    assumed: Option<String>,
     kind: Option<PropertyKind>,
     cause: Option<Cause>,
     verdict: Verdict,
@@ -356,8 +390,8 @@ struct Judged {
 }
 
 impl Judged {
-    fn key(&self) -> (Checker, &str, &str) {
-        (self.checker, &self.spec, &self.property)
+    fn key(&self) -> (Checker, &str, &str, &Assumptions) {
+        (self.checker, &self.spec, &self.property, &self.assumptions)
     }
 }
 
@@ -365,20 +399,27 @@ impl Judged {
 fn verdicts(
     side: &'static str,
     config: &Config,
-    options: Options,
+    options: &Options,
     progress: &mut dyn FnMut(Progress),
-) -> Vec<Judged> {
-    let mut judged = Vec::new();
-    for spec in SpecName::ALL {
-        let selection = CheckSelection::new(vec![spec], vec![config.clone()], &[])
-            .expect("default sizes are valid");
-        let results = run_checks(&selection, &mut |_| {});
-        judged.extend(results.iter().map(|r| from_check(r, config)));
-        progress(Progress::Checked {
-            side,
-            spec: spec.name().to_string(),
-        });
-    }
+) -> Result<Vec<Judged>, SelectionError> {
+    // Every setting of every spec's environment assumptions (a change may
+    // fix a verdict under one arrival pattern and not another), narrowed
+    // by `options.assume`.
+    let assume: Vec<String> = std::iter::once("all".to_string())
+        .chain(options.assume.iter().cloned())
+        .collect();
+    let selection = CheckSelection::new(SpecName::ALL.to_vec(), vec![config.clone()], &[])?
+        .with_assumptions(&assume)?;
+    let results = run_checks(&selection, &mut |p| {
+        if p.done {
+            progress(Progress::Explored {
+                side,
+                spec: p.spec,
+                states: p.states,
+            })
+        }
+    });
+    let mut judged: Vec<Judged> = results.iter().map(|r| from_check(r, config)).collect();
     for cause in Cause::ALL {
         let finding = search(cause, config.clone(), options.seed, options.budget);
         progress(Progress::Searched {
@@ -388,7 +429,7 @@ fn verdicts(
         });
         judged.push(from_finding(&finding));
     }
-    judged
+    Ok(judged)
 }
 
 fn from_check(r: &CheckResult, config: &Config) -> Judged {
@@ -404,9 +445,10 @@ fn from_check(r: &CheckResult, config: &Config) -> Judged {
             lines: r.counterexample.clone().unwrap_or_default(),
             final_state: r.final_state.clone(),
             replay: format!(
-                "chukei check --spec {} {} --property {}",
+                "chukei check --spec {} {}{} --property {}",
                 r.spec,
                 config.cli_args(),
+                assume_args(r),
                 r.property
             ),
             trace_file: None,
@@ -418,11 +460,25 @@ fn from_check(r: &CheckResult, config: &Config) -> Judged {
         checker: Checker::Check,
         spec: r.spec.clone(),
         property: r.property.clone(),
+        assumptions: r.assumptions.clone(),
+        assumed: Some(r.assumption_label()),
         kind: Some(r.kind),
         cause: None,
         verdict: r.verdict,
         counterexample,
     }
+}
+
+/// `--assume NAME=VALUE` for each assumption of `r` off its default.
+fn assume_args(r: &CheckResult) -> String {
+    let params = r
+        .spec
+        .parse::<SpecName>()
+        .map_or(&[][..], |s| s.assumption_params());
+    model::assume::non_default(params, &r.assumptions)
+        .iter()
+        .map(|a| format!(" --assume {a}"))
+        .collect()
 }
 
 fn from_finding(f: &Finding) -> Judged {
@@ -460,6 +516,8 @@ fn from_finding(f: &Finding) -> Judged {
         checker: Checker::Reproduce,
         spec: f.cause.spec().name().to_string(),
         property: f.cause.property().to_string(),
+        assumptions: Assumptions::new(),
+        assumed: None,
         kind: None,
         cause: Some(f.cause),
         verdict,
@@ -511,6 +569,8 @@ fn pair(base: Vec<Judged>, change: Vec<Judged>) -> Vec<Row> {
                 change_counterexample: twin.counterexample,
                 spec: b.spec,
                 property: b.property,
+                assumptions: b.assumptions,
+                assumed: b.assumed,
             })
         })
         .collect()
@@ -532,41 +592,64 @@ pub fn render_text(review: &Review) -> String {
     for s in &review.switches {
         out += &format!("switch {}: {} -> {}\n", s.switch, s.base, s.change);
     }
+    // One line per (checker, spec, property) and flip, with the
+    // assumption settings it holds for: 8 settings of timer-free would
+    // otherwise be 8 lines saying the same.
     let width = review
         .rows
         .iter()
-        .map(|r| r.title().len())
+        .map(|r| r.title_without_assumptions().len())
         .max()
         .unwrap_or(0);
     for flip in Flip::ALL {
-        let rows: Vec<&Row> = review.rows_of(flip).collect();
-        if rows.is_empty() && flip == Flip::Undecided {
+        let groups = groups(review, flip);
+        if groups.is_empty() && flip == Flip::Undecided {
             continue;
         }
-        out += &format!("\n{} ({}):\n", flip.heading(), rows.len());
-        if rows.is_empty() {
+        let verdicts: usize = groups.iter().map(Vec::len).sum();
+        out += &format!("\n{} ({verdicts}):\n", flip.heading());
+        if groups.is_empty() {
             out += "  (none)\n";
         }
-        for row in rows {
+        for group in &groups {
+            let row = group[0];
+            let shortest = group
+                .iter()
+                .filter_map(|r| r.counterexample())
+                .min_by_key(|c| c.steps)
+                .map_or(String::new(), |c| format!("shortest {}", steps_of(c)));
             let line = format!(
-                "  {:<width$} {:>14} -> {:<14} {}",
-                row.title(),
+                "  {:<width$} {:>14} -> {:<14} {:<19} {}",
+                row.title_without_assumptions(),
                 row.verdict_word(row.base),
                 row.verdict_word(row.change),
-                row.counterexample().map_or(String::new(), steps_of),
+                shortest,
+                settings_in_words(review, group),
             );
             out += line.trim_end();
             out += "\n";
         }
     }
     for flip in [Flip::Fixes, Flip::Breaks, Flip::StillViolated] {
-        for row in review.rows_of(flip) {
-            out += &render_counterexample(review, row);
+        for group in groups(review, flip) {
+            out += &render_counterexample(review, group[0]);
+            for row in &group[1..] {
+                if let Some(c) = row.counterexample() {
+                    out += &format!(
+                        "  also under {}: {}; replay: {}\n",
+                        row.assumed.as_deref().unwrap_or("-"),
+                        steps_of(c),
+                        c.trace_file
+                            .as_ref()
+                            .map_or(c.replay.clone(), |f| format!("chukei replay {f}"))
+                    );
+                }
+            }
         }
     }
     let s = review.summary;
     out += &format!(
-        "\n{} -> {}: fixes {}, breaks {}, leaves {} violated and {} holding ({} ms; relay searched with seed {}, budget {})\n",
+        "\n{} -> {}: fixes {}, breaks {}, leaves {} violated and {} holding ({} ms; assumptions: {}; relay searched with seed {}, budget {})\n",
         review.base.name,
         review.change.name,
         s.fixes,
@@ -574,10 +657,57 @@ pub fn render_text(review: &Review) -> String {
         s.still_violated,
         s.still_holds,
         review.millis,
+        assumptions_in_words(review),
         review.seed,
         review.budget
     );
     out
+}
+
+/// The rows of `flip`, grouped by (checker, spec, property) in order.
+fn groups(review: &Review, flip: Flip) -> Vec<Vec<&Row>> {
+    let mut groups: Vec<Vec<&Row>> = Vec::new();
+    for row in review.rows_of(flip) {
+        let same = |g: &Vec<&Row>| {
+            (g[0].checker, &g[0].spec, &g[0].property) == (row.checker, &row.spec, &row.property)
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(group) => group.push(row),
+            None => groups.push(vec![row]),
+        }
+    }
+    groups
+}
+
+/// Under which assumption settings a group's flip is: all of them, or the
+/// list (a relay verdict has none).
+fn settings_in_words(review: &Review, group: &[&Row]) -> String {
+    let row = group[0];
+    if row.assumed.is_none() {
+        return String::new();
+    }
+    let all = review
+        .rows
+        .iter()
+        .filter(|r| (r.checker, &r.spec, &r.property) == (row.checker, &row.spec, &row.property))
+        .count();
+    if group.len() == all {
+        return match all {
+            1 => String::new(),
+            n => format!("under all {n} assumption settings"),
+        };
+    }
+    let labels: Vec<&str> = group.iter().filter_map(|r| r.assumed.as_deref()).collect();
+    format!("under {} of {all}: {}", group.len(), labels.join("; "))
+}
+
+/// Which assumption settings were checked.
+pub fn assumptions_in_words(review: &Review) -> String {
+    if review.assume.is_empty() {
+        "every setting".to_string()
+    } else {
+        format!("every setting with {}", review.assume.join(", "))
+    }
 }
 
 fn steps_of(c: &Counterexample) -> String {
