@@ -174,7 +174,11 @@ fn review_2016_04_to_proposed_fixes_the_stale_timeout_and_the_cs_block() {
         "nothing to fix there"
     );
     assert_eq!(rows.iter().filter(|r| r[0] == "breaks").count(), 0);
-    assert_eq!(rows.iter().filter(|r| r[0] == "still-violated").count(), 0);
+    // Left violated only where the assumptions give up fairness.
+    assert_eq!(
+        flipped_at_defaults(&rows, "still-violated"),
+        Vec::<PageRow>::new()
+    );
     // With one terminal and FIFO delivery April's allocation check was
     // enough: there the change has nothing to fix.
     let april_enough = row(
@@ -354,17 +358,16 @@ fn the_wrong_epoch_fix_from_a_variant_file_breaks_what_proposed_fixed() {
     assert_eq!(review["switches"][0]["switch"], "timer_fix");
     assert_eq!(review["switches"][0]["change"], "epoch-uncleared");
     let breaks = json_flips(&review, "breaks");
-    assert_eq!(
-        breaks[..3],
-        [
-            flip("check", "no_free_of_unallocated", 8),
-            flip("check", "exactly_one_reply", 8),
-            flip("check", "telegrams_finish", 8),
-        ]
-    );
+    for broken in [
+        flip("check", "no_free_of_unallocated", 8),
+        flip("check", "exactly_one_reply", 8),
+        flip("check", "telegrams_finish", 8),
+    ] {
+        assert!(breaks.contains(&broken), "{broken:?} in {breaks:?}");
+    }
     // The real relay with the wrong fix frees an unallocated work area too.
-    assert_eq!(breaks[3].0, "reproduce");
-    assert_eq!(breaks[3].1, "no_free_of_unallocated");
-    assert_eq!(breaks.len(), 4);
+    let relay: Vec<_> = breaks.iter().filter(|b| b.0 == "reproduce").collect();
+    assert_eq!(relay.len(), 1);
+    assert_eq!(relay[0].1, "no_free_of_unallocated");
     assert_eq!(review["summary"]["fixes"], 0);
 }
