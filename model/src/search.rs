@@ -595,13 +595,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
                 return None;
             }
             let depth = self.graph.depth(id);
-            if let Some(limit) = self.limit_reached(id) {
-                self.graph.stopped = Some(Stopped {
-                    limit,
-                    states: self.graph.len(),
-                    complete_to_depth: depth,
-                });
-                progress(self.graph.len());
+            if self.stopped_by_limit(id, progress) {
                 return None;
             }
             if self.limits.max_depth == Some(depth) {
@@ -620,6 +614,22 @@ impl<'a, S: Spec> Bfs<'a, S> {
         }
         progress(self.graph.len());
         None
+    }
+
+    /// Whether a limit stops the search before it expands state `id`; if
+    /// one does, it is recorded with how far the search got (every state
+    /// shallower than `id` was expanded) and the final count is reported.
+    fn stopped_by_limit(&mut self, id: usize, progress: &mut dyn FnMut(usize)) -> bool {
+        let Some(limit) = self.limit_reached(id) else {
+            return false;
+        };
+        self.graph.stopped = Some(Stopped {
+            limit,
+            states: self.graph.len(),
+            complete_to_depth: self.graph.depth(id),
+        });
+        progress(self.graph.len());
+        true
     }
 
     /// The limit that stops the search before it expands state `id`, if
@@ -982,13 +992,7 @@ where
         let mut successors = successors.into_iter();
         for (id, count) in ids.zip(counts) {
             let depth = self.graph.depth(id);
-            if let Some(limit) = self.limit_reached(id) {
-                self.graph.stopped = Some(Stopped {
-                    limit,
-                    states: self.graph.len(),
-                    complete_to_depth: depth,
-                });
-                progress(self.graph.len());
+            if self.stopped_by_limit(id, progress) {
                 return false;
             }
             let mine = successors.by_ref().take(count as usize);
