@@ -36,6 +36,14 @@ pub struct Args {
     /// of the overview's.
     #[arg(long, value_name = "NAME")]
     property: Option<String>,
+    /// Environment assumption (repeatable), as for `check` but one value
+    /// each, e.g. `--assume demand=continuous`.
+    #[arg(long = "assume", value_name = "NAME=VALUE")]
+    assumptions: Vec<String>,
+    /// Fairness of the liveness properties (the same as `--assume
+    /// fairness=...`).
+    #[arg(long, value_name = "weak|none", value_parser = ["weak", "none"])]
+    fairness: Option<String>,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
@@ -47,15 +55,24 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     };
     // Sizes, property and port are checked before anything is printed; the
     // URL has the port really listened on.
+    let mut assumptions = args.assumptions.clone();
+    assumptions.extend(args.fairness.iter().map(|f| format!("fairness={f}")));
     let listener = listen(
         args.spec,
         &config,
         &args.sizes,
+        &assumptions,
         args.property.as_deref(),
         args.port,
     )?;
     let port = listener.local_addr().context("reading the port")?.port();
-    let mut explorer = Explorer::new(args.spec, config.clone(), &args.sizes, &mut |_| {})?;
+    let mut explorer = Explorer::assuming(
+        args.spec,
+        config.clone(),
+        &args.sizes,
+        &assumptions,
+        &mut |_| {},
+    )?;
     let page = args
         .property
         .as_ref()

@@ -524,7 +524,7 @@ fn bad_patches_and_variant_files_are_clear_errors_with_exit_2() {
         ),
         (
             &["reproduce", "--patch", "monitors=off"],
-            "unknown switch `monitors` (expected one of: timer_fix, irq, monitor, hsm_guard, cs_rule)",
+            "unknown switch `monitors` (expected one of: timer_fix, irq, monitor, hsm_guard, cs_rule, admission)",
         ),
         (&["check", "--variant", "/nonexistent/v.toml"], "reading variant file"),
         (

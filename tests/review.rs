@@ -371,3 +371,70 @@ fn the_wrong_epoch_fix_from_a_variant_file_breaks_what_proposed_fixed() {
     assert_eq!(relay[0].1, "no_free_of_unallocated");
     assert_eq!(review["summary"]["fixes"], 0);
 }
+
+/// The admission order is what `proposed` needs under continuous demand:
+/// from first-come to oldest-retry-first, the three per-CS and per-card
+/// liveness verdicts flip from violated (a 3+17 lasso in which another CS's
+/// new cards take every freed connection) to holds, and nothing breaks.
+/// (2016-04 -> proposed shows the same fixes, but its 2016-04 side under
+/// continuous demand is a 320k-state graph, too slow for a debug build.)
+#[test]
+fn oldest_retry_first_admission_fixes_continuous_demand() {
+    let args = [
+        "review",
+        "--base",
+        "proposed",
+        "--base-patch",
+        "admission=first-come",
+        "--change",
+        "proposed",
+        "--assume",
+        "demand=continuous",
+        "--assume",
+        "fairness=weak",
+        "--budget",
+        "20",
+        "--quiet",
+        "--no-minimize",
+        "--json",
+    ];
+    let out = chukei(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let review: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let fixes: Vec<(String, String, String, u64)> = review["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["flip"] == "fixes")
+        .map(|r| {
+            (
+                r["spec"].as_str().unwrap().to_string(),
+                r["property"].as_str().unwrap().to_string(),
+                r["assumed"].as_str().unwrap_or("-").to_string(),
+                r["base_counterexample"]["steps"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let fixed = |property: &str| {
+        (
+            "cs-block".to_string(),
+            property.to_string(),
+            "demand=continuous".to_string(),
+            20,
+        )
+    };
+    assert_eq!(
+        fixes,
+        [
+            fixed("no_cs_starves"),
+            fixed("card_finishes"),
+            fixed("cs_keeps_issuing")
+        ]
+    );
+    assert_eq!(review["summary"]["breaks"], 0);
+}

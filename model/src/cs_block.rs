@@ -16,9 +16,18 @@
 //!   cards again as new telegrams. A cut telegram that was not yet processed
 //!   upstream is abandoned by the relay.
 //! * `CsRule::Improved`: only the rejected card waits (backoff) and is retried
-//!   with the same telegram id, which the system treats idempotently. A retry
-//!   that would be rejected again changes nothing, so `Retry` is modelled only
-//!   when a connection is free.
+//!   with the same telegram id, which the system treats idempotently. The
+//!   rejected card keeps its turn: the CS sends no new card before it (as
+//!   `relay::cs` requeues it in front). A retry that would be rejected again
+//!   changes nothing, so `Retry` is modelled only when the relay admits it.
+//! * `Admission` (the relay's order, docs/specs.md "admission order"):
+//!   `FirstCome` admits whenever a connection is free. `OldestRetryFirst`
+//!   keeps the CSs it answered connection excess in a queue (`Cs::queued`,
+//!   one place per CS): a CS at place `p` is admitted when more than `p`
+//!   connections are free, any other CS only when more connections are free
+//!   than CSs wait. So a freed connection is held for the oldest waiting
+//!   CS, and its retry, once enabled, stays enabled until taken: weak
+//!   fairness then forces it, also under continuous demand.
 //! * Time is abstract: the minute of blocking and the backoff are one step.
 //! * Assumption `demand`: `finite` (default: each CS issues its `cards` and
 //!   stops) or `continuous` (a CS starts its next card after each completed
@@ -33,7 +42,7 @@
 use crate::assume::{self, AssumeError, Assumption, Assumptions};
 use crate::sizes::{resolve, SizeError, SizeParam};
 use crate::spec::{is_terminal, with_fairness, Fairness, Property, Spec};
-use patches::{CsRule, Patches};
+use patches::{Admission, CsRule, Patches};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -121,6 +130,10 @@ pub struct Cs {
     /// Legacy rule: blocked for one minute after a connection excess.
     pub blocked: bool,
     pub cards: Vec<Card>,
+    /// `OldestRetryFirst`: this CS's place in the relay's queue of CSs
+    /// answered connection excess (0 = oldest). Kept with the CS, not as a
+    /// list of CS numbers, so that permuting CSs permutes it too.
+    pub queued: Option<u8>,
 }
 
 impl Cs {
@@ -131,8 +144,12 @@ impl Cs {
             .count()
     }
 
-    /// The card the CS sends next (new, or discarded and resent as new).
+    /// The card the CS sends next (new, or discarded and resent as new);
+    /// none while a rejected card waits for its retry.
     fn next_to_send(&self) -> Option<usize> {
+        if self.cards.iter().any(|c| c.phase == CardPhase::Rejected) {
+            return None;
+        }
         self.cards
             .iter()
             .position(|c| matches!(c.phase, CardPhase::Unsent | CardPhase::Discarded))
@@ -151,6 +168,23 @@ impl CsBlockState {
     /// Connections held at the relay: one per in-flight telegram.
     pub fn connections(&self) -> usize {
         self.css.iter().map(Cs::in_flight).sum()
+    }
+
+    /// CSs in the relay's queue (`OldestRetryFirst`).
+    pub fn waiting(&self) -> usize {
+        self.css.iter().filter(|cs| cs.queued.is_some()).count()
+    }
+
+    /// `cs` leaves the relay's queue; those behind it move up.
+    fn dequeue(&mut self, cs: usize) {
+        let Some(place) = self.css[cs].queued.take() else {
+            return;
+        };
+        for other in &mut self.css {
+            if let Some(p) = other.queued.as_mut().filter(|p| **p > place) {
+                *p -= 1;
+            }
+        }
     }
 }
 
@@ -213,6 +247,7 @@ pub enum CsBlockAction {
 #[derive(Clone, Debug)]
 pub struct CsBlock {
     pub cs_rule: CsRule,
+    pub admission: Admission,
     pub css: usize,
     pub cards: usize,
     pub inflight: usize,
@@ -229,6 +264,7 @@ impl CsBlock {
         let sizes = resolve("cs-block", SIZES, sizes)?;
         Ok(CsBlock {
             cs_rule: patches.cs_rule,
+            admission: patches.admission,
             css: sizes["css"] as usize,
             cards: sizes["cards"] as usize,
             inflight: sizes["inflight"] as usize,
@@ -266,8 +302,34 @@ impl CsBlock {
         terminal.next_to_send()
     }
 
-    /// The CS reacts to a connection excess answer for `card`.
+    /// Whether the relay admits a telegram of `cs` now.
+    fn admits(&self, s: &CsBlockState, cs: usize) -> bool {
+        let free = self.limit.saturating_sub(s.connections());
+        match self.admission {
+            Admission::FirstCome => free > 0,
+            Admission::OldestRetryFirst => {
+                let ahead = match s.css[cs].queued {
+                    Some(place) => usize::from(place),
+                    None => s.waiting(),
+                };
+                ahead < free
+            }
+        }
+    }
+
+    /// The relay admits a telegram of `cs` for `card`.
+    fn admit(&self, s: &mut CsBlockState, cs: usize, card: usize) {
+        s.dequeue(cs);
+        s.css[cs].cards[card].phase = CardPhase::InFlight { answer: None };
+    }
+
+    /// The relay answers `cs` connection excess for `card`, and the CS
+    /// reacts.
     fn on_connection_excess(&self, s: &mut CsBlockState, cs: usize, card: usize) {
+        if self.admission == Admission::OldestRetryFirst && s.css[cs].queued.is_none() {
+            // At most one place per CS, so the queue is bounded by the CSs.
+            s.css[cs].queued = Some(s.waiting() as u8);
+        }
         let terminal = &mut s.css[cs];
         match self.cs_rule {
             CsRule::Legacy => {
@@ -301,6 +363,7 @@ impl Spec for CsBlock {
         let cs = Cs {
             blocked: false,
             cards: vec![card; self.cards],
+            queued: None,
         };
         vec![CsBlockState {
             css: vec![cs; self.css],
@@ -309,13 +372,12 @@ impl Spec for CsBlock {
     }
 
     fn actions(&self, s: &CsBlockState, actions: &mut Vec<CsBlockAction>) {
-        let full = s.connections() >= self.limit;
         for (cs, terminal) in s.css.iter().enumerate() {
             if let Some(card) = self.sendable(s, cs) {
-                actions.push(if full {
-                    CsBlockAction::ConnectionExcess { cs, card }
-                } else {
+                actions.push(if self.admits(s, cs) {
                     CsBlockAction::Send { cs, card }
+                } else {
+                    CsBlockAction::ConnectionExcess { cs, card }
                 });
             }
             if terminal.blocked {
@@ -340,17 +402,16 @@ impl Spec for CsBlock {
     }
 
     fn next_state(&self, s: &CsBlockState, action: &CsBlockAction) -> Option<CsBlockState> {
-        let full = s.connections() >= self.limit;
         let mut next = s.clone();
         match *action {
             CsBlockAction::Send { cs, card } => {
-                if full || self.sendable(s, cs) != Some(card) {
+                if self.sendable(s, cs) != Some(card) || !self.admits(s, cs) {
                     return None;
                 }
-                next.css[cs].cards[card].phase = CardPhase::InFlight { answer: None };
+                self.admit(&mut next, cs, card);
             }
             CsBlockAction::ConnectionExcess { cs, card } => {
-                if !full || self.sendable(s, cs) != Some(card) {
+                if self.sendable(s, cs) != Some(card) || self.admits(s, cs) {
                     return None;
                 }
                 self.on_connection_excess(&mut next, cs, card);
@@ -388,12 +449,12 @@ impl Spec for CsBlock {
                 terminal.blocked = false;
             }
             CsBlockAction::Retry { cs, card } => {
-                let in_flight = s.css.get(cs)?.in_flight();
-                let c = next.css[cs].cards.get_mut(card)?;
-                if full || in_flight >= self.inflight || c.phase != CardPhase::Rejected {
+                let terminal = s.css.get(cs)?;
+                let rejected = terminal.cards.get(card)?.phase == CardPhase::Rejected;
+                if !rejected || terminal.in_flight() >= self.inflight || !self.admits(s, cs) {
                     return None;
                 }
-                c.phase = CardPhase::InFlight { answer: None };
+                self.admit(&mut next, cs, card);
             }
             CsBlockAction::NextCard { cs, card } => {
                 let c = next.css.get_mut(cs)?.cards.get_mut(card)?;
@@ -437,18 +498,30 @@ impl Spec for CsBlock {
                     .any(|c| !matches!(c.phase, CardPhase::Done(_)));
                 !(waiting && is_terminal(spec, s))
             }),
+            // Under continuous demand the relay need never be idle nor every
+            // card done at once, whatever the design: these two then take
+            // their per-request and per-CS forms (cs0 stands for any CS).
             Property::<Self>::eventually(
                 "accepted_request_answered",
-                |_, s| !s.accepted_dropped && s.connections() == 0,
+                |spec, s| {
+                    let answered = if spec.continuous {
+                        !matches!(s.css[0].cards[0].phase, CardPhase::InFlight { .. })
+                    } else {
+                        s.connections() == 0
+                    };
+                    !s.accepted_dropped && answered
+                },
                 everyone_moves(),
             ),
             Property::<Self>::eventually(
                 "no_cs_starves",
-                |_, s| {
-                    s.css
-                        .iter()
-                        .flat_map(|cs| &cs.cards)
-                        .all(|c| matches!(c.phase, CardPhase::Done(_)))
+                |spec, s| {
+                    let done = |c: &Card| matches!(c.phase, CardPhase::Done(_));
+                    if spec.continuous {
+                        !waits_for_admission(&s.css[0])
+                    } else {
+                        s.css.iter().flat_map(|cs| &cs.cards).all(done)
+                    }
                 },
                 everyone_moves(),
             ),
@@ -507,14 +580,19 @@ impl Spec for CsBlock {
             CsBlockAction::Send { cs, card } => {
                 format!("cs{cs} writes chip c{card} and sends; relay admits it")
             }
-            CsBlockAction::ConnectionExcess { cs, card } => match self.cs_rule {
-                CsRule::Legacy => format!(
-                    "cs{cs} sends c{card}: connection_excess -> cs{cs} cuts all, discards, blocks 1 min"
-                ),
-                CsRule::Improved => {
-                    format!("cs{cs} sends c{card}: connection_excess -> c{card} backs off")
-                }
-            },
+            CsBlockAction::ConnectionExcess { cs, card } => {
+                let reaction = match self.cs_rule {
+                    CsRule::Legacy => format!("cs{cs} cuts all, discards, blocks 1 min"),
+                    CsRule::Improved => format!("c{card} backs off"),
+                };
+                let queue = match self.admission {
+                    Admission::FirstCome => String::new(),
+                    Admission::OldestRetryFirst => {
+                        format!("; the relay queues cs{cs} for a freed connection")
+                    }
+                };
+                format!("cs{cs} sends c{card}: connection_excess -> {reaction}{queue}")
+            }
             CsBlockAction::Upstream { cs, card } => {
                 format!("system processes cs{cs}'s telegram for c{card}")
             }
@@ -546,15 +624,27 @@ impl Spec for CsBlock {
                         )
                     })
                     .collect();
+                let queued = cs.queued.map(|p| format!(" WAITING#{p}"));
                 format!(
-                    "cs{i}{} [{}]",
+                    "cs{i}{}{} [{}]",
                     if cs.blocked { " BLOCKED" } else { "" },
+                    queued.unwrap_or_default(),
                     cards.join(", ")
                 )
             })
             .collect();
         format!("connections={} | {}", s.connections(), css.join("; "))
     }
+}
+
+/// The CS waits for the relay: blocked, or holding a refused or discarded
+/// card it has not got admitted again.
+fn waits_for_admission(cs: &Cs) -> bool {
+    cs.blocked
+        || cs
+            .cards
+            .iter()
+            .any(|c| matches!(c.phase, CardPhase::Rejected | CardPhase::Discarded))
 }
 
 /// A card's chip and the system's record tell the same story: no card is
@@ -630,6 +720,64 @@ mod tests {
             None,
             "still full"
         );
+    }
+
+    fn proposed_with(admission: &str) -> CsBlock {
+        let config =
+            patches::Config::with_patches(Preset::Proposed, &[format!("admission={admission}")])
+                .unwrap();
+        CsBlock::new(config.patches, &BTreeMap::new()).unwrap()
+    }
+
+    /// cs0's second card is refused, then cs0's first card is answered:
+    /// one connection is free again.
+    const FREED: [CsBlockAction; 7] = [
+        Send { cs: 0, card: 0 },
+        Upstream { cs: 0, card: 0 },
+        Send { cs: 1, card: 0 },
+        ConnectionExcess { cs: 0, card: 1 },
+        ConnectionExcess { cs: 2, card: 0 },
+        Reply { cs: 0, card: 0 },
+        NextCard { cs: 0, card: 0 },
+    ];
+
+    #[test]
+    fn a_freed_connection_waits_for_the_oldest_refused_cs() {
+        let fair = proposed_with("oldest-retry-first").assuming(&BTreeMap::from([(
+            "demand".to_string(),
+            "continuous".to_string(),
+        )]));
+        let spec = fair.unwrap();
+        let s = run(&spec, &FREED);
+        assert_eq!((s.css[0].queued, s.css[2].queued), (Some(0), Some(1)));
+        assert_eq!(s.connections(), 1);
+        // cs0 sends nothing new before its refused card ...
+        assert_eq!(spec.next_state(&s, &Send { cs: 0, card: 0 }), None);
+        // ... cs2 and cs1 wait behind it ...
+        assert_eq!(spec.next_state(&s, &Retry { cs: 2, card: 0 }), None);
+        assert!(spec
+            .next_state(&s, &ConnectionExcess { cs: 1, card: 1 })
+            .is_some());
+        // ... and cs0's retry takes the connection; cs2 moves up.
+        let s = run(
+            &spec,
+            &[FREED.as_slice(), &[Retry { cs: 0, card: 1 }]].concat(),
+        );
+        assert_eq!((s.css[0].queued, s.css[2].queued), (None, Some(0)));
+    }
+
+    #[test]
+    fn first_come_gives_the_freed_connection_to_a_new_card() {
+        let spec = proposed_with("first-come")
+            .assuming(&BTreeMap::from([(
+                "demand".to_string(),
+                "continuous".to_string(),
+            )]))
+            .unwrap();
+        let s = run(&spec, &FREED);
+        assert_eq!(s.waiting(), 0);
+        let taken = spec.next_state(&s, &Send { cs: 1, card: 1 }).unwrap();
+        assert_eq!(spec.next_state(&taken, &Retry { cs: 0, card: 1 }), None);
     }
 
     #[test]

@@ -157,6 +157,7 @@ impl Trace {
                 supported: FORMAT,
             });
         }
+        let value = with_missing_switches(value);
         let trace: Trace =
             serde_json::from_value(value).map_err(|e| TraceError::Shape(e.to_string()))?;
         if trace.verdict == Verdict::Inconclusive {
@@ -181,6 +182,28 @@ impl Trace {
     pub fn to_json_pretty(&self) -> String {
         serde_json::to_string_pretty(self).expect("a Trace always serializes")
     }
+}
+
+/// A trace written before a switch existed records a switch set without
+/// it: the switch then has its base preset's value (so an old `proposed`
+/// trace keeps meaning `proposed`).
+fn with_missing_switches(mut value: serde_json::Value) -> serde_json::Value {
+    let preset = value
+        .get("preset")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|name| name.parse::<Preset>().ok());
+    let (Some(preset), Some(patches)) = (
+        preset,
+        value
+            .get_mut("patches")
+            .and_then(serde_json::Value::as_object_mut),
+    ) else {
+        return value;
+    };
+    for (name, preset_value) in preset.patches().switches() {
+        patches.entry(name).or_insert_with(|| preset_value.into());
+    }
+    value
 }
 
 #[cfg(test)]
@@ -244,6 +267,19 @@ mod tests {
         assert!(
             err.to_string().contains("unknown value `sometimes`"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_switch_missing_from_an_old_trace_is_its_presets() {
+        let mut trace = sample();
+        trace.set_config(&Config::preset(Preset::Proposed));
+        let json = trace.to_json_pretty();
+        let old = json.replace(",\n    \"admission\": \"oldest-retry-first\"", "");
+        assert!(!old.contains("admission"), "{old}");
+        assert_eq!(
+            Trace::from_json(&old).unwrap().config(),
+            Config::preset(Preset::Proposed)
         );
     }
 

@@ -5,7 +5,7 @@
 //! Every switch and value has one name, used on the command line, in variant
 //! files, in trace files and in JSON output: [`SWITCHES`] lists them.
 
-use crate::{CsRule, HsmGuard, IrqMode, Monitor, Patches, Preset, TimerFix};
+use crate::{Admission, CsRule, HsmGuard, IrqMode, Monitor, Patches, Preset, TimerFix};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -78,6 +78,10 @@ setting!(IrqMode, "irq" { Logical => "logical", Physical => "physical" });
 setting!(Monitor, "monitor" { On => "on", Off => "off" });
 setting!(HsmGuard, "hsm_guard" { None => "none", ErrorOnInterrupted => "error-on-interrupted" });
 setting!(CsRule, "cs_rule" { Legacy => "legacy", Improved => "improved" });
+setting!(Admission, "admission" {
+    FirstCome => "first-come",
+    OldestRetryFirst => "oldest-retry-first",
+});
 
 /// A switch as the command line knows it: its name, values and meaning.
 #[derive(Clone, Copy, Debug)]
@@ -88,7 +92,7 @@ pub struct Switch {
 }
 
 /// Every switch, in the order of [`Patches`]'s fields.
-pub const SWITCHES: [Switch; 5] = [
+pub const SWITCHES: [Switch; 6] = [
     Switch {
         name: "timer_fix",
         values: TimerFix::names,
@@ -113,6 +117,11 @@ pub const SWITCHES: [Switch; 5] = [
         name: "cs_rule",
         values: CsRule::names,
         doc: "what a CS does on a connection-excess answer",
+    },
+    Switch {
+        name: "admission",
+        values: Admission::names,
+        doc: "who gets a freed connection: first come, or the oldest CS answered connection excess",
     },
 ];
 
@@ -144,6 +153,7 @@ impl Patches {
             "monitor" => self.monitor.name(),
             "hsm_guard" => self.hsm_guard.name(),
             "cs_rule" => self.cs_rule.name(),
+            "admission" => self.admission.name(),
             _ => return None,
         })
     }
@@ -156,6 +166,7 @@ impl Patches {
             "monitor" => self.monitor = Monitor::parse("monitor", value)?,
             "hsm_guard" => self.hsm_guard = HsmGuard::parse("hsm_guard", value)?,
             "cs_rule" => self.cs_rule = CsRule::parse("cs_rule", value)?,
+            "admission" => self.admission = Admission::parse("admission", value)?,
             _ => {
                 return Err(PatchError::UnknownSwitch {
                     given: name.to_string(),
@@ -198,13 +209,16 @@ impl Patches {
                 for &monitor in Monitor::ALL {
                     for &hsm_guard in HsmGuard::ALL {
                         for &cs_rule in CsRule::ALL {
-                            all.push(Patches {
-                                timer_fix,
-                                irq_mode,
-                                monitor,
-                                hsm_guard,
-                                cs_rule,
-                            });
+                            for &admission in Admission::ALL {
+                                all.push(Patches {
+                                    timer_fix,
+                                    irq_mode,
+                                    monitor,
+                                    hsm_guard,
+                                    cs_rule,
+                                    admission,
+                                });
+                            }
                         }
                     }
                 }
@@ -382,8 +396,8 @@ mod tests {
     #[test]
     fn every_combination_is_reachable_from_every_preset() {
         let all = Patches::all();
-        // 4 timer fixes (one of them the deliberately wrong epoch fix) x 2^4.
-        assert_eq!(all.len(), 64);
+        // 4 timer fixes (one of them the deliberately wrong epoch fix) x 2^5.
+        assert_eq!(all.len(), 128);
         for base in Preset::ALL {
             for patches in &all {
                 let overrides: Vec<String> = patches
@@ -429,7 +443,7 @@ mod tests {
         let err = Config::with_patches(Preset::Jan2016, &["irq_mode=logical".into()]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown switch `irq_mode` (expected one of: timer_fix, irq, monitor, hsm_guard, cs_rule)"
+            "unknown switch `irq_mode` (expected one of: timer_fix, irq, monitor, hsm_guard, cs_rule, admission)"
         );
         let err = Config::with_patches(Preset::Jan2016, &["irq".into()]).unwrap_err();
         assert!(err.to_string().contains("is not NAME=VALUE"), "{err}");
@@ -440,7 +454,7 @@ mod tests {
         let json = serde_json::to_string(&Preset::Mar2016.patches()).unwrap();
         assert_eq!(
             json,
-            r#"{"timer_fix":"none","irq":"logical","monitor":"off","hsm_guard":"error-on-interrupted","cs_rule":"legacy"}"#
+            r#"{"timer_fix":"none","irq":"logical","monitor":"off","hsm_guard":"error-on-interrupted","cs_rule":"legacy","admission":"first-come"}"#
         );
     }
 

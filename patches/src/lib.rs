@@ -65,6 +65,21 @@ pub enum CsRule {
     Improved,
 }
 
+/// In which order the relay hands out connections when it is full
+/// (docs/specs.md, cs-block: admission order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Admission {
+    /// As deployed: whoever finds a connection free takes it. Under
+    /// sustained demand a CS backing off after a connection excess can find
+    /// every freed connection taken by other CSs' new cards, for ever.
+    FirstCome,
+    /// Ours: the relay remembers, in order, the CSs it answered connection
+    /// excess (one entry per CS, so at most one per CS ID it knows); a freed
+    /// connection is reserved for the oldest waiting CS, and anyone else is
+    /// answered connection excess while all free connections are reserved.
+    OldestRetryFirst,
+}
+
 /// One setting of every switch. In JSON and TOML each switch is its name on
 /// the command line (`irq`, not `irq_mode`) and each value its kebab-case
 /// name (`error-on-interrupted`), as `--patch` takes them.
@@ -77,6 +92,7 @@ pub struct Patches {
     pub monitor: Monitor,
     pub hsm_guard: HsmGuard,
     pub cs_rule: CsRule,
+    pub admission: Admission,
 }
 
 /// The named presets, in time order.
@@ -90,7 +106,8 @@ pub enum Preset {
     /// Permanent fixes of April 2016: allocation check, BIOS Physical mode,
     /// monitoring back on. The CS rule was only to be replaced in 2017.
     Apr2016,
-    /// Our stronger fixes: epoch-tagged timeouts and the improved CS rule.
+    /// Our stronger fixes: epoch-tagged timeouts, the improved CS rule and
+    /// oldest-retry-first admission.
     Proposed,
 }
 
@@ -122,6 +139,7 @@ impl Preset {
                 monitor: Monitor::On,
                 hsm_guard: HsmGuard::None,
                 cs_rule: CsRule::Legacy,
+                admission: Admission::FirstCome,
             },
             // 5 and 12 Mar: timer avoidance was operational (not a code fix),
             // so the AP code is unchanged; 14-15 Mar the monitor was stopped;
@@ -132,6 +150,7 @@ impl Preset {
                 monitor: Monitor::Off,
                 hsm_guard: HsmGuard::ErrorOnInterrupted,
                 cs_rule: CsRule::Legacy,
+                admission: Admission::FirstCome,
             },
             Preset::Apr2016 => Patches {
                 timer_fix: TimerFix::AllocGuard,
@@ -139,6 +158,7 @@ impl Preset {
                 monitor: Monitor::On,
                 hsm_guard: HsmGuard::ErrorOnInterrupted,
                 cs_rule: CsRule::Legacy,
+                admission: Admission::FirstCome,
             },
             Preset::Proposed => Patches {
                 timer_fix: TimerFix::Epoch,
@@ -146,6 +166,7 @@ impl Preset {
                 monitor: Monitor::On,
                 hsm_guard: HsmGuard::ErrorOnInterrupted,
                 cs_rule: CsRule::Improved,
+                admission: Admission::OldestRetryFirst,
             },
         }
     }
@@ -235,9 +256,16 @@ mod tests {
         assert_eq!(apr.monitor, Monitor::On);
         let prop = Preset::Proposed.patches();
         assert_eq!(
-            (prop.timer_fix, prop.cs_rule),
-            (TimerFix::Epoch, CsRule::Improved)
+            (prop.timer_fix, prop.cs_rule, prop.admission),
+            (
+                TimerFix::Epoch,
+                CsRule::Improved,
+                Admission::OldestRetryFirst
+            )
         );
+        for p in [jan, mar, apr] {
+            assert_eq!(p.admission, Admission::FirstCome);
+        }
     }
 
     #[test]

@@ -40,7 +40,7 @@ impl<P: Platform> RelayHandle<P> {
             return Err(SubmitError::NotARequest(telegram.kind));
         }
         let s = &self.shared;
-        if let Err(excess) = s.admission.try_admit() {
+        if let Err(excess) = s.admission.admit(telegram.cs) {
             let kind = EventKind::ConnectionExcess {
                 cs: telegram.cs,
                 in_use: excess.in_use,

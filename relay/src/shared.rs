@@ -44,7 +44,7 @@ impl<P: Platform> Shared<P> {
             mailboxes,
             timers: TimerService::new(),
             work_areas: WorkAreas::new(config.work_areas),
-            admission: Admission::new(config.connection_limit),
+            admission: Admission::ordered(config.connection_limit, config.patches.admission),
             hsm: Hsm::new(&config.key, config.hsm_latency),
             irq: IrqController::new(config.patches.irq_mode),
             upstream: Upstream::new(config.upstream_latency, config.upstream_capacity),

@@ -10,7 +10,9 @@
 //! browsed. This module gives the views as serializable data; the CLI
 //! serves them as pages and as JSON.
 
-use crate::checks::{check_with, steps_in_words, CheckResult, Progress, SelectionError};
+use crate::checks::{check_assuming, steps_in_words, CheckResult, Progress, SelectionError};
+use model::assume::{self, Assumptions};
+use model::registry::BuildError;
 use model::replay::replay;
 use model::sizes::{defaults, parse_overrides};
 use model::{Property, PropertyKind, SharedSpec, Spec, SpecJob, SpecName, Verdict};
@@ -53,6 +55,8 @@ pub struct Summary {
     pub switches: Vec<(&'static str, &'static str)>,
     /// Complete sizes (defaults filled in).
     pub sizes: BTreeMap<String, u64>,
+    /// Complete environment assumptions (defaults filled in).
+    pub assumptions: Assumptions,
     /// The command line that opens this Explorer again.
     pub command: String,
     /// Reachable states, symmetry-reduced and full (when explored).
@@ -156,22 +160,47 @@ impl std::fmt::Debug for Explorer {
 
 impl Explorer {
     /// Checks every property of `spec` on `config` (`sizes` are `k=v`
-    /// overrides), as `chukei check` does.
+    /// overrides), as `chukei check` does, under the default assumptions.
     pub fn new(
         spec: SpecName,
         config: Config,
         sizes: &[String],
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Explorer, SelectionError> {
+        Self::assuming(spec, config, sizes, &[], progress)
+    }
+
+    /// As [`Explorer::new`], under the assumptions `assumptions` (`k=v`
+    /// overrides, as `chukei check --assume` takes them, one value each).
+    pub fn assuming(
+        spec: SpecName,
+        config: Config,
+        sizes: &[String],
+        assumptions: &[String],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Explorer, SelectionError> {
         let sizes = parse_overrides(spec.name(), spec.size_params(), sizes)?;
-        let results = check_with(spec, config.clone(), &sizes, None, true, progress)?;
+        let assumptions =
+            assume::parse_overrides(spec.name(), spec.assumption_params(), assumptions)?;
+        let results = check_assuming(
+            spec,
+            config.clone(),
+            &sizes,
+            &assumptions,
+            None,
+            true,
+            progress,
+        )
+        .map_err(selection_error)?;
         let build = Build {
             name: spec,
             config,
             sizes: sizes.clone(),
+            assumptions: assumptions.clone(),
             results,
         };
-        Ok(spec.build(build.config.patches, &sizes, build)?)
+        spec.build_assuming(build.config.patches, &sizes, &assumptions, build)
+            .map_err(selection_error)
     }
 
     /// A property by name, with its counterexample or example.
@@ -186,6 +215,13 @@ impl Explorer {
     }
 }
 
+fn selection_error(e: BuildError) -> SelectionError {
+    match e {
+        BuildError::Sizes(e) => e.into(),
+        BuildError::Assumptions(e) => e.into(),
+    }
+}
+
 /// Checks an Explorer request before anything is printed: the sizes build
 /// the spec, the property exists, and the port is free (for port 0, a free
 /// port is picked). The listener is the one to serve on.
@@ -193,13 +229,16 @@ pub fn listen(
     spec: SpecName,
     config: &Config,
     sizes: &[String],
+    assumptions: &[String],
     property: Option<&str>,
     port: u16,
 ) -> Result<TcpListener, ExploreError> {
     let sizes =
         parse_overrides(spec.name(), spec.size_params(), sizes).map_err(SelectionError::from)?;
-    spec.build(config.patches, &sizes, Nothing)
+    let assumptions = assume::parse_overrides(spec.name(), spec.assumption_params(), assumptions)
         .map_err(SelectionError::from)?;
+    spec.build_assuming(config.patches, &sizes, &assumptions, Nothing)
+        .map_err(selection_error)?;
     if let Some(name) = property {
         let names = crate::checks::property_names(spec);
         if !names.contains(&name) {
@@ -230,7 +269,19 @@ pub fn explore_command(r: &CheckResult) -> String {
     if let (Some(spec), Some(trace)) = (spec, &r.trace) {
         command += &size_args(spec, &trace.sizes);
     }
+    if let Some(spec) = spec {
+        command += &assume_args(spec, &r.assumptions);
+    }
     command + &format!(" --property {}", r.property)
+}
+
+/// ` --assume k=v ...` for every assumption that differs from its default,
+/// so the command opens the same counterexample the check found.
+fn assume_args(spec: SpecName, assumptions: &Assumptions) -> String {
+    assume::non_default(spec.assumption_params(), assumptions)
+        .iter()
+        .map(|item| format!(" --assume {item}"))
+        .collect()
 }
 
 /// ` --size k=v ...` for every size that differs from its default.
@@ -261,6 +312,7 @@ struct Build {
     name: SpecName,
     config: Config,
     sizes: BTreeMap<String, u64>,
+    assumptions: Assumptions,
     results: Vec<CheckResult>,
 }
 
@@ -292,12 +344,14 @@ impl SpecJob for Build {
             variant: self.config.variant.clone(),
             switches: self.config.patches.switches(),
             command: format!(
-                "chukei explore --spec {} {}{}",
+                "chukei explore --spec {} {}{}{}",
                 self.name,
                 self.config.cli_args(),
-                size_args(self.name, &self.sizes)
+                size_args(self.name, &self.sizes),
+                assume_args(self.name, &self.assumptions)
             ),
             sizes: self.sizes,
+            assumptions: self.assumptions,
             states_reduced: first.and_then(|r| r.states_reduced),
             states_unreduced: first.and_then(|r| r.states_unreduced),
             properties: self
@@ -443,6 +497,7 @@ impl<S: Spec> Browse for Browser<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::check_with;
     use patches::Preset;
 
     #[test]
@@ -472,10 +527,58 @@ mod tests {
             SpecName::IrqOrder,
             &Config::preset(Preset::Jan2016),
             &[],
+            &[],
             Some("nope"),
             0,
         )
         .unwrap_err();
         assert!(err.to_string().contains("has no property `nope`"), "{err}");
+        let bad = ["demand=continuous".to_string()];
+        let err = listen(
+            SpecName::IrqOrder,
+            &Config::preset(Preset::Jan2016),
+            &[],
+            &bad,
+            None,
+            0,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("demand"), "{err}");
+    }
+
+    #[test]
+    fn the_explore_command_carries_the_checks_assumptions() {
+        let assume = BTreeMap::from([("demand".to_string(), "continuous".to_string())]);
+        let config =
+            Config::with_patches(Preset::Proposed, &["admission=first-come".into()]).unwrap();
+        let sizes = BTreeMap::new();
+        let results = check_assuming(
+            SpecName::CsBlock,
+            config.clone(),
+            &sizes,
+            &assume,
+            Some("card_finishes"),
+            true,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(results[0].verdict, Verdict::Violated);
+        let command = explore_command(&results[0]);
+        assert_eq!(
+            command,
+            "explore: chukei explore --spec cs-block --preset proposed --patch admission=first-come \
+             --assume demand=continuous --property card_finishes"
+        );
+        // The command opens the same counterexample.
+        let items = ["demand=continuous".to_string()];
+        let explorer =
+            Explorer::assuming(SpecName::CsBlock, config, &[], &items, &mut |_| {}).unwrap();
+        let view = explorer.property("card_finishes").unwrap();
+        assert_eq!(view.summary.verdict, Verdict::Violated);
+        assert_eq!(view.steps.len() - 1, results[0].counterexample_len.unwrap());
+        assert!(explorer
+            .summary
+            .command
+            .ends_with("--assume demand=continuous"));
     }
 }

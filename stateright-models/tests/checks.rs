@@ -75,7 +75,7 @@ fn unique_state_counts_are_pinned() {
         ("irq-order", [(18, 18), (7, 7), (14, 14), (14, 14)]),
         (
             "cs-block",
-            [(4158, 23251), (4158, 23251), (4158, 23251), (673, 3571)],
+            [(4158, 23251), (4158, 23251), (4158, 23251), (445, 2463)],
         ),
     ];
     for (spec, counts) in pinned {
@@ -566,7 +566,7 @@ fn a_single_spec_and_preset_can_be_checked() {
     assert_eq!(results.len(), 8);
     assert!(results
         .iter()
-        .all(|r| r.verdict == Verdict::Holds && r.states_unreduced == Some(3571)));
+        .all(|r| r.verdict == Verdict::Holds && r.states_unreduced == Some(2463)));
 }
 
 /// The checker must tell the wrong epoch fix (generation not cleared when a
@@ -839,30 +839,69 @@ fn a_genuine_timeout_can_happen_on_every_preset() {
     }
 }
 
-/// Under continuous demand `proposed` starves a CS: its rejected card
-/// retries only when a connection is free, and the other CSs' new cards
-/// take every freed connection first. With finite demand every CS finishes.
-/// (What proposed needs: docs/specs.md, "Under the other assumption
-/// settings".)
-#[test]
-fn continuous_demand_starves_a_cs_on_proposed() {
-    let card = |demand| {
-        verdict_assuming(
-            SpecName::CsBlock,
-            Preset::Proposed,
-            "card_finishes",
-            &[("demand", demand)],
-        )
-    };
-    assert_eq!(card("finite"), (Verdict::Holds, None));
-    let (verdict, steps) = card("continuous");
-    assert_eq!(verdict, Verdict::Violated);
-    assert!(steps.is_some_and(|n| n <= 26), "{steps:?}");
-    let safe = verdict_assuming(
+/// The verdict of cs-block's `property` on `proposed` with admission order
+/// `admission`, under `assume`: (verdict, counterexample length).
+fn proposed_admission(
+    admission: &str,
+    property: &str,
+    assume: &[(&str, &str)],
+) -> (Verdict, Option<usize>) {
+    let config =
+        patches::Config::with_patches(Preset::Proposed, &[format!("admission={admission}")])
+            .unwrap();
+    let assumptions = assume
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let results = stateright_models::check_assuming(
         SpecName::CsBlock,
-        Preset::Proposed,
-        "chip_and_system_agree",
-        &[("demand", "continuous")],
-    );
-    assert_eq!(safe, (Verdict::Holds, None));
+        config,
+        &BTreeMap::new(),
+        &assumptions,
+        Some(property),
+        true,
+        &mut |_| {},
+    )
+    .unwrap();
+    (results[0].verdict, results[0].counterexample_len)
+}
+
+/// Under continuous demand the improved CS rule alone starves a CS with the
+/// deployed first-come admission: its refused card can retry only when a
+/// connection is free, other CSs' new cards take every freed connection
+/// first, and weak fairness never forces the retry (it is not continuously
+/// enabled). Oldest-retry-first admission (`proposed`) holds a freed
+/// connection for the oldest refused CS, so its retry stays enabled until
+/// taken: every liveness property holds. Without fairness it fails again (a
+/// CS that is never scheduled issues nothing). With finite demand both
+/// orders hold. (docs/specs.md, cs-block "admission order".)
+#[test]
+fn continuous_demand_starves_a_cs_with_first_come_and_oldest_retry_first_holds() {
+    let continuous = [("demand", "continuous")];
+    for property in ["no_cs_starves", "card_finishes", "cs_keeps_issuing"] {
+        let (verdict, steps) = proposed_admission("first-come", property, &continuous);
+        assert_eq!(verdict, Verdict::Violated, "{property}");
+        assert!(steps.is_some_and(|n| n <= 20), "{property}: {steps:?}");
+        assert_eq!(
+            proposed_admission("oldest-retry-first", property, &continuous),
+            (Verdict::Holds, None),
+            "{property}"
+        );
+        for admission in ["first-come", "oldest-retry-first"] {
+            let finite = proposed_admission(admission, property, &[("demand", "finite")]);
+            assert_eq!(finite, (Verdict::Holds, None), "{admission} {property}");
+        }
+    }
+    // Every admitted telegram is answered under both orders: first come
+    // starves admission, not answers.
+    for admission in ["first-come", "oldest-retry-first"] {
+        let answered = proposed_admission(admission, "accepted_request_answered", &continuous);
+        assert_eq!(answered, (Verdict::Holds, None), "{admission}");
+        let safe = proposed_admission(admission, "chip_and_system_agree", &continuous);
+        assert_eq!(safe, (Verdict::Holds, None), "{admission}");
+    }
+    let unfair = [("demand", "continuous"), ("fairness", "none")];
+    let (verdict, steps) = proposed_admission("oldest-retry-first", "card_finishes", &unfair);
+    assert_eq!(verdict, Verdict::Violated);
+    assert!(steps.is_some_and(|n| n <= 25), "{steps:?}");
 }
