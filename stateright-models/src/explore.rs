@@ -10,10 +10,11 @@
 //! browsed. This module gives the views as serializable data; the CLI
 //! serves them as pages and as JSON.
 
-use crate::checks::{check_assuming, steps_in_words, CheckResult, Progress, SelectionError};
+use crate::checks::{check_assuming_within, steps_in_words, CheckResult, Progress, SelectionError};
 use model::assume::{self, Assumptions};
 use model::registry::BuildError;
 use model::replay::replay;
+use model::search::Limits;
 use model::sizes::{defaults, parse_overrides};
 use model::{Property, PropertyKind, SharedSpec, Spec, SpecJob, SpecName, Verdict};
 use patches::{Config, Variant};
@@ -85,6 +86,9 @@ pub struct PropertySummary {
     pub length: Option<String>,
     /// For a liveness property: which steps it assumes are taken.
     pub fairness: Option<&'static str>,
+    /// The limit that stopped the deciding exploration, in words (the
+    /// verdict is then `inconclusive` unless a path was found first).
+    pub stopped: Option<String>,
 }
 
 /// A state by id, with its one-line description.
@@ -167,28 +171,44 @@ impl Explorer {
         sizes: &[String],
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Explorer, SelectionError> {
-        Self::assuming(spec, config, sizes, &[], progress)
+        Explorer::within(spec, config, sizes, Limits::NONE, progress)
     }
 
-    /// As [`Explorer::new`], under the assumptions `assumptions` (`k=v`
+    /// As [`Explorer::new`], each exploration stopped at `limits` as
+    /// `chukei check` stops it: a property a stopped exploration could not
+    /// decide shows `inconclusive`, never `holds`.
+    pub fn within(
+        spec: SpecName,
+        config: Config,
+        sizes: &[String],
+        limits: Limits,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Explorer, SelectionError> {
+        Explorer::assuming_within(spec, config, sizes, &[], limits, progress)
+    }
+
+    /// As [`Explorer::within`], under the assumptions `assumptions` (`k=v`
     /// overrides, as `chukei check --assume` takes them, one value each).
-    pub fn assuming(
+    pub fn assuming_within(
         spec: SpecName,
         config: Config,
         sizes: &[String],
         assumptions: &[String],
+        limits: Limits,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Explorer, SelectionError> {
         let sizes = parse_overrides(spec.name(), spec.size_params(), sizes)?;
         let assumptions =
             assume::parse_overrides(spec.name(), spec.assumption_params(), assumptions)?;
-        let results = check_assuming(
+        let results = check_assuming_within(
             spec,
             config.clone(),
             &sizes,
             &assumptions,
             None,
             true,
+            limits,
+            1,
             progress,
         )
         .map_err(selection_error)?;
@@ -417,6 +437,7 @@ impl<S: Spec> Browser<S> {
             symmetry: r.symmetry,
             length: r.counterexample_len.map(|_| steps_in_words(r)),
             fairness,
+            stopped: r.stopped.map(|s| s.to_string()),
         };
         let mut view = PropertyView {
             summary,
@@ -571,8 +592,15 @@ mod tests {
         );
         // The command opens the same counterexample.
         let items = ["demand=continuous".to_string()];
-        let explorer =
-            Explorer::assuming(SpecName::CsBlock, config, &[], &items, &mut |_| {}).unwrap();
+        let explorer = Explorer::assuming_within(
+            SpecName::CsBlock,
+            config,
+            &[],
+            &items,
+            Limits::NONE,
+            &mut |_| {},
+        )
+        .unwrap();
         let view = explorer.property("card_finishes").unwrap();
         assert_eq!(view.summary.verdict, Verdict::Violated);
         assert_eq!(view.steps.len() - 1, results[0].counterexample_len.unwrap());
