@@ -518,7 +518,7 @@ impl<S: Spec> Browse for Browser<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::check_with;
+    use crate::checks::{check_assuming, check_with};
     use patches::Preset;
 
     #[test]
