@@ -171,7 +171,7 @@ fn reproduce_conformance_reports_a_divergence_with_its_replay_command() {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("left the spec with 1 preemption(s), after 64 schedules"),
+        text.contains("left the spec with 1 preemption(s), after 59 schedules"),
         "{text}"
     );
     assert!(
