@@ -555,6 +555,16 @@ impl Spec for CsBlock {
                     .all(|c| c.phase == CardPhase::Done(Answer::Issued))
             }),
         ];
+        let mut properties = properties;
+        if self.continuous {
+            // Their continuous-demand forms follow cs0.
+            for p in properties
+                .iter_mut()
+                .filter(|p| ["accepted_request_answered", "no_cs_starves"].contains(&p.name))
+            {
+                p.symmetric = false;
+            }
+        }
         with_fairness(properties, self.unfair)
     }
 

@@ -365,7 +365,10 @@ mod tests {
         // quotient says a fair lasso exists exactly where the full graph's
         // checker finds one.
         let continuous = BTreeMap::from([("demand".to_string(), "continuous".to_string())]);
-        let sizes = BTreeMap::from([("cards".to_string(), 1)]);
+        // Two cards each: the legacy rule's livelock needs a second card
+        // (under continuous demand the symmetric liveness properties are the
+        // finite ones; the others follow cs0).
+        let sizes = BTreeMap::from([("cards".to_string(), 2), ("css".to_string(), 2)]);
         let mut lassos = 0;
         for preset in Preset::ALL {
             let finite = assuming(CsBlock::new(preset.patches(), &sizes));
