@@ -107,7 +107,7 @@ fn a_holding_liveness_property_shows_holds_with_the_states_checked() {
         "{dom}"
     );
     assert!(
-        dom.contains("holds — checked 14 states (fair-lasso)"),
+        dom.contains("holds — checked 14 symmetry classes of states (fair-lasso)"),
         "{dom}"
     );
     assert!(dom.contains("No fair behaviour avoids it forever"), "{dom}");

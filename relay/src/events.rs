@@ -221,9 +221,12 @@ impl EventLog {
         telegram: Option<TelegramId>,
         kind: EventKind,
     ) {
-        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        // A tracing-only log keeps nothing, so it takes no lock: every relay
+        // thread records here, and a long-running server would queue on it.
+        let mut kept =
+            (!self.tracing_only).then(|| self.events.lock().unwrap_or_else(|e| e.into_inner()));
         let event = Event {
-            seq: events.len() as u64,
+            seq: kept.as_ref().map_or(0, |events| events.len() as u64),
             at,
             thread,
             telegram,
@@ -237,10 +240,9 @@ impl EventLog {
             // and JSON lines: `event=alloc area=0`.
             event = %event.kind,
         );
-        if self.tracing_only {
-            return;
+        if let Some(events) = kept.as_mut() {
+            events.push(event);
         }
-        events.push(event);
     }
 
     /// A copy of every event so far.

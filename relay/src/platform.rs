@@ -61,6 +61,12 @@ pub trait Lock<T>: Send + Sync {
     /// Blocks until `ready` answers [`Wait::Ready`]; `ready` is re-evaluated
     /// after every change of the state and when its deadline passes.
     fn wait<R>(&self, ready: impl FnMut(&mut T) -> Wait<R>) -> R;
+    /// [`Lock::with`] for a change that can make no waiter ready (a timer
+    /// disarmed): a platform may skip the wake-up. By default it is `with`,
+    /// so the explorers see the same steps either way.
+    fn with_no_wake<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        self.with(f)
+    }
 }
 
 /// A shared counter (sequentially consistent), e.g. the admission counter.
@@ -108,6 +114,11 @@ pub struct Std;
 pub struct StdLock<T> {
     state: std::sync::Mutex<T>,
     changed: std::sync::Condvar,
+    /// Threads blocked in [`Lock::wait`]; changed only under `state`'s lock,
+    /// so a change made under it sees every waiter that could miss it. A
+    /// change with nobody waiting skips the wake-up (a futex system call per
+    /// change was most of relayd's locking cost).
+    waiters: std::sync::atomic::AtomicUsize,
 }
 
 impl<T: Send> Lock<T> for StdLock<T> {
@@ -115,43 +126,61 @@ impl<T: Send> Lock<T> for StdLock<T> {
         StdLock {
             state: std::sync::Mutex::new(value),
             changed: std::sync::Condvar::new(),
+            waiters: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        let result = f(&mut self.lock());
-        self.changed.notify_all();
+        let mut guard = self.lock();
+        let result = f(&mut guard);
+        self.unlock_and_wake(guard);
         result
+    }
+
+    fn with_no_wake<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.lock())
     }
 
     fn wait<R>(&self, mut ready: impl FnMut(&mut T) -> Wait<R>) -> R {
         let mut guard = self.lock();
         loop {
-            match ready(&mut guard) {
+            let until = match ready(&mut guard) {
                 Wait::Ready(result) => {
-                    drop(guard);
-                    self.changed.notify_all();
+                    self.unlock_and_wake(guard);
                     return result;
                 }
-                Wait::Pending { until: None } => {
-                    guard = self.changed.wait(guard).unwrap_or_else(|e| e.into_inner());
-                }
-                Wait::Pending {
-                    until: Some(deadline),
-                } => {
+                Wait::Pending { until } => until,
+            };
+            self.waiters.fetch_add(1, Relaxed);
+            guard = match until {
+                None => self.changed.wait(guard).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
                     let left = deadline.saturating_sub(Std::now()).max(1);
                     let timeout = std::time::Duration::from_millis(left);
-                    guard = match self.changed.wait_timeout(guard, timeout) {
+                    match self.changed.wait_timeout(guard, timeout) {
                         Ok((g, _)) => g,
                         Err(e) => e.into_inner().0,
-                    };
+                    }
                 }
-            }
+            };
+            self.waiters.fetch_sub(1, Relaxed);
         }
     }
 }
 
+use std::sync::atomic::Ordering::Relaxed;
+
 impl<T> StdLock<T> {
+    /// Releases the lock and wakes the waiters, if any: they re-check
+    /// their condition against the changed state.
+    fn unlock_and_wake(&self, guard: std::sync::MutexGuard<'_, T>) {
+        let anyone_waiting = self.waiters.load(Relaxed) > 0;
+        drop(guard);
+        if anyone_waiting {
+            self.changed.notify_all();
+        }
+    }
+
     // A panic in another relay thread must not turn every later access into a
     // second panic: the state is still consistent (closures are atomic steps).
     fn lock(&self) -> std::sync::MutexGuard<'_, T> {

@@ -48,7 +48,10 @@ impl<P: Platform> TimerService<P> {
     /// `KillTimer`: true if the timer was still armed. False means it has
     /// fired: its notice is (or is about to be) in the worker's queue.
     pub fn kill(&self, timer: u16) -> bool {
-        self.table.with(|t| t.armed.remove(&timer).is_some())
+        // Disarming makes no timer due sooner: the timer thread need not
+        // wake (on real threads that was a context switch per telegram).
+        self.table
+            .with_no_wake(|t| t.armed.remove(&timer).is_some())
     }
 
     pub fn armed(&self) -> usize {

@@ -166,8 +166,87 @@ fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::SeqCst);
 }
 
+/// Connection threads waiting for their next connection. Starting a thread
+/// per connection cost more than the rest of a telegram on loopback, so a
+/// thread that finished one connection serves the next. A connection that
+/// finds no idle thread gets a new one (so a stalled client still blocks
+/// only its own thread, up to `max_open` of them); a few spare threads are
+/// kept waiting so that a client reconnecting faster than its last thread
+/// turns idle does not start one each time; an idle thread ends after
+/// [`ConnectionThreads::IDLE`].
+#[derive(Default)]
+struct ConnectionThreads {
+    state: Mutex<Handoff>,
+    handed_over: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct Handoff {
+    /// Accepted connections not yet taken by a thread.
+    streams: std::collections::VecDeque<TcpStream>,
+    /// Threads waiting for a connection.
+    idle: usize,
+    stopped: bool,
+}
+
+/// What [`ConnectionThreads::hand_over`] did with a connection.
+enum Handover {
+    /// An idle thread takes it; with few spare threads left, the caller
+    /// starts another.
+    Taken { spares_low: bool },
+    /// No thread is idle: the caller starts one for it.
+    NoIdleThread(TcpStream),
+}
+
+impl ConnectionThreads {
+    const IDLE: Duration = Duration::from_secs(2);
+    const SPARES: usize = 4;
+
+    fn hand_over(&self, stream: TcpStream) -> Handover {
+        let mut h = lock(&self.state);
+        if h.idle <= h.streams.len() {
+            return Handover::NoIdleThread(stream);
+        }
+        h.streams.push_back(stream);
+        let spares_low = h.idle - h.streams.len() < Self::SPARES;
+        drop(h);
+        self.handed_over.notify_one();
+        Handover::Taken { spares_low }
+    }
+
+    /// The next connection for an idle thread; `None` when it has waited
+    /// [`Self::IDLE`] with none handed over, or the acceptor stopped.
+    fn next_connection(&self) -> Option<TcpStream> {
+        let mut h = lock(&self.state);
+        h.idle += 1;
+        let until = Instant::now() + Self::IDLE;
+        loop {
+            if let Some(stream) = h.streams.pop_front() {
+                h.idle -= 1;
+                return Some(stream);
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if h.stopped || left.is_zero() {
+                h.idle -= 1;
+                return None;
+            }
+            h = match self.handed_over.wait_timeout(h, left) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+
+    /// The acceptor has stopped: idle threads end now.
+    fn stop(&self) {
+        lock(&self.state).stopped = true;
+        self.handed_over.notify_all();
+    }
+}
+
 /// What every connection thread shares.
 struct Front {
+    threads: ConnectionThreads,
     config: ServerConfig,
     relay: RelayHandle<Std>,
     router: Router,
@@ -244,6 +323,7 @@ impl Relayd {
                 ..Counters::default()
             },
             open: AtomicUsize::new(0),
+            threads: ConnectionThreads::default(),
             drain_until: Mutex::new(None),
         });
         let stop = Arc::new(AtomicBool::new(false));
@@ -374,18 +454,40 @@ fn accept_loop(listener: &TcpListener, front: &Arc<Front>, stop: &AtomicBool) {
             );
             continue;
         }
-        serial += 1;
         front.open.fetch_add(1, Ordering::SeqCst);
-        let conn = front.clone();
-        let name = format!("conn-{serial}");
-        let spawned = spawn(&name, move || {
-            serve(&conn, stream);
-            conn.open.fetch_sub(1, Ordering::SeqCst);
-        });
-        if let Err(e) = spawned {
-            front.open.fetch_sub(1, Ordering::SeqCst);
-            tracing::error!(thread = "acceptor", telegram = "-", error = %e, "no thread for a connection");
+        match front.threads.hand_over(stream) {
+            Handover::Taken { spares_low: false } => {}
+            Handover::Taken { spares_low: true } => start_thread(front, None, &mut serial),
+            Handover::NoIdleThread(stream) => start_thread(front, Some(stream), &mut serial),
         }
+    }
+    front.threads.stop();
+}
+
+/// Starts a connection thread for `stream`, or a spare one (`None`).
+fn start_thread(front: &Arc<Front>, stream: Option<TcpStream>, serial: &mut u64) {
+    *serial += 1;
+    let has_stream = stream.is_some();
+    let conn = front.clone();
+    let spawned = spawn(&format!("conn-{serial}"), move || {
+        connection_thread(&conn, stream)
+    });
+    if let Err(e) = spawned {
+        if has_stream {
+            front.open.fetch_sub(1, Ordering::SeqCst);
+        }
+        tracing::error!(thread = "acceptor", telegram = "-", error = %e, "no thread for a connection");
+    }
+}
+
+/// A connection thread: serves its first connection (if started for one),
+/// then each one the acceptor hands over, until it has been idle too long.
+fn connection_thread(front: &Front, first: Option<TcpStream>) {
+    let mut stream = first.or_else(|| front.threads.next_connection());
+    while let Some(next) = stream {
+        serve(front, next);
+        front.open.fetch_sub(1, Ordering::SeqCst);
+        stream = front.threads.next_connection();
     }
 }
 
