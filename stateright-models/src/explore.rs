@@ -12,6 +12,7 @@
 
 use crate::checks::{steps_in_words, CheckRequest, CheckResult, Progress, SelectionError};
 use model::replay::replay;
+use model::search::Limits;
 use model::sizes::{defaults, parse_overrides};
 use model::{Property, PropertyKind, SharedSpec, Spec, SpecJob, SpecName, Verdict};
 use patches::{Config, Variant};
@@ -81,6 +82,9 @@ pub struct PropertySummary {
     pub length: Option<String>,
     /// For a liveness property: which steps it assumes are taken.
     pub fairness: Option<&'static str>,
+    /// The limit that stopped the deciding exploration, in words (the
+    /// verdict is then `inconclusive` unless a path was found first).
+    pub stopped: Option<String>,
 }
 
 /// A state by id, with its one-line description.
@@ -163,9 +167,23 @@ impl Explorer {
         sizes: &[String],
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Explorer, SelectionError> {
+        Explorer::within(spec, config, sizes, Limits::NONE, progress)
+    }
+
+    /// As [`Explorer::new`], each exploration stopped at `limits` as
+    /// `chukei check` stops it: a property a stopped exploration could not
+    /// decide shows `inconclusive`, never `holds`.
+    pub fn within(
+        spec: SpecName,
+        config: Config,
+        sizes: &[String],
+        limits: Limits,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Explorer, SelectionError> {
         let sizes = parse_overrides(spec.name(), spec.size_params(), sizes)?;
         let results = CheckRequest::new(spec, config.clone())
             .sizes(&sizes)
+            .limits(limits)
             .run(progress)?;
         let build = Build {
             name: spec,
@@ -365,6 +383,7 @@ impl<S: Spec> Browser<S> {
             symmetry: r.symmetry,
             length: r.counterexample_len.map(|_| steps_in_words(r)),
             fairness,
+            stopped: r.stopped.map(|s| s.to_string()),
         };
         let mut view = PropertyView {
             summary,
