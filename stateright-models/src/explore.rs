@@ -1,6 +1,6 @@
 //! `chukei explore`: one spec on one configuration, to browse.
 //!
-//! What the Explorer shows is what `chukei check` decides ([`check_with`]):
+//! What the Explorer shows is what `chukei check` decides ([`CheckRequest`]):
 //! safety and reachability by the suite's breadth-first search (a shortest
 //! path to each violation or example), liveness by the fair-lasso checker
 //! (prefix and repeating cycle). stateright's own Explorer judged
@@ -10,7 +10,7 @@
 //! browsed. This module gives the views as serializable data; the CLI
 //! serves them as pages and as JSON.
 
-use crate::checks::{check_assuming_within, steps_in_words, CheckResult, Progress, SelectionError};
+use crate::checks::{steps_in_words, CheckRequest, CheckResult, Progress, SelectionError};
 use model::assume::{self, Assumptions};
 use model::registry::BuildError;
 use model::replay::replay;
@@ -200,18 +200,12 @@ impl Explorer {
         let sizes = parse_overrides(spec.name(), spec.size_params(), sizes)?;
         let assumptions =
             assume::parse_overrides(spec.name(), spec.assumption_params(), assumptions)?;
-        let results = check_assuming_within(
-            spec,
-            config.clone(),
-            &sizes,
-            &assumptions,
-            None,
-            true,
-            limits,
-            1,
-            progress,
-        )
-        .map_err(selection_error)?;
+        let results = CheckRequest::new(spec, config.clone())
+            .sizes(&sizes)
+            .assuming(&assumptions)
+            .limits(limits)
+            .run(progress)
+            .map_err(selection_error)?;
         let build = Build {
             name: spec,
             config,
@@ -518,22 +512,17 @@ impl<S: Spec> Browse for Browser<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::{check_assuming, check_with};
     use patches::Preset;
 
     #[test]
     fn the_explore_command_of_a_counterexample_names_its_configuration_and_sizes() {
         let config = Config::with_patches(Preset::Jan2016, &["cs_rule=improved".into()]).unwrap();
         let sizes = BTreeMap::from([("requests".to_string(), 3)]);
-        let results = check_with(
-            SpecName::IrqOrder,
-            config,
-            &sizes,
-            Some("relay_never_hangs"),
-            true,
-            &mut |_| {},
-        )
-        .unwrap();
+        let results = CheckRequest::new(SpecName::IrqOrder, config)
+            .sizes(&sizes)
+            .property(Some("relay_never_hangs"))
+            .run(&mut |_| {})
+            .unwrap();
         assert_eq!(results[0].verdict, Verdict::Violated);
         assert_eq!(
             explore_command(&results[0]),
@@ -573,16 +562,12 @@ mod tests {
         let config =
             Config::with_patches(Preset::Proposed, &["admission=first-come".into()]).unwrap();
         let sizes = BTreeMap::new();
-        let results = check_assuming(
-            SpecName::CsBlock,
-            config.clone(),
-            &sizes,
-            &assume,
-            Some("card_finishes"),
-            true,
-            &mut |_| {},
-        )
-        .unwrap();
+        let results = CheckRequest::new(SpecName::CsBlock, config.clone())
+            .sizes(&sizes)
+            .assuming(&assume)
+            .property(Some("card_finishes"))
+            .run(&mut |_| {})
+            .unwrap();
         assert_eq!(results[0].verdict, Verdict::Violated);
         let command = explore_command(&results[0]);
         assert_eq!(
