@@ -600,23 +600,34 @@ impl Run {
             }
             _ => Some(self.explore(&spec, identity, self.phase(identity), &watches, progress)),
         };
-        // A property that follows the first process: on classes that
-        // permute only the others.
-        let but_first = (identity == Identity::Symmetric && liveness.iter().any(|p| !p.symmetric))
-            .then(|| self.explore_edges(&spec, Identity::SymmetricButFirst, &watches, progress));
+        // Liveness, symmetric properties first, on a reduced graph until
+        // one shows a fair lasso (`None`): that lasso is built on the full
+        // graph, which then decides the rest. A property that follows the
+        // first process: on classes that permute only the others.
+        let mut order: Vec<usize> = (0..liveness.len()).collect();
+        order.sort_by_key(|&i| !liveness[i].symmetric);
+        let mut but_first = None;
+        let mut decided: Vec<Option<(Verdict, Duration)>> = vec![None; liveness.len()];
+        for i in order {
+            if full.is_some() {
+                break;
+            }
+            let p = liveness[i];
+            let quotient = match p.symmetric {
+                true => own.as_ref().filter(|_| on_quotient(p)),
+                false => Some(&*but_first.get_or_insert_with(|| {
+                    self.explore_edges(&spec, Identity::SymmetricButFirst, &watches, progress)
+                })),
+            };
+            decided[i] = quotient.and_then(|q| self.decide_on_quotient(&spec, q, p, watch_of(p)));
+            if decided[i].is_none() {
+                full = Some(self.explore(&spec, Identity::Exact, "explore", &watches, progress));
+            }
+        }
         let quotient_of = |p: &Property<S>| match p.symmetric {
-            true => own.as_ref().filter(|_| on_quotient(p)),
+            true => own.as_ref(),
             false => but_first.as_ref(),
         };
-        // `None` where the reduced graph shows a fair lasso: it is built
-        // on the full graph, so the reported one is the full graph's.
-        let decided: Vec<Option<(Verdict, Duration)>> = liveness
-            .iter()
-            .map(|p| self.decide_on_quotient(&spec, quotient_of(p)?, p, watch_of(p)))
-            .collect();
-        if full.is_none() && decided.iter().any(Option::is_none) {
-            full = Some(self.explore(&spec, Identity::Exact, "explore", &watches, progress));
-        }
         let complete = |e: &&Explored<S>| e.complete;
         let reduced = own
             .as_ref()
