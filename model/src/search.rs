@@ -122,6 +122,49 @@ pub enum Identity {
     /// permuted): fewer states, the same verdicts. The first state found of
     /// each class stands for it.
     Symmetric,
+    /// As `Symmetric`, but the first process stays where it is and only the
+    /// others are permuted: the classes a property that follows the first
+    /// process (`Property::about_one_process`) is the same on.
+    SymmetricButFirst,
+}
+
+impl Identity {
+    /// The processes a class may permute start at this one.
+    pub fn fixed_processes(self) -> usize {
+        match self {
+            Identity::SymmetricButFirst => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// The permutation that sorts `state`'s processes from `fixed` on
+/// ([`Spec::compare_processes`]), the first `fixed` staying in place:
+/// process `i` moves to position `p[i]`.
+pub fn sorting<S: Spec>(state: &S::State, fixed: usize) -> Vec<usize> {
+    let n = S::processes(state);
+    let mut order: Vec<usize> = (0..n).collect();
+    if fixed < n {
+        order[fixed..].sort_by(|&i, &j| S::compare_processes(state, i, j));
+    }
+    let mut to = vec![0; n];
+    for (position, &i) in order.iter().enumerate() {
+        to[i] = position;
+    }
+    to
+}
+
+/// `state`'s key under `identity` (itself, or its class's canonical
+/// member), encoded into `buf`.
+fn encode_key<S: Spec>(identity: Identity, state: &S::State, buf: &mut Vec<u8>) {
+    match identity {
+        Identity::Exact => encode(state, buf),
+        Identity::Symmetric => encode(&S::representative(state), buf),
+        Identity::SymmetricButFirst => {
+            let canonical = S::permute(state, &sorting::<S>(state, 1));
+            encode(&canonical, buf)
+        }
+    }
 }
 
 /// A condition on states that a search evaluates on each state it
@@ -326,7 +369,7 @@ impl Store {
         let record = self.record(id);
         match self.identity {
             Identity::Exact => record,
-            Identity::Symmetric => {
+            Identity::Symmetric | Identity::SymmetricButFirst => {
                 let (len, rest) = read_varint(record);
                 &rest[..len]
             }
@@ -338,7 +381,7 @@ impl Store {
         let record = self.record(id);
         match self.identity {
             Identity::Exact => record,
-            Identity::Symmetric => {
+            Identity::Symmetric | Identity::SymmetricButFirst => {
                 let (len, rest) = read_varint(record);
                 match &rest[len..] {
                     [] => &rest[..len],
@@ -349,7 +392,7 @@ impl Store {
     }
 
     fn push(&mut self, key: &[u8], member: &[u8]) {
-        if self.identity == Identity::Symmetric {
+        if self.identity != Identity::Exact {
             write_varint(&mut self.bytes, key.len());
             self.bytes.extend_from_slice(key);
             if member != key {
@@ -692,10 +735,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
     /// Encodes the key of `state` (itself, or its representative) into
     /// `self.key`.
     fn encode_key(&mut self, state: &S::State) {
-        match self.identity {
-            Identity::Exact => encode(state, &mut self.key),
-            Identity::Symmetric => encode(&S::representative(state), &mut self.key),
-        }
+        encode_key::<S>(self.identity, state, &mut self.key);
     }
 
     /// The id of the state whose key is in `self.key`, if known.
@@ -718,12 +758,12 @@ impl<'a, S: Spec> Bfs<'a, S> {
         if let Some(id) = self.find() {
             return id;
         }
-        if self.identity == Identity::Symmetric {
+        if self.identity != Identity::Exact {
             encode(&state, &mut self.member);
         }
         let member = match self.identity {
             Identity::Exact => &self.key,
-            Identity::Symmetric => &self.member,
+            _ => &self.member,
         };
         let hash = self.hasher.hash_one(&self.key[..]);
         let marks = marks_of::<S>(self.watches, &state);
@@ -961,10 +1001,7 @@ where
             let successors = self.spec.successors(&state);
             chunk.counts.push(successors.len() as u32);
             for (action, next) in successors {
-                match self.identity {
-                    Identity::Exact => encode(&next, &mut key),
-                    Identity::Symmetric => encode(&S::representative(&next), &mut key),
-                }
+                encode_key::<S>(self.identity, &next, &mut key);
                 let hash = self.hasher.hash_one(&key[..]);
                 if let Some(known) = self.find_key(hash, &key) {
                     chunk.successors.push((action, Found::Known(known as u32)));
@@ -973,7 +1010,7 @@ where
                 let start = chunk.bytes.len();
                 chunk.bytes.extend_from_slice(&key);
                 let key_range = start..chunk.bytes.len();
-                if self.identity == Identity::Symmetric && !bound {
+                if self.identity != Identity::Exact && !bound {
                     encode(&next, &mut member);
                     if member != key {
                         chunk.bytes.extend_from_slice(&member);
@@ -1255,7 +1292,12 @@ mod tests {
                 .map(|p| -> Condition<'_> { Box::new(|s| (p.condition)(&spec, s)) })
                 .collect();
             let watches: Vec<Watch<'_, TimerFree>> = conditions.iter().map(|c| &**c as _).collect();
-            for identity in [Identity::Exact, Identity::Symmetric] {
+            let identities = [
+                Identity::Exact,
+                Identity::Symmetric,
+                Identity::SymmetricButFirst,
+            ];
+            for identity in identities {
                 let at = |parallel| {
                     let graph = StateGraph::explore_parallel(
                         &spec,

@@ -220,9 +220,9 @@ impl<S: Spec> Property<S> {
         }
     }
 
-    /// Marks a property that follows one process (`cs0`), so it is not
-    /// invariant under permuting identical processes: a checker decides it
-    /// without that reduction.
+    /// Marks a property that follows the first process (`cs0`), so it is
+    /// invariant only under permuting the other processes: a checker
+    /// reduces by those alone (`Identity::SymmetricButFirst`).
     pub fn about_one_process(mut self) -> Self {
         self.symmetric = false;
         self

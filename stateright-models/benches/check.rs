@@ -1,14 +1,17 @@
 //! How fast `chukei check` explores: states per second of the suite's BFS,
 //! on the full graph and on the symmetry-reduced one, per spec at default
 //! and larger sizes (2016-01, where every mechanism misbehaves), and one
-//! whole check of a spec and preset (every property, as the CLI runs it).
-//! Each benchmark's throughput is in states, so criterion reports states/s.
+//! whole check of a spec and preset (every property, as the CLI runs it),
+//! and the two large checks on `proposed` on 1 and 2 threads (the
+//! parallel speed-up). Each benchmark's throughput is in states, so
+//! criterion reports states/s; the bytes each graph stores per state are
+//! printed once per graph.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use model::search::{Identity, StateGraph};
 use model::{SharedSpec, SpecJob, SpecName};
 use patches::Preset;
-use stateright_models::check_spec_preset;
+use stateright_models::{check_spec_preset, run_checks, CheckResult, CheckSelection};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
@@ -35,9 +38,13 @@ fn label(sizes: &BTreeMap<String, u64>) -> String {
 struct Explore(Identity);
 
 impl SpecJob for Explore {
-    type Output = usize;
-    fn run<S: SharedSpec>(self, spec: S) -> usize {
-        StateGraph::explore_as(&spec, self.0, &mut |_| {}).len()
+    type Output = (usize, usize);
+    /// States, and bytes stored per state (states and BFS tree, edges).
+    fn run<S: SharedSpec>(self, spec: S) -> (usize, usize) {
+        let graph = StateGraph::explore_as(&spec, self.0, &mut |_| {});
+        let edges = graph.edges.total() * std::mem::size_of::<(S::Action, usize)>();
+        let bytes = (graph.state_bytes() + edges) / graph.len().max(1);
+        (graph.len(), bytes)
     }
 }
 
@@ -51,8 +58,10 @@ fn explore(c: &mut Criterion) {
                     spec.build(Preset::Jan2016.patches(), &sizes, Explore(identity))
                         .expect("valid sizes")
                 };
-                group.throughput(Throughput::Elements(run() as u64));
+                let (states, bytes) = run();
+                group.throughput(Throughput::Elements(states as u64));
                 let id = format!("{spec} {} {name}", label(&sizes));
+                eprintln!("{id}: {states} states, {bytes} bytes per state");
                 group.bench_function(id, |b| b.iter(|| black_box(run())));
             }
         }
@@ -81,5 +90,38 @@ fn whole_check(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, explore, whole_check);
+/// States a check explored: each distinct graph once (reduced, reduced
+/// over all but the first process, full).
+fn explored(results: &[CheckResult]) -> usize {
+    let mut graphs: Vec<(bool, usize)> = results.iter().map(|r| (r.symmetry, r.states)).collect();
+    graphs.sort();
+    graphs.dedup();
+    graphs.iter().map(|(_, states)| states).sum()
+}
+
+/// The large checks, every property on `proposed` as `chukei
+/// check` runs them, on 1 and 2 threads.
+fn large_checks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("check-large");
+    group.sample_size(10);
+    let large = [
+        ("timer-free", ["workers=3", "telegrams=5"]),
+        ("cs-block", ["css=4", "cards=3"]),
+    ];
+    for (spec, sizes) in large {
+        let sizes = sizes.map(String::from);
+        for threads in [1, 2] {
+            let selection = CheckSelection::parse(spec, "proposed", &sizes)
+                .expect("valid sizes")
+                .with_threads(threads);
+            let run = || run_checks(&selection, &mut |_| {});
+            group.throughput(Throughput::Elements(explored(&run()) as u64));
+            let id = format!("{spec} {} proposed threads={threads}", sizes.join(","));
+            group.bench_function(id, |b| b.iter(|| black_box(run())));
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, explore, whole_check, large_checks);
 criterion_main!(benches);

@@ -25,7 +25,7 @@ use model::{Origin, Property, PropertyKind, Spec, SpecName, Trace, UnknownSpec, 
 use patches::{Config, Patches, Preset, UnknownPreset};
 use scenarios::expect::expected_verdict_assuming;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 /// Which specs and configurations to check, and the size overrides (`k=v`).
@@ -275,8 +275,9 @@ pub struct Progress {
     pub preset: Preset,
     pub config: String,
     /// "explore" (the full graph), "explore-reduced" (the
-    /// symmetry-reduced one) or "search" (one property, until its first
-    /// counterexample).
+    /// symmetry-reduced one), "explore-reduced-but-first" (reduced over
+    /// all processes but the first) or "search" (one property, until its
+    /// first counterexample).
     pub checker: &'static str,
     pub states: usize,
     pub states_per_sec: f64,
@@ -536,6 +537,8 @@ type Condition<'a, S> = Box<dyn Fn(&<S as Spec>::State) -> bool + Sync + 'a>;
 /// An explored graph and what it cost.
 struct Explored<S: Spec> {
     graph: StateGraph<S>,
+    /// Which states the graph tells apart.
+    identity: Identity,
     elapsed: Duration,
     /// Every reachable state (class) was explored, not only those up to a
     /// first counterexample.
@@ -600,18 +603,34 @@ impl Run {
             }
             _ => Some(self.explore(&spec, identity, self.phase(identity), &watches, progress)),
         };
-        // `None` where the reduced graph shows a fair lasso: it is built
-        // on the full graph, so the reported one is the full graph's.
-        let decided: Vec<Option<(Verdict, Duration)>> = liveness
-            .iter()
-            .map(|p| {
-                let quotient = own.as_ref().filter(|_| on_quotient(p))?;
-                self.decide_on_quotient(&spec, quotient, p, watch_of(p))
-            })
-            .collect();
-        if full.is_none() && decided.iter().any(Option::is_none) {
-            full = Some(self.explore(&spec, Identity::Exact, "explore", &watches, progress));
+        // Liveness, symmetric properties first, on a reduced graph until
+        // one shows a fair lasso (`None`): that lasso is built on the full
+        // graph, which then decides the rest. A property that follows the
+        // first process: on classes that permute only the others.
+        let mut order: Vec<usize> = (0..liveness.len()).collect();
+        order.sort_by_key(|&i| !liveness[i].symmetric);
+        let mut but_first = None;
+        let mut decided: Vec<Option<(Verdict, Duration)>> = vec![None; liveness.len()];
+        for i in order {
+            if full.is_some() {
+                break;
+            }
+            let p = liveness[i];
+            let quotient = match p.symmetric {
+                true => own.as_ref().filter(|_| on_quotient(p)),
+                false => Some(&*but_first.get_or_insert_with(|| {
+                    self.explore_edges(&spec, Identity::SymmetricButFirst, &watches, progress)
+                })),
+            };
+            decided[i] = quotient.and_then(|q| self.decide_on_quotient(&spec, q, p, watch_of(p)));
+            if decided[i].is_none() {
+                full = Some(self.explore(&spec, Identity::Exact, "explore", &watches, progress));
+            }
         }
+        let quotient_of = |p: &Property<S>| match p.symmetric {
+            true => own.as_ref(),
+            false => but_first.as_ref(),
+        };
         let complete = |e: &&Explored<S>| e.complete;
         let reduced = own
             .as_ref()
@@ -637,7 +656,7 @@ impl Run {
             }
         }
         for (p, decided) in liveness.iter().zip(decided) {
-            let result = match (decided, &own, &full) {
+            let result = match (decided, quotient_of(p), &full) {
                 (Some((verdict, took)), Some(quotient), _) => {
                     self.fair_on_quotient(&spec, quotient, p, verdict, took, counts)
                 }
@@ -669,7 +688,7 @@ impl Run {
         let bad: Vec<bool> = (0..quotient.graph.len())
             .map(|id| quotient.graph.marked(watch, id))
             .collect();
-        let lasso = fair_lasso_exists(spec, &quotient.graph, property, &bad);
+        let lasso = fair_lasso_exists(spec, &quotient.graph, quotient.identity, property, &bad);
         (!lasso).then(|| (Verdict::Holds, t.elapsed()))
     }
 
@@ -707,6 +726,7 @@ impl Run {
         match identity {
             Identity::Exact => "explore",
             Identity::Symmetric => "explore-reduced",
+            Identity::SymmetricButFirst => "explore-reduced-but-first",
         }
     }
 
@@ -732,6 +752,7 @@ impl Run {
         Explored {
             complete: graph.stopped.is_none(),
             graph,
+            identity,
             elapsed: started.elapsed(),
             watched: true,
             found: None,
@@ -762,6 +783,7 @@ impl Run {
         Explored {
             complete: graph.stopped.is_none(),
             graph,
+            identity,
             elapsed: started.elapsed(),
             watched: true,
             found: None,
@@ -789,6 +811,7 @@ impl Run {
         Explored {
             complete: found.is_none() && graph.stopped.is_none(),
             graph,
+            identity,
             elapsed: started.elapsed(),
             watched: false,
             found,
@@ -1088,12 +1111,12 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
 
 /// Which graph decided what, with symmetry on.
 fn render_symmetry(results: &[CheckResult]) -> String {
-    // A liveness property that holds on the full graph although symmetry
-    // was on follows one process (violations are always built there).
+    // A liveness property decided on a graph other than the fully reduced
+    // one follows one process (counterexamples are on the full graph).
     let mut one_process: Vec<&str> = results
         .iter()
-        .filter(|r| r.kind == PropertyKind::Eventually && !r.symmetry)
-        .filter(|r| r.verdict != Verdict::Violated)
+        .filter(|r| r.kind == PropertyKind::Eventually && r.symmetry)
+        .filter(|r| r.states_reduced.is_some_and(|n| n != r.states))
         .map(|r| r.property.as_str())
         .collect();
     one_process.sort();
@@ -1101,7 +1124,7 @@ fn render_symmetry(results: &[CheckResult]) -> String {
     let mut line = "Safety, reachability and liveness ran on the symmetry-reduced graph (states: symmetry classes; --no-symmetry to compare); each liveness counterexample is built on the full graph".to_string();
     if !one_process.is_empty() {
         line += &format!(
-            ", where the properties that follow one process ({}) are decided",
+            "; the properties that follow one process ({}) on classes that permute only the others",
             one_process.join(", ")
         );
     }
@@ -1172,20 +1195,21 @@ fn render_configs(results: &[CheckResult]) -> String {
 fn throughput(results: &[CheckResult]) -> (usize, u64) {
     // Per run: the largest reduced and full graph a row was decided on
     // (the unreduced count may be computed, not explored), and the time.
-    let mut runs: BTreeMap<(&str, &str, &Assumptions), (usize, usize, u64)> = BTreeMap::new();
+    type Run = (BTreeSet<usize>, usize, u64);
+    let mut runs: BTreeMap<(&str, &str, &Assumptions), Run> = BTreeMap::new();
     for r in results {
         let run = runs
             .entry((r.spec.as_str(), r.config.as_str(), &r.assumptions))
             .or_default();
         match r.symmetry {
-            true => run.0 = run.0.max(r.states),
+            true => _ = run.0.insert(r.states),
             false => run.1 = run.1.max(r.states),
         }
         run.2 = run.2.max(r.millis);
     }
     runs.values()
         .fold((0, 0), |(s, m), (reduced, full, millis)| {
-            (s + reduced + full, m + millis)
+            (s + reduced.iter().sum::<usize>() + full, m + millis)
         })
 }
 

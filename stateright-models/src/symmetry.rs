@@ -46,7 +46,7 @@
 
 use crate::adapter::{representative, SpecModel};
 use crate::fair::bad_components;
-use model::search::StateGraph;
+use model::search::{Identity, StateGraph};
 use model::{Property, Spec, SpecName};
 use model::{SharedSpec, SpecJob};
 use patches::Preset;
@@ -104,16 +104,14 @@ fn inverse(p: &[usize]) -> Permutation {
 /// The permutation that sorts `state`'s processes: `permute(state, p)` is
 /// `representative(state)`.
 pub fn sorting<S: Spec>(state: &S::State) -> Permutation {
-    let mut order: Vec<usize> = (0..S::processes(state)).collect();
-    order.sort_by(|&i, &j| S::compare_processes(state, i, j));
-    inverse(&order)
+    model::search::sorting::<S>(state, 0)
 }
 
-/// Generators of the permutations that leave `state` as it is: swaps of
-/// equal processes.
-fn stabilizer<S: Spec>(state: &S::State) -> Vec<Permutation> {
+/// Generators of the permutations of the processes from `fixed` on that
+/// leave `state` as it is: swaps of equal processes.
+fn stabilizer<S: Spec>(state: &S::State, fixed: usize) -> Vec<Permutation> {
     let n = S::processes(state);
-    let mut order: Vec<usize> = (0..n).collect();
+    let mut order: Vec<usize> = (fixed.min(n)..n).collect();
     order.sort_by(|&i, &j| S::compare_processes(state, i, j));
     order
         .windows(2)
@@ -174,18 +172,28 @@ pub fn unreduced_count<S: Spec>(reduced: &StateGraph<S>) -> usize {
 /// `eventually` property, decided on the reduced graph `quotient` (explored
 /// with its edges; `bad[id]`: the goal is false in class `id`). The module
 /// documentation has the argument.
+///
+/// `identity` is the graph's: with [`Identity::SymmetricButFirst`] the
+/// group is the permutations that keep the first process in place, and the
+/// property may follow that process; the argument is the same.
 pub fn fair_lasso_exists<S: Spec>(
     spec: &S,
     quotient: &StateGraph<S>,
+    identity: Identity,
     property: &Property<S>,
     bad: &[bool],
 ) -> bool {
-    assert!(property.symmetric, "{} follows one process", property.name);
+    let fixed = identity.fixed_processes();
+    assert!(
+        property.symmetric || fixed > 0,
+        "{} follows one process",
+        property.name
+    );
     let terminal = (0..quotient.len()).any(|i| bad[i] && quotient.edges[i].is_empty());
     terminal
         || bad_components(quotient, bad)
             .iter()
-            .any(|c| lifted_component_is_fair(spec, quotient, property, c))
+            .any(|c| lifted_component_is_fair(spec, quotient, fixed, property, c))
 }
 
 /// Whether the component `C` of the full graph over the quotient component
@@ -193,6 +201,7 @@ pub fn fair_lasso_exists<S: Spec>(
 fn lifted_component_is_fair<S: Spec>(
     spec: &S,
     quotient: &StateGraph<S>,
+    fixed: usize,
     property: &Property<S>,
     component: &[usize],
 ) -> bool {
@@ -202,7 +211,7 @@ fn lifted_component_is_fair<S: Spec>(
     // Where each orbit's member sits in C, and the generators of H.
     let mut place: Vec<Option<Permutation>> = vec![None; component.len()];
     place[0] = Some(identity(n));
-    let mut generators = stabilizer::<S>(&members[0]);
+    let mut generators = stabilizer::<S>(&members[0], fixed);
     // Per member, its edges that stay in the component.
     let mut internal: Vec<Vec<usize>> = vec![Vec::new(); component.len()];
     let mut queue = VecDeque::from([0]);
@@ -219,7 +228,8 @@ fn lifted_component_is_fair<S: Spec>(
             };
             internal[at].push(e);
             // `next` is the member of `target`'s orbit permuted by `rho`.
-            let rho = compose(&inverse(&sorting::<S>(next)), &sorting::<S>(&members[to]));
+            let sort = |s| model::search::sorting::<S>(s, fixed);
+            let rho = compose(&inverse(&sort(next)), &sort(&members[to]));
             assert_eq!(
                 &S::permute(&members[to], &rho),
                 next,
@@ -267,7 +277,6 @@ fn lifted_component_is_fair<S: Spec>(
 mod tests {
     use super::*;
     use model::cs_block::CsBlock;
-    use model::search::Identity;
     use model::timer_free::TimerFree;
     use model::PropertyKind;
     use std::collections::HashSet;
@@ -302,7 +311,9 @@ mod tests {
                 let got: HashSet<(S::Action, S::State)> =
                     spec.successors(&permuted).into_iter().collect();
                 assert_eq!(got, expected, "{} is equivariant", spec.name());
-                for property in properties.iter().filter(|p| p.symmetric) {
+                // A property about the first process, only where it stays.
+                let invariant = |q: &&Property<S>| q.symmetric || p.first() == Some(&0);
+                for property in properties.iter().filter(invariant) {
                     let on = |s| (property.condition)(spec, s);
                     assert_eq!(on(&state), on(&permuted), "{}", property.name);
                     for (a, _) in &successors {
@@ -361,9 +372,10 @@ mod tests {
 
     #[test]
     fn the_reduced_graph_finds_the_full_graphs_fair_lassos() {
-        // Every liveness property of cs-block under both demands: the
-        // quotient says a fair lasso exists exactly where the full graph's
-        // checker finds one.
+        // Every liveness property of cs-block under both demands (those
+        // about cs0 on classes that permute the other CSs): the quotient
+        // says a fair lasso exists exactly where the full graph's checker
+        // finds one.
         let continuous = BTreeMap::from([("demand".to_string(), "continuous".to_string())]);
         // Two cards each: the legacy rule's livelock needs a second card
         // (under continuous demand the symmetric liveness properties are the
@@ -383,8 +395,21 @@ mod tests {
                     &mut |_| {},
                 );
                 let full = StateGraph::explore(&spec, &mut |_| {});
-                let symmetric = spec.properties().into_iter().filter(|p| p.symmetric);
-                for property in symmetric.filter(|p| p.kind == PropertyKind::Eventually) {
+                let but_first = StateGraph::explore_parallel_edges(
+                    &spec,
+                    Identity::SymmetricButFirst,
+                    model::search::Limits::NONE,
+                    &[],
+                    model::search::Parallel::threads(1),
+                    true,
+                    &mut |_| {},
+                );
+                let liveness = spec.properties().into_iter();
+                for property in liveness.filter(|p| p.kind == PropertyKind::Eventually) {
+                    let (reduced, identity) = match property.symmetric {
+                        true => (&reduced, Identity::Symmetric),
+                        false => (&but_first, Identity::SymmetricButFirst),
+                    };
                     let bad = |g: &StateGraph<CsBlock>| -> Vec<bool> {
                         g.states()
                             .map(|s| !(property.condition)(&spec, &s))
@@ -392,7 +417,8 @@ mod tests {
                     };
                     let on_full =
                         crate::fair::find_fair_lasso_in(&spec, &full, &property, &bad(&full));
-                    let on_quotient = fair_lasso_exists(&spec, &reduced, &property, &bad(&reduced));
+                    let on_quotient =
+                        fair_lasso_exists(&spec, reduced, identity, &property, &bad(reduced));
                     assert_eq!(on_quotient, on_full.is_some(), "{preset} {}", property.name);
                     lassos += usize::from(on_quotient);
                 }
