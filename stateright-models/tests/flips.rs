@@ -49,6 +49,7 @@ const ONCE: &str = "monitor-polls=once";
 const CONTINUOUS: &str = "demand=continuous";
 const GUARD_ALONE: &str = "2016-01+hsm_guard=error-on-interrupted";
 const EPOCH_UNCLEARED: &str = "proposed+timer_fix=epoch-uncleared";
+const FIRST_COME: &str = "proposed+admission=first-come";
 
 #[rustfmt::skip]
 const FLIPS: &[Flip] = &[
@@ -91,13 +92,33 @@ const FLIPS: &[Flip] = &[
     Flip { spec: TimerFree, property: "exactly_one_reply", from: side("proposed", &[], "holds"), to: side(EPOCH_UNCLEARED, &[], "violated 8") },
     Flip { spec: TimerFree, property: "no_deadlock", from: side("proposed", &[], "holds"), to: side(EPOCH_UNCLEARED, &[], "violated 9") },
     Flip { spec: TimerFree, property: "telegrams_finish", from: side("proposed", &[], "holds"), to: side(EPOCH_UNCLEARED, &[], "violated 8") },
-    // Continuous demand on proposed: a rejected card retries only when a
-    // connection is free, the other CSs' new cards take every freed
-    // connection first, and weak fairness never forces the retry.
-    Flip { spec: CsBlock, property: "accepted_request_answered", from: side("proposed", &[], "holds"), to: side("proposed", &[CONTINUOUS], "violated 1+32") },
-    Flip { spec: CsBlock, property: "no_cs_starves", from: side("proposed", &[], "holds"), to: side("proposed", &[CONTINUOUS], "violated 0+32") },
-    Flip { spec: CsBlock, property: "card_finishes", from: side("proposed", &[], "holds"), to: side("proposed", &[CONTINUOUS], "violated 3+23") },
-    Flip { spec: CsBlock, property: "cs_keeps_issuing", from: side("proposed", &[], "holds"), to: side("proposed", &[CONTINUOUS], "violated 4+18") },
+    // Continuous demand with the deployed first-come admission: a rejected
+    // card retries only when a connection is free, the other CSs' new cards
+    // take every freed connection first, and weak fairness never forces the
+    // retry ...
+    Flip { spec: CsBlock, property: "no_cs_starves", from: side(FIRST_COME, &[], "holds"), to: side(FIRST_COME, &[CONTINUOUS], "violated 3+17") },
+    Flip { spec: CsBlock, property: "card_finishes", from: side(FIRST_COME, &[], "holds"), to: side(FIRST_COME, &[CONTINUOUS], "violated 3+17") },
+    Flip { spec: CsBlock, property: "cs_keeps_issuing", from: side(FIRST_COME, &[], "holds"), to: side(FIRST_COME, &[CONTINUOUS], "violated 3+17") },
+    // ... which proposed's oldest-retry-first admission fixes: a freed
+    // connection is held for the oldest refused CS, so its retry stays
+    // enabled until taken and weak fairness forces it.
+    Flip { spec: CsBlock, property: "no_cs_starves", from: side("proposed", &[CONTINUOUS], "holds"), to: side(FIRST_COME, &[CONTINUOUS], "violated 3+17") },
+    Flip { spec: CsBlock, property: "card_finishes", from: side("proposed", &[CONTINUOUS], "holds"), to: side(FIRST_COME, &[CONTINUOUS], "violated 3+17") },
+    Flip { spec: CsBlock, property: "cs_keeps_issuing", from: side("proposed", &[CONTINUOUS], "holds"), to: side(FIRST_COME, &[CONTINUOUS], "violated 3+17") },
+    // Without fairness, under continuous demand, a CS that is never
+    // scheduled issues nothing, whatever the admission order: fairness is
+    // what makes progress possible (finite demand ends regardless) ...
+    Flip { spec: CsBlock, property: "accepted_request_answered", from: side("proposed", &[UNFAIR], "holds"), to: side("proposed", &[UNFAIR, CONTINUOUS], "violated 1+24") },
+    Flip { spec: CsBlock, property: "no_cs_starves", from: side("proposed", &[UNFAIR], "holds"), to: side("proposed", &[UNFAIR, CONTINUOUS], "violated 5+21") },
+    Flip { spec: CsBlock, property: "card_finishes", from: side("proposed", &[UNFAIR], "holds"), to: side("proposed", &[UNFAIR, CONTINUOUS], "violated 1+24") },
+    Flip { spec: CsBlock, property: "cs_keeps_issuing", from: side("proposed", &[UNFAIR], "holds"), to: side("proposed", &[UNFAIR, CONTINUOUS], "violated 0+22") },
+    Flip { spec: CsBlock, property: "accepted_request_answered", from: side(FIRST_COME, &[UNFAIR], "holds"), to: side(FIRST_COME, &[UNFAIR, CONTINUOUS], "violated 1+19") },
+    // ... and the same seen from the fairness side.
+    Flip { spec: CsBlock, property: "accepted_request_answered", from: side("proposed", &[CONTINUOUS], "holds"), to: side("proposed", &[CONTINUOUS, UNFAIR], "violated 1+24") },
+    Flip { spec: CsBlock, property: "no_cs_starves", from: side("proposed", &[CONTINUOUS], "holds"), to: side("proposed", &[CONTINUOUS, UNFAIR], "violated 5+21") },
+    Flip { spec: CsBlock, property: "card_finishes", from: side("proposed", &[CONTINUOUS], "holds"), to: side("proposed", &[CONTINUOUS, UNFAIR], "violated 1+24") },
+    Flip { spec: CsBlock, property: "cs_keeps_issuing", from: side("proposed", &[CONTINUOUS], "holds"), to: side("proposed", &[CONTINUOUS, UNFAIR], "violated 0+22") },
+    Flip { spec: CsBlock, property: "accepted_request_answered", from: side(FIRST_COME, &[CONTINUOUS], "holds"), to: side(FIRST_COME, &[CONTINUOUS, UNFAIR], "violated 1+19") },
 ];
 
 fn config(name: &str) -> Config {
