@@ -94,7 +94,8 @@ pub struct LimitArgs {
 }
 
 impl LimitArgs {
-    fn limits(&self) -> Limits {
+    /// The limits as the search takes them (`explore` uses them too).
+    pub fn limits(&self) -> Limits {
         let max_memory = match self.max_memory {
             Some(0) => None,
             Some(mb) => Some(mb.saturating_mul(1_000_000)),

@@ -790,7 +790,7 @@ mod tests {
             marked[0].label.starts_with("free-of-unallocated"),
             "{marked:?}"
         );
-        assert_eq!(d.steps.len(), 27, "the minimized trace's events");
+        assert_eq!(d.steps.len(), 29, "the minimized trace's events");
         insta::assert_snapshot!("timer_free_driver_text", render(&d, Format::Text));
         insta::assert_snapshot!("timer_free_driver_mermaid", render(&d, Format::Mermaid));
     }

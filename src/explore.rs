@@ -36,6 +36,10 @@ pub struct Args {
     /// of the overview's.
     #[arg(long, value_name = "NAME")]
     property: Option<String>,
+    /// The same limits as `check`: a property a stopped exploration could
+    /// not decide is shown `inconclusive`, with the limit that stopped it.
+    #[command(flatten)]
+    limits: crate::check::LimitArgs,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
@@ -55,7 +59,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         args.port,
     )?;
     let port = listener.local_addr().context("reading the port")?.port();
-    let mut explorer = Explorer::new(args.spec, config.clone(), &args.sizes, &mut |_| {})?;
+    let limits = args.limits.limits();
+    let mut explorer =
+        Explorer::within(args.spec, config.clone(), &args.sizes, limits, &mut |_| {})?;
     let page = args
         .property
         .as_ref()
@@ -180,7 +186,9 @@ fn overview(summary: &Summary) -> String {
             steps = p.length.as_deref().unwrap_or("-"),
         );
     }
-    body += "</table><h2>Initial states</h2><ul>";
+    body += "</table>";
+    body += &stopped_notes(summary);
+    body += "<h2>Initial states</h2><ul>";
     for s in &summary.initial {
         body += &format!(
             "<li><a href=\"/state/{}\">state {}</a>: <code>{}</code></li>",
@@ -191,6 +199,31 @@ fn overview(summary: &Summary) -> String {
     }
     body += "</ul>";
     page(summary, "overview", &body)
+}
+
+/// Under the overview's table: which properties a limit left undecided,
+/// and where each check stopped.
+fn stopped_notes(summary: &Summary) -> String {
+    let notes: Vec<String> = summary
+        .properties
+        .iter()
+        .filter_map(|p| {
+            let stopped = p.stopped.as_ref()?;
+            Some(format!(
+                "<li>{}: {} ({})</li>",
+                p.name,
+                p.verdict,
+                escape(stopped)
+            ))
+        })
+        .collect();
+    if notes.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<h2>Stopped by a limit</h2><ul id=stopped>{}</ul>",
+        notes.concat()
+    )
 }
 
 /// A property: its verdict, the path that shows it with step `selected`
@@ -220,6 +253,9 @@ fn property_page(
     if let Some(fairness) = p.fairness {
         body += &format!("<p>Fairness assumed: {}</p>", escape(fairness));
     }
+    if let Some(stopped) = &p.stopped {
+        body += &format!("<p id=stopped>The check was {}.</p>", escape(stopped));
+    }
     if view.steps.is_empty() {
         body += &format!("<p>{}</p>", holds_in_words(p.kind, p.verdict));
         return page(summary, &p.name, &body);
@@ -247,6 +283,9 @@ fn holds_in_words(kind: PropertyKind, verdict: Verdict) -> &'static str {
             "No fair behaviour avoids it forever (no fair lasso and no dead end without it)."
         }
         (PropertyKind::Sometimes, Verdict::Violated) => "No reachable state is an example.",
+        (_, Verdict::Inconclusive) => {
+            "Not decided: a limit stopped the check first (raise it, or give none)."
+        }
         _ => "",
     }
 }
@@ -410,6 +449,7 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use model::search::Limits;
     use patches::{Config, Preset};
 
     fn explorer(preset: Preset) -> Explorer {
@@ -453,6 +493,55 @@ mod tests {
         for url in ["/property/nope", "/state/99999", "/state/x", "/nowhere"] {
             assert_eq!(route(&mut e, url).status, 404, "{url}");
         }
+    }
+
+    #[test]
+    fn a_limit_shows_inconclusive_never_holds() {
+        let limits = Limits {
+            max_states: Some(3),
+            ..Limits::NONE
+        };
+        let config = Config::preset(Preset::Jan2016);
+        let mut e = Explorer::within(SpecName::IrqOrder, config, &[], limits, &mut |_| {}).unwrap();
+        let overview = route(&mut e, "/");
+        assert!(
+            overview
+                .body
+                .contains("<td class=\"verdict inconclusive\">inconclusive</td>"),
+            "{}",
+            overview.body
+        );
+        assert!(
+            !overview.body.contains("verdict holds"),
+            "{}",
+            overview.body
+        );
+        assert!(
+            overview.body.contains("stopped by --max-states 3"),
+            "{}",
+            overview.body
+        );
+        let inconclusive = e
+            .summary
+            .properties
+            .iter()
+            .find(|p| p.verdict == Verdict::Inconclusive)
+            .expect("a property the limit left undecided")
+            .name
+            .clone();
+        let page = route(&mut e, &format!("/property/{inconclusive}"));
+        assert!(
+            page.body
+                .contains("<p id=stopped>The check was stopped by --max-states 3"),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body
+                .contains("Not decided: a limit stopped the check first"),
+            "{}",
+            page.body
+        );
     }
 
     #[test]

@@ -37,6 +37,11 @@ struct Report<'a> {
     replays: usize,
     millis: u64,
     method: &'static str,
+    /// Driver schedules: preemptions, clock jumps, threads switched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pressure_before: Option<regressions::Pressure>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pressure_after: Option<regressions::Pressure>,
     written_to: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     trace: Option<&'a model::Trace>,
@@ -62,6 +67,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         replays: minimized.replays,
         millis: minimized.millis,
         method: minimized.method,
+        pressure_before: minimized.pressure_before,
+        pressure_after: minimized.pressure_after,
         written_to: args.out.as_ref().map(|p| p.display().to_string()),
         trace: args.out.is_none().then_some(&minimized.trace),
     };
@@ -72,8 +79,15 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     if args.out.is_none() {
         say!("{}", minimized.trace.to_json_pretty());
     }
+    let switching = match (&report.pressure_before, &report.pressure_after) {
+        (Some(b), Some(a)) => format!(
+            "; preemptions {} -> {}, clock jumps {} -> {}, threads switched {} -> {}",
+            b.preemptions, a.preemptions, b.clock_jumps, a.clock_jumps, b.threads, a.threads
+        ),
+        _ => String::new(),
+    };
     eprintln!(
-        "{} {} {} on {}: {} steps -> {} ({}, {} replays, {} ms){}",
+        "{} {} {} on {}: {} steps -> {}{switching} ({}, {} replays, {} ms){}",
         report.kind,
         report.spec,
         report.property,

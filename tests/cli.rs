@@ -752,7 +752,7 @@ fn minimize_shrinks_a_found_shuttle_schedule_quietly() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["kind"], "shuttle");
     assert_eq!(report["steps_before"], 401);
-    assert_eq!(report["steps_after"], 22);
+    assert_eq!(report["steps_after"], 18);
     assert!(report["millis"].is_u64() && report["replays"].as_u64().unwrap() > 22);
     let out = chukei(&["replay", "--json", out_file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));

@@ -107,9 +107,29 @@ fn a_holding_liveness_property_shows_holds_with_the_states_checked() {
         "{dom}"
     );
     assert!(
-        dom.contains("holds — checked 14 states (fair-lasso)"),
+        dom.contains("holds — checked 14 symmetry classes of states (fair-lasso)"),
         "{dom}"
     );
     assert!(dom.contains("No fair behaviour avoids it forever"), "{dom}");
     assert!(dom.contains("irq-order on 2016-01+irq=physical"), "{dom}");
+}
+
+#[test]
+fn a_limit_shows_inconclusive_on_the_page() {
+    // `explore` takes check's limits: three states decide nothing that holds.
+    let explorer = Explorer::start(&[
+        "--spec",
+        "irq-order",
+        "--preset",
+        "2016-01",
+        "--max-states",
+        "3",
+    ]);
+    let overview = explorer.page("/");
+    assert!(
+        overview.contains(r#"<td class="verdict inconclusive">inconclusive</td>"#),
+        "{overview}"
+    );
+    assert!(!overview.contains("verdict holds"), "{overview}");
+    assert!(overview.contains("stopped by --max-states 3"), "{overview}");
 }

@@ -459,7 +459,8 @@ impl Spec for CsBlock {
                     matches!(card, CardPhase::Unsent | CardPhase::Done(_))
                 },
                 everyone_moves(),
-            ),
+            )
+            .about_one_process(),
             Property::<Self>::eventually(
                 "cs_keeps_issuing",
                 |spec, s| {
@@ -472,7 +473,8 @@ impl Spec for CsBlock {
                     }
                 },
                 everyone_moves(),
-            ),
+            )
+            .about_one_process(),
             Property::<Self>::sometimes("all_cards_issued", |_, s| {
                 s.css
                     .iter()
@@ -487,6 +489,36 @@ impl Spec for CsBlock {
         let mut canonical = state.clone();
         canonical.css.sort();
         canonical
+    }
+
+    fn processes(state: &CsBlockState) -> usize {
+        state.css.len()
+    }
+
+    fn compare_processes(state: &CsBlockState, i: usize, j: usize) -> std::cmp::Ordering {
+        state.css[i].cmp(&state.css[j])
+    }
+
+    fn permute(state: &CsBlockState, to: &[usize]) -> CsBlockState {
+        let mut permuted = state.clone();
+        for (i, cs) in state.css.iter().enumerate() {
+            permuted.css[to[i]] = cs.clone();
+        }
+        permuted
+    }
+
+    fn permute_action(action: &CsBlockAction, to: &[usize]) -> CsBlockAction {
+        let mut permuted = action.clone();
+        match &mut permuted {
+            CsBlockAction::Send { cs, .. }
+            | CsBlockAction::ConnectionExcess { cs, .. }
+            | CsBlockAction::Upstream { cs, .. }
+            | CsBlockAction::Reply { cs, .. }
+            | CsBlockAction::Unblock { cs }
+            | CsBlockAction::Retry { cs, .. }
+            | CsBlockAction::NextCard { cs, .. } => *cs = to[*cs],
+        }
+        permuted
     }
 
     fn assumptions(&self) -> Assumptions {

@@ -839,7 +839,23 @@ where
         parallel: Parallel,
         progress: &mut dyn FnMut(usize),
     ) -> Self {
-        let mut bfs = Bfs::new(spec, identity, identity == Identity::Exact, watches, limits);
+        let edges = identity == Identity::Exact;
+        Self::explore_parallel_edges(spec, identity, limits, watches, parallel, edges, progress)
+    }
+
+    /// As [`StateGraph::explore_parallel`], keeping the edges (`edges`) or
+    /// not, under either identity: the reduced graph's edges serve the
+    /// liveness check on it (`stateright_models::symmetry`).
+    pub fn explore_parallel_edges(
+        spec: &S,
+        identity: Identity,
+        limits: Limits,
+        watches: &[Watch<'_, S>],
+        parallel: Parallel,
+        edges: bool,
+        progress: &mut dyn FnMut(usize),
+    ) -> Self {
+        let mut bfs = Bfs::new(spec, identity, edges, watches, limits);
         if parallel.threads <= 1 {
             bfs.run(&mut |_| false, usize::MAX, progress);
         } else {

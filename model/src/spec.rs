@@ -44,6 +44,35 @@ pub trait Spec: Sized {
         state.clone()
     }
 
+    /// The symmetry in detail, for checkers that must map a state of the
+    /// reduced graph back to the one the spec really reached (the liveness
+    /// check on the reduced graph): the number of identical processes in
+    /// `state` (workers, CSs). The default is none.
+    ///
+    /// A spec with processes promises: permuting them maps behaviours to
+    /// behaviours (`next_state(permute(s), permute_action(a))` is
+    /// `permute(next_state(s, a))`), the initial state is its own
+    /// permutation, and `representative` sorts the processes by
+    /// [`Spec::compare_processes`].
+    fn processes(_state: &Self::State) -> usize {
+        0
+    }
+
+    /// The order `representative` sorts processes `i` and `j` of `state` in.
+    fn compare_processes(_state: &Self::State, _i: usize, _j: usize) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+
+    /// `state` with process `i` moved to position `to[i]`.
+    fn permute(state: &Self::State, _to: &[usize]) -> Self::State {
+        state.clone()
+    }
+
+    /// `action` done by process `to[i]` instead of process `i`.
+    fn permute_action(action: &Self::Action, _to: &[usize]) -> Self::Action {
+        action.clone()
+    }
+
     /// The environment assumptions this spec was built with, complete
     /// (`crate::assume`); the default is none.
     fn assumptions(&self) -> crate::assume::Assumptions {
@@ -135,6 +164,13 @@ pub struct Property<S: Spec> {
     pub condition: fn(&S, &S::State) -> bool,
     /// Only for [`PropertyKind::Eventually`].
     pub fairness: Option<Fairness<S>>,
+    /// Whether the condition is the same on every permutation of the
+    /// spec's identical processes ([`Spec::processes`]), so that it can be
+    /// decided on the symmetry-reduced graph. True unless the property
+    /// follows one process ([`Property::about_one_process`]); checked on
+    /// every reachable state at default sizes by
+    /// `stateright-models/src/symmetry.rs`'s tests.
+    pub symmetric: bool,
 }
 
 impl<S: Spec> Clone for Property<S> {
@@ -144,6 +180,7 @@ impl<S: Spec> Clone for Property<S> {
             kind: self.kind,
             condition: self.condition,
             fairness: self.fairness.clone(),
+            symmetric: self.symmetric,
         }
     }
 }
@@ -155,6 +192,7 @@ impl<S: Spec> Property<S> {
             kind: PropertyKind::Always,
             condition,
             fairness: None,
+            symmetric: true,
         }
     }
 
@@ -164,6 +202,7 @@ impl<S: Spec> Property<S> {
             kind: PropertyKind::Sometimes,
             condition,
             fairness: None,
+            symmetric: true,
         }
     }
 
@@ -177,7 +216,16 @@ impl<S: Spec> Property<S> {
             kind: PropertyKind::Eventually,
             condition,
             fairness: Some(fairness),
+            symmetric: true,
         }
+    }
+
+    /// Marks a property that follows one process (`cs0`), so it is not
+    /// invariant under permuting identical processes: a checker decides it
+    /// without that reduction.
+    pub fn about_one_process(mut self) -> Self {
+        self.symmetric = false;
+        self
     }
 
     /// The fairness class of `action` if it is weakly fair, else `None`.

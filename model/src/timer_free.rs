@@ -560,6 +560,34 @@ impl Spec for TimerFree {
         canonical
     }
 
+    fn processes(state: &TimerFreeState) -> usize {
+        state.workers.len()
+    }
+
+    fn compare_processes(state: &TimerFreeState, i: usize, j: usize) -> std::cmp::Ordering {
+        state.workers[i].cmp(&state.workers[j])
+    }
+
+    fn permute(state: &TimerFreeState, to: &[usize]) -> TimerFreeState {
+        let mut permuted = state.clone();
+        for (i, worker) in state.workers.iter().enumerate() {
+            permuted.workers[to[i]] = worker.clone();
+        }
+        permuted
+    }
+
+    fn permute_action(action: &TimerFreeAction, to: &[usize]) -> TimerFreeAction {
+        let mut permuted = action.clone();
+        match &mut permuted {
+            TimerFreeAction::Arrive { worker, .. }
+            | TimerFreeAction::TimerFires { worker }
+            | TimerFreeAction::HsmCompletes { worker }
+            | TimerFreeAction::Handle { worker, .. }
+            | TimerFreeAction::HsmWaitExpires { worker } => *worker = to[*worker],
+        }
+        permuted
+    }
+
     fn assumptions(&self) -> Assumptions {
         let value = |on: bool, yes: &str, no: &str| if on { yes } else { no }.to_string();
         BTreeMap::from([

@@ -21,7 +21,9 @@
 
 pub mod corpus;
 pub mod minimize;
+pub mod preempt;
 pub mod replay;
 
 pub use minimize::{minimize, MinimizeError, Minimized};
+pub use preempt::Pressure;
 pub use replay::{judge, judge_on, replay, replay_on, Fit, Judged, Outcome, ReplayError, Replayed};

@@ -366,7 +366,7 @@ pub const MAX_DRIVER_CARDS: u64 = 64;
 
 /// A driver trace's one size, `cards` (1..=[`MAX_DRIVER_CARDS`]); any other
 /// size is refused, since the run would not use it.
-fn driver_cards(sizes: &BTreeMap<String, u64>) -> Result<u64, ReplayError> {
+pub(crate) fn driver_cards(sizes: &BTreeMap<String, u64>) -> Result<u64, ReplayError> {
     if let Some(other) = sizes.keys().find(|k| *k != "cards") {
         return Err(ReplayError::BadSize(format!(
             "driver traces have one size, `cards`; `{other}` is not used by the run"

@@ -15,6 +15,7 @@
 //! before it is reported.
 
 use crate::fair::find_fair_lasso_in;
+use crate::symmetry::{fair_lasso_exists, unreduced_count};
 use model::assume::{self, AssumeError, Assumptions};
 use model::replay::{render_actions, replay};
 use model::search::{Identity, Limits, Parallel, StateGraph, Stopped, Watch};
@@ -580,30 +581,51 @@ impl Run {
                 .position(|q| q.name == p.name)
                 .expect("one of the properties")
         };
-        // The full graph, with its edges, when a fair lasso is searched; it
-        // serves safety too when there is no symmetry to reduce by.
-        let full = (!liveness.is_empty())
+        // Liveness of a symmetric property is decided on the reduced graph
+        // (with its edges); a property about one process, or without
+        // symmetry, on the full graph, which then serves safety too.
+        let on_quotient = |p: &Property<S>| identity == Identity::Symmetric && p.symmetric;
+        let quotient_liveness = liveness.iter().any(|p| on_quotient(p));
+        let mut full = (identity == Identity::Exact && !liveness.is_empty())
             .then(|| self.explore(&spec, Identity::Exact, "explore", &watches, progress));
         let own = match (safety.as_slice(), &full) {
+            _ if quotient_liveness => Some(self.explore_edges(&spec, identity, &watches, progress)),
             ([], _) => None,
-            (_, Some(_)) if identity == Identity::Exact => None,
+            (_, Some(_)) => None,
             ([one], _) if self.property.is_some() => {
                 Some(self.search(&spec, identity, one, progress))
             }
             _ => Some(self.explore(&spec, identity, self.phase(identity), &watches, progress)),
         };
+        // `None` where the reduced graph shows a fair lasso: it is built
+        // on the full graph, so the reported one is the full graph's.
+        let decided: Vec<Option<(Verdict, Duration)>> = liveness
+            .iter()
+            .map(|p| {
+                let quotient = own.as_ref().filter(|_| on_quotient(p))?;
+                self.decide_on_quotient(&spec, quotient, p, watch_of(p))
+            })
+            .collect();
+        if full.is_none() && decided.iter().any(Option::is_none) {
+            full = Some(self.explore(&spec, Identity::Exact, "explore", &watches, progress));
+        }
         let complete = |e: &&Explored<S>| e.complete;
+        let reduced = own
+            .as_ref()
+            .filter(complete)
+            .filter(|_| identity == Identity::Symmetric);
         let counts = Counts {
-            reduced: own
-                .as_ref()
-                .filter(complete)
-                .filter(|_| identity == Identity::Symmetric)
-                .map(|e| e.graph.len()),
+            reduced: reduced.map(|e| e.graph.len()),
             unreduced: full
                 .as_ref()
                 .or(own.as_ref().filter(|_| identity == Identity::Exact))
                 .filter(complete)
-                .map(|e| e.graph.len()),
+                .map(|e| e.graph.len())
+                .or_else(|| {
+                    reduced
+                        .filter(|e| e.watched)
+                        .map(|e| unreduced_count(&e.graph))
+                }),
         };
         let mut results = Vec::new();
         if let Some(on) = own.as_ref().or(full.as_ref()) {
@@ -611,14 +633,71 @@ impl Run {
                 results.push(self.bfs(&spec, on, p, watch_of(p), counts));
             }
         }
-        if let Some(full) = &full {
-            for p in &liveness {
-                results.push(self.fair(&spec, full, p, watch_of(p), counts));
-            }
+        for (p, decided) in liveness.iter().zip(decided) {
+            let result = match (decided, &own, &full) {
+                (Some((verdict, took)), Some(quotient), _) => {
+                    self.fair_on_quotient(&spec, quotient, p, verdict, took, counts)
+                }
+                (_, _, Some(full)) => self.fair(&spec, full, p, watch_of(p), counts),
+                _ => unreachable!("a liveness property is decided on one of the graphs"),
+            };
+            results.push(result);
         }
         // Report in the spec's own property order.
         results.sort_by_key(|r| properties.iter().position(|p| p.name == r.property));
         results
+    }
+
+    /// A symmetric liveness property on the reduced graph: `Holds` when no
+    /// fair lasso exists ([`fair_lasso_exists`]), `Inconclusive` when a
+    /// limit cut the graph short, `None` when a lasso exists (it is built
+    /// on the full graph); with the time the decision took.
+    fn decide_on_quotient<S: Spec>(
+        &self,
+        spec: &S,
+        quotient: &Explored<S>,
+        property: &Property<S>,
+        watch: usize,
+    ) -> Option<(Verdict, Duration)> {
+        let t = Instant::now();
+        if quotient.graph.stopped.is_some() {
+            return Some((Verdict::Inconclusive, t.elapsed()));
+        }
+        let bad: Vec<bool> = (0..quotient.graph.len())
+            .map(|id| quotient.graph.marked(watch, id))
+            .collect();
+        let lasso = fair_lasso_exists(spec, &quotient.graph, property, &bad);
+        (!lasso).then(|| (Verdict::Holds, t.elapsed()))
+    }
+
+    /// The row of a liveness property decided on the reduced graph.
+    fn fair_on_quotient<S: Spec>(
+        &self,
+        spec: &S,
+        quotient: &Explored<S>,
+        property: &Property<S>,
+        verdict: Verdict,
+        took: Duration,
+        counts: Counts,
+    ) -> CheckResult {
+        let millis = (quotient.elapsed + took).as_millis() as u64;
+        let states = quotient.graph.len();
+        let mut result = self.result(
+            spec,
+            property.name,
+            property.kind,
+            verdict,
+            "fair-lasso",
+            states,
+            millis,
+            None,
+        );
+        result.symmetry = true;
+        if verdict == Verdict::Inconclusive {
+            result.stopped = quotient.graph.stopped;
+        }
+        counts.fill(&mut result);
+        result
     }
 
     fn phase(&self, identity: Identity) -> &'static str {
@@ -644,6 +723,36 @@ impl Run {
             self.limits,
             watches,
             Parallel::threads(self.threads),
+            &mut |states| progress(self.progress(phase, states, started, false)),
+        );
+        progress(self.progress(phase, graph.len(), started, true));
+        Explored {
+            complete: graph.stopped.is_none(),
+            graph,
+            elapsed: started.elapsed(),
+            watched: true,
+            found: None,
+        }
+    }
+
+    /// Every reachable state under `identity`, with the edges (the
+    /// reduced graph that liveness is decided on).
+    fn explore_edges<S: SharedSpec>(
+        &self,
+        spec: &S,
+        identity: Identity,
+        watches: &[Watch<'_, S>],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Explored<S> {
+        let started = Instant::now();
+        let phase = self.phase(identity);
+        let graph = StateGraph::explore_parallel_edges(
+            spec,
+            identity,
+            self.limits,
+            watches,
+            Parallel::threads(self.threads),
+            true,
             &mut |states| progress(self.progress(phase, states, started, false)),
         );
         progress(self.progress(phase, graph.len(), started, true));
@@ -957,7 +1066,7 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
         unrecorded
     );
     if results.iter().any(|r| r.symmetry) {
-        out += "Safety and reachability ran on the symmetry-reduced graph (states: symmetry classes; --no-symmetry to compare); liveness on the full one.\n";
+        out += &render_symmetry(results);
     }
     let (states, millis) = throughput(results);
     out += &format!(
@@ -972,6 +1081,28 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
         );
     }
     out + &render_assumptions(results) + &render_configs(results)
+}
+
+/// Which graph decided what, with symmetry on.
+fn render_symmetry(results: &[CheckResult]) -> String {
+    // A liveness property that holds on the full graph although symmetry
+    // was on follows one process (violations are always built there).
+    let mut one_process: Vec<&str> = results
+        .iter()
+        .filter(|r| r.kind == PropertyKind::Eventually && !r.symmetry)
+        .filter(|r| r.verdict != Verdict::Violated)
+        .map(|r| r.property.as_str())
+        .collect();
+    one_process.sort();
+    one_process.dedup();
+    let mut line = "Safety, reachability and liveness ran on the symmetry-reduced graph (states: symmetry classes; --no-symmetry to compare); each liveness counterexample is built on the full graph".to_string();
+    if !one_process.is_empty() {
+        line += &format!(
+            ", where the properties that follow one process ({}) are decided",
+            one_process.join(", ")
+        );
+    }
+    line + ".\n"
 }
 
 /// The default assumptions of every spec in `results` (the `defaults` of
@@ -1036,19 +1167,23 @@ fn render_configs(results: &[CheckResult]) -> String {
 /// explored (reduced, full) once, and its slowest property's time (which
 /// includes the exploration).
 fn throughput(results: &[CheckResult]) -> (usize, u64) {
-    let mut runs: BTreeMap<(&str, &str, &Assumptions), (usize, u64)> = BTreeMap::new();
+    // Per run: the largest reduced and full graph a row was decided on
+    // (the unreduced count may be computed, not explored), and the time.
+    let mut runs: BTreeMap<(&str, &str, &Assumptions), (usize, usize, u64)> = BTreeMap::new();
     for r in results {
-        let graphs = match (r.states_reduced, r.states_unreduced) {
-            (None, None) => r.states,
-            (reduced, unreduced) => reduced.unwrap_or(0) + unreduced.unwrap_or(0),
-        };
         let run = runs
             .entry((r.spec.as_str(), r.config.as_str(), &r.assumptions))
             .or_default();
-        *run = (run.0.max(graphs), run.1.max(r.millis));
+        match r.symmetry {
+            true => run.0 = run.0.max(r.states),
+            false => run.1 = run.1.max(r.states),
+        }
+        run.2 = run.2.max(r.millis);
     }
     runs.values()
-        .fold((0, 0), |(s, m), (rs, rm)| (s + rs, m + rm))
+        .fold((0, 0), |(s, m), (reduced, full, millis)| {
+            (s + reduced + full, m + millis)
+        })
 }
 
 /// Each counterexample as a numbered timeline ending in its final state,

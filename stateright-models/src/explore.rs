@@ -10,8 +10,9 @@
 //! browsed. This module gives the views as serializable data; the CLI
 //! serves them as pages and as JSON.
 
-use crate::checks::{check_with, steps_in_words, CheckResult, Progress, SelectionError};
+use crate::checks::{check_within, steps_in_words, CheckResult, Progress, SelectionError};
 use model::replay::replay;
+use model::search::Limits;
 use model::sizes::{defaults, parse_overrides};
 use model::{Property, PropertyKind, SharedSpec, Spec, SpecJob, SpecName, Verdict};
 use patches::{Config, Variant};
@@ -81,6 +82,9 @@ pub struct PropertySummary {
     pub length: Option<String>,
     /// For a liveness property: which steps it assumes are taken.
     pub fairness: Option<&'static str>,
+    /// The limit that stopped the deciding exploration, in words (the
+    /// verdict is then `inconclusive` unless a path was found first).
+    pub stopped: Option<String>,
 }
 
 /// A state by id, with its one-line description.
@@ -163,8 +167,30 @@ impl Explorer {
         sizes: &[String],
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Explorer, SelectionError> {
+        Explorer::within(spec, config, sizes, Limits::NONE, progress)
+    }
+
+    /// As [`Explorer::new`], each exploration stopped at `limits` as
+    /// `chukei check` stops it: a property a stopped exploration could not
+    /// decide shows `inconclusive`, never `holds`.
+    pub fn within(
+        spec: SpecName,
+        config: Config,
+        sizes: &[String],
+        limits: Limits,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Explorer, SelectionError> {
         let sizes = parse_overrides(spec.name(), spec.size_params(), sizes)?;
-        let results = check_with(spec, config.clone(), &sizes, None, true, progress)?;
+        let results = check_within(
+            spec,
+            config.clone(),
+            &sizes,
+            None,
+            true,
+            limits,
+            1,
+            progress,
+        )?;
         let build = Build {
             name: spec,
             config,
@@ -363,6 +389,7 @@ impl<S: Spec> Browser<S> {
             symmetry: r.symmetry,
             length: r.counterexample_len.map(|_| steps_in_words(r)),
             fairness,
+            stopped: r.stopped.map(|s| s.to_string()),
         };
         let mut view = PropertyView {
             summary,
@@ -443,6 +470,7 @@ impl<S: Spec> Browse for Browser<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::check_with;
     use patches::Preset;
 
     #[test]

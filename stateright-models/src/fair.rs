@@ -101,7 +101,7 @@ pub fn find_fair_lasso_in<S: Spec>(
 
 /// Strongly connected components of the subgraph of `bad` states that can
 /// carry a cycle (more than one state, or a self-loop). Iterative Tarjan.
-fn bad_components<S: Spec>(graph: &StateGraph<S>, bad: &[bool]) -> Vec<Vec<usize>> {
+pub(crate) fn bad_components<S: Spec>(graph: &StateGraph<S>, bad: &[bool]) -> Vec<Vec<usize>> {
     const UNSEEN: usize = usize::MAX;
     let n = graph.len();
     let (mut index, mut low) = (vec![UNSEEN; n], vec![0; n]);

@@ -1,15 +1,57 @@
 //! Symmetry reduction: identical workers (timer-free) and CSs (cs-block) are
 //! permuted into a canonical order (`Spec::representative`). stateright 0.31
-//! applies symmetry in its DFS checker only; these counts cross-check the
-//! reduced graph of `model::search` (`Identity::Symmetric`) that `chukei
-//! check` decides safety and reachability on.
+//! applies symmetry in its DFS checker only; its counts ([`dfs_state_count`])
+//! cross-check the reduced graph of `model::search` (`Identity::Symmetric`)
+//! that `chukei check` decides safety, reachability and liveness on.
+//!
+//! # Liveness on the reduced graph
+//!
+//! The full graph M and the group G of process permutations: each `g` in G
+//! maps reachable states to reachable states and edges to edges (the
+//! initial state is its own permutation and the spec is equivariant:
+//! [`model::Spec::processes`]). The reduced graph (quotient) has one state
+//! per orbit, stored as the member `m_q` the search met first, and an edge
+//! `q -a-> q'` when `a` leads from `m_q` to some `ρ(m_q')`.
+//!
+//! A property whose condition is the same on every permutation
+//! (`Property::symmetric`) has the same "bad" states in a whole orbit, and
+//! weak fairness is equivariant too (a permuted action is weakly fair iff
+//! the action is; classes map to classes). So:
+//!
+//! * A terminal bad orbit is a terminal bad state of M: a violation.
+//! * A bad cycle of M projects onto a bad strongly connected component Q of
+//!   the quotient. Conversely the states of M over Q fall into components
+//!   `C, g(C), ...` that are permutations of one another (a path from `s` to
+//!   `g(s)` repeats under `g` until it comes back), so they are all fair or
+//!   all unfair, and no edge leaves `C` for another of them (that would
+//!   close a cycle through all of them).
+//! * `C` is computed exactly without exploring it: a spanning tree of Q
+//!   from `q0` places each orbit, `π_q(m_q)` in `C` (`π_q0` the identity,
+//!   `π_q' = π_q ∘ ρ` along a tree edge); every other edge of Q gives an
+//!   element `π_q ∘ ρ ∘ π_q'^-1` of H, the permutations that map `C` onto
+//!   itself, and these with the stabilizer of `m_q0` generate H (any path
+//!   of `C` from `m_q0` to `h(m_q0)` projects onto a closed walk of Q whose
+//!   edges compose `h`). The states of `C` over `q` are then `h(π_q(m_q))`
+//!   for `h` in H, their enabled actions and internal edges the permuted
+//!   ones of `m_q`.
+//! * Weak fairness of `C` is then checked as on the full graph: every fair
+//!   class enabled in all of `C`'s states is taken on one of its edges.
+//!
+//! So the quotient tells exactly whether M has a fair lasso. When it has
+//! none the property holds, decided on the reduced graph; when it has one,
+//! `chukei check` builds the lasso on the full graph, so that a reported
+//! counterexample (and its length) is the full graph's. A property that
+//! follows one process (`cs0`: `Property::about_one_process`) is not
+//! invariant and is checked on the full graph.
 
 use crate::adapter::{representative, SpecModel};
-use model::SpecName;
+use crate::fair::bad_components;
+use model::search::StateGraph;
+use model::{Property, Spec, SpecName};
 use model::{SharedSpec, SpecJob};
 use patches::Preset;
 use stateright::{Checker, Model};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 /// Unique states found by stateright's DFS, with or without symmetry.
 pub fn dfs_state_count(
@@ -36,5 +78,323 @@ impl SpecJob for DfsCount {
             builder
         };
         builder.spawn_dfs().join().unique_state_count()
+    }
+}
+
+/// A permutation of processes: process `i` moves to position `p[i]`.
+pub type Permutation = Vec<usize>;
+
+fn identity(n: usize) -> Permutation {
+    (0..n).collect()
+}
+
+/// `outer ∘ inner`: first `inner`, then `outer`.
+fn compose(outer: &[usize], inner: &[usize]) -> Permutation {
+    inner.iter().map(|&i| outer[i]).collect()
+}
+
+fn inverse(p: &[usize]) -> Permutation {
+    let mut inverse = vec![0; p.len()];
+    for (i, &to) in p.iter().enumerate() {
+        inverse[to] = i;
+    }
+    inverse
+}
+
+/// The permutation that sorts `state`'s processes: `permute(state, p)` is
+/// `representative(state)`.
+pub fn sorting<S: Spec>(state: &S::State) -> Permutation {
+    let mut order: Vec<usize> = (0..S::processes(state)).collect();
+    order.sort_by(|&i, &j| S::compare_processes(state, i, j));
+    inverse(&order)
+}
+
+/// Generators of the permutations that leave `state` as it is: swaps of
+/// equal processes.
+fn stabilizer<S: Spec>(state: &S::State) -> Vec<Permutation> {
+    let n = S::processes(state);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| S::compare_processes(state, i, j));
+    order
+        .windows(2)
+        .filter(|w| S::compare_processes(state, w[0], w[1]).is_eq())
+        .map(|w| {
+            let mut swap = identity(n);
+            swap.swap(w[0], w[1]);
+            swap
+        })
+        .collect()
+}
+
+/// The group `generators` generate (groups here have at most 5! elements).
+fn closure(n: usize, generators: &[Permutation]) -> Vec<Permutation> {
+    let mut group = vec![identity(n)];
+    let mut seen: HashSet<Permutation> = group.iter().cloned().collect();
+    let mut at = 0;
+    while at < group.len() {
+        for g in generators {
+            let next = compose(g, &group[at]);
+            if seen.insert(next.clone()) {
+                group.push(next);
+            }
+        }
+        at += 1;
+    }
+    group
+}
+
+/// The size of `state`'s orbit: the permutations of its processes that
+/// differ (n! over the ways to reorder equal processes).
+pub fn orbit_size<S: Spec>(state: &S::State) -> u64 {
+    let n = S::processes(state);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| S::compare_processes(state, i, j));
+    let factorial = |k: usize| (1..=k as u64).product::<u64>();
+    let mut size = factorial(n);
+    let mut run = 1;
+    for w in order.windows(2) {
+        if S::compare_processes(state, w[0], w[1]).is_eq() {
+            run += 1;
+        } else {
+            size /= factorial(run);
+            run = 1;
+        }
+    }
+    size / factorial(run)
+}
+
+/// The states of the full graph, counted on the reduced one: each class
+/// stands for its whole orbit (the reachable states are closed under
+/// permutation).
+pub fn unreduced_count<S: Spec>(reduced: &StateGraph<S>) -> usize {
+    reduced.states().map(|s| orbit_size::<S>(&s) as usize).sum()
+}
+
+/// Whether the full graph has a fair lasso violating the symmetric
+/// `eventually` property, decided on the reduced graph `quotient` (explored
+/// with its edges; `bad[id]`: the goal is false in class `id`). The module
+/// documentation has the argument.
+pub fn fair_lasso_exists<S: Spec>(
+    spec: &S,
+    quotient: &StateGraph<S>,
+    property: &Property<S>,
+    bad: &[bool],
+) -> bool {
+    assert!(property.symmetric, "{} follows one process", property.name);
+    let terminal = (0..quotient.len()).any(|i| bad[i] && quotient.edges[i].is_empty());
+    terminal
+        || bad_components(quotient, bad)
+            .iter()
+            .any(|c| lifted_component_is_fair(spec, quotient, property, c))
+}
+
+/// Whether the component `C` of the full graph over the quotient component
+/// `component` is weakly fair.
+fn lifted_component_is_fair<S: Spec>(
+    spec: &S,
+    quotient: &StateGraph<S>,
+    property: &Property<S>,
+    component: &[usize],
+) -> bool {
+    let index: HashMap<usize, usize> = component.iter().enumerate().map(|(i, &q)| (q, i)).collect();
+    let members: Vec<S::State> = component.iter().map(|&q| quotient.state(q)).collect();
+    let n = S::processes(&members[0]);
+    // Where each orbit's member sits in C, and the generators of H.
+    let mut place: Vec<Option<Permutation>> = vec![None; component.len()];
+    place[0] = Some(identity(n));
+    let mut generators = stabilizer::<S>(&members[0]);
+    // Per member, its edges that stay in the component.
+    let mut internal: Vec<Vec<usize>> = vec![Vec::new(); component.len()];
+    let mut queue = VecDeque::from([0]);
+    while let Some(at) = queue.pop_front() {
+        let here = place[at].clone().expect("queued states are placed");
+        let edges = &quotient.edges[component[at]];
+        let successors = spec.successors(&members[at]);
+        assert_eq!(successors.len(), edges.len(), "the spec is deterministic");
+        for (e, ((action, next), (edge_action, target))) in successors.iter().zip(edges).enumerate()
+        {
+            assert_eq!(action, edge_action, "the spec is deterministic");
+            let Some(&to) = index.get(target) else {
+                continue;
+            };
+            internal[at].push(e);
+            // `next` is the member of `target`'s orbit permuted by `rho`.
+            let rho = compose(&inverse(&sorting::<S>(next)), &sorting::<S>(&members[to]));
+            assert_eq!(
+                &S::permute(&members[to], &rho),
+                next,
+                "Spec::permute and Spec::representative agree"
+            );
+            let via = compose(&here, &rho);
+            match &place[to] {
+                None => {
+                    place[to] = Some(via);
+                    queue.push_back(to);
+                }
+                Some(there) => generators.push(compose(&via, &inverse(there))),
+            }
+        }
+    }
+    let group = closure(n, &generators);
+    // C's states: h(π_q(m_q)); their enabled actions and internal edges are
+    // m_q's, permuted alike.
+    let mut enabled: Vec<Vec<S::Action>> = Vec::new();
+    let mut taken: Vec<S::Action> = Vec::new();
+    for (at, &q) in component.iter().enumerate() {
+        let here = place[at].as_ref().expect("a component is connected");
+        let edges = &quotient.edges[q];
+        for h in &group {
+            let p = compose(h, here);
+            enabled.push(
+                edges
+                    .iter()
+                    .map(|(a, _)| S::permute_action(a, &p))
+                    .collect(),
+            );
+            taken.extend(
+                internal[at]
+                    .iter()
+                    .map(|&e| S::permute_action(&edges[e].0, &p)),
+            );
+        }
+    }
+    property
+        .starved_classes(spec, enabled.iter(), taken.iter())
+        .is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::cs_block::CsBlock;
+    use model::search::Identity;
+    use model::timer_free::TimerFree;
+    use model::PropertyKind;
+    use std::collections::HashSet;
+
+    /// Every permutation of `n` processes.
+    fn all_permutations(n: usize) -> Vec<Permutation> {
+        let swaps: Vec<Permutation> = (1..n)
+            .map(|i| {
+                let mut swap = identity(n);
+                swap.swap(i - 1, i);
+                swap
+            })
+            .collect();
+        closure(n, &swaps)
+    }
+
+    /// What the liveness check on the reduced graph relies on, on every
+    /// reachable class of `spec` and every permutation of its processes.
+    fn assert_symmetric<S: Spec>(spec: &S) {
+        let graph = StateGraph::explore_as(spec, Identity::Symmetric, &mut |_| {});
+        let properties = spec.properties();
+        for state in graph.states() {
+            let sorted = S::permute(&state, &sorting::<S>(&state));
+            assert_eq!(sorted, S::representative(&state));
+            let successors = spec.successors(&state);
+            for p in all_permutations(S::processes(&state)) {
+                let permuted = S::permute(&state, &p);
+                let expected: HashSet<(S::Action, S::State)> = successors
+                    .iter()
+                    .map(|(a, t)| (S::permute_action(a, &p), S::permute(t, &p)))
+                    .collect();
+                let got: HashSet<(S::Action, S::State)> =
+                    spec.successors(&permuted).into_iter().collect();
+                assert_eq!(got, expected, "{} is equivariant", spec.name());
+                for property in properties.iter().filter(|p| p.symmetric) {
+                    let on = |s| (property.condition)(spec, s);
+                    assert_eq!(on(&state), on(&permuted), "{}", property.name);
+                    for (a, _) in &successors {
+                        let class = property.fair_class(spec, a);
+                        let permuted_class = property.fair_class(spec, &S::permute_action(a, &p));
+                        let expected = class.map(|c| S::permute_action(&c, &p));
+                        assert_eq!(permuted_class, expected, "{}", property.name);
+                    }
+                }
+            }
+        }
+    }
+
+    fn assuming<S>(spec: Result<S, impl std::fmt::Debug>) -> S {
+        spec.expect("valid sizes and assumptions")
+    }
+
+    #[test]
+    fn the_specs_permute_as_they_declare_on_every_reachable_class() {
+        // Default sizes, but continuous demand with one card (55,659
+        // classes otherwise).
+        for preset in [Preset::Jan2016, Preset::Proposed] {
+            let sizes = BTreeMap::new();
+            assert_symmetric(&assuming(TimerFree::new(preset.patches(), &sizes)));
+            let cs_block = assuming(CsBlock::new(preset.patches(), &sizes));
+            let one_card = BTreeMap::from([("cards".to_string(), 1)]);
+            let one_card = assuming(CsBlock::new(preset.patches(), &one_card));
+            let continuous = BTreeMap::from([("demand".to_string(), "continuous".to_string())]);
+            assert_symmetric(&assuming(one_card.assuming(&continuous)));
+            assert_symmetric(&cs_block);
+        }
+    }
+
+    #[test]
+    fn a_property_about_one_cs_is_declared_so_and_is_not_invariant() {
+        let spec = assuming(CsBlock::new(Preset::Jan2016.patches(), &BTreeMap::new()));
+        let graph = StateGraph::explore_as(&spec, Identity::Symmetric, &mut |_| {});
+        for property in spec.properties() {
+            let differs = graph.states().any(|s| {
+                let swapped = CsBlock::permute(&s, &[1, 0, 2]);
+                (property.condition)(&spec, &s) != (property.condition)(&spec, &swapped)
+            });
+            assert_eq!(differs, !property.symmetric, "{}", property.name);
+        }
+    }
+
+    #[test]
+    fn orbit_sizes_count_the_full_graph() {
+        for preset in Preset::ALL {
+            let spec = assuming(CsBlock::new(preset.patches(), &BTreeMap::new()));
+            let reduced = StateGraph::explore_as(&spec, Identity::Symmetric, &mut |_| {});
+            let full = StateGraph::explore_as(&spec, Identity::Exact, &mut |_| {});
+            assert_eq!(unreduced_count(&reduced), full.len(), "{preset}");
+        }
+    }
+
+    #[test]
+    fn the_reduced_graph_finds_the_full_graphs_fair_lassos() {
+        // Every liveness property of cs-block under both demands: the
+        // quotient says a fair lasso exists exactly where the full graph's
+        // checker finds one.
+        let continuous = BTreeMap::from([("demand".to_string(), "continuous".to_string())]);
+        let sizes = BTreeMap::from([("cards".to_string(), 1)]);
+        let mut lassos = 0;
+        for preset in Preset::ALL {
+            let finite = assuming(CsBlock::new(preset.patches(), &sizes));
+            for spec in [finite.clone(), assuming(finite.assuming(&continuous))] {
+                let reduced = StateGraph::explore_parallel_edges(
+                    &spec,
+                    Identity::Symmetric,
+                    model::search::Limits::NONE,
+                    &[],
+                    model::search::Parallel::threads(1),
+                    true,
+                    &mut |_| {},
+                );
+                let full = StateGraph::explore(&spec, &mut |_| {});
+                let symmetric = spec.properties().into_iter().filter(|p| p.symmetric);
+                for property in symmetric.filter(|p| p.kind == PropertyKind::Eventually) {
+                    let bad = |g: &StateGraph<CsBlock>| -> Vec<bool> {
+                        g.states()
+                            .map(|s| !(property.condition)(&spec, &s))
+                            .collect()
+                    };
+                    let on_full =
+                        crate::fair::find_fair_lasso_in(&spec, &full, &property, &bad(&full));
+                    let on_quotient = fair_lasso_exists(&spec, &reduced, &property, &bad(&reduced));
+                    assert_eq!(on_quotient, on_full.is_some(), "{preset} {}", property.name);
+                    lassos += usize::from(on_quotient);
+                }
+            }
+        }
+        assert!(lassos > 0, "some settings violate liveness");
     }
 }

@@ -47,6 +47,10 @@ fn stored_traces() -> std::io::Result<Vec<(String, Trace)>> {
     let mut traces = vec![];
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
+        // The corpus also holds on-fix.toml and the timeline snapshots.
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
         let text = std::fs::read_to_string(&path)?;
         let trace = Trace::from_json(&text).expect("the stored traces load");
         let name = path.file_stem().unwrap_or_default().to_string_lossy();
