@@ -1,9 +1,9 @@
 //! `chukei reproduce --exhaustive`: every driver schedule up to a bound on
 //! preemptions, per cause and preset.
 
-use crate::reproduce::{yes_no, Args};
+use crate::reproduce::{exhaustive_replay, print_anomalies, print_finding, yes_no, Args};
 use anyhow::Result;
-use scenarios::exhaustive::{search_exhaustive, Exhaustive};
+use scenarios::exhaustive::{search_bounded, Exhaustive};
 use serde::Serialize;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -31,11 +31,10 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                     eprint!("\r{cause} on {config}: {n} schedules, at {k} preemption(s)");
                 }
             };
-            results.push(search_exhaustive(
+            results.push(search_bounded(
                 cause,
                 config.clone(),
-                args.preemptions,
-                args.max_schedules,
+                &args.bound(config),
                 progress,
             ));
             if show_progress {
@@ -58,7 +57,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             .collect();
         say!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        print_text(&results, args.preemptions);
+        print_text(args, &results);
     }
     Ok(if results.iter().all(Exhaustive::as_expected) {
         ExitCode::SUCCESS
@@ -67,7 +66,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     })
 }
 
-fn print_text(results: &[Exhaustive], bound: u32) {
+fn print_text(args: &Args, results: &[Exhaustive]) {
     say!(
         "{:<13} {:<9} {:<11} {:<9} {:>9} {:>8}  coverage",
         "cause",
@@ -97,31 +96,11 @@ fn print_text(results: &[Exhaustive], bound: u32) {
             r.summary()
         );
     }
-    for f in results.iter().map(|r| &r.finding).filter(|f| f.reproduced) {
-        say!("\n== {} on {}: {}", f.cause, f.config(), f.cause.symptom());
-        say!("   time telegram thread    event");
-        for e in &f.timeline {
-            say!("{e}");
-        }
-        say!(
-            "replay: chukei reproduce --exhaustive --cause {} {} --preemptions {bound} --trace-out DIR, then chukei replay DIR/*.json",
-            f.cause,
-            f.config().cli_args()
-        );
+    for r in results {
+        print_finding(&r.finding, &exhaustive_replay(args, &r.finding, r.bound));
     }
     if results.iter().any(Exhaustive::inconclusive) {
         say!("\nA cause expected to reproduce was not found within the bound: that row is undecided, not clean; raise --preemptions (or --max-schedules).");
     }
-    for f in results
-        .iter()
-        .map(|r| &r.finding)
-        .filter(|f| !f.anomalies.is_empty())
-    {
-        say!(
-            "\nanomalies for {} on {}: {:?}",
-            f.cause,
-            f.config(),
-            f.anomalies
-        );
-    }
+    print_anomalies(results.iter().map(|r| &r.finding));
 }

@@ -4,7 +4,8 @@ use crate::config_args::ConfigArgs;
 use crate::{all_or_one, Selection};
 use anyhow::{Context, Result};
 use regressions::corpus;
-use scenarios::search::{search_with_progress, Cause, Finding};
+use scenarios::exhaustive::{search_row, Bound, Row};
+use scenarios::search::{Cause, Finding};
 use serde::Serialize;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -41,17 +42,26 @@ pub struct Args {
     /// JSON lines into this directory, for `chukei validate`.
     #[arg(long, value_name = "DIR")]
     events_out: Option<std::path::PathBuf>,
-    /// Run every driver schedule up to --preemptions preemptions, fewest
-    /// first, instead of seeded random ones (--seed and --budget then unused).
+    /// Run only every driver schedule up to --preemptions preemptions,
+    /// fewest first (--seed and --budget then unused). Without it each row
+    /// runs --budget seeded schedules, then, if none reproduced, every
+    /// schedule up to --preemptions preemptions.
     #[arg(long)]
     pub exhaustive: bool,
-    /// With --exhaustive: the most preemptions a schedule may have.
-    #[arg(long, value_name = "K", default_value_t = scenarios::exhaustive::DEFAULT_PREEMPTIONS, requires = "exhaustive")]
-    pub preemptions: u32,
-    /// With --exhaustive: the most schedules to run per cause and preset.
+    /// The most preemptions a schedule of the exhaustive search may have
+    /// [default: 2 with --exhaustive, 1 after the seeded schedules].
+    #[arg(long, value_name = "K")]
+    preemptions: Option<u32>,
+    /// The most schedules of the exhaustive search per cause and preset.
     #[arg(long, value_name = "N", default_value_t = scenarios::exhaustive::DEFAULT_MAX_SCHEDULES,
-          value_parser = clap::value_parser!(u64).range(1..), requires = "exhaustive")]
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub max_schedules: u64,
+    /// Also check every schedule's relay event log against the spec (the
+    /// `chukei validate` refinement): a clean row then means the relay
+    /// refines the spec on every schedule searched, and the first schedule
+    /// that leaves it is reported like a counterexample.
+    #[arg(long)]
+    pub conformance: bool,
 }
 
 impl Args {
@@ -67,6 +77,30 @@ impl Args {
     }
     pub fn quiet(&self) -> bool {
         self.quiet
+    }
+
+    /// The exhaustive search's bound, checking conformance against `config`.
+    pub fn bound(&self, config: &patches::Config) -> Bound {
+        let default = if self.exhaustive {
+            scenarios::exhaustive::DEFAULT_PREEMPTIONS
+        } else {
+            scenarios::exhaustive::DEFAULT_ROW_PREEMPTIONS
+        };
+        Bound {
+            preemptions: self.preemptions.unwrap_or(default),
+            max_schedules: self.max_schedules,
+            conformance: self.conformance.then(|| config.clone()),
+        }
+    }
+
+    /// The flags that replay an exhaustive finding (bound, conformance).
+    pub fn exhaustive_flags(&self, bound: u32) -> String {
+        let conformance = if self.conformance {
+            " --conformance"
+        } else {
+            ""
+        };
+        format!("--preemptions {bound}{conformance}")
     }
 
     /// Checks what would otherwise fail only after the whole search: the
@@ -114,7 +148,8 @@ impl Args {
     /// Writes the reproducing schedules' trace and event files asked for.
     pub fn write_outputs(&self, findings: &[Finding]) -> Result<()> {
         if let Some(dir) = &self.trace_out {
-            write_files(dir, findings, ".json", |f| {
+            let reproduced: Vec<_> = findings.iter().filter(|f| f.reproduced).cloned().collect();
+            write_files(dir, &reproduced, ".json", |f| {
                 self.trace_to_store(f).to_json_pretty() + "\n"
             })?;
         }
@@ -126,13 +161,14 @@ impl Args {
 }
 
 #[derive(Serialize)]
-struct Row<'a> {
+struct JsonRow<'a> {
     #[serde(flatten)]
-    finding: &'a Finding,
+    row: &'a Row,
     /// Whether the cause must reproduce here; absent where no verdict is
     /// recorded for the configuration.
     expected: Option<bool>,
     symptom: &'static str,
+    summary: String,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
@@ -142,100 +178,143 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     }
     let (causes, configs) = (args.causes(), args.configs()?);
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let mut findings = Vec::new();
+    let mut rows = Vec::new();
     for &cause in causes {
         for config in &configs {
             let progress = |n: u64| {
-                if show_progress && (n.is_multiple_of(10) || n == args.budget) {
-                    eprint!("\r{cause} on {config}: {n}/{} schedules", args.budget);
+                if show_progress && n.is_multiple_of(50) {
+                    eprint!("\r{cause} on {config}: {n} schedules");
                 }
             };
-            findings.push(search_with_progress(
+            let bound = args.bound(config);
+            rows.push(search_row(
                 cause,
                 config.clone(),
                 args.seed,
                 args.budget,
+                &bound,
                 progress,
             ));
             if show_progress {
-                eprintln!();
+                eprint!("\r{:60}\r", "");
             }
         }
     }
+    let findings: Vec<_> = rows.iter().map(|r| r.finding.clone()).collect();
     args.write_outputs(&findings)?;
-    let mismatches = findings
-        .iter()
-        .filter(|f| f.expected().is_some_and(|want| want != f.reproduced))
-        .count();
     if args.json {
-        let rows: Vec<_> = findings
+        let json: Vec<_> = rows
             .iter()
-            .map(|f| Row {
-                finding: f,
-                expected: f.expected(),
-                symptom: f.cause.symptom(),
+            .map(|r| JsonRow {
+                row: r,
+                expected: r.finding.expected(),
+                symptom: r.finding.cause.symptom(),
+                summary: r.summary(),
             })
             .collect();
-        say!("{}", serde_json::to_string_pretty(&rows)?);
+        say!("{}", serde_json::to_string_pretty(&json)?);
     } else {
-        print_text(&findings);
+        print_text(args, &rows);
     }
-    Ok(if mismatches == 0 {
+    Ok(if rows.iter().all(Row::as_expected) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-fn print_text(findings: &[Finding]) {
-    let width = findings
+fn print_text(args: &Args, rows: &[Row]) {
+    let width = rows
         .iter()
-        .map(|f| f.config().name().len())
+        .map(|r| r.finding.config().name().len())
         .max()
         .unwrap_or(0)
         .max("preset".len());
     say!(
-        "{:<13} {:<width$} {:<11} {:<9} {:>9} {:>8}  seed",
+        "{:<13} {:<width$} {:<11} {:<9} {:>9} {:>8}  {:<5} coverage",
         "cause",
         "preset",
         "reproduced",
         "expected",
         "schedules",
-        "ms"
+        "ms",
+        "seed"
     );
-    for f in findings {
-        let want = f.expected();
-        let mark = if want.is_some_and(|w| w != f.reproduced) {
-            "  <-- unexpected"
-        } else {
+    for r in rows {
+        let f = &r.finding;
+        let mark = if r.as_expected() {
             ""
+        } else {
+            "  <-- unexpected"
         };
         let seed = f.seed.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
         say!(
-            "{:<13} {:<width$} {:<11} {:<9} {:>9} {:>8}  {seed}{mark}",
+            "{:<13} {:<width$} {:<11} {:<9} {:>9} {:>8}  {seed:<5} {}{mark}",
             f.cause.name(),
             f.config().name(),
             yes_no(f.reproduced),
-            want.map_or("-", yes_no),
+            f.expected().map_or("-", yes_no),
             f.schedules_tried,
-            f.millis
+            f.millis,
+            r.summary()
         );
     }
-    for f in findings.iter().filter(|f| f.reproduced) {
-        say!("\n== {} on {}: {}", f.cause, f.config(), f.cause.symptom());
-        say!("   time telegram thread    event");
-        for e in &f.timeline {
-            say!("{e}");
-        }
-        if let Some(seed) = f.seed {
-            say!(
-                "replay: chukei reproduce --cause {} {} --seed {seed} --budget 1",
-                f.cause,
-                f.config().cli_args()
-            );
-        }
+    for r in rows {
+        let replay = match (&r.finding.seed, &r.exhaustive) {
+            (Some(seed), _) => format!(
+                "chukei reproduce --cause {} {} --seed {seed} --budget 1{}",
+                r.finding.cause,
+                r.finding.config().cli_args(),
+                if args.conformance {
+                    " --conformance"
+                } else {
+                    ""
+                }
+            ),
+            (None, Some(x)) => exhaustive_replay(args, &r.finding, x.bound),
+            (None, None) => continue,
+        };
+        print_finding(&r.finding, &replay);
     }
-    for f in findings.iter().filter(|f| !f.anomalies.is_empty()) {
+    print_anomalies(rows.iter().map(|r| &r.finding));
+}
+
+/// The command that finds an exhaustive finding again and writes its trace.
+pub fn exhaustive_replay(args: &Args, f: &Finding, bound: u32) -> String {
+    format!(
+        "chukei reproduce --exhaustive --cause {} {} {} --trace-out DIR, then chukei replay DIR/*.json",
+        f.cause,
+        f.config().cli_args(),
+        args.exhaustive_flags(bound)
+    )
+}
+
+/// A reproducing or divergent schedule: its timeline and how to replay it.
+pub fn print_finding(f: &Finding, replay: &str) {
+    if let Some(d) = &f.divergence {
+        say!(
+            "\n== {} on {}: the relay left the {} spec at event {}: {}",
+            f.cause,
+            f.config(),
+            f.cause.spec(),
+            d.index,
+            d.reason
+        );
+        say!("   spec state: {}", d.spec_state);
+    } else if f.reproduced {
+        say!("\n== {} on {}: {}", f.cause, f.config(), f.cause.symptom());
+    } else {
+        return;
+    }
+    say!("   time telegram thread    event");
+    for e in &f.timeline {
+        say!("{e}");
+    }
+    say!("replay: {replay}");
+}
+
+pub fn print_anomalies<'a>(findings: impl Iterator<Item = &'a Finding>) {
+    for f in findings.filter(|f| !f.anomalies.is_empty()) {
         say!(
             "\nanomalies for {} on {}: {:?}",
             f.cause,
@@ -260,7 +339,7 @@ fn events_jsonl(f: &Finding) -> String {
         .collect()
 }
 
-/// Writes one file per reproducing finding, named as in the corpus
+/// Writes one file per reproducing or divergent finding, named as in the corpus
 /// (`reproduce-{spec}-{preset}-{property}`).
 fn write_files(
     dir: &Path,
@@ -269,7 +348,10 @@ fn write_files(
     contents: impl Fn(&Finding) -> String,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    for f in findings.iter().filter(|f| f.reproduced) {
+    for f in findings
+        .iter()
+        .filter(|f| f.reproduced || f.divergence.is_some())
+    {
         let name = corpus::file_name(&f.to_trace()).replace(".json", extension);
         let path = dir.join(name);
         std::fs::write(&path, contents(f))

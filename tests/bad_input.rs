@@ -344,10 +344,12 @@ fn inputs_are_refused_before_the_long_work() {
                 "timer-free",
                 "--preset",
                 "proposed",
+                "--preemptions",
+                "0",
                 "--quiet",
             ]),
             0,
-            "no          no                1",
+            "nothing in 1 random schedules, clean over all 1 schedules",
         ),
         case(
             "--trace-out inside a file",

@@ -75,7 +75,19 @@ fn fixed_preset_reproduces_nothing_and_exits_zero() {
     for row in rows.as_array().unwrap() {
         assert_eq!(row["expected"], false);
         assert_eq!(row["reproduced"], false);
-        assert_eq!(row["schedules_tried"], 30);
+        assert_eq!(row["random_schedules"], 30);
+        // Then every schedule with one preemption, none reproducing.
+        let exhaustive = &row["exhaustive"];
+        assert_eq!(exhaustive["result"], "clean", "{row}");
+        assert_eq!(exhaustive["bound"], 1);
+        let schedules = exhaustive["schedules"].as_u64().unwrap();
+        assert!(schedules > 300, "{row}");
+        assert_eq!(row["schedules_tried"], 30 + schedules);
+        let summary = row["summary"].as_str().unwrap();
+        assert!(
+            summary.contains(&format!("clean over all {schedules} schedules up to 1")),
+            "{summary}"
+        );
         assert_eq!(row["timeline"].as_array().unwrap().len(), 0);
     }
 }
@@ -117,11 +129,59 @@ fn reproduce_exhaustive_reports_the_bound_each_row_was_decided_at() {
 }
 
 #[test]
-fn reproduce_exhaustive_flags_need_exhaustive() {
-    let out = chukei(&["reproduce", "--preemptions", "1"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("--exhaustive"), "{err}");
+fn reproduce_text_says_the_bound_a_fixed_row_is_clean_to() {
+    let out = chukei(&[
+        "reproduce",
+        "--cause",
+        "irq-order",
+        "--preset",
+        "proposed",
+        "--budget",
+        "5",
+        "--preemptions",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "nothing in 5 random schedules, clean over all 1 schedules up to 0 preemption(s)"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn reproduce_conformance_reports_a_divergence_with_its_replay_command() {
+    let out = chukei(&[
+        "reproduce",
+        "--exhaustive",
+        "--conformance",
+        "--cause",
+        "irq-order",
+        "--preset",
+        "proposed",
+        "--preemptions",
+        "1",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a divergence is not as expected"
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("left the spec with 1 preemption(s), after 64 schedules"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the relay left the irq-order spec at event"),
+        "{text}"
+    );
+    assert!(
+        text.contains("replay: chukei reproduce --exhaustive --cause irq-order --preset proposed --preemptions 1 --conformance"),
+        "{text}"
+    );
 }
 
 /// `chukei args` refuses `value` for `flag` with exit 2, listing `possible`.

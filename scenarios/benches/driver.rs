@@ -4,6 +4,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use relay::sim::Chooser;
 use relay::Preset;
+use scenarios::exhaustive::search_exhaustive;
 use scenarios::search::{run_schedule, Cause, CARDS};
 use std::hint::black_box;
 
@@ -27,5 +28,21 @@ fn schedules(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, schedules);
+/// Every schedule with at most one preemption of one fixed row (403 of
+/// them): the exhaustive part of a default `reproduce` row.
+fn exhaustive(c: &mut Criterion) {
+    let mut group = c.benchmark_group("exhaustive");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(403));
+    group.bench_function("irq-order on proposed up to 1 preemption", |b| {
+        b.iter(|| {
+            let r = search_exhaustive(Cause::IrqOrder, Preset::Proposed, 1, 10_000, |_, _| {});
+            assert_eq!(r.finding.schedules_tried, 403);
+            black_box(r)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, schedules, exhaustive);
 criterion_main!(benches);

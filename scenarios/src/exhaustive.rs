@@ -18,7 +18,7 @@
 //! replaying its prefix of choices): the relay's state lives in its threads,
 //! so there is nothing to store and compare.
 
-use crate::search::{run_schedule, up_to_symptom, Cause, Finding, CARDS};
+use crate::search::{run_schedule, search_seeded, Cause, Finding, CARDS};
 use patches::{Config, Patches};
 use relay::sim::{Choice, ChoicePoint, Chooser, RunOutcome};
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,33 @@ pub const DEFAULT_PREEMPTIONS: u32 = 2;
 /// Schedules per cause and preset `chukei reproduce --exhaustive` runs at most.
 pub const DEFAULT_MAX_SCHEDULES: u64 = 200_000;
 
+/// The bound of the exhaustive part of a default `chukei reproduce` row:
+/// every schedule with one preemption is a few hundred schedules, well
+/// under a second for all rows together.
+pub const DEFAULT_ROW_PREEMPTIONS: u32 = 1;
+
+/// How far a bounded-exhaustive search goes and what it checks.
+#[derive(Clone, Debug)]
+pub struct Bound {
+    /// The most preemptions a schedule may have.
+    pub preemptions: u32,
+    /// The most schedules to run.
+    pub max_schedules: u64,
+    /// Also check every schedule's event log against the cause's spec on
+    /// this configuration (`--conformance`: the searched one).
+    pub conformance: Option<Config>,
+}
+
+impl Bound {
+    pub fn new(preemptions: u32, max_schedules: u64) -> Self {
+        Bound {
+            preemptions,
+            max_schedules,
+            conformance: None,
+        }
+    }
+}
+
 /// How far a search went without finding the cause, or at which bound it did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
@@ -41,6 +68,9 @@ pub enum Coverage {
     /// Every schedule with at most `preemptions` preemptions ran; none
     /// reproduces the cause.
     Clean { preemptions: u32 },
+    /// With `--conformance`: a schedule with `preemptions` preemptions left
+    /// the spec (every schedule with fewer did not).
+    Diverged { preemptions: u32 },
     /// The schedule budget ran out: every schedule with at most
     /// `complete_to` preemptions ran (`None`: not even those with 0), some
     /// with more did too.
@@ -66,27 +96,65 @@ impl Exhaustive {
     /// bound allowed (or more schedules than the budget): not a contradiction
     /// of the expectation, a search too small to decide it.
     pub fn inconclusive(&self) -> bool {
-        !self.finding.reproduced && self.finding.expected() == Some(true)
+        !self.finding.reproduced
+            && self.finding.divergence.is_none()
+            && self.finding.expected() == Some(true)
     }
 
     /// The result matches the expectation, or the search was too small to
     /// tell ([`Exhaustive::inconclusive`]).
     pub fn as_expected(&self) -> bool {
-        self.finding
-            .expected()
-            .is_none_or(|want| want == self.finding.reproduced)
-            || self.inconclusive()
+        self.finding.divergence.is_none()
+            && (self
+                .finding
+                .expected()
+                .is_none_or(|want| want == self.finding.reproduced)
+                || self.inconclusive())
     }
 
     /// One line for reports: "found at K=1", "clean up to K=2", ...
     pub fn summary(&self) -> String {
-        let n = self.finding.schedules_tried;
+        self.covered().summary()
+    }
+
+    /// The bound and what was covered within it.
+    pub fn covered(&self) -> Covered {
+        Covered {
+            coverage: self.coverage,
+            bound: self.bound,
+            schedules: self.finding.schedules_tried,
+            schedules_per_level: self.schedules_per_level.clone(),
+        }
+    }
+}
+
+/// What a bounded-exhaustive search covered: the JSON of a default
+/// `reproduce` row's exhaustive part.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Covered {
+    #[serde(flatten)]
+    pub coverage: Coverage,
+    /// The preemption bound asked for.
+    pub bound: u32,
+    /// Schedules run.
+    pub schedules: u64,
+    /// Schedules run with exactly 0, 1, ... preemptions.
+    pub schedules_per_level: Vec<u64>,
+}
+
+impl Covered {
+    /// One line for reports: "found at K=1", "clean up to K=2", ...
+    pub fn summary(&self) -> String {
+        let n = self.schedules;
         match self.coverage {
             Coverage::Found { preemptions } => {
                 format!("found with {preemptions} preemption(s), after {n} schedules")
             }
             Coverage::Clean { preemptions } => {
                 format!("clean over all {n} schedules up to {preemptions} preemption(s)")
+            }
+            Coverage::Diverged { preemptions } => {
+                format!("left the spec with {preemptions} preemption(s), after {n} schedules")
             }
             Coverage::BudgetSpent { complete_to: None } => {
                 format!("budget of {n} schedules spent before 0 preemptions were covered")
@@ -144,8 +212,21 @@ pub fn search_exhaustive(
     config: impl Into<Config>,
     bound: u32,
     max_schedules: u64,
+    progress: impl FnMut(u64, u32),
+) -> Exhaustive {
+    search_bounded(cause, config, &Bound::new(bound, max_schedules), progress)
+}
+
+/// As [`search_exhaustive`], with conformance when `limits` asks for it: a
+/// schedule whose log the spec does not allow ends the search like one
+/// that reproduces.
+pub fn search_bounded(
+    cause: Cause,
+    config: impl Into<Config>,
+    limits: &Bound,
     mut progress: impl FnMut(u64, u32),
 ) -> Exhaustive {
+    let (bound, max_schedules) = (limits.preemptions, limits.max_schedules);
     let config: Config = config.into();
     let patches = config.patches;
     let started = Instant::now();
@@ -181,17 +262,23 @@ pub fn search_exhaustive(
                     .anomalies
                     .push(format!("{prefix:?}: {:?}", run.report.outcome));
             }
-            if run.reproduced {
-                result.finding.reproduced = true;
-                result.finding.choices = run.report.choices;
-                result.finding.timeline = up_to_symptom(cause, run.events);
-                result.coverage = Coverage::Found { preemptions: k };
+            let choices = run.report.choices.clone();
+            let which = || format!("{prefix:?}");
+            if result
+                .finding
+                .record(cause, run, limits.conformance.as_ref(), which)
+            {
+                result.coverage = if result.finding.reproduced {
+                    Coverage::Found { preemptions: k }
+                } else {
+                    Coverage::Diverged { preemptions: k }
+                };
                 result.finding.millis = started.elapsed().as_millis() as u64;
                 return result;
             }
             if k < bound {
                 let room = max_schedules.saturating_sub(result.finding.schedules_tried);
-                next_truncated |= !extend(&prefix, &run.report.choices, &points, &mut next, room);
+                next_truncated |= !extend(&prefix, &choices, &points, &mut next, room);
             }
         }
         if truncated {
@@ -209,6 +296,91 @@ pub fn search_exhaustive(
     }
     result.finding.millis = started.elapsed().as_millis() as u64;
     result
+}
+
+/// A default `chukei reproduce` row: seeded random schedules first (they
+/// find the causes of 2016 within a few), then, when none reproduced, every
+/// schedule up to `limits.preemptions` preemptions, so a row that does not
+/// reproduce says what it covered exhaustively.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Row {
+    /// Both phases: a seed when random search found it, choices only when
+    /// the exhaustive part did; `schedules_tried` counts both.
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// Seeded schedules run.
+    pub random_schedules: u64,
+    /// The exhaustive part, absent when random search already decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exhaustive: Option<Covered>,
+}
+
+impl Row {
+    /// One line for reports: what the row covered.
+    pub fn summary(&self) -> String {
+        let random = self.random_schedules;
+        let f = &self.finding;
+        match &self.exhaustive {
+            None if f.divergence.is_some() => {
+                format!("left the spec in random schedule {random}")
+            }
+            None => format!("found in random schedule {random}"),
+            Some(x) if f.reproduced || f.divergence.is_some() => {
+                format!("nothing in {random} random schedules; {}", x.summary())
+            }
+            Some(x) => format!("nothing in {random} random schedules, {}", x.summary()),
+        }
+    }
+
+    /// The result matches the expectation (see [`Exhaustive::as_expected`]).
+    pub fn as_expected(&self) -> bool {
+        self.finding.divergence.is_none()
+            && self
+                .finding
+                .expected()
+                .is_none_or(|want| want == self.finding.reproduced)
+    }
+}
+
+/// Searches one default `chukei reproduce` row: `budget` seeded schedules
+/// from `seed`, then the bounded-exhaustive search. `progress` gets the
+/// schedules run so far.
+pub fn search_row(
+    cause: Cause,
+    config: impl Into<Config>,
+    seed: u64,
+    budget: u64,
+    limits: &Bound,
+    mut progress: impl FnMut(u64),
+) -> Row {
+    let config: Config = config.into();
+    let conformance = limits.conformance.as_ref();
+    let random = search_seeded(
+        cause,
+        config.clone(),
+        seed,
+        budget,
+        conformance,
+        &mut progress,
+    );
+    let random_schedules = random.schedules_tried;
+    if random.reproduced || random.divergence.is_some() {
+        return Row {
+            finding: random,
+            random_schedules,
+            exhaustive: None,
+        };
+    }
+    let exhaustive = search_bounded(cause, config, limits, |n, _| progress(random_schedules + n));
+    let mut finding = exhaustive.finding.clone();
+    finding.schedules_tried += random_schedules;
+    finding.millis += random.millis;
+    finding.anomalies = [random.anomalies, finding.anomalies].concat();
+    Row {
+        finding,
+        random_schedules,
+        exhaustive: Some(exhaustive.covered()),
+    }
 }
 
 /// Runs the schedule that replays `prefix` and then follows the baseline;

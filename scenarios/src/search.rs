@@ -221,6 +221,25 @@ pub struct Finding {
     pub timeline: Vec<Event>,
     /// Schedules cut short for another reason (a panic, the step budget).
     pub anomalies: Vec<String>,
+    /// With `--conformance`: the first schedule whose event log the spec
+    /// does not allow, at its first divergent event (`choices` and
+    /// `timeline` are that schedule's, up to the event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub divergence: Option<Diverged>,
+}
+
+/// Where a schedule's event log left the spec (`chukei validate`'s
+/// divergence, kept with the finding).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diverged {
+    /// Index of the event in the schedule's log.
+    pub index: usize,
+    /// The event as a timeline line.
+    pub event: String,
+    /// Why the spec does not allow it.
+    pub reason: String,
+    /// The spec's state at that point.
+    pub spec_state: String,
 }
 
 impl Finding {
@@ -238,6 +257,7 @@ impl Finding {
             choices: vec![],
             timeline: vec![],
             anomalies: vec![],
+            divergence: None,
         }
     }
 
@@ -310,6 +330,20 @@ pub fn search_with_progress(
     config: impl Into<Config>,
     seed: u64,
     budget: u64,
+    progress: impl FnMut(u64),
+) -> Finding {
+    search_seeded(cause, config, seed, budget, None, progress)
+}
+
+/// As [`search_with_progress`]; with `conformance`, every schedule's event
+/// log is also checked against the cause's spec on that configuration, and
+/// the first divergence ends the search like a reproduction.
+pub fn search_seeded(
+    cause: Cause,
+    config: impl Into<Config>,
+    seed: u64,
+    budget: u64,
+    conformance: Option<&Config>,
     mut progress: impl FnMut(u64),
 ) -> Finding {
     let config = config.into();
@@ -329,16 +363,68 @@ pub fn search_with_progress(
                 .anomalies
                 .push(format!("seed {s}: {:?}", run.report.outcome));
         }
-        if run.reproduced {
-            finding.reproduced = true;
+        if finding.record(cause, run, conformance, || format!("seed {s}")) {
             finding.seed = Some(s);
-            finding.choices = run.report.choices;
-            finding.timeline = up_to_symptom(cause, run.events);
             break;
         }
     }
     finding.millis = started.elapsed().as_millis() as u64;
     finding
+}
+
+impl Finding {
+    /// Judges one schedule: keeps it and answers true when it reproduces
+    /// the cause or (with `conformance`) leaves the spec; a log the spec
+    /// cannot judge is an anomaly named by `which`.
+    pub(crate) fn record(
+        &mut self,
+        cause: Cause,
+        run: ScheduleRun,
+        conformance: Option<&Config>,
+        which: impl Fn() -> String,
+    ) -> bool {
+        if run.reproduced {
+            self.reproduced = true;
+            self.choices = run.report.choices;
+            self.timeline = up_to_symptom(cause, run.events);
+            return true;
+        }
+        let Some(spec_config) = conformance else {
+            return false;
+        };
+        match diverges(cause, spec_config, &run.events) {
+            Ok(None) => false,
+            Ok(Some(d)) => {
+                let mut events = run.events;
+                events.truncate(d.index + 1);
+                self.choices = run.report.choices;
+                self.timeline = events;
+                self.divergence = Some(d);
+                true
+            }
+            Err(e) => {
+                self.anomalies
+                    .push(format!("{}: not validated: {e}", which()));
+                false
+            }
+        }
+    }
+}
+
+/// The first event of `events` that the cause's spec on `spec_config` does
+/// not allow (`chukei validate`); `Err` when the log cannot be validated.
+pub fn diverges(
+    cause: Cause,
+    spec_config: &Config,
+    events: &[Event],
+) -> Result<Option<Diverged>, crate::refine::ValidateError> {
+    let report = crate::registry::validate(events, cause.spec().name(), spec_config.clone())?;
+    Ok(report.divergence.map(|d| Diverged {
+        index: d.index,
+        event: d.event,
+        reason: d.reason,
+        spec_state: d.spec_state,
+    }))
 }
 
 /// The events of a reproducing run up to the moment the symptom is complete:

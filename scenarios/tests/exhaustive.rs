@@ -7,7 +7,7 @@
 
 use relay::sim::Chooser;
 use relay::Preset;
-use scenarios::exhaustive::{search_exhaustive, Coverage};
+use scenarios::exhaustive::{search_bounded, search_exhaustive, search_row, Bound, Coverage};
 use scenarios::search::{run_schedule, up_to_symptom, Cause, CARDS};
 
 #[test]
@@ -86,4 +86,113 @@ fn a_spent_budget_says_how_far_it_was_complete() {
         "{}",
         r.summary()
     );
+}
+
+/// One schedule of every kind up to one preemption, each event log also
+/// checked against the spec on `spec` (`--conformance`).
+fn conformance(cause: Cause, relay: Preset, spec: Preset) -> scenarios::exhaustive::Exhaustive {
+    let bound = Bound {
+        conformance: Some(spec.into()),
+        ..Bound::new(1, 10_000)
+    };
+    search_bounded(cause, relay, &bound, |_, _| {})
+}
+
+#[test]
+fn the_april_timer_fix_refines_the_spec_on_every_schedule_with_one_preemption() {
+    let r = conformance(Cause::TimerFree, Preset::Apr2016, Preset::Apr2016);
+    assert_eq!(
+        r.coverage,
+        Coverage::Clean { preemptions: 1 },
+        "{:?}",
+        r.finding.divergence
+    );
+    assert_eq!(r.schedules_per_level, vec![1, 360]);
+    assert!(r.finding.divergence.is_none());
+    assert!(
+        r.finding.anomalies.is_empty(),
+        "every log was validated: {:?}",
+        r.finding.anomalies
+    );
+    assert!(r.as_expected());
+}
+
+#[test]
+fn a_relay_checked_against_another_presets_spec_diverges_like_a_counterexample() {
+    // The April relay checks the allocation before freeing; the spec of
+    // 2016-01 does not, so some log leaves it.
+    let r = conformance(Cause::TimerFree, Preset::Apr2016, Preset::Jan2016);
+    let d = r
+        .finding
+        .divergence
+        .clone()
+        .expect("the logs leave the 2016-01 spec");
+    assert!(
+        matches!(r.coverage, Coverage::Diverged { .. }),
+        "{:?}",
+        r.coverage
+    );
+    assert!(!r.finding.reproduced && !r.as_expected());
+    // The timeline ends at the divergent event, and its choices replay it.
+    assert_eq!(r.finding.timeline.len(), d.index + 1);
+    assert_eq!(r.finding.timeline[d.index].to_string(), d.event);
+    let again = run_schedule(
+        Cause::TimerFree,
+        Preset::Apr2016,
+        CARDS,
+        Chooser::Replay(r.finding.choices.clone()),
+    );
+    let replayed =
+        scenarios::search::diverges(Cause::TimerFree, &Preset::Jan2016.into(), &again.events);
+    assert_eq!(replayed.unwrap(), Some(d));
+}
+
+#[test]
+fn the_bounded_hsm_wait_of_proposed_is_a_step_the_irq_order_spec_does_not_allow_there() {
+    // A finding of --conformance: with one preemption, the relay's bounded
+    // wait for the HSM ends when the spec says the relay is not waiting.
+    let r = conformance(Cause::IrqOrder, Preset::Proposed, Preset::Proposed);
+    assert_eq!(r.coverage, Coverage::Diverged { preemptions: 1 });
+    assert_eq!(r.finding.schedules_tried, 64);
+    let d = r.finding.divergence.expect("a divergence");
+    assert!(d.reason.contains("bounded wait ends"), "{}", d.reason);
+}
+
+#[test]
+fn a_default_row_states_the_bound_a_fixed_preset_is_clean_to() {
+    let r = search_row(
+        Cause::IrqOrder,
+        Preset::Proposed,
+        0,
+        30,
+        &Bound::new(1, 10_000),
+        |_| {},
+    );
+    assert!(!r.finding.reproduced && r.as_expected());
+    assert_eq!(r.random_schedules, 30);
+    let x = r.exhaustive.as_ref().expect("an exhaustive part");
+    assert_eq!(x.coverage, Coverage::Clean { preemptions: 1 });
+    assert_eq!((x.bound, x.schedules), (1, 403));
+    assert_eq!(r.finding.schedules_tried, 433);
+    assert_eq!(
+        r.summary(),
+        "nothing in 30 random schedules, clean over all 403 schedules up to 1 preemption(s)"
+    );
+}
+
+#[test]
+fn a_default_row_keeps_the_seed_random_search_found() {
+    let r = search_row(
+        Cause::TimerFree,
+        Preset::Jan2016,
+        0,
+        300,
+        &Bound::new(1, 10_000),
+        |_| {},
+    );
+    assert!(r.finding.reproduced && r.as_expected());
+    assert_eq!(r.finding.seed, Some(3));
+    assert_eq!(r.random_schedules, 4);
+    assert!(r.exhaustive.is_none(), "random search decided the row");
+    assert_eq!(r.summary(), "found in random schedule 4");
 }

@@ -1,14 +1,18 @@
-//! The scheduler: simulated threads on OS threads, one holding the baton at
-//! a time, and the virtual clock; [`Driver`] runs a body under it.
+//! The scheduler: simulated threads as coroutines on the caller's OS thread,
+//! one holding the baton at a time, and the virtual clock; [`Driver`] runs a
+//! body under it.
 
 use super::chooser::{Choice, ChoicePoint, Chooser, Tid};
 use crate::platform::Millis;
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, Yielder};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,7 +105,7 @@ impl Driver {
         self,
         body: impl FnOnce() -> T + Send + 'static,
     ) -> (RunReport, Option<T>) {
-        let world = Arc::new(World::new(self));
+        let world = Rc::new(World::new(self));
         let result = Arc::new(Mutex::new(None));
         let slot = result.clone();
         world.start_thread("main", move || {
@@ -109,7 +113,8 @@ impl Driver {
             *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
         });
         world.begin();
-        let report = world.wait_until_done();
+        let report = world.drive();
+        CONTEXT.with(|c| c.borrow_mut().take());
         let value = result.lock().unwrap_or_else(|e| e.into_inner()).take();
         (report, value)
     }
@@ -148,9 +153,6 @@ impl Status {
 struct SimThread {
     name: String,
     status: Status,
-    /// Signalled when this thread gets the baton (one condition variable
-    /// per thread: a switch wakes exactly the thread that runs next).
-    wake: Arc<Condvar>,
 }
 
 struct Sched {
@@ -171,23 +173,76 @@ struct Sched {
     done: bool,
 }
 
+/// A simulated thread's body, run on its own coroutine stack.
+type ThreadBody = Box<dyn FnOnce(&Yielder<(), ()>)>;
+
+/// A simulated thread: a coroutine on the driver's OS thread. Switching
+/// threads is a stack switch, not an OS context switch, which is what makes
+/// a schedule cheap enough to run thousands of (`reproduce --exhaustive`).
+type SimCoroutine = Coroutine<(), (), (), DefaultStack>;
+
+/// Stack of one simulated thread: only touched pages are committed, and
+/// stacks are reused from run to run.
+const STACK_BYTES: usize = 1 << 20;
+
 pub(super) struct World {
     sched: Mutex<Sched>,
-    /// Signalled when the run is over.
-    done: Condvar,
-    os_threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Threads started since the driver last looked, in `Tid` order: the
+    /// driver turns them into coroutines before it resumes anything.
+    spawned: Mutex<Vec<ThreadBody>>,
+}
+
+/// The running simulated thread, as its own code sees it.
+#[derive(Clone)]
+struct Context {
+    world: Rc<World>,
+    tid: Tid,
+    /// Hands the baton back to the driver; valid while the thread's
+    /// coroutine lives, and only used from inside it.
+    yielder: *const Yielder<(), ()>,
 }
 
 thread_local! {
-    static CONTEXT: RefCell<Option<(Arc<World>, Tid)>> = const { RefCell::new(None) };
+    static CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
+    /// Coroutine stacks of finished runs, for the next run on this OS thread.
+    static STACKS: RefCell<Vec<DefaultStack>> = const { RefCell::new(Vec::new()) };
 }
 
-pub(super) fn context() -> (Arc<World>, Tid) {
+pub(super) fn context() -> (Rc<World>, Tid) {
     CONTEXT.with(|c| {
-        c.borrow()
-            .clone()
-            .expect("relay::sim::Sim used outside Driver::run")
+        let c = c.borrow();
+        let c = c
+            .as_ref()
+            .expect("relay::sim::Sim used outside Driver::run");
+        (c.world.clone(), c.tid)
     })
+}
+
+/// Suspends the running simulated thread until the driver resumes it, then
+/// makes it the running context again.
+fn suspend() {
+    let me = CONTEXT
+        .with(|c| c.borrow().clone())
+        .expect("relay::sim::Sim used outside Driver::run");
+    // SAFETY: the yielder belongs to the coroutine running this code, which
+    // is alive for as long as its own code runs.
+    unsafe { &*me.yielder }.suspend(());
+    CONTEXT.with(|c| *c.borrow_mut() = Some(me));
+}
+
+fn new_stack() -> DefaultStack {
+    STACKS.with(|s| s.borrow_mut().pop()).unwrap_or_else(|| {
+        DefaultStack::new(STACK_BYTES).expect("the OS refused a simulated thread's stack")
+    })
+}
+
+fn recycle_stack(stack: DefaultStack) {
+    STACKS.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < 64 {
+            s.push(stack);
+        }
+    });
 }
 
 impl World {
@@ -212,8 +267,7 @@ impl World {
                 ended: None,
                 done: false,
             }),
-            done: Condvar::new(),
-            os_threads: Mutex::new(Vec::new()),
+            spawned: Mutex::new(Vec::new()),
         }
     }
 
@@ -221,10 +275,10 @@ impl World {
         self.sched.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a simulated thread and starts its OS thread, parked until
-    /// the scheduler gives it the baton.
+    /// Registers a simulated thread; it first runs when the scheduler gives
+    /// it the baton.
     pub(super) fn start_thread(
-        self: &Arc<Self>,
+        self: &Rc<Self>,
         name: &str,
         f: impl FnOnce() + Send + 'static,
     ) -> Tid {
@@ -233,24 +287,27 @@ impl World {
             s.threads.push(SimThread {
                 name: name.to_string(),
                 status: Status::Runnable,
-                wake: Arc::new(Condvar::new()),
             });
             (s.threads.len() - 1) as Tid
         };
         let world = self.clone();
-        let os = std::thread::Builder::new()
-            .name(format!("sim-{name}"))
-            .spawn(move || world.thread_main(tid, f))
-            .expect("the OS refused to start a simulated thread");
-        self.os_threads
+        self.spawned
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(os);
+            .push(Box::new(move |yielder: &Yielder<(), ()>| {
+                world.thread_main(tid, yielder, f)
+            }));
         tid
     }
 
-    fn thread_main(self: Arc<Self>, tid: Tid, f: impl FnOnce()) {
-        CONTEXT.with(|c| *c.borrow_mut() = Some((self.clone(), tid)));
+    fn thread_main(self: Rc<Self>, tid: Tid, yielder: &Yielder<(), ()>, f: impl FnOnce()) {
+        CONTEXT.with(|c| {
+            *c.borrow_mut() = Some(Context {
+                world: self.clone(),
+                tid,
+                yielder,
+            })
+        });
         let guard = self.lock_sched();
         if self.park(guard, tid).is_err() {
             return;
@@ -264,17 +321,54 @@ impl World {
 
     /// Hands the baton to thread 0.
     fn begin(&self) {
-        let mut s = self.lock_sched();
-        s.running = Some(0);
-        s.threads[0].wake.notify_one();
+        self.lock_sched().running = Some(0);
     }
 
-    fn wait_until_done(&self) -> RunReport {
-        let mut s = self.lock_sched();
-        while !s.done {
-            s = self.done.wait(s).unwrap_or_else(|e| e.into_inner());
+    /// Resumes the thread holding the baton until the run is over, then
+    /// lets every thread left parked unwind; the run's report.
+    fn drive(&self) -> RunReport {
+        let mut threads: Vec<SimCoroutine> = Vec::new();
+        loop {
+            self.adopt_spawned(&mut threads);
+            let next = {
+                let s = self.lock_sched();
+                if s.done {
+                    None
+                } else {
+                    s.running
+                }
+            };
+            let Some(next) = next else { break };
+            threads[next as usize].resume(());
         }
-        let report = RunReport {
+        // Parked threads see the run ended and unwind (their destructors
+        // run on their own stacks); one may still register a thread.
+        loop {
+            self.adopt_spawned(&mut threads);
+            let Some(parked) = threads.iter_mut().find(|t| !t.done()) else {
+                break;
+            };
+            parked.resume(());
+        }
+        threads
+            .into_iter()
+            .for_each(|t| recycle_stack(t.into_stack()));
+        self.report()
+    }
+
+    /// Gives each newly started thread its coroutine.
+    fn adopt_spawned(&self, threads: &mut Vec<SimCoroutine>) {
+        let spawned = std::mem::take(&mut *self.spawned.lock().unwrap_or_else(|e| e.into_inner()));
+        for body in spawned {
+            threads.push(Coroutine::with_stack(new_stack(), move |yielder, ()| {
+                body(yielder)
+            }));
+        }
+    }
+
+    fn report(&self) -> RunReport {
+        let s = self.lock_sched();
+        RunReport {
             outcome: s.ended.clone().unwrap_or(RunOutcome::Completed),
             choices: s.choices.clone(),
             steps: s.steps,
@@ -288,18 +382,11 @@ impl World {
                 used: s.replay_at,
                 defaulted: s.defaulted,
             },
-        };
-        drop(s);
-        let handles =
-            std::mem::take(&mut *self.os_threads.lock().unwrap_or_else(|e| e.into_inner()));
-        for h in handles {
-            let _ = h.join();
         }
-        report
     }
 
     /// Waits until `me` holds the baton; `Err` when the run has ended.
-    fn park(&self, mut s: MutexGuard<'_, Sched>, me: Tid) -> Result<(), ()> {
+    fn park<'w>(&'w self, mut s: MutexGuard<'w, Sched>, me: Tid) -> Result<(), ()> {
         loop {
             if s.ended.is_some() {
                 return Err(());
@@ -307,8 +394,9 @@ impl World {
             if s.running == Some(me) {
                 return Ok(());
             }
-            let wake = s.threads[me as usize].wake.clone();
-            s = wake.wait(s).unwrap_or_else(|e| e.into_inner());
+            drop(s);
+            suspend();
+            s = self.lock_sched();
         }
     }
 
@@ -326,7 +414,7 @@ impl World {
     }
 
     /// Picks the next thread and waits for `me`'s next turn.
-    fn switch(&self, mut s: MutexGuard<'_, Sched>, me: Tid) {
+    fn switch<'w>(&'w self, mut s: MutexGuard<'w, Sched>, me: Tid) {
         if s.ended.is_some() {
             drop(s);
             abort_unwind();
@@ -340,9 +428,6 @@ impl World {
         match pick_next(&mut s) {
             Ok(next) => {
                 s.running = Some(next);
-                if next != me {
-                    s.threads[next as usize].wake.notify_one();
-                }
                 if self.park(s, me).is_err() {
                     abort_unwind();
                 }
@@ -365,14 +450,10 @@ impl World {
         if s.threads.iter().all(|t| t.status == Status::Finished) {
             s.done = true;
             s.running = None;
-            self.done.notify_all();
             return;
         }
         match pick_next(&mut s) {
-            Ok(next) => {
-                s.running = Some(next);
-                s.threads[next as usize].wake.notify_one();
-            }
+            Ok(next) => s.running = Some(next),
             Err(outcome) => self.end(s, outcome),
         }
     }
@@ -384,17 +465,13 @@ impl World {
         self.end(s, RunOutcome::Panicked { thread, message });
     }
 
-    /// Ends the run early: every parked thread wakes and unwinds.
+    /// Ends the run early: every parked thread unwinds when next resumed.
     fn end(&self, mut s: MutexGuard<'_, Sched>, outcome: RunOutcome) {
         if s.ended.is_none() {
             s.ended = Some(outcome);
         }
         s.done = true;
         s.running = None;
-        for t in &s.threads {
-            t.wake.notify_one();
-        }
-        self.done.notify_all();
     }
 
     pub(super) fn wake_waiters(&self, lock: u64) {

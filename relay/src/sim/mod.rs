@@ -1,9 +1,10 @@
 //! The deterministic driver: the relay's real code, one thread at a time, on a
 //! virtual clock, with every scheduling decision made by a [`Chooser`].
 //!
-//! Each relay thread is an OS thread, but only the thread holding the baton
-//! runs; every platform operation (lock, counter, spawn, join, yield, sleep) is
-//! a scheduling point where the chooser picks the next runnable thread, or
+//! Each relay thread is a coroutine on the caller's OS thread (its own stack,
+//! switched without the OS), and only the thread holding the baton runs;
+//! every platform operation (lock, counter, spawn, join, yield, sleep) is a
+//! scheduling point where the chooser picks the next runnable thread, or
 //! decides that the clock jumps to the next deadline (a thread preempted long
 //! enough for a timer to expire). The list of choices replays the run exactly.
 //!
