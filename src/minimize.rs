@@ -111,6 +111,7 @@ fn kind(schedule: &model::Schedule) -> &'static str {
         model::Schedule::Actions { .. } => "actions",
         model::Schedule::Driver { .. } => "driver",
         model::Schedule::Shuttle { .. } => "shuttle",
+        model::Schedule::Loom { .. } => "loom",
     }
 }
 

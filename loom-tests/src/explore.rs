@@ -261,13 +261,49 @@ pub fn loom_expect_failure<F>(preemptions: usize, expected: &str, body: F) -> Fo
 where
     F: Fn(&Witness) + Send + Sync + 'static,
 {
+    loom_failure(preemptions, expected, None, body)
+}
+
+/// As [`loom_expect_failure`], with loom's checkpoint written before every
+/// iteration, so the failing iteration's execution path is kept: returned
+/// as loom wrote it (JSON), for a `Schedule::Loom` trace that
+/// [`loom_replay`] runs again. The checkpoint costs a file write per
+/// iteration: for failures loom finds early.
+pub fn loom_expect_failure_traced<F>(
+    preemptions: usize,
+    expected: &str,
+    body: F,
+) -> (Found, serde_json::Value)
+where
+    F: Fn(&Witness) + Send + Sync + 'static,
+{
+    let file = Checkpoint::new();
+    let found = loom_failure(preemptions, expected, Some(&file.0), body);
+    let path = file
+        .read()
+        .unwrap_or_else(|e| panic!("loom's checkpoint of the failing iteration: {e}"));
+    (found, path)
+}
+
+fn loom_failure<F>(
+    preemptions: usize,
+    expected: &str,
+    checkpoint: Option<&std::path::Path>,
+    body: F,
+) -> Found
+where
+    F: Fn(&Witness) + Send + Sync + 'static,
+{
     let witness = Witness::default();
     let w = witness.clone();
     let start = Instant::now();
     let limits = LoomLimits::of(preemptions);
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        loom_builder(limits).check(move || body(&w))
-    }));
+    let mut builder = loom_builder(limits);
+    if let Some(file) = checkpoint {
+        builder.checkpoint_file = Some(file.to_path_buf());
+        builder.checkpoint_interval = 1;
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| builder.check(move || body(&w))));
     let explored = Explored {
         explorer: "loom",
         iterations: witness.iterations(),
@@ -289,6 +325,103 @@ where
         schedule: None,
     }
 }
+
+/// A scratch file for loom's checkpoint, removed when dropped.
+struct Checkpoint(std::path::PathBuf);
+
+impl Checkpoint {
+    fn new() -> Checkpoint {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("chukei-loom-{}-{n}.json", std::process::id());
+        Checkpoint(std::env::temp_dir().join(name))
+    }
+
+    fn read(&self) -> Result<serde_json::Value, String> {
+        let text = std::fs::read_to_string(&self.0).map_err(|e| e.to_string())?;
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for Checkpoint {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Branch points in a loom checkpoint (thread switches, atomic loads,
+/// spurious wake-ups), after checking it has the shape loom writes; the
+/// most a replay takes is loom's branch limit.
+pub fn loom_path_steps(path: &serde_json::Value) -> Result<usize, String> {
+    let entries = path
+        .get("branches")
+        .and_then(|b| b.get("entries"))
+        .and_then(serde_json::Value::as_array)
+        .ok_or("a loom path has `branches.entries`, a list")?;
+    for field in ["pos", "exploring", "skipping", "exploring_on_start"] {
+        if path.get(field).is_none() {
+            return Err(format!("a loom path has `{field}`"));
+        }
+    }
+    if entries.len() > MAX_BRANCHES {
+        return Err(format!(
+            "the path has {} branch points, past loom's limit of {MAX_BRANCHES}",
+            entries.len()
+        ));
+    }
+    Ok(entries.len())
+}
+
+/// Replays one loom checkpoint: loom loads the path and runs the one
+/// iteration it starts (past the path's end loom's own first choices run,
+/// as they did when the path was written). `Ok(events)` if the body
+/// passed, else the failure (message and events). A path the code does not
+/// fit makes loom panic ("Reached unexpected exploration state", a lock it
+/// expected free): that too is an `Err`, told apart by its message.
+/// The outer `Err`: the path is not one loom wrote, or loom could not
+/// read it (the body never ran).
+pub fn loom_replay<F>(path: &serde_json::Value, body: F) -> Result<LoomRun, String>
+where
+    F: Fn(&Witness) + Send + Sync + 'static,
+{
+    let steps = loom_path_steps(path)?;
+    let file = Checkpoint::new();
+    std::fs::write(&file.0, path.to_string())
+        .map_err(|e| format!("writing the checkpoint: {e}"))?;
+    let witness = Witness::default();
+    let w = witness.clone();
+    let start = Instant::now();
+    let mut builder = loom::model::Builder::new();
+    builder.max_branches = MAX_BRANCHES.max(steps + 1);
+    builder.checkpoint_file = Some(file.0.clone());
+    // Loom looks at its permutation limit before each iteration whose
+    // number is a multiple of the interval: 1 and 2 run exactly one.
+    builder.checkpoint_interval = 1;
+    builder.max_permutations = Some(2);
+    let outcome = catch_unwind(AssertUnwindSafe(|| builder.check(move || body(&w))));
+    match outcome {
+        Ok(()) => Ok(Ok(witness.events())),
+        Err(payload) if witness.iterations() == 0 => Err(format!(
+            "loom could not load the path: {}",
+            first_line(&panic_message(payload.as_ref()))
+        )),
+        Err(payload) => Ok(Err(Box::new(Found {
+            explored: Explored {
+                explorer: "loom-replay",
+                iterations: witness.iterations(),
+                elapsed: start.elapsed(),
+                bound: "one stored checkpoint".into(),
+            },
+            message: panic_message(payload.as_ref()),
+            events: witness.events(),
+            schedule: None,
+        }))),
+    }
+}
+
+/// One replayed loom iteration: its events if the body passed, else the
+/// failure.
+pub type LoomRun = Result<Vec<Event>, Box<Found>>;
 
 // ------------------------------------------------------------- shuttle ----
 

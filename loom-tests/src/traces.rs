@@ -1,6 +1,7 @@
-//! A shuttle failure as a regression trace (the common [`Trace`] format):
-//! the spec, the preset, the scenario sizes ([`Scenario::sizes`]), the
-//! violated property and the shuttle schedule. `regressions` stores and
+//! A shuttle or loom failure as a regression trace (the common [`Trace`]
+//! format): the spec, the preset, the scenario sizes ([`Scenario::sizes`]),
+//! the violated property and the schedule (shuttle's schedule string, or
+//! loom's checkpoint of the failing iteration). `regressions` stores and
 //! replays it.
 
 use crate::explore::{Found, Search};
@@ -34,6 +35,39 @@ pub fn trace_of(found: &Found, scenario: &Scenario, property: &str, search: Sear
                 found.explored.iterations,
                 found.explored.bound,
                 schedule.steps,
+                found.message.lines().next().unwrap_or("")
+            )),
+        },
+        timeline: found.events.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// The trace of a loom failure: `path` is loom's checkpoint of the failing
+/// iteration ([`crate::explore::loom_expect_failure_traced`]).
+pub fn loom_trace_of(
+    found: &Found,
+    path: serde_json::Value,
+    scenario: &Scenario,
+    property: &str,
+) -> Trace {
+    Trace {
+        format: model::trace::FORMAT,
+        spec: scenario.spec.name().to_string(),
+        preset: scenario.preset,
+        patches: Some(scenario.patches),
+        variant: None,
+        sizes: scenario.sizes(),
+        assumptions: Default::default(),
+        property: property.to_string(),
+        verdict: Verdict::Violated,
+        schedule: Schedule::Loom { path },
+        origin: Origin {
+            checker: "loom".to_string(),
+            seed: None,
+            note: Some(format!(
+                "loom-tests: failed in iteration {} of {}; fault: {}",
+                found.explored.iterations,
+                found.explored.bound,
                 found.message.lines().next().unwrap_or("")
             )),
         },

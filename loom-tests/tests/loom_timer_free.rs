@@ -8,7 +8,10 @@
 //! explored exhaustively at preemption bound 3 by default (two more than the
 //! bug needs), 4 under `CHUKEI_DEEP=1`.
 
-use loom_tests::explore::{bound, loom_expect_failure, loom_model, Found};
+use loom_tests::explore::{
+    bound, loom_expect_failure, loom_expect_failure_traced, loom_model, Found,
+};
+use loom_tests::traces::loom_trace_of;
 use loom_tests::Loom;
 use model::search::always_verdict;
 use model::timer_free::TimerFree;
@@ -39,12 +42,13 @@ fn up_to(found: &Found, end: impl Fn(&EventKind) -> bool) -> usize {
         .map_or(relay_events.len(), |i| i + 1)
 }
 
-fn assert_frees_an_unallocated_work_area(preset: Preset) -> Found {
+fn assert_frees_an_unallocated_work_area(preset: Preset) -> (Found, serde_json::Value) {
     let scenario = Scenario::timer_free(preset);
     // Bound 1: the race needs exactly one preemption.
-    let found = loom_expect_failure(1, "property `no_free_of_unallocated` violated", move |w| {
-        scenario.run_and_check::<Loom>(&w.new_log(), &[RelayCheck::NoFreeOfUnallocated])
-    });
+    let (found, path) =
+        loom_expect_failure_traced(1, "property `no_free_of_unallocated` violated", move |w| {
+            scenario.run_and_check::<Loom>(&w.new_log(), &[RelayCheck::NoFreeOfUnallocated])
+        });
     println!("timer-free {preset}: {found}");
     assert!(
         found.message.contains(&format!("on {preset}")),
@@ -80,13 +84,24 @@ fn assert_frees_an_unallocated_work_area(preset: Preset) -> Found {
         matches!(k, EventKind::ApAbnormalTermination { .. })
     });
     assert!((12..=25).contains(&length), "schedule of {length} events");
-    found
+    (found, path)
 }
 
 #[test]
 fn jan_2016_frees_an_unallocated_work_area() {
-    let found = assert_frees_an_unallocated_work_area(Preset::Jan2016);
+    let (found, path) = assert_frees_an_unallocated_work_area(Preset::Jan2016);
     assert!(found.explored.iterations <= 200, "{}", found.explored);
+    // The failure is kept as a trace (loom's checkpoint of the failing
+    // iteration) and replays: the same violation, the same events.
+    let scenario = Scenario::timer_free(Preset::Jan2016);
+    let trace = loom_trace_of(&found, path, &scenario, "no_free_of_unallocated");
+    let judged = regressions::judge(&trace, None);
+    assert_eq!(judged.outcome, regressions::Outcome::Reproduced);
+    assert_eq!(judged.replayed.unwrap().events, found.events);
+    match regressions::corpus::keep(&trace) {
+        Ok(kept) => println!("{kept:?}"),
+        Err(e) => panic!("{e}"),
+    }
 }
 
 #[test]

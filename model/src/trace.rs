@@ -83,6 +83,10 @@ pub enum Schedule {
     Driver { choices: Vec<serde_json::Value> },
     /// A shuttle schedule string.
     Shuttle { schedule: String },
+    /// A loom checkpoint: the execution path loom writes to its
+    /// `checkpoint_file` (its `rt::Path` as JSON), taken just before the
+    /// failing iteration ran; loom replays that iteration from it.
+    Loom { path: serde_json::Value },
 }
 
 impl Schedule {
@@ -92,6 +96,7 @@ impl Schedule {
             Schedule::Actions { .. } => "actions",
             Schedule::Driver { .. } => "driver",
             Schedule::Shuttle { .. } => "shuttle",
+            Schedule::Loom { .. } => "loom",
         }
     }
 }
@@ -255,6 +260,9 @@ mod tests {
             },
             Schedule::Shuttle {
                 schedule: "91023a".into(),
+            },
+            Schedule::Loom {
+                path: serde_json::json!({"pos": 0, "branches": {"entries": []}}),
             },
         ] {
             let trace = Trace {

@@ -91,6 +91,10 @@ pub fn minimize(trace: &Trace) -> Result<Minimized, MinimizeError> {
             let rebuild = |kept: &[ScheduleStep]| with_schedule(trace, shuttle(seed, kept));
             (shrink(decoded.steps, &mut oracle, rebuild), "ddmin")
         }
+        // Loom's path is a tree walk's position (each branch point records
+        // the threads still to explore), not a list of steps to drop: it is
+        // kept as loom wrote it.
+        Schedule::Loom { .. } => (trace.clone(), "as found (loom path)"),
     };
     if let Some(shortest) = bfs_shortest(trace) {
         if steps_of(&shortest)? < steps_of(&minimal)? {
@@ -189,6 +193,8 @@ pub fn steps_of(trace: &Trace) -> Result<usize, MinimizeError> {
             .map_err(MinimizeError::BadShuttleSchedule)?
             .steps
             .len(),
+        Schedule::Loom { path } => loom_tests::explore::loom_path_steps(path)
+            .map_err(|e| MinimizeError::Replay(ReplayError::BadLoomPath(e)))?,
     })
 }
 

@@ -4,7 +4,9 @@
 //! * driver choices: the real relay runs the cause's workload on the
 //!   deterministic driver, every scheduling decision taken from the trace;
 //! * shuttle schedules: the real relay runs the scenario the trace's sizes
-//!   describe under shuttle's replay scheduler.
+//!   describe under shuttle's replay scheduler;
+//! * loom checkpoints: the same scenario under loom, which loads the stored
+//!   execution path and runs the one iteration it starts.
 //!
 //! Each judges the trace's property with that mechanism's relay-side check
 //! (`scenarios`), never by matching an error text, and notes how the
@@ -12,8 +14,10 @@
 //! [`Outcome`]s: reproduced, fixed, stale (the schedule no longer fits the
 //! code) or unreadable. Stale and unreadable are never read as "holds".
 
-use loom_tests::explore::{parse_schedule, shuttle_replay, ShuttleFit};
-use loom_tests::Shuttle;
+use loom_tests::explore::{
+    loom_path_steps, loom_replay, parse_schedule, shuttle_replay, ShuttleFit,
+};
+use loom_tests::{Loom, Shuttle};
 use model::{Schedule, SpecName, Trace, Verdict};
 use patches::{Config, Preset};
 use relay::events::Event;
@@ -172,6 +176,8 @@ impl Judged {
 pub fn replay_on(trace: &Trace, config: impl Into<Config>) -> Result<Replayed, ReplayError> {
     let mut moved = trace.clone();
     moved.set_config(&config.into());
+    // The recorded timeline is the bug's run, not this one's.
+    moved.timeline.clear();
     replay(&moved)
 }
 
@@ -275,6 +281,8 @@ pub enum ReplayError {
     OtherFailure(String),
     #[error("the shuttle schedule does not decode: {0}")]
     BadShuttleSchedule(String),
+    #[error("the loom path does not load: {0}")]
+    BadLoomPath(String),
 }
 
 impl ReplayError {
@@ -305,6 +313,7 @@ pub fn replay(trace: &Trace) -> Result<Replayed, ReplayError> {
         }
         Schedule::Driver { choices } => replay_driver(trace, choices),
         Schedule::Shuttle { schedule } => replay_shuttle(trace, schedule),
+        Schedule::Loom { path } => replay_loom(trace, path),
     }
 }
 
@@ -434,6 +443,79 @@ fn replay_shuttle(trace: &Trace, schedule: &str) -> Result<Replayed, ReplayError
         }
     };
     Ok(relay_run(violated, events, fit))
+}
+
+/// A loom checkpoint on the scenario the trace's sizes describe. Loom's
+/// path has no end of its own (past it loom takes its first choices), so
+/// the fit is the path's branch points, all taken unless loom finds the
+/// code does not fit them: it then panics ("Reached unexpected exploration
+/// state", a lock it expected free), which is stale.
+fn replay_loom(trace: &Trace, path: &serde_json::Value) -> Result<Replayed, ReplayError> {
+    let spec: SpecName = trace.spec.parse()?;
+    let scenario =
+        Scenario::from_trace(spec, &trace.config(), &trace.sizes).map_err(ReplayError::Scenario)?;
+    let hang = trace.property == irq_order::RELAY_NEVER_HANGS;
+    let check = match RelayCheck::named(&trace.property) {
+        Some(check) => Some(check),
+        None if hang => None,
+        None => return Err(ReplayError::NoRelayCheck(trace.property.clone())),
+    };
+    let steps = loom_path_steps(path).map_err(ReplayError::BadLoomPath)?;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let body_seen = seen.clone();
+    let result = quietly(|| {
+        loom_replay(path, move |w| {
+            let run = scenario.run::<Loom>(&w.new_log());
+            let violation = check.and_then(|c| run.first_violation(&[c]));
+            {
+                let mut seen = body_seen.lock().unwrap_or_else(|e| e.into_inner());
+                seen.finished = true;
+                seen.violated = violation.as_ref().map(|(c, _)| *c);
+            }
+            // Stop where the explorer's body stopped, as it did.
+            if let Some((check, detail)) = violation {
+                panic!("{}", violation_message(check, scenario.preset, &detail));
+            }
+        })
+    })
+    .map_err(ReplayError::BadLoomPath)?;
+    let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+    let fit = Fit::whole(steps, true);
+    let (events, violated) = match result {
+        Ok(events) => (events, false),
+        Err(found) if seen.violated.is_some() => (found.events, true),
+        Err(found) => {
+            // Loom reports a hang as a deadlock of every thread.
+            let deadlock = found.message.contains("deadlock");
+            let hung = irq_order::relay_never_hangs(&found.events, !seen.finished).is_err();
+            if !(hang && deadlock && hung) {
+                return Err(ReplayError::OtherFailure(first_line(&found.message)));
+            }
+            (found.events, true)
+        }
+    };
+    same_run_as_recorded(trace, &events)?;
+    Ok(relay_run(violated, events, fit))
+}
+
+/// Loom follows a path even where it names a thread that is blocked there
+/// (it resumes the thread as if woken), so a path that no longer fits the
+/// code can run on to "holds". On the trace's own configuration the run
+/// must therefore show the recorded timeline; elsewhere (a fix) the
+/// timeline is cleared and differs by design.
+fn same_run_as_recorded(trace: &Trace, events: &[Event]) -> Result<(), ReplayError> {
+    if trace.timeline.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<String> = events.iter().map(ToString::to_string).collect();
+    let differs =
+        (0..shown.len().max(trace.timeline.len())).find(|&i| shown.get(i) != trace.timeline.get(i));
+    match differs {
+        None => Ok(()),
+        Some(i) => Err(ReplayError::OtherFailure(format!(
+            "the loom path no longer gives the recorded run: event {i} differs"
+        ))),
+    }
 }
 
 fn relay_run(violated: bool, events: Vec<Event>, fit: Fit) -> Replayed {

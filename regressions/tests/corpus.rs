@@ -21,6 +21,7 @@ fn kind(trace: &Trace) -> &'static str {
         Schedule::Actions { .. } => "actions",
         Schedule::Driver { .. } => "driver",
         Schedule::Shuttle { .. } => "shuttle",
+        Schedule::Loom { .. } => "loom",
     }
 }
 
@@ -33,6 +34,7 @@ fn the_corpus_holds_every_kind_under_one_naming_scheme() {
     assert!(count("actions") >= 2, "spec-action traces");
     assert!(count("driver") >= 6, "driver traces");
     assert!(count("shuttle") >= 4, "shuttle traces");
+    assert!(count("loom") >= 1, "loom checkpoints");
     for (path, trace) in &traces {
         let name = path.file_name().unwrap().to_string_lossy();
         assert_eq!(name, corpus::file_name(trace), "{}", path.display());
@@ -258,7 +260,7 @@ fn a_holds_trace_with_a_short_schedule_is_stale() {
         match &mut claim.schedule {
             Schedule::Driver { choices } => choices.clear(),
             Schedule::Actions { actions, .. } => actions.truncate(3),
-            Schedule::Shuttle { .. } => unreachable!(),
+            Schedule::Shuttle { .. } | Schedule::Loom { .. } => unreachable!(),
         }
         let reason = stale_reason(&claim);
         assert!(reason.contains("claims `holds`"), "{prefix}: {reason}");
@@ -279,5 +281,46 @@ fn illegal_actions_are_stale_and_bad_files_unreadable() {
     assert!(matches!(
         judge(&unknown, None).outcome,
         Outcome::Unreadable(_)
+    ));
+}
+
+/// A loom path edited so it no longer fits the relay: the timer's switch
+/// (the one preemption the race needs) names the CS's thread, blocked
+/// there; or a thread-switch branch point becomes a branch of another kind.
+/// Both are stale, never holds; a path loom cannot read is unreadable.
+#[test]
+fn an_edited_loom_path_is_stale_not_holds() {
+    let trace = stored("loom-timer-free-2016-01-no_free_of_unallocated");
+    let edit = |change: &dyn Fn(&mut Vec<serde_json::Value>)| {
+        let mut edited = trace.clone();
+        let Schedule::Loom { path } = &mut edited.schedule else {
+            panic!("a loom trace")
+        };
+        let entries = path["branches"]["entries"].as_array_mut().unwrap();
+        change(entries);
+        edited
+    };
+    let blocked = edit(&|entries| {
+        let last = entries.iter().rposition(|e| e.get("Schedule").is_some());
+        let threads = &mut entries[last.unwrap()]["Schedule"]["threads"];
+        assert_eq!(threads[2], "Active", "the timer fires last");
+        assert_eq!(threads[0], "Disabled", "the CS waits for its answer");
+        threads[2] = "Disabled".into();
+        threads[0] = "Active".into();
+    });
+    let reason = stale_reason(&blocked);
+    assert!(
+        reason.contains("no longer gives the recorded run"),
+        "{reason}"
+    );
+    let other_kind = edit(&|entries| {
+        entries[3] = serde_json::json!({"Spurious": {"spur": false, "exploring": true}});
+    });
+    let reason = stale_reason(&other_kind);
+    assert!(reason.contains("unexpected exploration state"), "{reason}");
+    let unreadable = edit(&|entries| entries[3] = serde_json::json!({"Schedule": "x"}));
+    assert!(matches!(
+        judge(&unreadable, None).outcome,
+        Outcome::Unreadable(r) if r.contains("loom could not load the path")
     ));
 }

@@ -41,6 +41,7 @@ fn without_step(trace: &Trace, i: usize) -> Trace {
                 schedule: encode_steps(decoded.seed, &decoded.steps),
             }
         }
+        Schedule::Loom { .. } => unreachable!("loom paths are not minimized"),
     };
     Trace {
         schedule,
