@@ -778,6 +778,59 @@ mod tests {
         corpus::read(&corpus::dir().join(name)).expect("a stored trace")
     }
 
+    /// The blocks of `docs/*.md` marked `<!-- explain FILE FORMAT -->`
+    /// (a fenced block, then `<!-- /explain -->`): file, format, content.
+    fn explain_blocks(text: &str) -> Vec<(String, Format, String)> {
+        let mut blocks = vec![];
+        let mut lines = text.lines();
+        while let Some(line) = lines.next() {
+            let Some(marker) = line
+                .strip_prefix("<!-- explain ")
+                .and_then(|m| m.strip_suffix(" -->"))
+            else {
+                continue;
+            };
+            let (file, format) = marker.split_once(' ').expect("FILE FORMAT");
+            let format = match format {
+                "text" => Format::Text,
+                "mermaid" => Format::Mermaid,
+                other => panic!("no explain format `{other}` in a doc block"),
+            };
+            let fence = lines.next().expect("a fenced block after the marker");
+            assert!(fence.starts_with("```"), "{fence}");
+            let body: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
+            assert_eq!(lines.next(), Some("<!-- /explain -->"), "{file}");
+            blocks.push((file.to_string(), format, body.join("\n")));
+        }
+        blocks
+    }
+
+    #[test]
+    fn the_diagrams_in_the_docs_are_up_to_date() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut checked = 0;
+        for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+            let doc = entry.unwrap().path();
+            if doc.extension().is_none_or(|e| e != "md") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&doc).unwrap();
+            for (file, format, block) in explain_blocks(&text) {
+                let trace = corpus::read(&root.join(&file)).expect("a corpus trace");
+                let fresh = render(&diagram_of(&trace).unwrap(), format);
+                assert_eq!(
+                    block.trim_end(),
+                    fresh.trim_end(),
+                    "{}: the diagram of {file} is out of date; paste `chukei explain {file} --format {}`",
+                    doc.display(),
+                    format!("{format:?}").to_lowercase()
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 2, "the guide's diagrams ({checked} found)");
+    }
+
     #[test]
     fn the_timer_race_on_the_driver_as_text_and_mermaid() {
         let d = diagram_of(&corpus_trace(
