@@ -206,7 +206,7 @@ fn assume_help() -> String {
 /// Progress on stderr: one line rewritten in place on a terminal; when
 /// stderr is no terminal (CI), a line every few seconds, so a long check is
 /// not silent.
-fn progress_printer(quiet: bool) -> impl FnMut(Progress) {
+pub(crate) fn progress_printer(quiet: bool) -> impl FnMut(Progress) {
     let terminal = std::io::stderr().is_terminal();
     let mut last_line = Instant::now();
     move |p: Progress| {

@@ -21,6 +21,7 @@ mod check;
 mod config_args;
 mod corpus;
 mod exhaustive;
+mod expectations;
 mod explain;
 mod explore;
 mod load;
@@ -53,6 +54,11 @@ enum Command {
     /// Check every spec exhaustively on every preset: a verdict matrix
     /// (spec x preset x property), then each shortest counterexample.
     Check(check::Args),
+    /// Regenerate the recorded verdicts from the checker: every spec on
+    /// every preset and recorded variant under every assumption setting,
+    /// into scenarios/expectations.toml and the tables of docs/specs.md
+    /// (`--write`), or compare them (exit 1 where they differ).
+    Expectations(expectations::Args),
     /// Serve the Explorer on localhost: every property's verdict as `check`
     /// decides it, each counterexample step by step, any state's successors.
     Explore(explore::Args),
@@ -99,6 +105,7 @@ fn main() -> ExitCode {
     init_logging(&cli.command);
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Expectations(args) => expectations::run(&args),
         Command::Explore(args) => explore::run(&args),
         Command::Reproduce(args) => reproduce::run(&args),
         Command::Replay(args) => replay::run(&args),

@@ -62,6 +62,11 @@ pub struct Args {
     /// that leaves it is reported like a counterexample.
     #[arg(long)]
     pub conformance: bool,
+    /// Run every schedule of the exhaustive search, also those that only
+    /// reorder independent steps of one already run (sleep sets off: to
+    /// compare counts and verdicts).
+    #[arg(long)]
+    pub no_sleep_sets: bool,
 }
 
 impl Args {
@@ -90,6 +95,8 @@ impl Args {
             preemptions: self.preemptions.unwrap_or(default),
             max_schedules: self.max_schedules,
             conformance: self.conformance.then(|| config.clone()),
+            sleep_sets: !self.no_sleep_sets,
+            cards: scenarios::search::CARDS,
         }
     }
 

@@ -492,6 +492,12 @@ fn bad_files_presets_and_sizes_are_clear_errors() {
             "No such file",
         ),
         case(
+            "an expectations file that does not exist",
+            argv(&["expectations", "--file", missing]),
+            2,
+            "run from the repository root, or pass --file/--docs",
+        ),
+        case(
             "an unknown preset",
             argv(&["check", "--preset", "2017-01"]),
             2,

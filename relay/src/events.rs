@@ -269,6 +269,16 @@ impl EventLog {
         }
     }
 
+    /// Events kept so far (without copying them).
+    pub fn len(&self) -> usize {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no event was kept yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// A copy of every event so far.
     pub fn snapshot(&self) -> Vec<Event> {
         self.events

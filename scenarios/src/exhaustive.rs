@@ -18,9 +18,10 @@
 //! replaying its prefix of choices): the relay's state lives in its threads,
 //! so there is nothing to store and compare.
 
-use crate::search::{run_schedule, search_seeded, Cause, Finding, CARDS};
+use crate::search::{run_schedule_logged, search_seeded, Cause, Finding, CARDS};
 use patches::{Config, Patches};
-use relay::sim::{Choice, ChoicePoint, Chooser, RunOutcome};
+use relay::events::EventLog;
+use relay::sim::{Choice, ChoicePoint, Chooser, Footprint, RunOutcome, Tid};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -46,6 +47,11 @@ pub struct Bound {
     /// Also check every schedule's event log against the cause's spec on
     /// this configuration (`--conformance`: the searched one).
     pub conformance: Option<Config>,
+    /// Skip schedules that only reorder independent steps of one already
+    /// run (sleep sets; `--no-sleep-sets` to compare).
+    pub sleep_sets: bool,
+    /// Cards the CS sends in every schedule.
+    pub cards: u64,
 }
 
 impl Bound {
@@ -54,6 +60,8 @@ impl Bound {
             preemptions,
             max_schedules,
             conformance: None,
+            sleep_sets: true,
+            cards: CARDS,
         }
     }
 }
@@ -175,17 +183,35 @@ struct Point {
     options: Vec<Choice>,
     /// The non-preemptive choice.
     baseline: Choice,
+    /// What the run did from this point to the next one (everything, for
+    /// the last point: not observed).
+    segment: Footprint,
 }
 
+/// Stands for the relay's event log in a [`Footprint`]: two segments that
+/// both record events are dependent, so the reduction never changes the
+/// order of events a check or `--conformance` reads.
+const EVENT_LOG: u64 = u64::MAX;
+
 /// The chooser's side of one run: the prefix to replay, then the baseline.
-#[derive(Default)]
 struct Recorder {
     prefix: Vec<Choice>,
     points: Vec<Point>,
+    log: EventLog,
+    /// Events in the log at the previous choice point.
+    logged: usize,
 }
 
 impl Recorder {
     fn choose(&mut self, at: &ChoicePoint<'_>) -> Choice {
+        let logged = self.log.len();
+        if let Some(last) = self.points.last_mut() {
+            last.segment = at.segment.clone();
+            if logged > self.logged {
+                last.segment.touch(EVENT_LOG);
+            }
+        }
+        self.logged = logged;
         let baseline = at
             .current
             .map(Choice::Run)
@@ -199,9 +225,23 @@ impl Recorder {
         self.points.push(Point {
             options: at.options.to_vec(),
             baseline,
+            segment: Footprint {
+                objects: vec![],
+                global: true,
+            },
         });
         choice
     }
+}
+
+/// A schedule to run: the choices that define it (its last one is its last
+/// preemption) and the threads asleep at that last choice, each with what
+/// its next step does: a schedule that ran one of them before anything
+/// dependent on it would only reorder independent steps of one already run.
+#[derive(Clone, Debug, Default)]
+struct Pending {
+    choices: Vec<Choice>,
+    asleep: Vec<(Tid, Footprint)>,
 }
 
 /// Searches every schedule of `cause` on `preset` with at most `bound`
@@ -231,25 +271,29 @@ pub fn search_bounded(
     let patches = config.patches;
     let started = Instant::now();
     let mut result = Exhaustive {
-        finding: Finding::not_yet(cause, config),
+        finding: Finding {
+            cards: limits.cards,
+            ..Finding::not_yet(cause, config)
+        },
         coverage: Coverage::BudgetSpent { complete_to: None },
         bound,
         schedules_per_level: vec![],
     };
-    // The schedules of the current level, as the prefixes that define them.
-    let mut level: Vec<Vec<Choice>> = vec![vec![]];
+    // The schedules of the current level.
+    let mut level: Vec<Pending> = vec![Pending::default()];
     // Whether the budget left some schedules of the current level out.
     let mut truncated = false;
     for k in 0..=bound {
         result.schedules_per_level.push(0);
         let mut next = Vec::new();
         let mut next_truncated = false;
-        for prefix in level {
+        for pending in level {
             if result.finding.schedules_tried >= max_schedules {
                 result.finding.millis = started.elapsed().as_millis() as u64;
                 return result;
             }
-            let (run, points) = run_prefix(cause, patches, prefix.clone());
+            let prefix = &pending.choices;
+            let (run, points) = run_prefix(cause, patches, limits.cards, prefix.clone());
             result.finding.schedules_tried += 1;
             result.schedules_per_level[k as usize] += 1;
             progress(result.finding.schedules_tried, k);
@@ -278,7 +322,19 @@ pub fn search_bounded(
             }
             if k < bound {
                 let room = max_schedules.saturating_sub(result.finding.schedules_tried);
-                next_truncated |= !extend(&prefix, &choices, &points, &mut next, room);
+                let asleep = if limits.sleep_sets {
+                    pending.asleep
+                } else {
+                    vec![]
+                };
+                let run = Explored {
+                    prefix,
+                    asleep,
+                    choices: &choices,
+                    points: &points,
+                    sleep_sets: limits.sleep_sets,
+                };
+                next_truncated |= !run.extend(&mut next, room);
             }
         }
         if truncated {
@@ -388,11 +444,15 @@ pub fn search_row(
 fn run_prefix(
     cause: Cause,
     patches: Patches,
+    cards: u64,
     prefix: Vec<Choice>,
 ) -> (crate::search::ScheduleRun, Vec<Point>) {
+    let log = EventLog::new();
     let recorder = Arc::new(Mutex::new(Recorder {
         prefix,
         points: vec![],
+        log: log.clone(),
+        logged: 0,
     }));
     let chooser_side = recorder.clone();
     let chooser = Chooser::Callback(Box::new(move |at| {
@@ -401,30 +461,69 @@ fn run_prefix(
             .unwrap_or_else(|e| e.into_inner())
             .choose(at)
     }));
-    let run = run_schedule(cause, patches, CARDS, chooser);
+    let run = run_schedule_logged(cause, patches, cards, chooser, log);
     let points = std::mem::take(&mut recorder.lock().unwrap_or_else(|e| e.into_inner()).points);
     (run, points)
 }
 
-/// The schedules one preemption deeper than `prefix`: one more preemption at
-/// any point after its last one (so each set of preemption points is made
-/// once), while `next` holds fewer than `room`; false when some were left out.
-fn extend(
-    prefix: &[Choice],
-    choices: &[Choice],
-    points: &[Point],
-    next: &mut Vec<Vec<Choice>>,
-    room: u64,
-) -> bool {
-    for (j, point) in points.iter().enumerate().skip(prefix.len()) {
-        for &alt in point.options.iter().filter(|&&o| o != point.baseline) {
-            if next.len() as u64 >= room {
-                return false;
-            }
-            let mut child = choices[..j].to_vec();
-            child.push(alt);
-            next.push(child);
+/// One run of the search, to extend by one preemption.
+struct Explored<'a> {
+    prefix: &'a [Choice],
+    /// The threads asleep at the prefix's last choice.
+    asleep: Vec<(Tid, Footprint)>,
+    choices: &'a [Choice],
+    points: &'a [Point],
+    sleep_sets: bool,
+}
+
+impl Explored<'_> {
+    /// The schedules one preemption deeper: one more preemption at any point
+    /// after the prefix's last one (so each set of preemption points is made
+    /// once), while `next` holds fewer than `room`; false when some were
+    /// left out. With sleep sets, a thread whose step this run (or an
+    /// ancestor) already ran at a point stays asleep until a dependent
+    /// segment runs: preempting to it, or going on past a point where the
+    /// baseline picks it, would only reorder independent steps.
+    fn extend(self, next: &mut Vec<Pending>, room: u64) -> bool {
+        let mut asleep = self.asleep;
+        if let Some(last) = self.prefix.len().checked_sub(1) {
+            wake_dependent(&mut asleep, &self.points[last].segment);
         }
+        for (j, point) in self.points.iter().enumerate().skip(self.prefix.len()) {
+            let chosen = self.choices[j];
+            for &alt in point.options.iter().filter(|&&o| o != point.baseline) {
+                if is_asleep(&asleep, alt) {
+                    continue;
+                }
+                if next.len() as u64 >= room {
+                    return false;
+                }
+                let mut child_asleep = asleep.clone();
+                if let (true, Choice::Run(t)) = (self.sleep_sets, chosen) {
+                    child_asleep.push((t, point.segment.clone()));
+                }
+                let mut choices = self.choices[..j].to_vec();
+                choices.push(alt);
+                next.push(Pending {
+                    choices,
+                    asleep: child_asleep,
+                });
+            }
+            if is_asleep(&asleep, chosen) {
+                // Whatever follows was run from the point it went to sleep.
+                break;
+            }
+            wake_dependent(&mut asleep, &point.segment);
+        }
+        true
     }
-    true
+}
+
+fn is_asleep(asleep: &[(Tid, Footprint)], choice: Choice) -> bool {
+    matches!(choice, Choice::Run(t) if asleep.iter().any(|(s, _)| *s == t))
+}
+
+/// Wakes the sleeping threads whose next step depends on `segment`.
+fn wake_dependent(asleep: &mut Vec<(Tid, Footprint)>, segment: &Footprint) {
+    asleep.retain(|(_, step)| step.independent(segment));
 }

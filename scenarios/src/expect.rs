@@ -32,6 +32,10 @@ pub struct Expectation {
     /// Complete assumptions (defaults plus the entry's `assume` overrides).
     pub assumptions: Assumptions,
     pub verdicts: BTreeMap<String, Verdict>,
+    /// The shortest counterexample's length of each violated property, as
+    /// `chukei check` prints it (`8`, or `7+8` for a lasso's prefix+cycle),
+    /// where recorded; the docs tables show it.
+    pub steps: BTreeMap<String, String>,
 }
 
 /// An entry as written.
@@ -51,6 +55,9 @@ struct Entry {
     violated: Vec<String>,
     #[serde(default)]
     holds: Vec<String>,
+    /// `property = "length"` for violated properties.
+    #[serde(default)]
+    steps: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +79,7 @@ pub fn parse(text: &str) -> Result<Vec<Expectation>, ExpectError> {
     for entry in file.expect {
         let expectation = entry.resolve()?;
         if let Some(twin) = all.iter_mut().find(|e| e.same_run(&expectation)) {
+            twin.steps.extend(expectation.steps);
             for (property, verdict) in expectation.verdicts {
                 if twin.verdicts.insert(property.clone(), verdict).is_some() {
                     return Err(ExpectError(format!(
@@ -118,12 +126,21 @@ impl Entry {
                 )));
             }
         }
+        for property in self.steps.keys() {
+            if verdicts.get(property) != Some(&Verdict::Violated) {
+                return Err(ExpectError(format!(
+                    "{spec} on {}: `steps` lists `{property}`, which is not listed as violated",
+                    config.name()
+                )));
+            }
+        }
         Ok(Expectation {
             spec,
             config,
             sizes,
             assumptions,
             verdicts,
+            steps: self.steps,
         })
     }
 }
@@ -291,6 +308,10 @@ mod tests {
             ("patch = [\"irq=bios\"]", "unknown value `bios`"),
             ("sizes = { cards = 2 }", "cards"),
             ("verdict = \"holds\"", "verdict"),
+            (
+                "holds = [\"relay_never_hangs\"]\nsteps = { relay_never_hangs = \"4\" }",
+                "not listed as violated",
+            ),
         ];
         for (extra, message) in cases {
             let err = parse(&format!("{entry}{extra}\n")).unwrap_err();

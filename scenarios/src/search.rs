@@ -170,11 +170,22 @@ pub fn run_schedule(
     cards: u64,
     chooser: Chooser,
 ) -> ScheduleRun {
+    run_schedule_logged(cause, patches, cards, chooser, EventLog::new())
+}
+
+/// As [`run_schedule`], the relay recording into `log` (which the chooser
+/// may watch while the run goes on).
+pub fn run_schedule_logged(
+    cause: Cause,
+    patches: impl Into<Patches>,
+    cards: u64,
+    chooser: Chooser,
+    log: EventLog,
+) -> ScheduleRun {
     let workload = search_workload(cause, patches, cards);
     // A schedule may preempt a thread for as long as a telegram's timeout,
     // not longer: that is the race window of 2016, and it keeps timelines short.
     let max_jump = workload.config.telegram_timeout;
-    let log = EventLog::new();
     let body_log = log.clone();
     let (report, stuck) = Driver::new(chooser).max_clock_jump(max_jump).run(move || {
         let (_, stuck) = workload.run_inspecting::<Sim, _>(&body_log, |relay, terminals| {
@@ -211,6 +222,9 @@ pub struct Finding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<Variant>,
     pub reproduced: bool,
+    /// Cards the CS sent in every schedule.
+    #[serde(default = "default_cards")]
+    pub cards: u64,
     pub schedules_tried: u64,
     pub millis: u64,
     /// The seed of the reproducing schedule (replay: `--seed` with budget 1).
@@ -226,6 +240,10 @@ pub struct Finding {
     /// `timeline` are that schedule's, up to the event).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub divergence: Option<Diverged>,
+}
+
+fn default_cards() -> u64 {
+    CARDS
 }
 
 /// Where a schedule's event log left the spec (`chukei validate`'s
@@ -251,6 +269,7 @@ impl Finding {
             patches: config.patches,
             variant: config.variant,
             reproduced: false,
+            cards: CARDS,
             schedules_tried: 0,
             millis: 0,
             seed: None,
@@ -285,7 +304,7 @@ impl Finding {
             preset: self.preset,
             patches: Some(self.patches),
             variant: self.variant.clone(),
-            sizes: BTreeMap::from([("cards".to_string(), CARDS)]),
+            sizes: BTreeMap::from([("cards".to_string(), self.cards)]),
             assumptions: BTreeMap::new(),
             property: self.cause.property().to_string(),
             verdict: if self.reproduced {

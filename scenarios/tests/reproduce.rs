@@ -96,6 +96,31 @@ fn the_wrong_epoch_fix_reproduces_the_timer_race_on_the_relay() {
     );
 }
 
+/// The March guard alone on the real relay, both directions: January's
+/// relay hangs on the lost interrupt (`irq_order_reproduces_on_2016_01`);
+/// with only the guard added (Logical mode, monitor on) the same search
+/// finds no hang within the budget, as the spec says (irq-order
+/// `relay_never_hangs` holds on guard-alone, recorded in expectations.toml).
+#[test]
+fn the_march_guard_alone_stops_the_hang_on_the_relay() {
+    let guard_alone = patches::Config::with_patches(
+        Preset::Jan2016,
+        &["hsm_guard=error-on-interrupted".to_string()],
+    )
+    .unwrap();
+    let jan = search(Cause::IrqOrder, Preset::Jan2016, 0, BUDGET);
+    assert!(
+        jan.reproduced && jan.expected() == Some(true),
+        "{:?}",
+        jan.anomalies
+    );
+    let f = search(Cause::IrqOrder, guard_alone, 0, BUDGET);
+    assert!(!f.reproduced, "the guard alone hung: seed {:?}", f.seed);
+    assert_eq!(f.schedules_tried, BUDGET);
+    assert!(f.anomalies.is_empty(), "{:?}", f.anomalies);
+    assert_eq!(f.expected(), Some(false), "recorded in expectations.toml");
+}
+
 /// The review's open question, on the real relay: with the allocation check
 /// alone a stale notice still terminates the next, healthy telegram (the
 /// model says the same: timer-free `no_spurious_termination` on 2016-04).

@@ -67,6 +67,15 @@ pub enum SelectionError {
     UnknownProperty { name: String, valid: String },
 }
 
+impl From<BuildError> for SelectionError {
+    fn from(e: BuildError) -> Self {
+        match e {
+            BuildError::Sizes(e) => e.into(),
+            BuildError::Assumptions(e) => e.into(),
+        }
+    }
+}
+
 impl CheckSelection {
     /// Every spec on every preset at default sizes.
     pub fn all() -> Self {
@@ -370,17 +379,14 @@ pub fn run_checks(
             .unwrap_or_else(|| defaults(name));
         for config in &selection.configs {
             for assumptions in &settings {
-                let checked = check_assuming_within(
-                    name,
-                    config.clone(),
-                    sizes,
-                    assumptions,
-                    selection.property.as_deref(),
-                    selection.symmetry,
-                    selection.limits,
-                    selection.threads,
-                    progress,
-                );
+                let checked = CheckRequest::new(name, config.clone())
+                    .sizes(sizes)
+                    .assuming(assumptions)
+                    .property(selection.property.as_deref())
+                    .symmetry(selection.symmetry)
+                    .limits(selection.limits)
+                    .threads(selection.threads)
+                    .run(progress);
                 results.extend(checked.expect("validated by CheckSelection"));
             }
         }
@@ -397,108 +403,105 @@ pub fn check_spec_preset(
     sizes: &BTreeMap<String, u64>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<CheckResult>, SizeError> {
-    check_with(name, preset, sizes, None, true, progress)
-}
-
-/// As [`check_spec_preset`], for one property only (or all: `None`), with
-/// or without symmetry reduction.
-pub fn check_with(
-    name: SpecName,
-    config: impl Into<Config>,
-    sizes: &BTreeMap<String, u64>,
-    property: Option<&str>,
-    symmetry: bool,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<Vec<CheckResult>, SizeError> {
-    check_within(
-        name,
-        config,
-        sizes,
-        property,
-        symmetry,
-        Limits::NONE,
-        1,
-        progress,
-    )
-}
-
-/// As [`check_with`], each exploration stopped at `limits` and run on
-/// `threads` threads.
-#[allow(clippy::too_many_arguments)]
-pub fn check_within(
-    name: SpecName,
-    config: impl Into<Config>,
-    sizes: &BTreeMap<String, u64>,
-    property: Option<&str>,
-    symmetry: bool,
-    limits: Limits,
-    threads: usize,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<Vec<CheckResult>, SizeError> {
-    let defaults = BTreeMap::new();
-    let checked = check_assuming_within(
-        name, config, sizes, &defaults, property, symmetry, limits, threads, progress,
-    );
+    let checked = CheckRequest::new(name, preset).sizes(sizes).run(progress);
     checked.map_err(|e| match e {
         BuildError::Sizes(e) => e,
         BuildError::Assumptions(e) => unreachable!("default assumptions: {e}"),
     })
 }
 
-/// As [`check_with`], under the assumptions `assumptions` (partial: the
-/// defaults fill the rest).
-pub fn check_assuming(
-    name: SpecName,
-    config: impl Into<Config>,
-    sizes: &BTreeMap<String, u64>,
-    assumptions: &BTreeMap<String, String>,
-    property: Option<&str>,
-    symmetry: bool,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<Vec<CheckResult>, BuildError> {
-    let limits = Limits::NONE;
-    check_assuming_within(
-        name,
-        config,
-        sizes,
-        assumptions,
-        property,
-        symmetry,
-        limits,
-        1,
-        progress,
-    )
+/// One (spec, configuration) to check and everything that may vary about
+/// it: the one way a check is asked for. [`CheckRequest::new`] gives the
+/// defaults (default sizes and assumptions, every property, symmetry on, no
+/// limits, one thread); the builder methods change one thing each.
+#[derive(Debug, Clone)]
+pub struct CheckRequest {
+    pub spec: SpecName,
+    pub config: Config,
+    /// Size overrides; the defaults fill the rest.
+    pub sizes: BTreeMap<String, u64>,
+    /// Assumption overrides (`name -> value`); the defaults fill the rest.
+    pub assumptions: BTreeMap<String, String>,
+    /// Only this property; `None`: all of the spec's.
+    pub property: Option<String>,
+    /// Decide safety and reachability on the symmetry-reduced graph.
+    pub symmetry: bool,
+    /// Where each exploration stops early.
+    pub limits: Limits,
+    /// Threads that explore each graph.
+    pub threads: usize,
 }
 
-/// The one way a (spec, configuration, sizes, assumptions) is checked:
-/// [`check_assuming`] with each exploration stopped at `limits`.
-#[allow(clippy::too_many_arguments)]
-pub fn check_assuming_within(
-    name: SpecName,
-    config: impl Into<Config>,
-    sizes: &BTreeMap<String, u64>,
-    assumptions: &BTreeMap<String, String>,
-    property: Option<&str>,
-    symmetry: bool,
-    limits: Limits,
-    threads: usize,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<Vec<CheckResult>, BuildError> {
-    let sizes = resolve(name.name(), name.size_params(), sizes)?;
-    let assumptions = assume::resolve(name.name(), name.assumption_params(), assumptions)?;
-    let config: Config = config.into();
-    let patches = config.patches;
-    let run = Run {
-        name,
-        config,
-        sizes: sizes.clone(),
-        assumptions: assumptions.clone(),
-        property: property.map(str::to_string),
-        symmetry,
-        limits,
-        threads,
-    };
-    name.build_assuming(patches, &sizes, &assumptions, CheckJob { run, progress })
+impl CheckRequest {
+    /// Every property of `spec` on `config` with the defaults.
+    pub fn new(spec: SpecName, config: impl Into<Config>) -> Self {
+        CheckRequest {
+            spec,
+            config: config.into(),
+            sizes: BTreeMap::new(),
+            assumptions: BTreeMap::new(),
+            property: None,
+            symmetry: true,
+            limits: Limits::NONE,
+            threads: 1,
+        }
+    }
+
+    /// At `sizes` (partial).
+    pub fn sizes(mut self, sizes: &BTreeMap<String, u64>) -> Self {
+        self.sizes = sizes.clone();
+        self
+    }
+
+    /// Under `assumptions` (partial).
+    pub fn assuming(mut self, assumptions: &BTreeMap<String, String>) -> Self {
+        self.assumptions = assumptions.clone();
+        self
+    }
+
+    /// Only `property` (`None`: all).
+    pub fn property(mut self, property: Option<&str>) -> Self {
+        self.property = property.map(str::to_string);
+        self
+    }
+
+    /// With or without symmetry reduction.
+    pub fn symmetry(mut self, symmetry: bool) -> Self {
+        self.symmetry = symmetry;
+        self
+    }
+
+    /// Each exploration stopped at `limits`.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Each graph explored on `threads` threads.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Checks it, in the spec's property order.
+    pub fn run(&self, progress: &mut dyn FnMut(Progress)) -> Result<Vec<CheckResult>, BuildError> {
+        let name = self.spec;
+        let sizes = resolve(name.name(), name.size_params(), &self.sizes)?;
+        let assumptions =
+            assume::resolve(name.name(), name.assumption_params(), &self.assumptions)?;
+        let patches = self.config.patches;
+        let run = Run {
+            name,
+            config: self.config.clone(),
+            sizes: sizes.clone(),
+            assumptions: assumptions.clone(),
+            property: self.property.clone(),
+            symmetry: self.symmetry,
+            limits: self.limits,
+            threads: self.threads,
+        };
+        name.build_assuming(patches, &sizes, &assumptions, CheckJob { run, progress })
+    }
 }
 
 /// [`Run::check`] on whichever spec was named.

@@ -1,6 +1,6 @@
 //! `chukei explore`: one spec on one configuration, to browse.
 //!
-//! What the Explorer shows is what `chukei check` decides ([`check_with`]):
+//! What the Explorer shows is what `chukei check` decides ([`CheckRequest`]):
 //! safety and reachability by the suite's breadth-first search (a shortest
 //! path to each violation or example), liveness by the fair-lasso checker
 //! (prefix and repeating cycle). stateright's own Explorer judged
@@ -10,7 +10,7 @@
 //! browsed. This module gives the views as serializable data; the CLI
 //! serves them as pages and as JSON.
 
-use crate::checks::{check_within, steps_in_words, CheckResult, Progress, SelectionError};
+use crate::checks::{steps_in_words, CheckRequest, CheckResult, Progress, SelectionError};
 use model::replay::replay;
 use model::search::Limits;
 use model::sizes::{defaults, parse_overrides};
@@ -181,16 +181,10 @@ impl Explorer {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Explorer, SelectionError> {
         let sizes = parse_overrides(spec.name(), spec.size_params(), sizes)?;
-        let results = check_within(
-            spec,
-            config.clone(),
-            &sizes,
-            None,
-            true,
-            limits,
-            1,
-            progress,
-        )?;
+        let results = CheckRequest::new(spec, config.clone())
+            .sizes(&sizes)
+            .limits(limits)
+            .run(progress)?;
         let build = Build {
             name: spec,
             config,
@@ -470,22 +464,17 @@ impl<S: Spec> Browse for Browser<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::check_with;
     use patches::Preset;
 
     #[test]
     fn the_explore_command_of_a_counterexample_names_its_configuration_and_sizes() {
         let config = Config::with_patches(Preset::Jan2016, &["cs_rule=improved".into()]).unwrap();
         let sizes = BTreeMap::from([("requests".to_string(), 3)]);
-        let results = check_with(
-            SpecName::IrqOrder,
-            config,
-            &sizes,
-            Some("relay_never_hangs"),
-            true,
-            &mut |_| {},
-        )
-        .unwrap();
+        let results = CheckRequest::new(SpecName::IrqOrder, config)
+            .sizes(&sizes)
+            .property(Some("relay_never_hangs"))
+            .run(&mut |_| {})
+            .unwrap();
         assert_eq!(results[0].verdict, Verdict::Violated);
         assert_eq!(
             explore_command(&results[0]),

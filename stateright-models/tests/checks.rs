@@ -11,8 +11,8 @@ use stateright_models::adapter::SpecModel;
 use stateright_models::fair::find_fair_lasso;
 use stateright_models::symmetry::dfs_state_count;
 use stateright_models::{
-    all_as_expected, check_spec_preset, render_report, run_checks, CheckResult, CheckSelection,
-    Progress, SelectionError,
+    all_as_expected, check_spec_preset, render_report, run_checks, CheckRequest, CheckResult,
+    CheckSelection, Progress, SelectionError,
 };
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -636,16 +636,11 @@ fn verdict_assuming(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let results = stateright_models::check_assuming(
-        spec,
-        preset,
-        &BTreeMap::new(),
-        &assumptions,
-        Some(property),
-        true,
-        &mut |_| {},
-    )
-    .unwrap();
+    let results = CheckRequest::new(spec, preset)
+        .assuming(&assumptions)
+        .property(Some(property))
+        .run(&mut |_| {})
+        .unwrap();
     (results[0].verdict, results[0].counterexample_len)
 }
 
@@ -822,16 +817,10 @@ fn an_accepted_telegram_is_discarded_is_also_a_safety_property() {
 #[test]
 fn a_genuine_timeout_can_happen_on_every_preset() {
     for preset in Preset::ALL {
-        let r = stateright_models::check_assuming(
-            SpecName::TimerFree,
-            preset,
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-            Some("genuine_timeout_happens"),
-            true,
-            &mut |_| {},
-        )
-        .unwrap();
+        let r = CheckRequest::new(SpecName::TimerFree, preset)
+            .property(Some("genuine_timeout_happens"))
+            .run(&mut |_| {})
+            .unwrap();
         assert_eq!(r[0].verdict, Verdict::Holds, "{preset}");
         let Some(model::Schedule::Actions { actions, .. }) =
             r[0].trace.as_ref().map(|t| &t.schedule)

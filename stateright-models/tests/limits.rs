@@ -5,24 +5,15 @@
 use model::search::{Limit, Limits};
 use model::{SpecName, Verdict};
 use patches::Preset;
-use stateright_models::checks::check_within;
+use stateright_models::CheckRequest;
 use stateright_models::{all_as_expected, all_decided, render_matrix, CheckResult};
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 fn check(preset: Preset, limits: Limits) -> Vec<CheckResult> {
-    let sizes = BTreeMap::new();
-    check_within(
-        SpecName::TimerFree,
-        preset,
-        &sizes,
-        None,
-        true,
-        limits,
-        1,
-        &mut |_| {},
-    )
-    .expect("default sizes")
+    CheckRequest::new(SpecName::TimerFree, preset)
+        .limits(limits)
+        .run(&mut |_| {})
+        .expect("default sizes")
 }
 
 fn verdict<'a>(results: &'a [CheckResult], property: &str) -> &'a CheckResult {

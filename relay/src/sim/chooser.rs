@@ -54,6 +54,31 @@ impl<'de> Deserialize<'de> for Choice {
     }
 }
 
+/// What the steps between two choice points touched: the locks and counters
+/// they used (by id), or everything (`global`: a spawn, join, finish,
+/// sleep or clock move, which can change what any thread may do). Two
+/// segments that are independent commute: running them in either order
+/// leaves the same state (a partial-order reduction's relation).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Footprint {
+    pub objects: Vec<u64>,
+    pub global: bool,
+}
+
+impl Footprint {
+    /// Adds `object` (once).
+    pub fn touch(&mut self, object: u64) {
+        if !self.objects.contains(&object) {
+            self.objects.push(object);
+        }
+    }
+
+    /// Whether the two can run in either order with the same result.
+    pub fn independent(&self, other: &Footprint) -> bool {
+        !self.global && !other.global && self.objects.iter().all(|o| !other.objects.contains(o))
+    }
+}
+
 /// What the chooser is asked at a scheduling point with more than one option.
 #[derive(Debug)]
 pub struct ChoicePoint<'a> {
@@ -64,6 +89,8 @@ pub struct ChoicePoint<'a> {
     /// The thread that reached this scheduling point, if it can go on
     /// running: choosing another is a preemption (bounded searches count them).
     pub current: Option<Tid>,
+    /// What the run did since the previous choice point (or its start).
+    pub segment: &'a Footprint,
 }
 
 /// Who makes the scheduling decisions.

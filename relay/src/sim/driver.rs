@@ -2,7 +2,7 @@
 //! one holding the baton at a time, and the virtual clock; [`Driver`] runs a
 //! body under it.
 
-use super::chooser::{Choice, ChoicePoint, Chooser, Tid};
+use super::chooser::{Choice, ChoicePoint, Chooser, Footprint, Tid};
 use crate::platform::Millis;
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, Yielder};
@@ -171,6 +171,8 @@ struct Sched {
     /// Set once when the run ends early; every thread then unwinds.
     ended: Option<RunOutcome>,
     done: bool,
+    /// What the run touched since the last choice point.
+    segment: Footprint,
 }
 
 /// A simulated thread's body, run on its own coroutine stack.
@@ -266,6 +268,7 @@ impl World {
                 max_clock_jump: driver.max_clock_jump,
                 ended: None,
                 done: false,
+                segment: Footprint::default(),
             }),
             spawned: Mutex::new(Vec::new()),
         }
@@ -441,6 +444,7 @@ impl World {
 
     fn finish(&self, me: Tid) {
         let mut s = self.lock_sched();
+        s.segment.global = true;
         s.threads[me as usize].status = Status::Finished;
         for t in s.threads.iter_mut() {
             if t.status == (Status::Joining { thread: me }) {
@@ -472,6 +476,16 @@ impl World {
         }
         s.done = true;
         s.running = None;
+    }
+
+    /// The running thread uses lock or counter `object`.
+    pub(super) fn touch(&self, object: u64) {
+        self.lock_sched().segment.touch(object);
+    }
+
+    /// The running thread does something any thread may depend on.
+    pub(super) fn touch_all(&self) {
+        self.lock_sched().segment.global = true;
     }
 
     pub(super) fn wake_waiters(&self, lock: u64) {
@@ -537,6 +551,7 @@ fn pick_next(s: &mut Sched) -> Result<Tid, RunOutcome> {
         } else {
             let c = ask_chooser(s, &options)?;
             s.choices.push(c);
+            s.segment = Footprint::default();
             c
         };
         match choice {
@@ -589,6 +604,7 @@ fn ask_chooser(s: &mut Sched, options: &[Choice]) -> Result<Choice, RunOutcome> 
                 clock,
                 step,
                 current,
+                segment: &s.segment,
             });
             if options.contains(&c) {
                 Ok(c)
@@ -603,6 +619,7 @@ fn ask_chooser(s: &mut Sched, options: &[Choice]) -> Result<Choice, RunOutcome> 
 }
 
 fn advance_clock(s: &mut Sched, to: Millis) {
+    s.segment.global = true;
     s.clock = s.clock.max(to);
     let now = s.clock;
     for t in s.threads.iter_mut() {

@@ -14,7 +14,7 @@
 mod chooser;
 mod driver;
 
-pub use chooser::{Choice, ChoicePoint, Chooser, Tid};
+pub use chooser::{Choice, ChoicePoint, Chooser, Footprint, Tid};
 pub use driver::{Driver, Fit, RunOutcome, RunReport};
 
 use crate::platform::{Counter, Lock, Millis, Platform, Wait};
@@ -42,11 +42,8 @@ impl<T> SimLock<T> {
 
 impl<T: Send> Lock<T> for SimLock<T> {
     fn new(value: T) -> Self {
-        // Ids only need to be unique among the locks of one run; a process-wide
-        // counter is simplest and locks may be made outside a run.
-        static NEXT: AtomicU64 = AtomicU64::new(1);
         SimLock {
-            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            id: object_id(),
             state: Mutex::new(value),
         }
     }
@@ -54,6 +51,7 @@ impl<T: Send> Lock<T> for SimLock<T> {
     fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         let (world, me) = context();
         world.schedule(me);
+        world.touch(self.id);
         let result = self.access(f);
         world.wake_waiters(self.id);
         result
@@ -63,6 +61,7 @@ impl<T: Send> Lock<T> for SimLock<T> {
         let (world, me) = context();
         world.schedule(me);
         loop {
+            world.touch(self.id);
             match self.access(&mut ready) {
                 Wait::Ready(result) => {
                     world.wake_waiters(self.id);
@@ -80,21 +79,36 @@ impl<T: Send> Lock<T> for SimLock<T> {
     }
 }
 
+/// Ids of locks and counters, for [`Footprint`]s: they only need to be
+/// unique among the objects of one run; a process-wide counter is simplest
+/// and objects may be made outside a run.
+fn object_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// A counter of the simulated platform: every operation is a scheduling point.
 #[derive(Debug)]
-pub struct SimCounter(AtomicU64);
+pub struct SimCounter {
+    id: u64,
+    value: AtomicU64,
+}
 
 impl SimCounter {
     fn step<R>(&self, op: impl FnOnce(&AtomicU64) -> R) -> R {
         let (world, me) = context();
         world.schedule(me);
-        op(&self.0)
+        world.touch(self.id);
+        op(&self.value)
     }
 }
 
 impl Counter for SimCounter {
     fn new(value: u64) -> Self {
-        SimCounter(AtomicU64::new(value))
+        SimCounter {
+            id: object_id(),
+            value: AtomicU64::new(value),
+        }
     }
     fn load(&self) -> u64 {
         self.step(|a| a.load(Ordering::SeqCst))
@@ -122,6 +136,7 @@ impl Platform for Sim {
     fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> SimJoinHandle {
         let (world, me) = context();
         let tid = world.start_thread(name, f);
+        world.touch_all();
         world.schedule(me);
         SimJoinHandle(tid)
     }
@@ -129,6 +144,7 @@ impl Platform for Sim {
     fn join(handle: SimJoinHandle) {
         let (world, me) = context();
         world.schedule(me);
+        world.touch_all();
         let finished = world.finished(handle.0);
         if !finished {
             world.block(me, Status::Joining { thread: handle.0 });
@@ -147,6 +163,7 @@ impl Platform for Sim {
     fn sleep(duration: Millis) {
         let (world, me) = context();
         let until = world.clock().saturating_add(duration);
+        world.touch_all();
         world.block(me, Status::Sleeping { until });
     }
 }
