@@ -90,8 +90,8 @@ impl Lane {
             ThreadName::Cs(n) => Lane::Cs(n),
             ThreadName::Worker(n) => Lane::Worker(n),
             ThreadName::Timer => Lane::Timer,
-            ThreadName::Hsm => Lane::Hsm,
-            ThreadName::Cpu => Lane::Cpu,
+            ThreadName::Hsm | ThreadName::HsmBoard(_) => Lane::Hsm,
+            ThreadName::Cpu | ThreadName::CpuCore(_) => Lane::Cpu,
             ThreadName::Monitor => Lane::Monitor,
         }
     }

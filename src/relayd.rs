@@ -39,6 +39,11 @@ pub struct Args {
     /// Business AP worker threads.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: u16,
+    /// HSM boards, each with its own interrupt line and CPU core; AP worker
+    /// `w` uses board `w % N` (1 in January 2016, 2 again from April; at
+    /// most `--workers`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    hsm_boards: u16,
     /// The per-telegram timer.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     telegram_timeout: Duration,
@@ -91,8 +96,16 @@ impl Args {
 
     fn server_config(&self) -> Result<ServerConfig> {
         let config = self.config()?;
+        if self.hsm_boards > self.workers {
+            anyhow::bail!(
+                "--hsm-boards {} exceeds --workers {}: worker w uses board w % boards, so boards past the workers would stay idle",
+                self.hsm_boards,
+                self.workers
+            );
+        }
         let relay = RelayConfig {
             workers: self.workers,
+            hsm_boards: self.hsm_boards,
             connection_limit: self.max_connections,
             telegram_timeout: millis(self.telegram_timeout).max(1),
             hsm_latency: millis(self.hsm_latency),
@@ -120,9 +133,10 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let stopper = relayd.stopper();
     ctrlc::set_handler(move || stopper.stop()).context("installing the SIGINT/SIGTERM handler")?;
     eprintln!(
-        "relayd: listening on {} (configuration {name}, max connections {}); SIGINT or SIGTERM stops it",
+        "relayd: listening on {} (configuration {name}, max connections {}, HSM boards {}); SIGINT or SIGTERM stops it",
         relayd.local_addr(),
-        args.max_connections
+        args.max_connections,
+        args.hsm_boards
     );
     let shutdown = relayd.wait();
     if args.json {
@@ -138,6 +152,14 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             say!(
                 "  answered ErrorUpstream (upstream away or too slow): {}",
                 s.upstream_errors
+            );
+        }
+        let per_board: Vec<String> = s.hsm_operations.iter().map(u64::to_string).collect();
+        say!("  HSM operations per board: {}", per_board.join(", "));
+        if s.worker_restarts > 0 {
+            say!(
+                "  AP workers restarted: {} (each lost the telegram it had in flight)",
+                s.worker_restarts
             );
         }
         for (reason, n) in &s.rejected {

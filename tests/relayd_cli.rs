@@ -62,6 +62,178 @@ fn relayd_serves_a_load_run_and_stops_gracefully_on_sigterm() {
     assert_eq!(summary["stats"]["lost_by_relay"], 0);
 }
 
+/// A server process, its address and the rest of its stderr (its logs),
+/// read on a thread so that they never block it.
+struct Server {
+    child: std::process::Child,
+    addr: String,
+    logs: std::thread::JoinHandle<String>,
+}
+
+/// Starts a `chukei` server command and reads the address it printed
+/// (`<name>: listening on ADDR ...` on stderr).
+fn start_server(name: &str, args: &[&str]) -> Server {
+    let mut child = chukei()
+        .args(args)
+        .env("RUST_LOG", "info,relay=debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{name} starts: {e}"));
+    let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+    let prefix = format!("{name}: listening on ");
+    let addr = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "{name} exited before listening"
+        );
+        if let Some(rest) = line.strip_prefix(&prefix) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let logs = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+        rest
+    });
+    Server { child, addr, logs }
+}
+
+/// Sends SIGTERM and returns the JSON summary the process printed on a
+/// clean exit, and its logs.
+fn terminate(server: Server, name: &str) -> (serde_json::Value, String) {
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let out = server.child.wait_with_output().expect("exits");
+    assert_eq!(out.status.code(), Some(0), "{name} exit");
+    let logs = server.logs.join().expect("logs read");
+    let summary =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{name} JSON summary: {e}"));
+    (summary, logs)
+}
+
+/// The whole chain as an operator runs it: `chukei upstream` (the card
+/// management server, a process of its own), `chukei relayd --upstream`
+/// (proposed, two HSM boards) and `chukei load` with the improved rule;
+/// then SIGTERM to both, each exiting cleanly with a drained summary.
+#[test]
+fn upstream_relayd_and_load_lose_nothing_and_stop_cleanly() {
+    let upstream = start_server(
+        "upstream",
+        &[
+            "upstream",
+            "--listen",
+            "127.0.0.1:0",
+            "--latency",
+            "1ms",
+            "--json",
+        ],
+    );
+    let relayd = start_server(
+        "relayd",
+        &[
+            "relayd",
+            "--listen",
+            "127.0.0.1:0",
+            "--preset",
+            "proposed",
+            "--upstream",
+            &upstream.addr,
+            "--upstream-latency",
+            "1ms",
+            "--hsm-latency",
+            "0ms",
+            "--hsm-boards",
+            "2",
+            "--log-format",
+            "json",
+            "--json",
+        ],
+    );
+    let load = chukei()
+        .args([
+            "load",
+            "--target",
+            &relayd.addr,
+            "--cs",
+            "4",
+            "--rate",
+            "200",
+        ])
+        .args([
+            "--duration",
+            "500ms",
+            "--rule",
+            "improved",
+            "--json",
+            "--quiet",
+        ])
+        .output()
+        .expect("load runs");
+    assert_eq!(
+        load.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&load.stdout).expect("JSON report");
+    assert_eq!(report["rule"], "improved");
+    assert_eq!(
+        (report["cards"].as_u64(), report["issued"].as_u64()),
+        (Some(100), Some(100))
+    );
+    assert_eq!(report["lost"], 0);
+    assert_eq!(report["disagreements"], 0);
+
+    let (summary, logs) = terminate(relayd, "relayd");
+    // Every log line is JSON naming its thread and telegram, relay events
+    // (`relay=debug`) included.
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines.len() > 100, "{} log lines", lines.len());
+    for line in &lines {
+        let fields = &line["fields"];
+        assert!(
+            fields["thread"].is_string() && fields["telegram"].is_string(),
+            "{line}"
+        );
+    }
+    assert!(
+        lines.iter().any(|l| l["fields"]["thread"] == "hsm-1"),
+        "board 1 logs"
+    );
+    let stats = &summary["stats"];
+    assert_eq!(summary["open_at_deadline"], 0, "{summary}");
+    assert_eq!(stats["admitted"], report["admitted"]);
+    assert_eq!(stats["answered"], report["admitted"]);
+    for drained in [
+        "lost_by_relay",
+        "shutdown_errors",
+        "upstream_errors",
+        "vanished",
+    ] {
+        assert_eq!(stats[drained], 0, "{drained}: {summary}");
+    }
+    // Two operations per answered telegram, spread over both boards.
+    let per_board: Vec<u64> = serde_json::from_value(stats["hsm_operations"].clone()).unwrap();
+    assert_eq!(per_board.len(), 2);
+    assert!(per_board.iter().all(|&n| n > 0), "{per_board:?}");
+    assert_eq!(
+        per_board.iter().sum::<u64>(),
+        2 * stats["answered"].as_u64().unwrap()
+    );
+
+    let (upstream, _) = terminate(upstream, "upstream");
+    assert_eq!(upstream["answered"], stats["answered"], "{upstream}");
+    assert_eq!(upstream["unauthorized"], 0);
+}
+
 #[test]
 fn load_refuses_a_bad_rate_and_reports_an_unreachable_target() {
     let out = chukei()

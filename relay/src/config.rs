@@ -56,6 +56,12 @@ pub struct RelayConfig {
     pub crypto: CryptoPath,
     /// How long the HSM computes one request.
     pub hsm_latency: Millis,
+    /// HSM boards (relayd's `--hsm-boards`, simulate's `hsm_boards`), each
+    /// with its own firmware thread, interrupt line and CPU core thread;
+    /// AP worker `w` uses board `w % hsm_boards`. One in January 2016, two
+    /// once the second board was back in April.
+    #[serde(default = "one_board", skip_serializing_if = "is_one_board")]
+    pub hsm_boards: u16,
     /// The bounded wait of `HsmGuard::ErrorOnInterrupted`.
     pub hsm_guard_timeout: Millis,
     pub upstream_latency: Millis,
@@ -86,6 +92,7 @@ impl RelayConfig {
             timer_delivery: Delivery::LowPriority,
             crypto: CryptoPath::Hsm,
             hsm_latency: 5,
+            hsm_boards: 1,
             hsm_guard_timeout: 5_000,
             upstream_latency: 200,
             upstream_capacity: 32,
@@ -116,4 +123,12 @@ impl RelayConfig {
             ..RelayConfig::production(patches)
         }
     }
+}
+
+fn one_board() -> u16 {
+    1
+}
+
+fn is_one_board(boards: &u16) -> bool {
+    *boards == 1
 }

@@ -19,12 +19,34 @@ pub enum ThreadName {
     Worker(u16),
     /// The OS timer service.
     Timer,
-    /// The HSM board's firmware.
+    /// The HSM board's firmware (board 0).
     Hsm,
-    /// The CPU core that takes interrupts.
+    /// The CPU core that takes interrupts (board 0's line).
     Cpu,
+    /// The firmware of HSM board `n` >= 1 (`RelayConfig::hsm_boards`).
+    HsmBoard(u16),
+    /// The CPU core taking the interrupts of HSM board `n` >= 1.
+    CpuCore(u16),
     /// The hardware monitoring agent.
     Monitor,
+}
+
+impl ThreadName {
+    /// The firmware thread of HSM board `board` (board 0 is `hsm`).
+    pub fn hsm(board: u16) -> Self {
+        match board {
+            0 => ThreadName::Hsm,
+            n => ThreadName::HsmBoard(n),
+        }
+    }
+
+    /// The CPU core thread of board `board`'s interrupt line (0 is `cpu`).
+    pub fn cpu(board: u16) -> Self {
+        match board {
+            0 => ThreadName::Cpu,
+            n => ThreadName::CpuCore(n),
+        }
+    }
 }
 
 impl fmt::Display for ThreadName {
@@ -36,6 +58,8 @@ impl fmt::Display for ThreadName {
             ThreadName::Timer => f.write_str("timer"),
             ThreadName::Hsm => f.write_str("hsm"),
             ThreadName::Cpu => f.write_str("cpu"),
+            ThreadName::HsmBoard(n) => write!(f, "hsm-{n}"),
+            ThreadName::CpuCore(n) => write!(f, "cpu-{n}"),
             ThreadName::Monitor => f.write_str("monitor"),
         }
     }

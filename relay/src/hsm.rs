@@ -42,6 +42,9 @@ pub struct Hsm<P: Platform> {
     board: P::Mutex<Board>,
     cipher: SessionCipher,
     latency: Millis,
+    /// Operations computed so far: an observer for summaries (a plain std
+    /// atomic, never a scheduling point).
+    operations: std::sync::atomic::AtomicU64,
 }
 
 impl<P: Platform> Hsm<P> {
@@ -50,6 +53,7 @@ impl<P: Platform> Hsm<P> {
             board: P::Mutex::new(Board::default()),
             cipher: SessionCipher::new(key),
             latency,
+            operations: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -80,6 +84,8 @@ impl<P: Platform> Hsm<P> {
                 op: job.op,
                 output: Self::compute(&self.cipher, &job),
             };
+            self.operations
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             on_done(&result);
             let resets = self.board.with(|b| {
                 b.awaiting_completion = Some(result.clone());
@@ -136,6 +142,11 @@ impl<P: Platform> Hsm<P> {
 
     pub fn shutdown(&self) {
         self.board.with(|b| b.shutdown = true);
+    }
+
+    /// Operations computed so far (observer only).
+    pub fn operations(&self) -> u64 {
+        self.operations.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn cipher(&self) -> &SessionCipher {

@@ -85,7 +85,7 @@ pub trait Platform: Send + Sync + 'static {
     type JoinHandle: Send;
 
     /// Whether a relay thread's panic is caught and supervised (the worker
-    /// reports its telegrams lost and stops taking new ones). Only on real
+    /// reports its telegram in flight lost and is restarted). Only on real
     /// threads: explorers report a panic as a finding, so theirs propagate.
     const SUPERVISED: bool = false;
 

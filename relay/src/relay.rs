@@ -13,7 +13,6 @@ use crate::mailbox::Message;
 use crate::platform::{deadline_after, Lock, Millis, Platform, Wait};
 use crate::shared::Shared;
 use crate::telegram::{CsId, Telegram, TelegramKind};
-use crate::worker::Ap;
 use patches::Monitor;
 use std::sync::Arc;
 
@@ -143,8 +142,11 @@ impl<P: Platform> Relay<P> {
         s.emit(ThreadName::Main, None, EventKind::Shutdown);
         s.monitor_stop.with(|stop| *stop = true);
         s.timers.shutdown();
-        s.hsm.shutdown();
-        s.irq.shutdown();
+        for board in 0..s.hsm_boards() {
+            let (hsm, irq) = s.board(board);
+            hsm.shutdown();
+            irq.shutdown();
+        }
         s.replies.shutdown();
         for mailbox in &s.mailboxes {
             mailbox.shutdown();
@@ -164,6 +166,10 @@ pub enum Role {
     Hsm,
     Cpu,
     Monitor,
+    /// The firmware of HSM board `n` >= 1.
+    HsmBoard(u16),
+    /// The CPU core of board `n` >= 1's interrupt line.
+    CpuCore(u16),
 }
 
 impl Role {
@@ -173,6 +179,9 @@ impl Role {
         roles.push(Role::Timer);
         if config.crypto == crate::config::CryptoPath::Hsm {
             roles.extend([Role::Hsm, Role::Cpu]);
+            for board in 1..config.hsm_boards.max(1) {
+                roles.extend([Role::HsmBoard(board), Role::CpuCore(board)]);
+            }
             if config.patches.monitor == Monitor::On {
                 roles.push(Role::Monitor);
             }
@@ -182,10 +191,12 @@ impl Role {
 
     fn run<P: Platform>(self, s: &Shared<P>) {
         match self {
-            Role::Worker(id) => Ap::new(s, id).run(),
+            Role::Worker(id) => crate::worker::run_worker(s, id),
             Role::Timer => timer_thread(s),
-            Role::Hsm => hsm_thread(s),
-            Role::Cpu => cpu_thread(s),
+            Role::Hsm => hsm_thread(s, 0),
+            Role::Cpu => cpu_thread(s, 0),
+            Role::HsmBoard(board) => hsm_thread(s, board),
+            Role::CpuCore(board) => cpu_thread(s, board),
             Role::Monitor => monitor_thread(s),
         }
     }
@@ -199,6 +210,8 @@ impl std::fmt::Display for Role {
             Role::Hsm => ThreadName::Hsm,
             Role::Cpu => ThreadName::Cpu,
             Role::Monitor => ThreadName::Monitor,
+            Role::HsmBoard(board) => ThreadName::hsm(board),
+            Role::CpuCore(board) => ThreadName::cpu(board),
         };
         thread.fmt(f)
     }
@@ -225,40 +238,35 @@ fn timer_thread<P: Platform>(s: &Shared<P>) {
     );
 }
 
-fn hsm_thread<P: Platform>(s: &Shared<P>) {
-    s.hsm.run(
+fn hsm_thread<P: Platform>(s: &Shared<P>, board: u16) {
+    let me = ThreadName::hsm(board);
+    s.board(board).0.run(
         |done| {
             let kind = EventKind::HsmDone {
                 op: done.op,
                 ok: done.output.is_ok(),
             };
-            s.emit(ThreadName::Hsm, Some(done.telegram), kind);
+            s.emit(me, Some(done.telegram), kind);
         },
         |done| {
-            s.raise(ThreadName::Hsm, Some(done.telegram), IrqSource::Hsm);
-            s.emit(
-                ThreadName::Hsm,
-                Some(done.telegram),
-                EventKind::HsmAwaitingCompletion,
-            );
+            s.raise_on(board, me, Some(done.telegram), IrqSource::Hsm);
+            s.emit(me, Some(done.telegram), EventKind::HsmAwaitingCompletion);
         },
     );
 }
 
-/// The CPU core: takes each interrupt, serves it, ends it.
-fn cpu_thread<P: Platform>(s: &Shared<P>) {
+/// The CPU core of board `board`'s line: takes each interrupt, serves it,
+/// ends it.
+fn cpu_thread<P: Platform>(s: &Shared<P>, board: u16) {
+    let (me, (hsm, irq)) = (ThreadName::cpu(board), s.board(board));
     // Acknowledgements and completion notices are recorded under the lock
     // of the state they change, so the log orders them as they happened.
     let acknowledge = |source| {
-        s.emit(
-            ThreadName::Cpu,
-            None,
-            EventKind::InterruptAcknowledged { source },
-        );
+        s.emit(me, None, EventKind::InterruptAcknowledged { source });
     };
-    while let Some(source) = s.irq.take_logged(acknowledge) {
+    while let Some(source) = irq.take_logged(acknowledge) {
         if source == IrqSource::Hsm {
-            if let Some(done) = s.hsm.complete() {
+            if let Some(done) = hsm.complete() {
                 let telegram = done.telegram;
                 let completed = Message::HsmCompleted {
                     telegram,
@@ -266,11 +274,11 @@ fn cpu_thread<P: Platform>(s: &Shared<P>) {
                     result: done.output,
                 };
                 s.mailboxes[done.worker as usize].post_logged(completed, || {
-                    s.emit(ThreadName::Cpu, Some(telegram), EventKind::CompletionNotice);
+                    s.emit(me, Some(telegram), EventKind::CompletionNotice);
                 });
             }
         }
-        s.irq.end_of_interrupt();
+        irq.end_of_interrupt();
     }
 }
 

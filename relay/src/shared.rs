@@ -19,6 +19,12 @@ use crate::upstream::Upstream;
 use crate::work_area::WorkAreas;
 use std::collections::BTreeMap;
 
+/// An HSM board after the first, with its own interrupt line.
+pub struct HsmBoard<P: Platform> {
+    pub hsm: Hsm<P>,
+    pub irq: IrqController<P>,
+}
+
 /// Everything the relay's threads share.
 pub struct Shared<P: Platform> {
     pub config: RelayConfig,
@@ -27,10 +33,17 @@ pub struct Shared<P: Platform> {
     pub timers: TimerService<P>,
     pub work_areas: WorkAreas<P>,
     pub admission: Admission<P>,
+    /// HSM board 0, and its interrupt line on the CPU core.
     pub hsm: Hsm<P>,
     pub irq: IrqController<P>,
+    /// Boards 1.. when `RelayConfig::hsm_boards` > 1, each with its own
+    /// line and core (the monitoring agent raises on board 0's line only).
+    pub more_boards: Vec<HsmBoard<P>>,
     pub upstream: Upstream<P>,
     pub replies: ReplyBoard<P>,
+    /// AP workers restarted after dying (real threads only): an observer
+    /// for summaries, never a scheduling point.
+    pub worker_restarts: std::sync::atomic::AtomicU64,
     /// Set at shutdown: the monitoring agent stops raising interrupts.
     pub(crate) monitor_stop: P::Mutex<bool>,
 }
@@ -47,9 +60,16 @@ impl<P: Platform> Shared<P> {
             admission: Admission::ordered(config.connection_limit, config.patches.admission),
             hsm: Hsm::new(&config.key, config.hsm_latency),
             irq: IrqController::new(config.patches.irq_mode),
+            more_boards: (1..config.hsm_boards.max(1))
+                .map(|_| HsmBoard {
+                    hsm: Hsm::new(&config.key, config.hsm_latency),
+                    irq: IrqController::new(config.patches.irq_mode),
+                })
+                .collect(),
             upstream: Upstream::new(config.upstream_latency, config.upstream_capacity),
             replies: ReplyBoard::default(),
             monitor_stop: P::Mutex::new(false),
+            worker_restarts: std::sync::atomic::AtomicU64::new(0),
             events,
             config,
         }
@@ -68,15 +88,54 @@ impl<P: Platform> Shared<P> {
         self.emit(thread, Some(id), EventKind::Reply { kind });
     }
 
-    /// Raises an interrupt; the events are recorded under the interrupt
-    /// lines' lock, in the order the core saw them.
+    /// HSM boards (at least one).
+    pub fn hsm_boards(&self) -> u16 {
+        1 + self.more_boards.len() as u16
+    }
+
+    /// Board `board`'s HSM and interrupt line (0: `hsm` and `irq`).
+    pub fn board(&self, board: u16) -> (&Hsm<P>, &IrqController<P>) {
+        match board {
+            0 => (&self.hsm, &self.irq),
+            n => {
+                let b = &self.more_boards[n as usize - 1];
+                (&b.hsm, &b.irq)
+            }
+        }
+    }
+
+    /// The board AP worker `worker` hands its cryptography to.
+    pub fn board_of(&self, worker: u16) -> u16 {
+        worker % self.hsm_boards()
+    }
+
+    /// Operations each HSM board has computed so far.
+    pub fn hsm_operations(&self) -> Vec<u64> {
+        (0..self.hsm_boards())
+            .map(|b| self.board(b).0.operations())
+            .collect()
+    }
+
+    /// Raises an interrupt on board 0's line.
     pub(crate) fn raise(
         &self,
         thread: ThreadName,
         telegram: Option<TelegramId>,
         source: IrqSource,
     ) {
-        self.irq.raise_logged(source, |raised| {
+        self.raise_on(0, thread, telegram, source);
+    }
+
+    /// Raises an interrupt on board `board`'s line; the events are recorded
+    /// under the line's lock, in the order the core saw them.
+    pub(crate) fn raise_on(
+        &self,
+        board: u16,
+        thread: ThreadName,
+        telegram: Option<TelegramId>,
+        source: IrqSource,
+    ) {
+        self.board(board).1.raise_logged(source, |raised| {
             self.emit(thread, telegram, EventKind::InterruptRaised { source });
             if let Raised::Collapsed { kept, lost } = raised {
                 self.emit(
@@ -110,7 +169,8 @@ impl<P: Platform> Shared<P> {
                 .map(|m| m.pending_timeout_notices())
                 .sum(),
             answers: self.replies.answer_counts(),
-            hsm_awaiting_completion: self.hsm.awaiting_completion(),
+            hsm_awaiting_completion: (0..self.hsm_boards())
+                .any(|b| self.board(b).0.awaiting_completion()),
             registered_cards: self.upstream.registered(),
         }
     }

@@ -30,6 +30,25 @@ struct InFlight {
     upstream_answer: Option<TelegramKind>,
 }
 
+/// How an AP's message loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ended {
+    Shutdown,
+    /// A handler panicked (real threads only): the AP is restarted.
+    Died,
+}
+
+/// AP worker `id`'s thread: its AP, restarted in place each time it dies
+/// (on real threads; elsewhere a panic ends the run as a finding). The
+/// fresh AP has the same mailbox, so the telegrams queued to it are served,
+/// not lost; only the one in flight when it died is reported lost.
+pub(crate) fn run_worker<P: Platform>(shared: &Shared<P>, id: u16) {
+    let mut ap = Ap::new(shared, id);
+    while ap.run() == Ended::Died {
+        ap = ap.restarted();
+    }
+}
+
 /// One AP worker's state.
 pub(crate) struct Ap<'a, P: Platform> {
     shared: &'a Shared<P>,
@@ -68,8 +87,26 @@ impl<'a, P: Platform> Ap<'a, P> {
         self.in_flight.as_ref().map(|f| f.telegram.id)
     }
 
-    /// The message loop, until shutdown.
-    pub(crate) fn run(mut self) {
+    /// A fresh AP in place of this dead one: nothing in flight, no stale
+    /// work-area pointer. The generation and arrival counts go on, so a
+    /// timeout notice the dead AP's timer left queued can never carry a new
+    /// telegram's epoch (and a test fault fires once).
+    fn restarted(self) -> Self {
+        let restarts = self
+            .shared
+            .worker_restarts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        tracing::warn!(thread = %self.thread(), telegram = "-", restarts, "AP worker restarted");
+        Ap {
+            in_flight: None,
+            work_area_pointer: None,
+            ..self
+        }
+    }
+
+    /// The message loop, until shutdown or the AP dies.
+    fn run(&mut self) -> Ended {
         let mailbox = &self.shared.mailboxes[self.id as usize];
         let (shared, thread) = (self.shared, self.thread());
         // A timeout notice is logged as received at the moment it leaves the
@@ -95,7 +132,8 @@ impl<'a, P: Platform> Ap<'a, P> {
                 Next::Message(m) => {
                     if !self.handle_supervised(m) {
                         self.die();
-                        return;
+                        mailbox.turn_done();
+                        return Ended::Died;
                     }
                 }
                 Next::TimedOut => self.on_hsm_wait_timed_out(),
@@ -106,6 +144,7 @@ impl<'a, P: Platform> Ap<'a, P> {
         if let Some(f) = self.in_flight.take() {
             self.emit(Some(f.telegram.id), EventKind::TelegramLost);
         }
+        Ended::Shutdown
     }
 
     /// Handles a message; false if the handler panicked (on a supervised
@@ -120,20 +159,18 @@ impl<'a, P: Platform> Ap<'a, P> {
         handled.is_ok()
     }
 
-    /// The worker thread died: its queue takes nothing more (`submit`
-    /// routes to the other workers), and its in-flight and queued telegrams
-    /// are reported lost and answered, which frees their admission slots.
+    /// The AP died with a telegram in flight: its timer is disarmed, the
+    /// telegram reported lost and answered (which frees its admission
+    /// slot) and its work area freed; what is queued waits for the
+    /// restarted AP. An HSM result for the lost telegram that comes later
+    /// is a stale message to the new AP.
     fn die(&mut self) {
-        let mailbox = &self.shared.mailboxes[self.id as usize];
-        mailbox.shutdown();
         if let Some(f) = self.in_flight.take() {
             self.shared.timers.kill(self.id);
             let (area, id) = (f.area, f.telegram.id);
+            tracing::error!(thread = %self.thread(), telegram = %id, "AP worker died with this telegram in flight: reported lost");
             self.lose(f.telegram);
             self.free(area, id);
-        }
-        for t in mailbox.drain_arrivals() {
-            self.lose(t);
         }
     }
 
@@ -230,7 +267,10 @@ impl<'a, P: Platform> Ap<'a, P> {
         }
         self.emit(Some(job.telegram), EventKind::HsmRequest { op });
         match config.crypto {
-            CryptoPath::Hsm => self.shared.hsm.submit(job),
+            CryptoPath::Hsm => {
+                let board = self.shared.board_of(self.id);
+                self.shared.board(board).0.submit(job)
+            }
             CryptoPath::InProcess => {
                 let result = Hsm::<P>::compute(self.shared.hsm.cipher(), &job);
                 self.shared.mailboxes[self.id as usize].post(Message::HsmCompleted {
@@ -391,7 +431,7 @@ impl<'a, P: Platform> Ap<'a, P> {
     fn on_hsm_wait_timed_out(&mut self) {
         let telegram = self.current();
         self.emit(telegram, EventKind::HsmWaitTimedOut);
-        self.shared.hsm.reset();
+        self.shared.board(self.shared.board_of(self.id)).0.reset();
         self.emit(telegram, EventKind::HsmReset);
         self.finish(TelegramKind::ErrorHsm, vec![]);
     }

@@ -1,8 +1,12 @@
 //! relayd's throughput on loopback: telegrams per second through the whole
 //! server (TCP connection per telegram, per-CS AES-256-GCM envelope, the
 //! relay's AES-GCM session crypto through the HSM thread, upstream),
-//! proposed preset, with the HSM and upstream latencies at zero so the
-//! figure is the server's own cost.
+//! proposed preset, with the upstream latency at zero and by default the
+//! HSM time too, so the figure is the server's own cost.
+//!
+//! Settings from the environment: `CHUKEI_BENCH_CLIENTS` (CSs, default 8),
+//! `CHUKEI_BENCH_HSM_MS` (HSM time per operation, default 0) and
+//! `CHUKEI_BENCH_HSM_BOARDS` (default 1).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use relay::crypto::{Direction, SessionCipher};
@@ -16,11 +20,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn clients() -> u16 {
-    std::env::var("NCL")
+fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(8)
+        .unwrap_or(default)
+}
+
+fn clients() -> u16 {
+    setting("CHUKEI_BENCH_CLIENTS", 8)
+}
+
+/// The relay the benches run: proposed, nothing but the HSM (as set) takes
+/// time, no connection excess.
+fn relay_config() -> RelayConfig {
+    RelayConfig {
+        upstream_latency: 0,
+        connection_limit: 1_000,
+        hsm_latency: setting("CHUKEI_BENCH_HSM_MS", 0),
+        hsm_boards: setting("CHUKEI_BENCH_HSM_BOARDS", 1),
+        workers: setting("CHUKEI_BENCH_HSM_BOARDS", 1u16).max(4),
+        ..RelayConfig::fast(Preset::Proposed)
+    }
 }
 const EACH: u64 = 50;
 
@@ -51,9 +72,7 @@ fn client(addr: SocketAddr, cs: u16, next: &AtomicU64, ring: &KeyRing, session: 
 }
 
 fn relayd_throughput(c: &mut Criterion) {
-    let mut relay = RelayConfig::fast(Preset::Proposed);
-    relay.upstream_latency = 0;
-    relay.connection_limit = 1_000;
+    let relay = relay_config();
     let mut config = ServerConfig::new(relay.clone());
     config.keys = Some(Arc::new(keys()));
     let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
@@ -124,9 +143,7 @@ fn cpu_ticks() -> (u64, u64) {
 /// (each CS waits for its answer before the next), through the same threads
 /// (workers, HSM board, CPU core, timer): the relay's own ceiling.
 fn relay_core_throughput(c: &mut Criterion) {
-    let mut config = RelayConfig::fast(Preset::Proposed);
-    config.upstream_latency = 0;
-    config.connection_limit = 1_000;
+    let config = relay_config();
     let session = SessionCipher::new(&config.key);
     let relay = relay::Relay::<relay::Std>::start(config, EventLog::tracing_only());
     let handle = relay.handle();

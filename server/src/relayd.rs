@@ -119,6 +119,11 @@ pub struct ServerStats {
     /// Requests a separate upstream did not answer (away or too slow):
     /// each was answered `ErrorUpstream`.
     pub upstream_errors: u64,
+    /// Operations (decrypt, encrypt) each HSM board computed.
+    pub hsm_operations: Vec<u64>,
+    /// AP workers restarted after dying (each lost its telegram in flight,
+    /// answered `ErrorShutdown`).
+    pub worker_restarts: u64,
 }
 
 impl ServerStats {
@@ -149,6 +154,8 @@ impl Counters {
             shutdown_errors: get(&self.shutdown_errors),
             rejected: lock(&self.rejected).clone(),
             upstream_errors: self.upstream.as_ref().map_or(0, |u| u.errors()),
+            hsm_operations: Vec::new(),
+            worker_restarts: 0,
         }
     }
 
@@ -244,6 +251,18 @@ impl ConnectionThreads {
     }
 }
 
+impl Front {
+    /// The counters, and the HSM boards' from the relay.
+    fn snapshot(&self) -> ServerStats {
+        let relay = self.relay.shared();
+        ServerStats {
+            hsm_operations: relay.hsm_operations(),
+            worker_restarts: relay.worker_restarts.load(Ordering::SeqCst),
+            ..self.counters.snapshot()
+        }
+    }
+}
+
 /// What every connection thread shares.
 struct Front {
     threads: ConnectionThreads,
@@ -335,7 +354,8 @@ impl Relayd {
             let (front, stop) = (front.clone(), stop.clone());
             spawn("acceptor", move || accept_loop(&listener, &front, &stop))?
         };
-        tracing::info!(thread = "main", telegram = "-", %addr, "relayd listening");
+        let hsm_boards = front.config.relay.hsm_boards;
+        tracing::info!(thread = "main", telegram = "-", %addr, hsm_boards, "relayd listening");
         Ok(Relayd {
             addr,
             front,
@@ -364,7 +384,7 @@ impl Relayd {
     }
 
     pub fn stats(&self) -> ServerStats {
-        self.front.counters.snapshot()
+        self.front.snapshot()
     }
 
     /// The relay behind the listener (post-mortem checks in tests).
@@ -396,7 +416,7 @@ impl Relayd {
         let open_at_deadline = wait_for_connections(&self.front, until);
         self.relay.shutdown();
         let _ = self.router.join();
-        let stats = self.front.counters.snapshot();
+        let stats = self.front.snapshot();
         tracing::info!(thread = "main", telegram = "-", ?stats, "relayd stopped");
         Shutdown {
             stats,

@@ -73,6 +73,7 @@ impl Router {
         while let Some(answer) = relay.shared().replies.take_any(None) {
             if let Err(orphan) = self.deliver(answer) {
                 tracing::warn!(
+                    thread = "router",
                     telegram = %orphan.id,
                     cs = %orphan.cs,
                     kind = ?orphan.kind,

@@ -231,3 +231,50 @@ fn shutdown_finishes_or_explicitly_errors_every_in_flight_telegram() {
         assert!(TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err());
     }
 }
+
+/// One connection per admitted telegram, as in 2016: with the limit's
+/// worth of telegrams in the relay (a slow upstream holds them), the next
+/// request is answered connection excess at once, holds no slot, and the
+/// admitted ones are still answered.
+#[test]
+fn over_the_connection_limit_a_request_is_answered_connection_excess() {
+    let mut relay = RelayConfig::fast(Preset::Proposed);
+    relay.connection_limit = 2;
+    relay.upstream_latency = 1_000;
+    let log = EventLog::new();
+    let relayd = start(ServerConfig::new(relay), &log);
+    let addr = relayd.local_addr();
+    let admitted: Vec<TcpStream> = (1..=2)
+        .map(|n| {
+            let mut c = connect(addr);
+            write_frame(&mut c, &request(n, 300_000 + n as u64, n as u64), SECOND).unwrap();
+            let ack = read_frame(&mut c, SECOND).unwrap();
+            assert_eq!(ack.kind, TelegramKind::Accepted);
+            c
+        })
+        .collect();
+    let mut third = connect(addr);
+    write_frame(&mut third, &request(3, 300_003, 3), SECOND).unwrap();
+    let refused = read_frame(&mut third, SECOND).unwrap();
+    assert_eq!(
+        (refused.kind, refused.id),
+        (TelegramKind::ConnectionExcess, TelegramId(300_003))
+    );
+    for mut c in admitted {
+        assert_eq!(
+            read_frame(&mut c, 3 * SECOND).unwrap().kind,
+            TelegramKind::ReplyOk
+        );
+    }
+    let stats = relayd.shutdown().stats;
+    assert_eq!(
+        (stats.admitted, stats.answered, stats.connection_excess),
+        (2, 2, 1)
+    );
+    let excess = log
+        .snapshot()
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::ConnectionExcess { .. }))
+        .count();
+    assert_eq!(excess, 1);
+}

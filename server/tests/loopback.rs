@@ -93,3 +93,29 @@ fn jan_2016_with_a_short_timer_shows_the_timer_free_fault_over_tcp() {
     // load tool reports them lost (unless none happened to be queued).
     eprintln!("timer/free fault seen; telegrams lost in those runs: {lost_total}");
 }
+
+/// Several targets are the distributor in front of several relays (2 in
+/// January 2016, 4 later): the load goes round-robin over them, and each
+/// relay admits its share and loses nothing.
+#[test]
+fn several_targets_share_the_load_round_robin() {
+    let log = EventLog::new();
+    let relays = [
+        start(ServerConfig::new(RelayConfig::fast(Preset::Proposed)), &log),
+        start(ServerConfig::new(RelayConfig::fast(Preset::Proposed)), &log),
+    ];
+    let mut load = short_load(&relays[0], CsRule::Improved, 400.0);
+    load.targets = relays.iter().map(Relayd::local_addr).collect();
+    load.duration = Duration::from_millis(300);
+    let report = run_load(load, |_| {});
+    let admitted: Vec<u64> = relays
+        .into_iter()
+        .map(|r| r.shutdown().stats.admitted)
+        .collect();
+
+    assert_eq!(report.cards, 120);
+    assert_eq!((report.lost, report.disagreements), (0, 0), "{report:#?}");
+    assert_eq!(admitted.iter().sum::<u64>(), report.admitted);
+    // Round-robin per telegram: the two shares differ by one at most.
+    assert!(admitted[0].abs_diff(admitted[1]) <= 1, "{admitted:?}");
+}
