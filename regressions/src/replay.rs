@@ -399,17 +399,24 @@ struct Seen {
     finished: bool,
 }
 
-fn replay_shuttle(trace: &Trace, schedule: &str) -> Result<Replayed, ReplayError> {
+/// The scenario a real-code trace runs and the relay check its property
+/// names; `hang` for the irq-order hang, which has no check of its own (the
+/// run never finishes).
+fn scenario_and_check(trace: &Trace) -> Result<(Scenario, Option<RelayCheck>, bool), ReplayError> {
     let spec: SpecName = trace.spec.parse()?;
     let scenario =
         Scenario::from_trace(spec, &trace.config(), &trace.sizes).map_err(ReplayError::Scenario)?;
-    // A hang has no check of its own: the run never finishes.
     let hang = trace.property == irq_order::RELAY_NEVER_HANGS;
     let check = match RelayCheck::named(&trace.property) {
         Some(check) => Some(check),
         None if hang => None,
         None => return Err(ReplayError::NoRelayCheck(trace.property.clone())),
     };
+    Ok((scenario, check, hang))
+}
+
+fn replay_shuttle(trace: &Trace, schedule: &str) -> Result<Replayed, ReplayError> {
+    let (scenario, check, hang) = scenario_and_check(trace)?;
     let schedule = parse_schedule(schedule).map_err(ReplayError::BadShuttleSchedule)?;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let body_seen = seen.clone();
@@ -451,15 +458,7 @@ fn replay_shuttle(trace: &Trace, schedule: &str) -> Result<Replayed, ReplayError
 /// code does not fit them: it then panics ("Reached unexpected exploration
 /// state", a lock it expected free), which is stale.
 fn replay_loom(trace: &Trace, path: &serde_json::Value) -> Result<Replayed, ReplayError> {
-    let spec: SpecName = trace.spec.parse()?;
-    let scenario =
-        Scenario::from_trace(spec, &trace.config(), &trace.sizes).map_err(ReplayError::Scenario)?;
-    let hang = trace.property == irq_order::RELAY_NEVER_HANGS;
-    let check = match RelayCheck::named(&trace.property) {
-        Some(check) => Some(check),
-        None if hang => None,
-        None => return Err(ReplayError::NoRelayCheck(trace.property.clone())),
-    };
+    let (scenario, check, hang) = scenario_and_check(trace)?;
     let steps = loom_path_steps(path).map_err(ReplayError::BadLoomPath)?;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let body_seen = seen.clone();
