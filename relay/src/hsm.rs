@@ -14,6 +14,10 @@ use std::collections::VecDeque;
 pub struct HsmJob {
     pub telegram: TelegramId,
     pub worker: u16,
+    /// The worker's telegram epoch when it asked: after a bounded wait ran
+    /// out, the CS retries under the same telegram ID, so only the epoch
+    /// tells the retry's result from the abandoned request's.
+    pub epoch: u64,
     pub op: HsmOp,
     pub data: Vec<u8>,
 }
@@ -23,6 +27,7 @@ pub struct HsmJob {
 pub struct HsmResult {
     pub telegram: TelegramId,
     pub worker: u16,
+    pub epoch: u64,
     pub op: HsmOp,
     pub output: Result<Vec<u8>, String>,
 }
@@ -81,6 +86,7 @@ impl<P: Platform> Hsm<P> {
             let result = HsmResult {
                 telegram: job.telegram,
                 worker: job.worker,
+                epoch: job.epoch,
                 op: job.op,
                 output: Self::compute(&self.cipher, &job),
             };

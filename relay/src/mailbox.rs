@@ -24,6 +24,8 @@ pub enum Message {
     /// The CPU relayed the HSM's result for a telegram.
     HsmCompleted {
         telegram: TelegramId,
+        /// The epoch of the request (see [`crate::hsm::HsmJob::epoch`]).
+        epoch: u64,
         op: HsmOp,
         result: Result<Vec<u8>, String>,
     },
@@ -226,6 +228,7 @@ mod tests {
     fn completion() -> Message {
         Message::HsmCompleted {
             telegram: TelegramId(2),
+            epoch: 1,
             op: HsmOp::Decrypt,
             result: Ok(vec![]),
         }

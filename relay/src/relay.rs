@@ -270,6 +270,7 @@ fn cpu_thread<P: Platform>(s: &Shared<P>, board: u16) {
                 let telegram = done.telegram;
                 let completed = Message::HsmCompleted {
                     telegram,
+                    epoch: done.epoch,
                     op: done.op,
                     result: done.output,
                 };

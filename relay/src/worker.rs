@@ -189,9 +189,10 @@ impl<'a, P: Platform> Ap<'a, P> {
             Message::Arrival(t) => self.on_arrival(t),
             Message::HsmCompleted {
                 telegram,
+                epoch,
                 op,
                 result,
-            } => self.on_hsm_completed(telegram, op, result),
+            } => self.on_hsm_completed(telegram, epoch, op, result),
             // TimeoutReceived was recorded when the notice left the queue.
             Message::TimeoutNotice { epoch, .. } => self.on_timeout_notice(epoch),
         }
@@ -256,6 +257,7 @@ impl<'a, P: Platform> Ap<'a, P> {
         let job = HsmJob {
             telegram: f.telegram.id,
             worker: self.id,
+            epoch: self.epoch,
             op,
             data,
         };
@@ -275,6 +277,7 @@ impl<'a, P: Platform> Ap<'a, P> {
                 let result = Hsm::<P>::compute(self.shared.hsm.cipher(), &job);
                 self.shared.mailboxes[self.id as usize].post(Message::HsmCompleted {
                     telegram: job.telegram,
+                    epoch: job.epoch,
                     op,
                     result,
                 });
@@ -285,13 +288,16 @@ impl<'a, P: Platform> Ap<'a, P> {
     fn on_hsm_completed(
         &mut self,
         telegram: TelegramId,
+        epoch: u64,
         op: HsmOp,
         result: Result<Vec<u8>, String>,
     ) {
+        // The epoch too: a request abandoned when the bounded HSM wait ran
+        // out can complete after the CS retried under the same telegram ID.
         let expected = self
             .in_flight
             .as_ref()
-            .is_some_and(|f| f.telegram.id == telegram && f.awaiting == op);
+            .is_some_and(|f| f.telegram.id == telegram && f.awaiting == op && epoch == self.epoch);
         if !expected {
             let what = format!("HSM {op:?} result after the telegram ended");
             self.emit(Some(telegram), EventKind::StaleMessage { what });

@@ -349,3 +349,41 @@ fn the_legacy_rule_discards_in_flight_cards_and_cascades_at_the_limit() {
         0
     );
 }
+
+/// The March guard's bounded wait runs out (the HSM takes 1.5× the bound),
+/// the CS retries under the same telegram ID, and the abandoned request's
+/// result arrives while the retry waits for its own. Found by `validate` on
+/// real threads: matched by telegram ID alone, the retry took the abandoned
+/// result as its own and forwarded upstream. Matched by epoch, it is stale,
+/// and the retry's own (slow) request runs out too.
+#[test]
+fn an_abandoned_hsm_result_is_stale_for_a_retry_of_the_same_telegram() {
+    let mut config = RelayConfig::small(Preset::Apr2016);
+    config.hsm_guard_timeout = 20;
+    config.hsm_latency = 30;
+    let (outcome, answers, events) = default_schedule(move |log| {
+        let relay = Relay::<Sim>::start(config.clone(), log);
+        let mut kinds = Vec::new();
+        for _ in 0..2 {
+            relay
+                .handle()
+                .submit(request(&config, 1), ThreadName::Main)
+                .unwrap();
+            let answer = relay.handle().take_reply(CsId(1), None).unwrap();
+            kinds.push(answer.kind);
+        }
+        <Sim as relay::platform::Platform>::sleep(1_000);
+        relay.shutdown();
+        kinds
+    });
+    assert_eq!(outcome, RunOutcome::Completed);
+    assert_eq!(
+        answers.unwrap(),
+        vec![TelegramKind::ErrorHsm, TelegramKind::ErrorHsm]
+    );
+    assert_eq!(
+        count(&events, |k| matches!(k, EventKind::UpstreamForward)),
+        0
+    );
+    assert!(count(&events, |k| matches!(k, EventKind::StaleMessage { .. })) >= 1);
+}
