@@ -593,15 +593,15 @@ impl Run {
         let on_quotient = |p: &Property<S>| identity == Identity::Symmetric && p.symmetric;
         let quotient_liveness = liveness.iter().any(|p| on_quotient(p));
         let mut full = (identity == Identity::Exact && !liveness.is_empty())
-            .then(|| self.explore(&spec, Identity::Exact, "explore", &watches, progress));
+            .then(|| self.explore(&spec, Identity::Exact, true, &watches, progress));
         let own = match (safety.as_slice(), &full) {
-            _ if quotient_liveness => Some(self.explore_edges(&spec, identity, &watches, progress)),
+            _ if quotient_liveness => Some(self.explore(&spec, identity, true, &watches, progress)),
             ([], _) => None,
             (_, Some(_)) => None,
             ([one], _) if self.property.is_some() => {
                 Some(self.search(&spec, identity, one, progress))
             }
-            _ => Some(self.explore(&spec, identity, self.phase(identity), &watches, progress)),
+            _ => Some(self.explore(&spec, identity, false, &watches, progress)),
         };
         // Liveness, symmetric properties first, on a reduced graph until
         // one shows a fair lasso (`None`): that lasso is built on the full
@@ -619,12 +619,12 @@ impl Run {
             let quotient = match p.symmetric {
                 true => own.as_ref().filter(|_| on_quotient(p)),
                 false => Some(&*but_first.get_or_insert_with(|| {
-                    self.explore_edges(&spec, Identity::SymmetricButFirst, &watches, progress)
+                    self.explore(&spec, Identity::SymmetricButFirst, true, &watches, progress)
                 })),
             };
             decided[i] = quotient.and_then(|q| self.decide_on_quotient(&spec, q, p, watch_of(p)));
             if decided[i].is_none() {
-                full = Some(self.explore(&spec, Identity::Exact, "explore", &watches, progress));
+                full = Some(self.explore(&spec, Identity::Exact, true, &watches, progress));
             }
         }
         let quotient_of = |p: &Property<S>| match p.symmetric {
@@ -730,41 +730,14 @@ impl Run {
         }
     }
 
-    /// Every reachable state under `identity`.
+    /// Every reachable state under `identity`, with the edges when `edges`
+    /// (the full graph always keeps them; a reduced one keeps them when
+    /// liveness is decided on it).
     fn explore<S: SharedSpec>(
         &self,
         spec: &S,
         identity: Identity,
-        phase: &'static str,
-        watches: &[Watch<'_, S>],
-        progress: &mut dyn FnMut(Progress),
-    ) -> Explored<S> {
-        let started = Instant::now();
-        let graph = StateGraph::explore_parallel(
-            spec,
-            identity,
-            self.limits,
-            watches,
-            Parallel::threads(self.threads),
-            &mut |states| progress(self.progress(phase, states, started, false)),
-        );
-        progress(self.progress(phase, graph.len(), started, true));
-        Explored {
-            complete: graph.stopped.is_none(),
-            graph,
-            identity,
-            elapsed: started.elapsed(),
-            watched: true,
-            found: None,
-        }
-    }
-
-    /// Every reachable state under `identity`, with the edges (the
-    /// reduced graph that liveness is decided on).
-    fn explore_edges<S: SharedSpec>(
-        &self,
-        spec: &S,
-        identity: Identity,
+        edges: bool,
         watches: &[Watch<'_, S>],
         progress: &mut dyn FnMut(Progress),
     ) -> Explored<S> {
@@ -776,7 +749,7 @@ impl Run {
             self.limits,
             watches,
             Parallel::threads(self.threads),
-            true,
+            edges || identity == Identity::Exact,
             &mut |states| progress(self.progress(phase, states, started, false)),
         );
         progress(self.progress(phase, graph.len(), started, true));
