@@ -151,10 +151,21 @@ mod tests {
             assert!(board.answers.len() <= RETENTION.cap);
             assert_eq!(board.answers.len(), board.first_answered.len());
         }
-        assert_eq!(board.answers.len(), RETENTION.cap, "the cap, not the window, bounds 10 a ms");
+        assert_eq!(
+            board.answers.len(),
+            RETENTION.cap,
+            "the cap, not the window, bounds 10 a ms"
+        );
         answered(&mut board, 9_990, 999);
-        assert_eq!(board.answers[&TelegramId(9_990)], 2, "a double answer is seen");
-        assert!(!board.answers.contains_key(&TelegramId(9_899)), "the oldest are forgotten");
+        assert_eq!(
+            board.answers[&TelegramId(9_990)],
+            2,
+            "a double answer is seen"
+        );
+        assert!(
+            !board.answers.contains_key(&TelegramId(9_899)),
+            "the oldest are forgotten"
+        );
     }
 
     #[test]
@@ -164,7 +175,10 @@ mod tests {
         answered(&mut board, 2, 1_000);
         assert_eq!(board.answers.len(), 2, "1 is exactly at its window");
         answered(&mut board, 3, 1_001);
-        assert_eq!(board.answers.keys().map(|t| t.0).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(
+            board.answers.keys().map(|t| t.0).collect::<Vec<_>>(),
+            [2, 3]
+        );
     }
 
     #[test]

@@ -142,7 +142,10 @@ fn client(addr: SocketAddr, cs: u16, next: &AtomicU64, crypto: Option<&Crypto>) 
         write_frame(&mut c, &t, DEADLINE).expect("sends");
         let answer = read_frame(&mut c, DEADLINE).expect("answered");
         if let Some(crypto) = crypto {
-            crypto.ring.open(Leg::Answer, &answer).expect("authentic answer");
+            crypto
+                .ring
+                .open(Leg::Answer, &answer)
+                .expect("authentic answer");
         }
     }
 }

@@ -192,7 +192,12 @@ fn memory_stays_flat_over_many_telegrams_and_a_recent_replay_is_still_rejected()
     let mut remembered = Vec::new();
     for n in 0..200u64 {
         let sealed = ring
-            .seal(CsId(1), 0, Leg::Request, &registration(1, 200_000 + n, 1_000 + n))
+            .seal(
+                CsId(1),
+                0,
+                Leg::Request,
+                &registration(1, 200_000 + n, 1_000 + n),
+            )
             .unwrap();
         let (mut c, ack) = send(addr, &sealed);
         assert_eq!(
@@ -206,7 +211,9 @@ fn memory_stays_flat_over_many_telegrams_and_a_recent_replay_is_still_rejected()
     }
     assert_eq!(remembered[199], (ANSWERS, REPLAYS), "full, at the caps");
     assert!(
-        remembered[REPLAYS..].iter().all(|&r| r == (ANSWERS, REPLAYS)),
+        remembered[REPLAYS..]
+            .iter()
+            .all(|&r| r == (ANSWERS, REPLAYS)),
         "flat from the moment the caps are reached: {remembered:?}"
     );
     let counts = relayd.relay().shared().replies.answer_counts();
