@@ -538,30 +538,38 @@ fn connection_thread(front: &Front, first: Option<TcpStream>) {
     }
 }
 
+/// The peer's address, for a log line.
+fn peer(stream: &TcpStream) -> String {
+    stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default()
+}
+
 fn thread_name() -> String {
     std::thread::current().name().unwrap_or("?").to_string()
 }
 
 /// One connection: read the request, submit it, answer it.
 fn serve(front: &Front, mut stream: TcpStream) {
-    let thread = thread_name();
-    let peer = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    // Names and the peer are formatted only by the log lines that print
+    // them (tracing evaluates fields of enabled lines only): nothing is
+    // allocated per connection for logs that are off.
+    let current = std::thread::current();
+    let thread = current.name().unwrap_or("?");
     let _ = stream.set_nodelay(true);
     let request = match read_frame(&mut stream, front.config.frame_deadline) {
         Ok(t) => t,
         Err(e) => {
             bump(front.counters.frame_error(&e));
-            tracing::warn!(thread, telegram = "-", peer, reason = e.kind(), error = %e, "connection dropped");
+            tracing::warn!(thread, telegram = "-", peer = %peer(&stream), reason = e.kind(), error = %e, "connection dropped");
             return;
         }
     };
-    let telegram = request.id.to_string();
+    let telegram = request.id;
     if !matches!(request.kind, TelegramKind::Register | TelegramKind::Search) {
         bump(&front.counters.not_a_request);
-        tracing::warn!(thread, telegram, peer, kind = ?request.kind, "not a request: rejected");
+        tracing::warn!(thread, %telegram, peer = %peer(&stream), kind = ?request.kind, "not a request: rejected");
         let why = b"not a request telegram".to_vec();
         answer(
             front,
@@ -576,7 +584,7 @@ fn serve(front: &Front, mut stream: TcpStream) {
             *lock(&front.counters.rejected)
                 .entry(reason.name().to_string())
                 .or_default() += 1;
-            tracing::warn!(thread, telegram, peer, reason = reason.name(), cs = %request.cs, "rejected: {reason}");
+            tracing::warn!(thread, %telegram, peer = %peer(&stream), reason = reason.name(), cs = %request.cs, "rejected: {reason}");
             let why = reason.name().as_bytes().to_vec();
             answer(
                 front,
@@ -596,7 +604,7 @@ fn serve(front: &Front, mut stream: TcpStream) {
         );
         return;
     }
-    relay_one(front, &mut stream, request, &session, &thread);
+    relay_one(front, &mut stream, request, &session, thread);
 }
 
 /// Who sent an authentic request, to seal the answers back to.
@@ -652,19 +660,21 @@ fn relay_one(
     session: &Session,
     thread: &str,
 ) {
-    let telegram = request.id.to_string();
+    let telegram = request.id;
     let (ticket, answers) = front.router.expect(request.id);
     let from = ThreadName::Cs(request.cs.0);
-    if front.relay.submit(request.clone(), from).is_err() {
+    // The ids stay here for the answers; the payload goes to the relay.
+    let (request, submitted) = (request.answer(request.kind, Vec::new()), request);
+    if front.relay.submit(submitted, from).is_err() {
         front.router.cancel(request.id, ticket);
         bump(&front.counters.connection_excess);
-        tracing::info!(thread, telegram, cs = %request.cs, "connection excess");
+        tracing::info!(thread, %telegram, cs = %request.cs, "connection excess");
         let excess = request.answer(TelegramKind::ConnectionExcess, vec![]);
         answer(front, stream, &session.seal(Leg::Acknowledgement, excess));
         return;
     }
     bump(&front.counters.admitted);
-    tracing::debug!(thread, telegram, cs = %request.cs, "admitted");
+    tracing::debug!(thread, %telegram, cs = %request.cs, "admitted");
     let ack = request.answer(TelegramKind::Accepted, vec![]);
     let acked = answer(front, stream, &session.seal(Leg::Acknowledgement, ack));
     let admitted_at = Instant::now();
@@ -682,7 +692,7 @@ fn relay_one(
                 let counter = if written {
                     &front.counters.answered
                 } else {
-                    tracing::warn!(thread, telegram, ?kind, "client gone before its answer");
+                    tracing::warn!(thread, %telegram, ?kind, "client gone before its answer");
                     &front.counters.vanished
                 };
                 bump(counter);
@@ -708,12 +718,12 @@ fn give_up(
     draining: bool,
     thread: &str,
 ) {
-    let telegram = request.id.to_string();
+    let telegram = request.id;
     if draining {
         bump(&front.counters.shutdown_errors);
         tracing::warn!(
             thread,
-            telegram,
+            %telegram,
             "still in flight at shutdown: answered ErrorShutdown"
         );
         answer(
@@ -726,7 +736,7 @@ fn give_up(
         );
     } else {
         bump(&front.counters.lost_by_relay);
-        tracing::error!(thread, telegram, deadline = ?front.config.answer_deadline, "the relay gave no answer: telegram lost");
+        tracing::error!(thread, %telegram, deadline = ?front.config.answer_deadline, "the relay gave no answer: telegram lost");
     }
 }
 
