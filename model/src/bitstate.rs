@@ -115,7 +115,8 @@ impl Table {
 
     /// Whether all of `key`'s bits are set (it counts as seen).
     fn contains(&self, key: &[u8]) -> bool {
-        self.bits(key).all(|(word, mask)| self.words[word] & mask != 0)
+        self.bits(key)
+            .all(|(word, mask)| self.words[word] & mask != 0)
     }
 
     fn fill(&self) -> f64 {
@@ -277,7 +278,7 @@ fn run_levels<S: Spec>(
             for (action, next) in search.spec.successors(&state) {
                 search.discover(&next, Some((level.ids[i], &action)));
             }
-            if expanded % 4096 == 0 {
+            if expanded.is_multiple_of(4096) {
                 progress(search.parent.len());
             }
         }
@@ -357,8 +358,7 @@ mod tests {
         for preset in Preset::ALL {
             let spec = timer_free(preset);
             let conditions = violations(&spec);
-            let watches: Vec<Watch<'_, TimerFree>> =
-                conditions.iter().map(|c| &**c as _).collect();
+            let watches: Vec<Watch<'_, TimerFree>> = conditions.iter().map(|c| &**c as _).collect();
             let exact = StateGraph::explore_parallel(
                 &spec,
                 Identity::Symmetric,
@@ -400,7 +400,12 @@ mod tests {
             &[],
             &mut |_| {},
         );
-        assert!(bits.states < exact.len(), "{} of {}", bits.states, exact.len());
+        assert!(
+            bits.states < exact.len(),
+            "{} of {}",
+            bits.states,
+            exact.len()
+        );
         assert!(bits.miss_probability > 0.5, "{}", bits.miss_probability);
         assert!(bits.fill > 0.5, "{}", bits.fill);
     }

@@ -777,8 +777,16 @@ impl Run {
                     (PropertyKind::Sometimes, None) => Verdict::Violated,
                 };
                 let path = found.map(|actions| (actions, None));
-                let mut result =
-                    self.result(spec, p.name, p.kind, verdict, "bitstate", search.states, millis, path);
+                let mut result = self.result(
+                    spec,
+                    p.name,
+                    p.kind,
+                    verdict,
+                    "bitstate",
+                    search.states,
+                    millis,
+                    path,
+                );
                 result.symmetry = self.symmetry;
                 result.bitstate = Some(note);
                 result.caveat = match (p.kind, result.trace.is_some()) {

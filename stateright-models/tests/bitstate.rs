@@ -58,7 +58,10 @@ fn violations_are_found_as_short_as_exactly_and_holds_carries_the_caveat() {
         .lines()
         .find(|l| l.contains("no_free_of_unallocated"))
         .unwrap();
-    assert!(holds_line.ends_with("(not a proof: bitstate)"), "{holds_line}");
+    assert!(
+        holds_line.ends_with("(not a proof: bitstate)"),
+        "{holds_line}"
+    );
 }
 
 #[test]
