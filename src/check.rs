@@ -72,6 +72,7 @@ pub struct Args {
     /// table of 2^LOG2 bits (e.g. 30: 128 MB), 3 bits per state. A violation
     /// found is real; a `holds` is not a proof and says the estimated
     /// probability that a state was missed; liveness is left inconclusive.
+    /// One thread.
     #[arg(long, value_name = "LOG2", value_parser = clap::value_parser!(u32).range(13..=39))]
     bitstate: Option<u32>,
 }
@@ -139,12 +140,22 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
+    let bitstate = args.bitstate.map(model::bitstate::Bitstate::new);
+    if let (Some(table), Some(available)) = (bitstate, available_memory_bytes()) {
+        anyhow::ensure!(
+            table.bytes() < available,
+            "--bitstate {}: the table needs {} MB, only {} MB are available",
+            table.log2_bits,
+            table.bytes() / 1_000_000,
+            available / 1_000_000
+        );
+    }
     let mut selection =
         CheckSelection::new(args.spec.0.clone(), args.config.configs()?, &args.sizes)?
             .with_symmetry(!args.no_symmetry)
             .with_limits(args.limits.limits())
             .with_threads(args.threads.map_or_else(available_cores, |n| n as usize))
-            .with_bitstate(args.bitstate.map(model::bitstate::Bitstate::new))
+            .with_bitstate(bitstate)
             .with_assumptions(&assumptions(args))?;
     if let Some(name) = &args.property {
         selection = selection.with_property(name)?;

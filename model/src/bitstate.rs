@@ -54,10 +54,13 @@ pub struct BitstateSearch<S: Spec> {
     /// Per watched condition, a path to the first state found where it
     /// holds (the shallowest found; a shallower one may have been missed).
     pub first: Vec<Option<Vec<S::Action>>>,
-    /// An estimate of the probability that some reachable state was taken
-    /// for one already seen and so not explored (a union bound over the
-    /// states stored: each was at risk with probability `fill^hashes`, the
-    /// table's fill when it was stored).
+    /// The estimated number of reachable states taken for one already seen
+    /// and so not explored: each new state is at risk with probability
+    /// `fill^hashes`, the table's fill when it was stored (hashes taken as
+    /// independent), summed over the states stored.
+    pub expected_misses: f64,
+    /// The estimated probability that some state was missed: `1 -
+    /// exp(-expected_misses)` (misses as rare independent events).
     pub miss_probability: f64,
     /// The fraction of the table's bits set at the end.
     pub fill: f64,
@@ -248,7 +251,8 @@ pub fn bitstate_search<S: Spec>(
             .iter()
             .map(|f| f.map(|id| search.path_to(id)))
             .collect(),
-        miss_probability: search.miss.min(1.0),
+        expected_misses: search.miss,
+        miss_probability: 1.0 - (-search.miss).exp(),
         fill: search.table.fill(),
         stopped,
     }
@@ -407,6 +411,9 @@ mod tests {
             exact.len()
         );
         assert!(bits.miss_probability > 0.5, "{}", bits.miss_probability);
+        // Fewer states stored than exist: the estimate says more than one
+        // was missed.
+        assert!(bits.expected_misses > 1.0, "{}", bits.expected_misses);
         assert!(bits.fill > 0.5, "{}", bits.fill);
     }
 

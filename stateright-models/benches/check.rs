@@ -8,6 +8,7 @@
 //! printed once per graph.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use model::bitstate::Bitstate;
 use model::search::{Identity, StateGraph};
 use model::{SharedSpec, SpecJob, SpecName};
 use patches::Preset;
@@ -123,5 +124,28 @@ fn large_checks(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, explore, whole_check, large_checks);
+/// The bitstate search (`chukei check --bitstate 27`: a 16 MB table) on
+/// the large timer-free check: states/s, and the bytes per state besides
+/// the table (a parent link, and the level being expanded).
+fn bitstate(c: &mut Criterion) {
+    let mut group = c.benchmark_group("bitstate");
+    group.sample_size(10);
+    let sizes = ["workers=3", "telegrams=5"].map(String::from);
+    let selection = CheckSelection::parse("timer-free", "proposed", &sizes)
+        .expect("valid sizes")
+        .with_bitstate(Some(Bitstate::new(27)));
+    let run = || run_checks(&selection, &mut |_| {});
+    let note = run()[0].bitstate.expect("a bitstate row");
+    eprintln!(
+        "bitstate timer-free w3 t5: {} states, table {} bytes, miss probability {:.2e}",
+        note.states, note.table_bytes, note.miss_probability
+    );
+    group.throughput(Throughput::Elements(note.states as u64));
+    group.bench_function("timer-free workers=3,telegrams=5 proposed 2^27 bits", |b| {
+        b.iter(|| black_box(run()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, explore, whole_check, large_checks, bitstate);
 criterion_main!(benches);

@@ -362,6 +362,8 @@ pub struct BitstateNote {
     pub states: usize,
     /// The fraction of the table's bits set.
     pub fill: f64,
+    /// The estimated number of reachable states missed.
+    pub expected_misses: f64,
     /// The estimated probability that some reachable state was missed.
     pub miss_probability: f64,
 }
@@ -757,11 +759,12 @@ impl Run {
             table_bytes: bitstate.bytes(),
             states: search.states,
             fill: search.fill,
+            expected_misses: search.expected_misses,
             miss_probability: search.miss_probability,
         };
         let caveat = format!(
-            "bitstate search: no such state among the {} states stored in 2^{} bits; a state was missed with probability <= {:.2e} (estimated), so this is not a proof",
-            search.states, bitstate.log2_bits, search.miss_probability
+            "bitstate search: no such state among the {} states stored in 2^{} bits; an estimated {:.2e} states were missed (probability {:.2e} that any was), so this is not a proof",
+            search.states, bitstate.log2_bits, search.expected_misses, search.miss_probability
         );
         properties
             .iter()
@@ -1266,7 +1269,7 @@ fn render_bitstate(results: &[CheckResult]) -> String {
     for r in results {
         let Some(b) = &r.bitstate else { continue };
         let line = format!(
-            "BITSTATE {} {}: {} states in 2^{} bits ({} MB, {} hashes, {:.1}% set); a state was missed with probability <= {:.2e} (estimated): a `holds` (or a `sometimes` never met) is not a proof, a violation found is real (it replays); liveness is not decided (it needs the graph)\n",
+            "BITSTATE {} {}: {} states in 2^{} bits ({} MB, {} hashes, {:.1}% set); an estimated {:.2e} states missed, probability {:.2e} that any was: a `holds` (or a `sometimes` never met) is not a proof, a violation found is real (it replays); liveness is not decided (it needs the graph)\n",
             r.spec,
             r.config,
             b.states,
@@ -1274,6 +1277,7 @@ fn render_bitstate(results: &[CheckResult]) -> String {
             b.table_bytes / 1_000_000,
             b.hashes,
             b.fill * 100.0,
+            b.expected_misses,
             b.miss_probability
         );
         if !lines.contains(&line) {

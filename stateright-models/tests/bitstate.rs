@@ -43,6 +43,7 @@ fn violations_are_found_as_short_as_exactly_and_holds_carries_the_caveat() {
     let note = holds.bitstate.expect("the table is reported");
     assert_eq!((note.log2_bits, note.hashes, note.states), (20, 3, 2700));
     assert!(note.miss_probability > 0.0 && note.miss_probability < 1e-3);
+    assert!(note.expected_misses >= note.miss_probability);
 
     let liveness = row(&results, "telegrams_finish");
     assert_eq!(liveness.verdict, Verdict::Inconclusive);
@@ -72,5 +73,6 @@ fn a_table_too_small_says_it_probably_missed_states() {
     let note = holds.bitstate.unwrap();
     assert!(note.states < 2598, "{} of 2598 classes", note.states);
     assert!(note.miss_probability > 0.5, "{}", note.miss_probability);
+    assert!(note.expected_misses > 1.0, "{}", note.expected_misses);
     assert!(holds.caveat.as_deref().unwrap().contains("not a proof"));
 }
