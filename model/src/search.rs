@@ -155,15 +155,26 @@ pub fn sorting<S: Spec>(state: &S::State, fixed: usize) -> Vec<usize> {
 }
 
 /// `state`'s key under `identity` (itself, or its class's canonical
-/// member), encoded into `buf`.
-fn encode_key<S: Spec>(identity: Identity, state: &S::State, buf: &mut Vec<u8>) {
-    match identity {
-        Identity::Exact => encode(state, buf),
-        Identity::Symmetric => encode(&S::representative(state), buf),
-        Identity::SymmetricButFirst => {
-            let canonical = S::permute(state, &sorting::<S>(state, 1));
-            encode(&canonical, buf)
-        }
+/// member), encoded into `buf`; into `moved`, the permutation that sorted
+/// it (a byte per process, process `i` to `moved[i]`), left empty when it
+/// is the identity: the canonical member and it give the state back
+/// ([`Store::member`]), so a class stores its first-found member in a few
+/// bytes.
+fn encode_key<S: Spec>(
+    identity: Identity,
+    state: &S::State,
+    buf: &mut Vec<u8>,
+    moved: &mut Vec<u8>,
+) {
+    moved.clear();
+    if identity == Identity::Exact {
+        return encode(state, buf);
+    }
+    let to = sorting::<S>(state, identity.fixed_processes());
+    encode(&S::permute(state, &to), buf);
+    if to.iter().enumerate().any(|(i, &t)| i != t) {
+        let byte = |&t: &usize| u8::try_from(t).expect("fewer than 256 processes");
+        moved.extend(to.iter().map(byte));
     }
 }
 
@@ -278,7 +289,17 @@ impl<S: Spec> StateGraph<S> {
 
     /// State `id` (the member of its class first found, with symmetry).
     pub fn state(&self, id: usize) -> S::State {
-        postcard::from_bytes(self.store.member(id)).expect("a stored state decodes")
+        let (key, moved) = self.store.member(id);
+        let canonical = postcard::from_bytes(key).expect("a stored state decodes");
+        if moved.is_empty() {
+            return canonical;
+        }
+        // The member was sorted by `moved`: its inverse puts it back.
+        let mut back = vec![0; moved.len()];
+        for (i, &to) in moved.iter().enumerate() {
+            back[usize::from(to)] = i;
+        }
+        S::permute(&canonical, &back)
     }
 
     /// Every state, in id (BFS) order, decoded one at a time.
@@ -340,13 +361,14 @@ impl<S: Spec> StateGraph<S> {
 
 /// The states of a graph as bytes, one record after the other. With
 /// symmetry a record is the class representative's encoding (the key)
-/// behind its length, then the first-found member's encoding, left out
-/// when it is the representative itself.
+/// behind its length, then the permutation that sorted the first-found
+/// member (a byte per process, [`encode_key`]), left out when it is the
+/// identity.
 struct Store {
     identity: Identity,
     bytes: Vec<u8>,
     /// Where each record ends in `bytes`.
-    ends: Vec<u64>,
+    ends: Offsets,
 }
 
 impl Store {
@@ -354,13 +376,13 @@ impl Store {
         Store {
             identity,
             bytes: Vec::new(),
-            ends: Vec::new(),
+            ends: Offsets::default(),
         }
     }
 
     fn record(&self, id: usize) -> &[u8] {
-        let start = if id == 0 { 0 } else { self.ends[id - 1] };
-        &self.bytes[start as usize..self.ends[id] as usize]
+        let start = if id == 0 { 0 } else { self.ends.get(id - 1) };
+        &self.bytes[start as usize..self.ends.get(id) as usize]
     }
 
     /// The bytes states are told apart by: the state's, or with symmetry
@@ -376,28 +398,26 @@ impl Store {
         }
     }
 
-    /// The stored state's own bytes.
-    fn member(&self, id: usize) -> &[u8] {
+    /// The stored state: its key's bytes and the permutation that sorted
+    /// it into the key (empty: none did).
+    fn member(&self, id: usize) -> (&[u8], &[u8]) {
         let record = self.record(id);
         match self.identity {
-            Identity::Exact => record,
+            Identity::Exact => (record, &[]),
             Identity::Symmetric | Identity::SymmetricButFirst => {
                 let (len, rest) = read_varint(record);
-                match &rest[len..] {
-                    [] => &rest[..len],
-                    member => member,
-                }
+                rest.split_at(len)
             }
         }
     }
 
-    fn push(&mut self, key: &[u8], member: &[u8]) {
+    /// Adds a record: a state's key and the permutation that sorted it
+    /// (empty under [`Identity::Exact`]).
+    fn push(&mut self, key: &[u8], moved: &[u8]) {
         if self.identity != Identity::Exact {
             write_varint(&mut self.bytes, key.len());
             self.bytes.extend_from_slice(key);
-            if member != key {
-                self.bytes.extend_from_slice(member);
-            }
+            self.bytes.extend_from_slice(moved);
         } else {
             self.bytes.extend_from_slice(key);
         }
@@ -405,7 +425,41 @@ impl Store {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.bytes.capacity() + self.ends.capacity() * 8
+        self.bytes.capacity() + self.ends.heap_bytes()
+    }
+}
+
+/// Ascending offsets into a growing vector in 4 bytes each: per block of
+/// 2^16 offsets a 64-bit base, each offset stored as its distance from its
+/// block's base (records and edge lists are far smaller than 64 KiB).
+#[derive(Debug, Clone, Default)]
+struct Offsets {
+    low: Vec<u32>,
+    bases: Vec<u64>,
+}
+
+const OFFSET_BLOCK_BITS: u32 = 16;
+
+impl Offsets {
+    fn push(&mut self, offset: u64) {
+        if self.low.len().trailing_zeros() >= OFFSET_BLOCK_BITS {
+            self.bases.push(offset);
+        }
+        let base = *self.bases.last().expect("a block has a base");
+        let low = u32::try_from(offset - base).expect("a block of offsets spans under 4 GiB");
+        self.low.push(low);
+    }
+
+    fn get(&self, i: usize) -> u64 {
+        self.bases[i >> OFFSET_BLOCK_BITS] + u64::from(self.low[i])
+    }
+
+    fn len(&self) -> usize {
+        self.low.len()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.low.capacity() * 4 + self.bases.capacity() * 8
     }
 }
 
@@ -430,6 +484,7 @@ fn read_varint(bytes: &[u8]) -> (usize, &[u8]) {
 }
 
 /// Distinct values by a small index.
+#[derive(Debug, Clone)]
 struct Interner<T> {
     values: Vec<T>,
     index: HashTable<u32>,
@@ -460,7 +515,9 @@ impl<T: Hash + Eq + Clone> Interner<T> {
             .insert_unique(hash, i, |&i| hasher.hash_one(&values[i as usize]));
         i
     }
+}
 
+impl<T> Interner<T> {
     fn get(&self, i: u32) -> &T {
         &self.values[i as usize]
     }
@@ -473,22 +530,55 @@ fn fixed_hasher() -> ahash::RandomState {
 }
 
 /// The edges of a state graph, all in one vector in the order the states
-/// were expanded (ids ascending): no allocation per state. `edges[id]` is
-/// state `id`'s enabled actions with their targets (empty until expanded).
+/// were expanded (ids ascending): no allocation per state, 8 bytes per edge
+/// (an interned action and a target id, CSR layout). `edges[id]` is state
+/// `id`'s edges (empty until expanded); [`Edges::out`] reads them as
+/// (action, target) pairs.
 #[derive(Debug, Clone)]
 pub struct Edges<A> {
-    all: Vec<(A, usize)>,
+    all: Vec<Edge>,
     /// Where each expanded state's edges start in `all`, and one past the
     /// last state's end.
-    starts: Vec<usize>,
+    starts: Offsets,
+    /// The distinct actions on edges (a spec has few).
+    actions: Interner<A>,
+}
+
+/// One edge in 6 bytes: the target id and an index into its graph's
+/// distinct actions (packed: an edge list is most of a graph's memory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed(2))]
+pub struct Edge {
+    target: u32,
+    action: u16,
+}
+
+impl Edge {
+    /// The id of the state the edge leads to.
+    pub fn target(self) -> usize {
+        self.target as usize
+    }
 }
 
 impl<A> Default for Edges<A> {
     fn default() -> Self {
+        let mut starts = Offsets::default();
+        starts.push(0);
         Edges {
             all: Vec::new(),
-            starts: vec![0],
+            starts,
+            actions: Interner::default(),
         }
+    }
+}
+
+impl<A: Hash + Eq + Clone> Edges<A> {
+    /// Adds an edge of the state being expanded.
+    fn push(&mut self, action: &A, target: usize) {
+        let action = self.actions.intern(action);
+        let action = u16::try_from(action).expect("fewer than 2^16 distinct actions on edges");
+        let target = u32::try_from(target).expect("fewer than 2^32 states");
+        self.all.push(Edge { target, action });
     }
 }
 
@@ -496,21 +586,39 @@ impl<A> Edges<A> {
     /// Ends the edges of state `id`, the next one expanded.
     fn close(&mut self, id: usize) {
         debug_assert_eq!(id + 1, self.starts.len(), "states expand in id order");
-        self.starts.push(self.all.len());
+        self.starts.push(self.all.len() as u64);
     }
 
     /// Edges in the whole graph.
     pub fn total(&self) -> usize {
         self.all.len()
     }
+
+    /// The action `edge` takes.
+    pub fn action(&self, edge: Edge) -> &A {
+        self.actions.get(u32::from(edge.action))
+    }
+
+    /// State `id`'s enabled actions with their targets, in the spec's order.
+    pub fn out(&self, id: usize) -> impl ExactSizeIterator<Item = (&A, usize)> + Clone + '_ {
+        self[id].iter().map(|&e| (self.action(e), e.target()))
+    }
+
+    /// The bytes the edges take (the edge vector, the index and the
+    /// distinct actions).
+    pub fn heap_bytes(&self) -> usize {
+        self.all.capacity() * std::mem::size_of::<Edge>()
+            + self.starts.heap_bytes()
+            + self.actions.values.capacity() * std::mem::size_of::<A>()
+    }
 }
 
 impl<A> std::ops::Index<usize> for Edges<A> {
-    type Output = [(A, usize)];
-    fn index(&self, id: usize) -> &[(A, usize)] {
-        match (self.starts.get(id), self.starts.get(id + 1)) {
-            (Some(&start), Some(&end)) => &self.all[start..end],
-            _ => &[],
+    type Output = [Edge];
+    fn index(&self, id: usize) -> &[Edge] {
+        match id + 1 < self.starts.len() {
+            true => &self.all[self.starts.get(id) as usize..self.starts.get(id + 1) as usize],
+            false => &[],
         }
     }
 }
@@ -587,8 +695,9 @@ struct Bfs<'a, S: Spec> {
     hasher: ahash::RandomState,
     watches: &'a [Watch<'a, S>],
     limits: Limits,
-    /// Scratch encodings of the state being discovered (no allocation per
-    /// state once they have grown).
+    /// Scratch encodings of the state being discovered, its key and the
+    /// permutation that sorted it (no allocation per state once they have
+    /// grown).
     key: Vec<u8>,
     member: Vec<u8>,
 }
@@ -724,7 +833,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
         for (action, next) in self.spec.successors(state) {
             let target = self.discover(next, Some((id, &action)));
             if self.keep_edges {
-                self.graph.edges.all.push((action, target));
+                self.graph.edges.push(&action, target);
             }
         }
         if self.keep_edges {
@@ -735,7 +844,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
     /// Encodes the key of `state` (itself, or its representative) into
     /// `self.key`.
     fn encode_key(&mut self, state: &S::State) {
-        encode_key::<S>(self.identity, state, &mut self.key);
+        encode_key::<S>(self.identity, state, &mut self.key, &mut self.member);
     }
 
     /// The id of the state whose key is in `self.key`, if known.
@@ -758,13 +867,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
         if let Some(id) = self.find() {
             return id;
         }
-        if self.identity != Identity::Exact {
-            encode(&state, &mut self.member);
-        }
-        let member = match self.identity {
-            Identity::Exact => &self.key,
-            _ => &self.member,
-        };
+        let member = &self.member;
         let hash = self.hasher.hash_one(&self.key[..]);
         let marks = marks_of::<S>(self.watches, &state);
         let new = New {
@@ -773,7 +876,13 @@ impl<'a, S: Spec> Bfs<'a, S> {
             member,
             marks,
         };
-        add(&mut self.graph, &mut self.index, &self.hasher, new, parent)
+        let id = add(&mut self.graph, &mut self.index, &self.hasher, new, parent);
+        debug_assert_eq!(
+            self.graph.state(id),
+            state,
+            "a stored state decodes as it was"
+        );
+        id
     }
 }
 
@@ -782,6 +891,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
 struct New<'b> {
     hash: u64,
     key: &'b [u8],
+    /// The permutation that sorted the state into `key` (empty: none).
     member: &'b [u8],
     marks: u64,
 }
@@ -910,7 +1020,8 @@ where
 /// merge tells).
 enum Found {
     Known(u32),
-    /// Ranges into the chunk's bytes; an empty `member` is the key itself.
+    /// Ranges into the chunk's bytes: the key, and the permutation that
+    /// sorted the state into it (empty: none).
     New {
         hash: u64,
         key: std::ops::Range<usize>,
@@ -1001,7 +1112,7 @@ where
             let successors = self.spec.successors(&state);
             chunk.counts.push(successors.len() as u32);
             for (action, next) in successors {
-                encode_key::<S>(self.identity, &next, &mut key);
+                encode_key::<S>(self.identity, &next, &mut key, &mut member);
                 let hash = self.hasher.hash_one(&key[..]);
                 if let Some(known) = self.find_key(hash, &key) {
                     chunk.successors.push((action, Found::Known(known as u32)));
@@ -1010,11 +1121,8 @@ where
                 let start = chunk.bytes.len();
                 chunk.bytes.extend_from_slice(&key);
                 let key_range = start..chunk.bytes.len();
-                if self.identity != Identity::Exact && !bound {
-                    encode(&next, &mut member);
-                    if member != key {
-                        chunk.bytes.extend_from_slice(&member);
-                    }
+                if !bound {
+                    chunk.bytes.extend_from_slice(&member);
                 }
                 let member_range = key_range.end..chunk.bytes.len();
                 let marks = match bound {
@@ -1066,10 +1174,7 @@ where
                         match self.find_key(hash, key) {
                             Some(known) => known,
                             None => {
-                                let member = match member.is_empty() {
-                                    true => key,
-                                    false => &bytes[member],
-                                };
+                                let member = &bytes[member];
                                 let new = New {
                                     hash,
                                     key,
@@ -1083,7 +1188,7 @@ where
                     }
                 };
                 if self.keep_edges {
-                    self.graph.edges.all.push((action, target));
+                    self.graph.edges.push(&action, target);
                 }
             }
             if self.keep_edges {
@@ -1268,7 +1373,7 @@ mod tests {
                     graph.state(id),
                     graph.depth(id),
                     graph.path_to(id),
-                    &graph.edges[id],
+                    graph.edges.out(id).collect::<Vec<_>>(),
                     marks
                 )
             })
@@ -1347,6 +1452,40 @@ mod tests {
             assert!(sequential.stopped.is_some());
             assert_eq!(sequential.stopped, parallel.stopped);
             assert_eq!(fingerprint(&sequential, 0), fingerprint(&parallel, 0));
+        }
+    }
+
+    #[test]
+    fn offsets_read_back_across_blocks() {
+        let mut offsets = Offsets::default();
+        // Three blocks of these span over 4 GiB, one block under it.
+        let at = |i: u64| i * 60_000;
+        let n = (3 << OFFSET_BLOCK_BITS) + 5;
+        for i in 0..n {
+            offsets.push(at(i));
+        }
+        assert_eq!(offsets.len(), n as usize);
+        for i in [0, 1, 65_535, 65_536, 65_537, 131_072, n - 1] {
+            assert_eq!(offsets.get(i as usize), at(i));
+        }
+    }
+
+    #[test]
+    fn an_edge_takes_six_bytes_and_a_class_its_key_and_a_permutation() {
+        assert_eq!(std::mem::size_of::<Edge>(), 6);
+        let spec = timer_free(Preset::Jan2016);
+        let graph = StateGraph::explore_as(&spec, Identity::Symmetric, &mut |_| {});
+        // Every class decodes to the member first found, not only to its
+        // representative: some were found unsorted.
+        let unsorted = (0..graph.len())
+            .filter(|&id| graph.state(id) != TimerFree::representative(&graph.state(id)))
+            .count();
+        assert!(unsorted > 0);
+        for id in 0..graph.len() {
+            let (key, moved) = graph.store.member(id);
+            assert!(moved.len() <= 2, "a byte per worker");
+            let canonical: TimerFreeState = postcard::from_bytes(key).unwrap();
+            assert_eq!(canonical, TimerFree::representative(&graph.state(id)));
         }
     }
 

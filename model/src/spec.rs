@@ -9,7 +9,6 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::collections::HashSet;
 use std::fmt::Debug;
 use std::hash::Hash;
 
@@ -259,12 +258,29 @@ impl<S: Spec> Property<S> {
                 starved.push(c);
             }
         }
+        // The candidates are few (a class per process at most): a flag
+        // each, no set per state; once none is left the answer is known.
+        let mut here = Vec::new();
         for actions in states {
-            let here: HashSet<S::Action> = actions.into_iter().filter_map(class).collect();
-            starved.retain(|c| here.contains(c));
+            if starved.is_empty() {
+                return starved;
+            }
+            here.clear();
+            here.resize(starved.len(), false);
+            for c in actions.into_iter().filter_map(class) {
+                if let Some(i) = starved.iter().position(|s| *s == c) {
+                    here[i] = true;
+                }
+            }
+            let mut flags = here.iter();
+            starved.retain(|_| *flags.next().expect("a flag per candidate"));
         }
-        let taken: HashSet<S::Action> = taken.into_iter().filter_map(class).collect();
-        starved.retain(|c| !taken.contains(c));
+        for c in taken.into_iter().filter_map(class) {
+            if starved.is_empty() {
+                break;
+            }
+            starved.retain(|s| *s != c);
+        }
         starved
     }
 

@@ -1,6 +1,7 @@
 //! Everything that shapes one relay: the patches and the sizes and timings.
 
 use crate::platform::Millis;
+use crate::replies::Retention;
 use patches::Patches;
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +74,10 @@ pub struct RelayConfig {
     pub monitor_raises: Option<u32>,
     /// The session key shared by the CSs and the HSM.
     pub key: [u8; 32],
+    /// How long answer counts are remembered ([`Retention`]); `None`:
+    /// forever, as the checkers need. relayd sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_retention: Option<Retention>,
     /// A deliberate defect for checker tests; `None` everywhere else.
     #[doc(hidden)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +104,7 @@ impl RelayConfig {
             monitor_period: 2 * 60 * 60 * 1000,
             monitor_raises: None,
             key: *b"chukei-test-session-key-32bytes!",
+            answer_retention: None,
             fault: None,
         }
     }

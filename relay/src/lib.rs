@@ -32,3 +32,4 @@ pub use events::{Event, EventKind, EventLog, ThreadName};
 pub use patches::{CsRule, HsmGuard, IrqMode, Monitor, Patches, Preset, TimerFix};
 pub use platform::{Platform, Std};
 pub use relay::{Relay, RelayHandle, Role, SubmitError};
+pub use replies::Retention;

@@ -2,33 +2,83 @@
 
 use crate::platform::{Lock, Millis, Platform, Wait};
 use crate::telegram::{CsId, Telegram, TelegramId};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
+
+/// How long a long-running relay remembers how often a telegram was
+/// answered. The checkers' relays remember every telegram (their runs are
+/// short and the count is what they check); relayd would grow without bound,
+/// so it forgets a telegram once its first answer is older than `window`
+/// (past the time a retry of it can still be in the relay), and the oldest
+/// first beyond `cap` telegrams. A second answer within the window is still
+/// counted as one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub window: Millis,
+    pub cap: usize,
+}
 
 #[derive(Debug, Default)]
 struct Board {
     by_cs: BTreeMap<CsId, VecDeque<Telegram>>,
     /// How many answers each telegram got (exactly one is right).
     answers: BTreeMap<TelegramId, u32>,
+    /// With a [`Retention`]: the remembered telegrams by their first answer's
+    /// time, oldest first.
+    first_answered: VecDeque<(Millis, TelegramId)>,
     shutdown: bool,
+}
+
+impl Board {
+    /// Counts an answer to `id` posted at `now`, then forgets what the
+    /// retention no longer covers.
+    fn count(&mut self, id: TelegramId, now: Option<Millis>, retention: Option<Retention>) {
+        let count = self.answers.entry(id).or_default();
+        *count += 1;
+        let (Some(now), Some(retention)) = (now, retention) else {
+            return;
+        };
+        if *count == 1 {
+            self.first_answered.push_back((now, id));
+        }
+        while let Some(&(at, oldest)) = self.first_answered.front() {
+            let expired = now.saturating_sub(at) > retention.window;
+            if !expired && self.first_answered.len() <= retention.cap {
+                break;
+            }
+            self.first_answered.pop_front();
+            self.answers.remove(&oldest);
+        }
+    }
 }
 
 /// Per-CS queues of answers.
 pub struct ReplyBoard<P: Platform> {
     board: P::Mutex<Board>,
+    retention: Option<Retention>,
 }
 
 impl<P: Platform> Default for ReplyBoard<P> {
     fn default() -> Self {
-        ReplyBoard {
-            board: P::Mutex::new(Board::default()),
-        }
+        ReplyBoard::new(None)
     }
 }
 
 impl<P: Platform> ReplyBoard<P> {
+    /// A board remembering answer counts per `retention` (`None`: forever).
+    pub fn new(retention: Option<Retention>) -> Self {
+        ReplyBoard {
+            board: P::Mutex::new(Board::default()),
+            retention,
+        }
+    }
+
     pub fn post(&self, answer: Telegram) {
+        // The clock is read only when something is forgotten by age, so the
+        // checkers' relays (no retention) take the same steps as ever.
+        let now = self.retention.map(|_| P::now());
         self.board.with(|b| {
-            *b.answers.entry(answer.id).or_default() += 1;
+            b.count(answer.id, now, self.retention);
             b.by_cs.entry(answer.cs).or_default().push_back(answer);
         });
     }
@@ -65,12 +115,79 @@ impl<P: Platform> ReplyBoard<P> {
         })
     }
 
-    /// Answers given per telegram.
+    /// Answers given per telegram (the remembered ones, with a retention).
     pub fn answer_counts(&self) -> BTreeMap<TelegramId, u32> {
         self.board.with(|b| b.answers.clone())
     }
 
+    /// Telegrams whose answer count is remembered.
+    pub fn remembered(&self) -> usize {
+        self.board.with(|b| b.answers.len())
+    }
+
     pub fn shutdown(&self) {
         self.board.with(|b| b.shutdown = true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RETENTION: Retention = Retention {
+        window: 1_000,
+        cap: 100,
+    };
+
+    fn answered(board: &mut Board, id: u64, at: Millis) {
+        board.count(TelegramId(id), Some(at), Some(RETENTION));
+    }
+
+    #[test]
+    fn with_a_retention_memory_stays_flat_and_a_recent_double_answer_still_counts() {
+        let mut board = Board::default();
+        for id in 0..10_000 {
+            answered(&mut board, id, id / 10);
+            assert!(board.answers.len() <= RETENTION.cap);
+            assert_eq!(board.answers.len(), board.first_answered.len());
+        }
+        assert_eq!(
+            board.answers.len(),
+            RETENTION.cap,
+            "the cap, not the window, bounds 10 a ms"
+        );
+        answered(&mut board, 9_990, 999);
+        assert_eq!(
+            board.answers[&TelegramId(9_990)],
+            2,
+            "a double answer is seen"
+        );
+        assert!(
+            !board.answers.contains_key(&TelegramId(9_899)),
+            "the oldest are forgotten"
+        );
+    }
+
+    #[test]
+    fn a_telegram_is_forgotten_once_its_window_has_passed_and_not_before() {
+        let mut board = Board::default();
+        answered(&mut board, 1, 0);
+        answered(&mut board, 2, 1_000);
+        assert_eq!(board.answers.len(), 2, "1 is exactly at its window");
+        answered(&mut board, 3, 1_001);
+        assert_eq!(
+            board.answers.keys().map(|t| t.0).collect::<Vec<_>>(),
+            [2, 3]
+        );
+    }
+
+    #[test]
+    fn without_a_retention_every_telegram_is_remembered() {
+        let mut board = Board::default();
+        for id in 0..1_000 {
+            board.count(TelegramId(id), None, None);
+        }
+        assert_eq!(board.answers.len(), 1_000);
+        assert!(board.first_answered.is_empty());
     }
 }

@@ -67,7 +67,7 @@ impl<P: Platform> Shared<P> {
                 })
                 .collect(),
             upstream: Upstream::new(config.upstream_latency, config.upstream_capacity),
-            replies: ReplyBoard::default(),
+            replies: ReplyBoard::new(config.answer_retention),
             monitor_stop: P::Mutex::new(false),
             worker_restarts: std::sync::atomic::AtomicU64::new(0),
             events,

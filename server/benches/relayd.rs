@@ -8,7 +8,9 @@
 //! `CHUKEI_BENCH_HSM_MS` (HSM time per operation, default 0) and
 //! `CHUKEI_BENCH_HSM_BOARDS` (default 1).
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+mod support;
+
+use criterion::{criterion_group, criterion_main, Criterion};
 use relay::crypto::{Direction, SessionCipher};
 use relay::telegram::{CardId, CsId, Telegram, TelegramId, TelegramKind};
 use relay::{EventLog, Preset, RelayConfig};
@@ -19,17 +21,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn clients() -> u16 {
-    setting("CHUKEI_BENCH_CLIENTS", 8)
-}
+use support::{clients, cpu_ticks, report_cpu, setting, sized, EACH};
 
 /// The relay the benches run: proposed, nothing but the HSM (as set) takes
 /// time, no connection excess.
@@ -43,8 +35,6 @@ fn relay_config() -> RelayConfig {
         ..RelayConfig::fast(Preset::Proposed)
     }
 }
-const EACH: u64 = 50;
-
 fn keys() -> KeyRing {
     KeyRing::new((1..=clients()).map(|cs| (CsId(cs), [cs as u8; 32])))
 }
@@ -83,8 +73,7 @@ fn relayd_throughput(c: &mut Criterion) {
     let before = cpu_ticks();
 
     let mut group = c.benchmark_group("relayd");
-    group.sample_size(10);
-    group.throughput(Throughput::Elements(clients() as u64 * EACH));
+    sized(&mut group);
     group.bench_function("400 sealed telegrams, 8 CS, loopback", |b| {
         b.iter(|| {
             std::thread::scope(|s| {
@@ -97,46 +86,7 @@ fn relayd_throughput(c: &mut Criterion) {
     });
     group.finish();
     relayd.shutdown();
-    report_cpu(next.load(Ordering::Relaxed) - 1, before);
-}
-
-/// CPU time per telegram (client and server together, both in this
-/// process): a figure the other jobs on a shared box disturb less than the
-/// wall-clock rate. Linux only; elsewhere nothing is printed.
-fn report_cpu(telegrams: u64, before: (u64, u64)) {
-    let now = cpu_ticks();
-    let (user, system) = (now.0 - before.0, now.1 - before.1);
-    let per = |t: u64| t as f64 * 10_000.0 / telegrams.max(1) as f64;
-    if telegrams > 0 {
-        eprintln!(
-            "relayd: {telegrams} telegrams; CPU per telegram {:.0} µs user + {:.0} µs system (client and server)",
-            per(user),
-            per(system)
-        );
-    }
-}
-
-/// This process's (user, system) CPU time in clock ticks (100 per second on
-/// Linux); zero elsewhere.
-fn cpu_ticks() -> (u64, u64) {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return (0, 0);
-    };
-    // Fields after the command name (which ends with ')'): utime and stime
-    // are the 12th and 13th, in clock ticks (100 per second on Linux).
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (ticks(11), ticks(12))
+    report_cpu("relayd", next.load(Ordering::Relaxed) - 1, before);
 }
 
 /// The relay alone, with no TCP: the same telegrams submitted in process
@@ -150,8 +100,7 @@ fn relay_core_throughput(c: &mut Criterion) {
     let next = AtomicU64::new(1);
     let before = cpu_ticks();
     let mut group = c.benchmark_group("relay");
-    group.sample_size(10);
-    group.throughput(Throughput::Elements(clients() as u64 * EACH));
+    sized(&mut group);
     group.bench_function("400 telegrams, 8 CS, in process", |b| {
         b.iter(|| {
             std::thread::scope(|s| {
@@ -183,7 +132,7 @@ fn relay_core_throughput(c: &mut Criterion) {
     });
     group.finish();
     relay.shutdown();
-    report_cpu(next.load(Ordering::Relaxed) - 1, before);
+    report_cpu("relay", next.load(Ordering::Relaxed) - 1, before);
 }
 
 criterion_group!(benches, relay_core_throughput, relayd_throughput);

@@ -17,7 +17,7 @@ use crate::router::Router;
 use crate::seal::{KeyRing, Leg, Rejection, ReplayGuard};
 use crate::upstream::TcpUpstream;
 use relay::telegram::{Telegram, TelegramKind};
-use relay::{EventLog, Relay, RelayConfig, RelayHandle, Std, ThreadName};
+use relay::{EventLog, Relay, RelayConfig, RelayHandle, Retention, Std, ThreadName};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -50,12 +50,29 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Deadlines derived from the relay's own timers.
+    /// Answer counts a relayd remembers at most ([`Retention`]): a few
+    /// megabytes, some seconds of traffic at full speed.
+    pub const ANSWERS_REMEMBERED: usize = 1 << 16;
+
+    /// Deadlines derived from the relay's own timers; unless `relay` says
+    /// otherwise, answer counts are remembered for one answer deadline (no
+    /// attempt of a telegram is waited for longer) and at most
+    /// [`Self::ANSWERS_REMEMBERED`] of them, so memory stays flat however
+    /// long relayd runs.
     pub fn new(relay: RelayConfig) -> Self {
         let timers = relay.telegram_timeout + relay.hsm_guard_timeout;
+        let answer_deadline = 2 * timers + relay.upstream_latency + 1_000;
+        let retention = Retention {
+            window: answer_deadline,
+            cap: Self::ANSWERS_REMEMBERED,
+        };
+        let relay = RelayConfig {
+            answer_retention: relay.answer_retention.or(Some(retention)),
+            ..relay
+        };
         ServerConfig {
             frame_deadline: Duration::from_secs(5),
-            answer_deadline: Duration::from_millis(2 * timers + relay.upstream_latency + 1_000),
+            answer_deadline: Duration::from_millis(answer_deadline),
             drain: Duration::from_millis(timers + 1_000),
             max_open: 4 * relay.connection_limit as usize + 64,
             keys: None,
@@ -124,6 +141,12 @@ pub struct ServerStats {
     /// AP workers restarted after dying (each lost its telegram in flight,
     /// answered `ErrorShutdown`).
     pub worker_restarts: u64,
+    /// Telegrams whose answer count the relay remembers (bounded by
+    /// `RelayConfig::answer_retention`).
+    pub answers_remembered: usize,
+    /// Sealed attempts remembered to catch replays (at most
+    /// `ServerConfig::replay_window`).
+    pub replays_remembered: usize,
 }
 
 impl ServerStats {
@@ -156,6 +179,8 @@ impl Counters {
             upstream_errors: self.upstream.as_ref().map_or(0, |u| u.errors()),
             hsm_operations: Vec::new(),
             worker_restarts: 0,
+            answers_remembered: 0,
+            replays_remembered: 0,
         }
     }
 
@@ -258,6 +283,8 @@ impl Front {
         ServerStats {
             hsm_operations: relay.hsm_operations(),
             worker_restarts: relay.worker_restarts.load(Ordering::SeqCst),
+            answers_remembered: relay.replies.remembered(),
+            replays_remembered: self.replays.remembered(),
             ..self.counters.snapshot()
         }
     }

@@ -284,6 +284,11 @@ impl ReplayGuard {
         }
         Ok(())
     }
+
+    /// Attempts remembered now (at most the capacity).
+    pub fn remembered(&self) -> usize {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).1.len()
+    }
 }
 
 #[cfg(test)]
@@ -354,6 +359,7 @@ mod tests {
         assert_eq!(guard.admit(cs, t, 1), Ok(()));
         assert_eq!(guard.admit(cs, TelegramId(2), 0), Ok(()));
         assert_eq!(guard.admit(cs, t, 0), Ok(()), "forgotten past the window");
+        assert_eq!(guard.remembered(), 2);
     }
 
     #[test]

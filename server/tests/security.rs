@@ -4,7 +4,7 @@
 
 use relay::crypto::{Direction, SessionCipher};
 use relay::telegram::{CardId, CsId, Telegram, TelegramId, TelegramKind};
-use relay::{EventKind, EventLog, Preset, RelayConfig};
+use relay::{EventKind, EventLog, Preset, RelayConfig, Retention};
 use server::frame::{read_frame, write_frame};
 use server::seal::{KeyRing, Leg};
 use server::{run_load, LoadConfig, Relayd, ServerConfig};
@@ -164,4 +164,63 @@ fn forged_tampered_replayed_other_cs_and_unsealed_telegrams_are_rejected_by_reas
         .filter_map(|e| e.telegram)
         .collect();
     assert_eq!(arrived, [TelegramId(100_001), TelegramId(100_001)]);
+}
+
+/// A long-running relayd keeps per-telegram state bounded: answer counts
+/// and replay memory stay at their caps however many telegrams pass, and a
+/// replay of a recent telegram is still rejected.
+#[test]
+fn memory_stays_flat_over_many_telegrams_and_a_recent_replay_is_still_rejected() {
+    const ANSWERS: usize = 16;
+    const REPLAYS: usize = 32;
+    let mut config = ServerConfig::new(RelayConfig::fast(Preset::Proposed));
+    config.keys = Some(Arc::new(keys()));
+    config.replay_window = REPLAYS;
+    config.relay.answer_retention = Some(Retention {
+        window: 60_000,
+        cap: ANSWERS,
+    });
+    let relayd = Relayd::start(
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        config,
+        EventLog::tracing_only(),
+    )
+    .unwrap();
+    let addr = relayd.local_addr();
+    let ring = keys();
+    let mut last = None;
+    let mut remembered = Vec::new();
+    for n in 0..200u64 {
+        let sealed = ring
+            .seal(
+                CsId(1),
+                0,
+                Leg::Request,
+                &registration(1, 200_000 + n, 1_000 + n),
+            )
+            .unwrap();
+        let (mut c, ack) = send(addr, &sealed);
+        assert_eq!(
+            ring.open(Leg::Acknowledgement, &ack).unwrap().telegram.kind,
+            TelegramKind::Accepted
+        );
+        read_frame(&mut c, SECOND).unwrap();
+        let stats = relayd.stats();
+        remembered.push((stats.answers_remembered, stats.replays_remembered));
+        last = Some(sealed);
+    }
+    assert_eq!(remembered[199], (ANSWERS, REPLAYS), "full, at the caps");
+    assert!(
+        remembered[REPLAYS..]
+            .iter()
+            .all(|&r| r == (ANSWERS, REPLAYS)),
+        "flat from the moment the caps are reached: {remembered:?}"
+    );
+    let counts = relayd.relay().shared().replies.answer_counts();
+    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+    assert!(counts.contains_key(&TelegramId(200_199)));
+    rejected_for(addr, &last.unwrap(), "replayed");
+    let stats = relayd.shutdown().stats;
+    assert_eq!((stats.admitted, stats.answered), (200, 200));
+    assert_eq!(stats.rejected.get("replayed"), Some(&1));
 }

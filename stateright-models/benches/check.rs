@@ -42,7 +42,7 @@ impl SpecJob for Explore {
     /// States, and bytes stored per state (states and BFS tree, edges).
     fn run<S: SharedSpec>(self, spec: S) -> (usize, usize) {
         let graph = StateGraph::explore_as(&spec, self.0, &mut |_| {});
-        let edges = graph.edges.total() * std::mem::size_of::<(S::Action, usize)>();
+        let edges = graph.edges.heap_bytes();
         let bytes = (graph.state_bytes() + edges) / graph.len().max(1);
         (graph.len(), bytes)
     }

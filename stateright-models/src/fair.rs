@@ -82,13 +82,20 @@ pub fn find_fair_lasso_in<S: Spec>(
     let terminal = (0..graph.len())
         .filter(|&i| bad[i] && graph.edges[i].is_empty())
         .min_by_key(|&i| graph.depth(i));
-    let fair_component = bad_components(graph, bad)
-        .into_iter()
-        .filter(|c| is_fair_component(spec, graph, property, c))
-        .min_by_key(|c| c.iter().map(|&i| graph.depth(i)).min());
-    let component_depth = fair_component
-        .as_ref()
-        .and_then(|c| c.iter().map(|&i| graph.depth(i)).min());
+    // The first fair component (in Tarjan's order) among the shallowest:
+    // components by depth, stable, then the first fair one, so that only
+    // the components up to it are judged.
+    let mut components = bad_components(graph, bad);
+    let depth_of = |c: &[usize]| c.iter().map(|&i| graph.depth(i)).min();
+    components.sort_by_cached_key(|c| depth_of(c));
+    let mut member = vec![false; graph.len()];
+    let fair_component = components.into_iter().find(|c| {
+        c.iter().for_each(|&s| member[s] = true);
+        let fair = is_fair_component(spec, graph, property, c, &member);
+        c.iter().for_each(|&s| member[s] = false);
+        fair
+    });
+    let component_depth = fair_component.as_deref().and_then(depth_of);
     match (terminal, component_depth) {
         (Some(t), d) if d.is_none_or(|d| graph.depth(t) <= d) => Some(Lasso {
             prefix: graph.path_to(t),
@@ -119,8 +126,8 @@ pub(crate) fn bad_components<S: Spec>(graph: &StateGraph<S>, bad: &[bool]) -> Ve
         stack.push(root);
         on_stack[root] = true;
         while let Some(&mut (v, ref mut pos)) = frames.last_mut() {
-            if let Some((_, w)) = graph.edges[v].get(*pos) {
-                let w = *w;
+            if let Some(edge) = graph.edges[v].get(*pos) {
+                let w = edge.target();
                 *pos += 1;
                 if !bad[w] {
                     continue;
@@ -151,7 +158,7 @@ pub(crate) fn bad_components<S: Spec>(graph: &StateGraph<S>, bad: &[bool]) -> Ve
                         break;
                     }
                 }
-                let self_loop = graph.edges[v].iter().any(|(_, t)| *t == v);
+                let self_loop = graph.edges[v].iter().any(|e| e.target() == v);
                 if component.len() > 1 || self_loop {
                     components.push(component);
                 }
@@ -170,9 +177,7 @@ fn starved<'a, S: Spec>(
     states: &[usize],
     taken: impl IntoIterator<Item = &'a S::Action>,
 ) -> Vec<S::Action> {
-    let enabled = states
-        .iter()
-        .map(|&s| graph.edges[s].iter().map(|(a, _)| a));
+    let enabled = states.iter().map(|&s| graph.edges.out(s).map(|(a, _)| a));
     property.starved_classes(spec, enabled, taken)
 }
 
@@ -183,12 +188,12 @@ fn is_fair_component<S: Spec>(
     graph: &StateGraph<S>,
     property: &Property<S>,
     component: &[usize],
+    member: &[bool],
 ) -> bool {
-    let members: HashSet<usize> = component.iter().copied().collect();
     let internal = component
         .iter()
-        .flat_map(|&s| &graph.edges[s])
-        .filter(|(_, t)| members.contains(t))
+        .flat_map(|&s| graph.edges.out(s))
+        .filter(|&(_, t)| member[t])
         .map(|(a, _)| a);
     starved(spec, graph, property, component, internal).is_empty()
 }
@@ -216,11 +221,12 @@ fn fair_cycle<S: Spec>(
     // An internal edge taking an action of `class` (any edge for `None`).
     let internal_edge = |class: Option<&S::Action>| {
         component.iter().find_map(|&s| {
-            graph.edges[s]
-                .iter()
+            graph
+                .edges
+                .out(s)
                 .position(|(a, t)| {
                     let in_class = || property.fair_class(spec, a).as_ref() == class;
-                    members.contains(t) && (class.is_none() || in_class())
+                    members.contains(&t) && (class.is_none() || in_class())
                 })
                 .map(|e| Waypoint::Edge(s, e))
         })
@@ -248,8 +254,9 @@ fn fair_cycle<S: Spec>(
             .iter()
             .copied()
             .find(|&s| {
-                let mut classes = graph.edges[s]
-                    .iter()
+                let mut classes = graph
+                    .edges
+                    .out(s)
                     .filter_map(|(a, _)| property.fair_class(spec, a));
                 classes.all(|c| c != class)
             })
@@ -280,10 +287,10 @@ fn walk<S: Spec>(
             Waypoint::State(s) => go(&mut at, s, &mut states, &mut actions),
             Waypoint::Edge(s, e) => {
                 go(&mut at, s, &mut states, &mut actions);
-                let (action, target) = &graph.edges[s][e];
+                let edge = graph.edges[s][e];
                 states.push(s);
-                actions.push(action.clone());
-                at = *target;
+                actions.push(graph.edges.action(edge).clone());
+                at = edge.target();
             }
         }
     }
@@ -304,23 +311,23 @@ fn path_within<S: Spec>(
     let mut came_from: HashMap<usize, (usize, usize)> = HashMap::new();
     let mut queue = VecDeque::from([from]);
     while let Some(s) = queue.pop_front() {
-        for (e, (_, t)) in graph.edges[s].iter().enumerate() {
-            if !members.contains(t) || *t == from || came_from.contains_key(t) {
+        for (e, (_, t)) in graph.edges.out(s).enumerate() {
+            if !members.contains(&t) || t == from || came_from.contains_key(&t) {
                 continue;
             }
-            came_from.insert(*t, (s, e));
-            if *t == to {
+            came_from.insert(t, (s, e));
+            if t == to {
                 let mut path = Vec::new();
                 let mut at = to;
                 while at != from {
                     let (prev, edge) = came_from[&at];
-                    path.push((prev, graph.edges[prev][edge].0.clone()));
+                    path.push((prev, graph.edges.action(graph.edges[prev][edge]).clone()));
                     at = prev;
                 }
                 path.reverse();
                 return path;
             }
-            queue.push_back(*t);
+            queue.push_back(t);
         }
     }
     unreachable!("states of one component reach each other")

@@ -217,13 +217,13 @@ fn lifted_component_is_fair<S: Spec>(
     let mut queue = VecDeque::from([0]);
     while let Some(at) = queue.pop_front() {
         let here = place[at].clone().expect("queued states are placed");
-        let edges = &quotient.edges[component[at]];
+        let edges = quotient.edges.out(component[at]);
         let successors = spec.successors(&members[at]);
         assert_eq!(successors.len(), edges.len(), "the spec is deterministic");
         for (e, ((action, next), (edge_action, target))) in successors.iter().zip(edges).enumerate()
         {
             assert_eq!(action, edge_action, "the spec is deterministic");
-            let Some(&to) = index.get(target) else {
+            let Some(&to) = index.get(&target) else {
                 continue;
             };
             internal[at].push(e);
@@ -256,15 +256,16 @@ fn lifted_component_is_fair<S: Spec>(
         for h in &group {
             let p = compose(h, here);
             enabled.push(
-                edges
-                    .iter()
+                quotient
+                    .edges
+                    .out(q)
                     .map(|(a, _)| S::permute_action(a, &p))
                     .collect(),
             );
             taken.extend(
                 internal[at]
                     .iter()
-                    .map(|&e| S::permute_action(&edges[e].0, &p)),
+                    .map(|&e| S::permute_action(quotient.edges.action(edges[e]), &p)),
             );
         }
     }
