@@ -179,10 +179,9 @@ impl Refinement {
     pub fn run(mut self, events: &[Event], report: &mut Report) {
         for (index, event) in events.iter().enumerate() {
             self.roll_over();
-            for meaning in self.meanings(index, events) {
-                if !self.walk.take((index, event), meaning, report) {
-                    return;
-                }
+            let meanings = self.meanings(index, events);
+            if !self.walk.take_steps((index, event), meanings, report) {
+                return;
             }
         }
     }

@@ -263,16 +263,13 @@ impl Refinement {
                 }
                 Err(Unrouted::Diverge(reason)) => return report.diverge_outside(at, reason),
             };
+            let mut meanings = Vec::new();
             if timer_fires_mid_termination(events, index, worker) {
-                let w = self.walk_of(worker);
-                w.fired_early = true;
-                let fires = Meaning::Act(TimerFreeAction::TimerFires { worker: 0 });
-                if !w.walk.take(at, fires, report) {
-                    return;
-                }
+                self.walk_of(worker).fired_early = true;
+                meanings.push(Meaning::Act(TimerFreeAction::TimerFires { worker: 0 }));
             }
-            let meaning = self.meaning(worker, event);
-            if !self.walk_of(worker).walk.take(at, meaning, report) {
+            meanings.push(self.meaning(worker, event));
+            if !self.walk_of(worker).walk.take_steps(at, meanings, report) {
                 return;
             }
         }

@@ -726,7 +726,7 @@ fn assumptions_are_recorded_in_results_and_traces_and_bad_ones_are_clear_errors(
         .with_every_assumption();
     // Fairness (weak, none) is an assumption of every spec.
     assert_eq!(every.assumptions[&SpecName::TimerFree].len(), 16);
-    assert_eq!(every.assumptions[&SpecName::IrqOrder].len(), 8);
+    assert_eq!(every.assumptions[&SpecName::IrqOrder].len(), 16);
     assert_eq!(every.assumptions[&SpecName::CsBlock].len(), 4);
     let err = CheckSelection::parse("all", "all", &[])
         .unwrap()
