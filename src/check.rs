@@ -205,24 +205,64 @@ fn assume_help() -> String {
 
 /// Progress on stderr: one line rewritten in place on a terminal; when
 /// stderr is no terminal (CI), a line every few seconds, so a long check is
-/// not silent.
+/// not silent. `check`, `explore` and `expectations` print the same.
 pub(crate) fn progress_printer(quiet: bool) -> impl FnMut(Progress) {
-    let terminal = std::io::stderr().is_terminal();
-    let mut last_line = Instant::now();
+    let mut lines = ProgressLines::new(std::io::stderr().is_terminal(), PROGRESS_EVERY);
     move |p: Progress| {
         if quiet {
             return;
         }
-        let line = format!(
+        match lines.line(&p, Instant::now()) {
+            Some(ProgressLine::InPlace(line)) => eprint!("{line}"),
+            Some(ProgressLine::Whole(line)) => eprintln!("{line}"),
+            None => {}
+        }
+    }
+}
+
+/// When and how a progress report is shown (kept apart from stderr so its
+/// cadence is testable without waiting).
+struct ProgressLines {
+    terminal: bool,
+    every: Duration,
+    /// When the last whole line went out (off a terminal); the first one
+    /// waits `every` from the start, so a short check stays silent.
+    last_line: Option<Instant>,
+}
+
+/// One progress line to print.
+#[derive(Debug, PartialEq, Eq)]
+enum ProgressLine {
+    /// A terminal's line, rewritten in place (`\r`; a newline when done).
+    InPlace(String),
+    /// A line of its own, for a log.
+    Whole(String),
+}
+
+impl ProgressLines {
+    fn new(terminal: bool, every: Duration) -> Self {
+        ProgressLines {
+            terminal,
+            every,
+            last_line: None,
+        }
+    }
+
+    fn line(&mut self, p: &Progress, now: Instant) -> Option<ProgressLine> {
+        let text = format!(
             "{:<10} {:<8} {:<14} {:>8} states {:>10.0} states/s",
             p.spec, p.config, p.checker, p.states, p.states_per_sec,
         );
-        if terminal {
-            eprint!("\r{line}{}", if p.done { "\n" } else { "" });
-        } else if last_line.elapsed() >= PROGRESS_EVERY {
-            last_line = Instant::now();
-            eprintln!("progress: {line}");
+        if self.terminal {
+            let end = if p.done { "\n" } else { "" };
+            return Some(ProgressLine::InPlace(format!("\r{text}{end}")));
         }
+        let last = *self.last_line.get_or_insert(now);
+        if now.duration_since(last) < self.every {
+            return None;
+        }
+        self.last_line = Some(now);
+        Some(ProgressLine::Whole(format!("progress: {text}")))
     }
 }
 
@@ -274,4 +314,52 @@ fn recompare(results: &mut [CheckResult], selection: &CheckSelection, path: &Pat
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patches::Preset;
+
+    fn report(states: usize, done: bool) -> Progress {
+        Progress {
+            spec: "timer-free",
+            preset: Preset::Jan2016,
+            config: "2016-01".into(),
+            checker: "explore",
+            states,
+            states_per_sec: 1000.0,
+            done,
+        }
+    }
+
+    /// Off a terminal (CI) a long check or Explorer build prints a whole
+    /// line every `every`, none before; on a terminal every report rewrites
+    /// the line, ending it when the phase is done.
+    #[test]
+    fn progress_off_a_terminal_is_a_line_every_few_seconds() {
+        let every = Duration::from_secs(5);
+        let start = Instant::now();
+        let mut log = ProgressLines::new(false, every);
+        let at = |s: u64| start + Duration::from_secs(s);
+        assert_eq!(log.line(&report(10, false), at(0)), None);
+        assert_eq!(log.line(&report(20, false), at(4)), None);
+        let Some(ProgressLine::Whole(line)) = log.line(&report(30, false), at(5)) else {
+            panic!("a line after five seconds")
+        };
+        assert!(line.starts_with("progress: timer-free 2016-01"), "{line}");
+        assert!(line.contains("30 states"), "{line}");
+        assert_eq!(log.line(&report(40, true), at(9)), None);
+        assert!(log.line(&report(50, false), at(10)).is_some());
+
+        let mut terminal = ProgressLines::new(true, every);
+        let Some(ProgressLine::InPlace(running)) = terminal.line(&report(1, false), at(0)) else {
+            panic!("a terminal shows every report")
+        };
+        assert!(running.starts_with('\r') && !running.ends_with('\n'));
+        let Some(ProgressLine::InPlace(done)) = terminal.line(&report(2, true), at(0)) else {
+            panic!("a terminal shows every report")
+        };
+        assert!(done.ends_with('\n'));
+    }
 }

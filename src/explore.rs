@@ -48,6 +48,9 @@ pub struct Args {
     /// not decide is shown `inconclusive`, with the limit that stopped it.
     #[command(flatten)]
     limits: crate::check::LimitArgs,
+    /// No progress on stderr while the graph is explored (as `check`).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
@@ -71,13 +74,16 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     )?;
     let port = listener.local_addr().context("reading the port")?.port();
     let limits = args.limits.limits();
+    // A large graph takes a while before the page can be served: the same
+    // progress as `check` (a line every few seconds in a log).
+    let mut progress = crate::check::progress_printer(args.quiet);
     let mut explorer = Explorer::assuming_within(
         args.spec,
         config.clone(),
         &args.sizes,
         &assumptions,
         limits,
-        &mut |_| {},
+        &mut progress,
     )?;
     let page = args
         .property

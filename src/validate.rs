@@ -14,8 +14,9 @@ pub struct Args {
     /// `chukei reproduce --events-out`). From any platform, real threads too.
     #[arg(value_name = "EVENTS.jsonl")]
     events: PathBuf,
-    /// Spec to check the log against (timer-free and irq-order map relay
-    /// events).
+    /// Spec to check the log against: timer-free (the AP's events),
+    /// irq-order (the HSM's and interrupts'), cs-block (admission and the
+    /// `cs` terminals').
     #[arg(long, value_parser = crate::one::<SpecName>())]
     spec: SpecName,
     /// The configuration the relay ran with: `--preset`, `--patch`

@@ -69,15 +69,15 @@ pub fn trace_replay(data: &[u8]) {
     let _ = judged.outcome.name();
 }
 
-/// A relay event log (JSON lines): parsed, then validated against both
-/// specs that map relay events, on every preset. A verdict of agreement
+/// A relay event log (JSON lines): parsed, then validated against every
+/// spec, on every preset. A verdict of agreement
 /// always rests on something checked.
 pub fn event_log(data: &[u8]) {
     let Some(text) = text_of(data) else { return };
     let Ok(events) = scenarios::refine::parse_jsonl(text) else {
         return;
     };
-    for spec in ["timer-free", "irq-order"] {
+    for spec in ["timer-free", "irq-order", "cs-block"] {
         for preset in Preset::ALL {
             let Ok(report) = scenarios::registry::validate(&events, spec, preset) else {
                 continue;

@@ -64,11 +64,16 @@ impl Queue {
         match delivery {
             Delivery::Fifo => candidates.next().map(|(i, _)| i),
             Delivery::LowPriority => {
-                let all: Vec<_> = candidates.collect();
-                all.iter()
-                    .find(|(_, m)| !m.is_timer())
-                    .or_else(|| all.first())
-                    .map(|(i, _)| *i)
+                // The first message that is no timeout notice, else the
+                // first notice (no allocation: this runs on every turn).
+                let mut first = None;
+                for (i, m) in candidates {
+                    if !m.is_timer() {
+                        return Some(i);
+                    }
+                    first.get_or_insert(i);
+                }
+                first
             }
         }
     }

@@ -67,6 +67,13 @@ pub trait Lock<T>: Send + Sync {
     fn with_no_wake<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         self.with(f)
     }
+    /// [`Lock::with`] where `f` itself says whether the change can make a
+    /// waiter ready (a timer armed later than the timer thread's wake-up):
+    /// a platform may skip the wake-up when it says no. By default it is
+    /// `with`, so the explorers see the same steps either way.
+    fn with_wake_if<R>(&self, f: impl FnOnce(&mut T) -> (R, bool)) -> R {
+        self.with(|t| f(t).0)
+    }
 }
 
 /// A shared counter (sequentially consistent), e.g. the admission counter.
@@ -139,6 +146,15 @@ impl<T: Send> Lock<T> for StdLock<T> {
 
     fn with_no_wake<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         f(&mut self.lock())
+    }
+
+    fn with_wake_if<R>(&self, f: impl FnOnce(&mut T) -> (R, bool)) -> R {
+        let mut guard = self.lock();
+        let (result, wake) = f(&mut guard);
+        if wake {
+            self.unlock_and_wake(guard);
+        }
+        result
     }
 
     fn wait<R>(&self, mut ready: impl FnMut(&mut T) -> Wait<R>) -> R {

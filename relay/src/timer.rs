@@ -20,6 +20,22 @@ pub struct Armed {
 struct Table {
     armed: BTreeMap<u16, Armed>,
     shutdown: bool,
+    /// Whether the timer thread is waiting, and until when (`Some(None)`:
+    /// for a change, with no deadline); `None` while it runs. So arming a
+    /// timer due after the thread wakes anyway need not wake it.
+    sleeping_until: Option<Option<Millis>>,
+}
+
+impl Table {
+    /// Whether a timer due at `deadline` is due before the timer thread
+    /// would look again by itself.
+    fn due_before_next_look(&self, deadline: Millis) -> bool {
+        match self.sleeping_until {
+            None => false,
+            Some(None) => true,
+            Some(Some(until)) => deadline < until,
+        }
+    }
 }
 
 /// The timer table; its thread is [`TimerService::run_logged`].
@@ -42,7 +58,14 @@ impl<P: Platform> TimerService<P> {
 
     /// `SetTimer`: arms (or re-arms) the timer.
     pub fn set(&self, armed: Armed) {
-        self.table.with(|t| t.armed.insert(armed.timer, armed));
+        // A timer due no sooner than the sleeping timer thread's own
+        // wake-up is seen then: waking it now would be a context switch per
+        // telegram on real threads (on the explorers' platforms `set` is
+        // `with`, the same step as ever).
+        self.table.with_wake_if(|t| {
+            t.armed.insert(armed.timer, armed);
+            ((), t.due_before_next_look(armed.deadline))
+        });
     }
 
     /// `KillTimer`: true if the timer was still armed. False means it has
@@ -72,6 +95,7 @@ impl<P: Platform> TimerService<P> {
     pub fn run_logged(&self, mut on_fire: impl FnMut(&Armed), mut post: impl FnMut(Armed)) {
         loop {
             let fired = self.table.wait(|t| {
+                t.sleeping_until = None;
                 if t.shutdown {
                     return Wait::Ready(None);
                 }
@@ -83,9 +107,11 @@ impl<P: Platform> TimerService<P> {
                         on_fire(&a);
                         Wait::Ready(Some(a))
                     }
-                    None => Wait::Pending {
-                        until: t.armed.values().map(|a| a.deadline).min(),
-                    },
+                    None => {
+                        let until = t.armed.values().map(|a| a.deadline).min();
+                        t.sleeping_until = Some(until);
+                        Wait::Pending { until }
+                    }
                 }
             });
             match fired {

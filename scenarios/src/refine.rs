@@ -15,7 +15,8 @@
 //! went through, also on real threads.
 //!
 //! What each event means for each spec is that mechanism's `Refinement`
-//! ([`crate::timer_free`], [`crate::irq_order`]), next to its steering.
+//! ([`crate::timer_free`], [`crate::irq_order`], [`crate::cs_block`]), next
+//! to its steering or workload.
 //!
 //! A verdict says how much it checked: every event is mapped, checked or
 //! skipped with a [`SkipReason`], and the report counts each. Nothing is
@@ -39,11 +40,6 @@ pub enum ValidateError {
     Parse { line: usize, message: String },
     #[error(transparent)]
     UnknownSpec(#[from] model::UnknownSpec),
-    /// The spec has no mapping from relay events.
-    #[error(
-        "spec `{0}` cannot be validated from a relay event log (supported: timer-free, irq-order)"
-    )]
-    Unsupported(String),
     /// More telegrams on one worker than the spec's telegram ids can number.
     #[error(
         "worker {worker} received {telegrams} telegrams; timer-free numbers at most 255 per worker"

@@ -5,7 +5,7 @@
 
 use crate::refine::{in_scope, parse_jsonl, Report, ValidateError};
 use crate::workload::{RunRecord, Scenario};
-use crate::{irq_order, timer_free};
+use crate::{cs_block, irq_order, timer_free};
 use model::SpecName;
 use patches::{Config, Preset};
 use relay::events::{Event, EventLog};
@@ -212,7 +212,7 @@ pub fn validate(
     match name {
         SpecName::TimerFree => timer_free::Refinement::new(scope, preset)?.run(scope, &mut report),
         SpecName::IrqOrder => irq_order::Refinement::new(preset).run(scope, &mut report),
-        SpecName::CsBlock => return Err(ValidateError::Unsupported(spec.to_string())),
+        SpecName::CsBlock => cs_block::Refinement::new(scope, preset).run(scope, &mut report),
     }
     report.finish()
 }

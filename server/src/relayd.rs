@@ -198,82 +198,24 @@ fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::SeqCst);
 }
 
-/// Connection threads waiting for their next connection. Starting a thread
-/// per connection cost more than the rest of a telegram on loopback, so a
-/// thread that finished one connection serves the next. A connection that
-/// finds no idle thread gets a new one (so a stalled client still blocks
-/// only its own thread, up to `max_open` of them); a few spare threads are
-/// kept waiting so that a client reconnecting faster than its last thread
-/// turns idle does not start one each time; an idle thread ends after
-/// [`ConnectionThreads::IDLE`].
+/// The connection threads, each accepting its own connections from the
+/// listener: a connection costs one wake-up (the kernel's, of a thread
+/// blocked in `accept`), where an acceptor thread handing connections over
+/// cost a second one per telegram. A thread serves its connection to the
+/// end (so a stalled client blocks only its own thread, up to `max_open` of
+/// them); one that accepts while no other thread is accepting starts
+/// another first, so a thread is always accepting; one that finishes while
+/// [`ConnectionThreads::SPARES`] others are accepting ends.
 #[derive(Default)]
 struct ConnectionThreads {
-    state: Mutex<Handoff>,
-    handed_over: std::sync::Condvar,
-}
-
-#[derive(Default)]
-struct Handoff {
-    /// Accepted connections not yet taken by a thread.
-    streams: std::collections::VecDeque<TcpStream>,
-    /// Threads waiting for a connection.
-    idle: usize,
-    stopped: bool,
-}
-
-/// What [`ConnectionThreads::hand_over`] did with a connection.
-enum Handover {
-    /// An idle thread takes it; with few spare threads left, the caller
-    /// starts another.
-    Taken { spares_low: bool },
-    /// No thread is idle: the caller starts one for it.
-    NoIdleThread(TcpStream),
+    /// Threads blocked in (or about to enter) `accept`.
+    accepting: AtomicUsize,
+    /// Threads started so far, for their names.
+    started: AtomicU64,
 }
 
 impl ConnectionThreads {
-    const IDLE: Duration = Duration::from_secs(2);
     const SPARES: usize = 4;
-
-    fn hand_over(&self, stream: TcpStream) -> Handover {
-        let mut h = lock(&self.state);
-        if h.idle <= h.streams.len() {
-            return Handover::NoIdleThread(stream);
-        }
-        h.streams.push_back(stream);
-        let spares_low = h.idle - h.streams.len() < Self::SPARES;
-        drop(h);
-        self.handed_over.notify_one();
-        Handover::Taken { spares_low }
-    }
-
-    /// The next connection for an idle thread; `None` when it has waited
-    /// [`Self::IDLE`] with none handed over, or the acceptor stopped.
-    fn next_connection(&self) -> Option<TcpStream> {
-        let mut h = lock(&self.state);
-        h.idle += 1;
-        let until = Instant::now() + Self::IDLE;
-        loop {
-            if let Some(stream) = h.streams.pop_front() {
-                h.idle -= 1;
-                return Some(stream);
-            }
-            let left = until.saturating_duration_since(Instant::now());
-            if h.stopped || left.is_zero() {
-                h.idle -= 1;
-                return None;
-            }
-            h = match self.handed_over.wait_timeout(h, left) {
-                Ok((g, _)) => g,
-                Err(e) => e.into_inner().0,
-            };
-        }
-    }
-
-    /// The acceptor has stopped: idle threads end now.
-    fn stop(&self) {
-        lock(&self.state).stopped = true;
-        self.handed_over.notify_all();
-    }
 }
 
 impl Front {
@@ -292,10 +234,13 @@ impl Front {
 
 /// What every connection thread shares.
 struct Front {
+    listener: TcpListener,
+    /// Set by a [`Stopper`]: stop accepting.
+    stop: Arc<AtomicBool>,
     threads: ConnectionThreads,
     config: ServerConfig,
     relay: RelayHandle<Std>,
-    router: Router,
+    router: Arc<Router>,
     counters: Counters,
     open: AtomicUsize,
     replays: ReplayGuard,
@@ -307,9 +252,6 @@ struct Front {
 pub struct Relayd {
     addr: SocketAddr,
     front: Arc<Front>,
-    stop: Arc<AtomicBool>,
-    acceptor: JoinHandle<()>,
-    router: JoinHandle<()>,
     relay: Relay<Std>,
 }
 
@@ -321,7 +263,8 @@ pub struct Stopper {
 }
 
 impl Stopper {
-    /// Stops accepting; the acceptor is woken by a connection to itself.
+    /// Stops accepting; an accepting thread is woken by a connection to
+    /// itself (the others, by [`Relayd::shutdown`]).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
@@ -360,10 +303,12 @@ impl Relayd {
             link
         });
         let front = Arc::new(Front {
+            listener,
+            stop: Arc::new(AtomicBool::new(false)),
             replays: ReplayGuard::new(config.replay_window),
             config,
             relay: relay.handle(),
-            router: Router::default(),
+            router: Arc::default(),
             counters: Counters {
                 upstream,
                 ..Counters::default()
@@ -372,25 +317,11 @@ impl Relayd {
             threads: ConnectionThreads::default(),
             drain_until: Mutex::new(None),
         });
-        let stop = Arc::new(AtomicBool::new(false));
-        let router = {
-            let front = front.clone();
-            spawn("router", move || front.router.run(&front.relay))?
-        };
-        let acceptor = {
-            let (front, stop) = (front.clone(), stop.clone());
-            spawn("acceptor", move || accept_loop(&listener, &front, &stop))?
-        };
+        front.router.serve(&front.relay);
+        start_thread(&front)?;
         let hsm_boards = front.config.relay.hsm_boards;
         tracing::info!(thread = "main", telegram = "-", %addr, hsm_boards, "relayd listening");
-        Ok(Relayd {
-            addr,
-            front,
-            stop,
-            acceptor,
-            router,
-            relay,
-        })
+        Ok(Relayd { addr, front, relay })
     }
 
     /// The address the listener is bound to (with the port an ephemeral
@@ -405,7 +336,7 @@ impl Relayd {
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
         Stopper {
-            stop: self.stop.clone(),
+            stop: self.front.stop.clone(),
             addr,
         }
     }
@@ -421,7 +352,7 @@ impl Relayd {
 
     /// Waits until a [`Stopper`] fires, then shuts down gracefully.
     pub fn wait(self) -> Shutdown {
-        while !self.stop.load(Ordering::SeqCst) {
+        while !self.front.stop.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(50));
         }
         self.shutdown()
@@ -431,7 +362,7 @@ impl Relayd {
     /// deadline (then they are answered `ErrorShutdown`), stops the relay.
     pub fn shutdown(self) -> Shutdown {
         self.stopper().stop();
-        let _ = self.acceptor.join();
+        wake_accepting_threads(&self.front, self.stopper().addr);
         let until = Instant::now() + self.front.config.drain;
         *lock(&self.front.drain_until) = Some(until);
         tracing::info!(
@@ -442,7 +373,6 @@ impl Relayd {
         );
         let open_at_deadline = wait_for_connections(&self.front, until);
         self.relay.shutdown();
-        let _ = self.router.join();
         let stats = self.front.snapshot();
         tracing::info!(thread = "main", telegram = "-", ?stats, "relayd stopped");
         Shutdown {
@@ -478,64 +408,92 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn accept_loop(listener: &TcpListener, front: &Arc<Front>, stop: &AtomicBool) {
-    let mut serial = 0u64;
-    for stream in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
+/// Wakes every thread still blocked in `accept` once the stop flag is set:
+/// one connection to itself each (each sees the flag and ends), until none
+/// is accepting or a second has passed.
+fn wake_accepting_threads(front: &Front, addr: SocketAddr) {
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        let accepting = front.threads.accepting.load(Ordering::SeqCst);
+        if accepting == 0 {
             return;
         }
-        let stream = match stream {
-            Ok(s) => s,
+        for _ in 0..accepting {
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Starts a connection thread.
+fn start_thread(front: &Arc<Front>) -> std::io::Result<()> {
+    let serial = front.threads.started.fetch_add(1, Ordering::Relaxed) + 1;
+    let conn = front.clone();
+    spawn(&format!("conn-{serial}"), move || connection_thread(&conn)).map(drop)
+}
+
+/// A connection thread: accepts a connection, serves it, again, until the
+/// listener stops or enough other threads are accepting.
+fn connection_thread(front: &Arc<Front>) {
+    while let Some(stream) = accept_one(front) {
+        serve(front, stream);
+        front.open.fetch_sub(1, Ordering::SeqCst);
+        if front.threads.accepting.load(Ordering::SeqCst) >= ConnectionThreads::SPARES {
+            return;
+        }
+    }
+}
+
+/// The next connection to serve (counted open); `None` once stopped.
+fn accept_one(front: &Arc<Front>) -> Option<TcpStream> {
+    let threads = &front.threads;
+    loop {
+        threads.accepting.fetch_add(1, Ordering::SeqCst);
+        if front.stop.load(Ordering::SeqCst) {
+            threads.accepting.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        let accepted = front.listener.accept();
+        let others = threads.accepting.fetch_sub(1, Ordering::SeqCst) - 1;
+        if front.stop.load(Ordering::SeqCst) {
+            // A wake-up from `shutdown`, or a client too late: not served.
+            return None;
+        }
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
             Err(e) => {
-                tracing::warn!(thread = "acceptor", telegram = "-", error = %e, "accept failed");
+                tracing::warn!(thread = %thread_name(), telegram = "-", error = %e, "accept failed");
+                // Out of descriptors, say: let connections close first.
+                std::thread::sleep(Duration::from_millis(10));
                 continue;
             }
         };
+        if others == 0 {
+            if let Err(e) = start_thread(front) {
+                tracing::error!(thread = %thread_name(), telegram = "-", error = %e, "no thread to accept the next connection");
+            }
+        }
         bump(&front.counters.connections);
         if front.open.load(Ordering::SeqCst) >= front.config.max_open {
             bump(&front.counters.busy);
             tracing::warn!(
-                thread = "acceptor",
+                thread = %thread_name(),
                 telegram = "-",
                 "too many open connections: closed"
             );
             continue;
         }
         front.open.fetch_add(1, Ordering::SeqCst);
-        match front.threads.hand_over(stream) {
-            Handover::Taken { spares_low: false } => {}
-            Handover::Taken { spares_low: true } => start_thread(front, None, &mut serial),
-            Handover::NoIdleThread(stream) => start_thread(front, Some(stream), &mut serial),
-        }
-    }
-    front.threads.stop();
-}
-
-/// Starts a connection thread for `stream`, or a spare one (`None`).
-fn start_thread(front: &Arc<Front>, stream: Option<TcpStream>, serial: &mut u64) {
-    *serial += 1;
-    let has_stream = stream.is_some();
-    let conn = front.clone();
-    let spawned = spawn(&format!("conn-{serial}"), move || {
-        connection_thread(&conn, stream)
-    });
-    if let Err(e) = spawned {
-        if has_stream {
-            front.open.fetch_sub(1, Ordering::SeqCst);
-        }
-        tracing::error!(thread = "acceptor", telegram = "-", error = %e, "no thread for a connection");
+        return Some(stream);
     }
 }
 
-/// A connection thread: serves its first connection (if started for one),
-/// then each one the acceptor hands over, until it has been idle too long.
-fn connection_thread(front: &Front, first: Option<TcpStream>) {
-    let mut stream = first.or_else(|| front.threads.next_connection());
-    while let Some(next) = stream {
-        serve(front, next);
-        front.open.fetch_sub(1, Ordering::SeqCst);
-        stream = front.threads.next_connection();
-    }
+/// The peer's address, for a log line.
+fn peer(stream: &TcpStream) -> String {
+    stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default()
 }
 
 fn thread_name() -> String {
@@ -544,24 +502,24 @@ fn thread_name() -> String {
 
 /// One connection: read the request, submit it, answer it.
 fn serve(front: &Front, mut stream: TcpStream) {
-    let thread = thread_name();
-    let peer = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    // Names and the peer are formatted only by the log lines that print
+    // them (tracing evaluates fields of enabled lines only): nothing is
+    // allocated per connection for logs that are off.
+    let current = std::thread::current();
+    let thread = current.name().unwrap_or("?");
     let _ = stream.set_nodelay(true);
     let request = match read_frame(&mut stream, front.config.frame_deadline) {
         Ok(t) => t,
         Err(e) => {
             bump(front.counters.frame_error(&e));
-            tracing::warn!(thread, telegram = "-", peer, reason = e.kind(), error = %e, "connection dropped");
+            tracing::warn!(thread, telegram = "-", peer = %peer(&stream), reason = e.kind(), error = %e, "connection dropped");
             return;
         }
     };
-    let telegram = request.id.to_string();
+    let telegram = request.id;
     if !matches!(request.kind, TelegramKind::Register | TelegramKind::Search) {
         bump(&front.counters.not_a_request);
-        tracing::warn!(thread, telegram, peer, kind = ?request.kind, "not a request: rejected");
+        tracing::warn!(thread, %telegram, peer = %peer(&stream), kind = ?request.kind, "not a request: rejected");
         let why = b"not a request telegram".to_vec();
         answer(
             front,
@@ -576,7 +534,7 @@ fn serve(front: &Front, mut stream: TcpStream) {
             *lock(&front.counters.rejected)
                 .entry(reason.name().to_string())
                 .or_default() += 1;
-            tracing::warn!(thread, telegram, peer, reason = reason.name(), cs = %request.cs, "rejected: {reason}");
+            tracing::warn!(thread, %telegram, peer = %peer(&stream), reason = reason.name(), cs = %request.cs, "rejected: {reason}");
             let why = reason.name().as_bytes().to_vec();
             answer(
                 front,
@@ -596,7 +554,7 @@ fn serve(front: &Front, mut stream: TcpStream) {
         );
         return;
     }
-    relay_one(front, &mut stream, request, &session, &thread);
+    relay_one(front, &mut stream, request, &session, thread);
 }
 
 /// Who sent an authentic request, to seal the answers back to.
@@ -652,19 +610,21 @@ fn relay_one(
     session: &Session,
     thread: &str,
 ) {
-    let telegram = request.id.to_string();
+    let telegram = request.id;
     let (ticket, answers) = front.router.expect(request.id);
     let from = ThreadName::Cs(request.cs.0);
-    if front.relay.submit(request.clone(), from).is_err() {
+    // The ids stay here for the answers; the payload goes to the relay.
+    let (request, submitted) = (request.answer(request.kind, Vec::new()), request);
+    if front.relay.submit(submitted, from).is_err() {
         front.router.cancel(request.id, ticket);
         bump(&front.counters.connection_excess);
-        tracing::info!(thread, telegram, cs = %request.cs, "connection excess");
+        tracing::info!(thread, %telegram, cs = %request.cs, "connection excess");
         let excess = request.answer(TelegramKind::ConnectionExcess, vec![]);
         answer(front, stream, &session.seal(Leg::Acknowledgement, excess));
         return;
     }
     bump(&front.counters.admitted);
-    tracing::debug!(thread, telegram, cs = %request.cs, "admitted");
+    tracing::debug!(thread, %telegram, cs = %request.cs, "admitted");
     let ack = request.answer(TelegramKind::Accepted, vec![]);
     let acked = answer(front, stream, &session.seal(Leg::Acknowledgement, ack));
     let admitted_at = Instant::now();
@@ -682,7 +642,7 @@ fn relay_one(
                 let counter = if written {
                     &front.counters.answered
                 } else {
-                    tracing::warn!(thread, telegram, ?kind, "client gone before its answer");
+                    tracing::warn!(thread, %telegram, ?kind, "client gone before its answer");
                     &front.counters.vanished
                 };
                 bump(counter);
@@ -708,12 +668,12 @@ fn give_up(
     draining: bool,
     thread: &str,
 ) {
-    let telegram = request.id.to_string();
+    let telegram = request.id;
     if draining {
         bump(&front.counters.shutdown_errors);
         tracing::warn!(
             thread,
-            telegram,
+            %telegram,
             "still in flight at shutdown: answered ErrorShutdown"
         );
         answer(
@@ -726,7 +686,7 @@ fn give_up(
         );
     } else {
         bump(&front.counters.lost_by_relay);
-        tracing::error!(thread, telegram, deadline = ?front.config.answer_deadline, "the relay gave no answer: telegram lost");
+        tracing::error!(thread, %telegram, deadline = ?front.config.answer_deadline, "the relay gave no answer: telegram lost");
     }
 }
 
