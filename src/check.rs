@@ -68,6 +68,12 @@ pub struct Args {
     /// number gives the same graph, counts, verdicts and paths.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     threads: Option<u64>,
+    /// Bitstate search for spaces larger than memory: the visited set is a
+    /// table of 2^LOG2 bits (e.g. 30: 128 MB), 3 bits per state. A violation
+    /// found is real; a `holds` is not a proof and says the estimated
+    /// probability that a state was missed; liveness is left inconclusive.
+    #[arg(long, value_name = "LOG2", value_parser = clap::value_parser!(u32).range(13..=39))]
+    bitstate: Option<u32>,
 }
 
 /// Where a check stops early. A property a stopped exploration could not
@@ -138,6 +144,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             .with_symmetry(!args.no_symmetry)
             .with_limits(args.limits.limits())
             .with_threads(args.threads.map_or_else(available_cores, |n| n as usize))
+            .with_bitstate(args.bitstate.map(model::bitstate::Bitstate::new))
             .with_assumptions(&assumptions(args))?;
     if let Some(name) = &args.property {
         selection = selection.with_property(name)?;

@@ -162,6 +162,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 s.worker_restarts
             );
         }
+        say!(
+            "  remembered (bounded): answer counts of {} telegrams, {} sealed attempts",
+            s.answers_remembered,
+            s.replays_remembered
+        );
         for (reason, n) in &s.rejected {
             say!("  rejected {reason}: {n}");
         }

@@ -52,7 +52,7 @@ pub const SIZES: &[SizeParam] = &[
         name: "css",
         default: 3,
         min: 1,
-        max: 4,
+        max: 5,
         help: "municipal CS terminals",
     },
     SizeParam {

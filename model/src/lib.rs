@@ -11,6 +11,7 @@
 //! * [`registry`]: the specs by name, for tools that choose at run time.
 
 pub mod assume;
+pub mod bitstate;
 pub mod cs_block;
 pub mod irq_order;
 pub mod registry;

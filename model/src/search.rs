@@ -88,7 +88,7 @@ impl std::fmt::Display for Stopped {
 }
 
 /// How often (in expanded states) the clock and the memory are looked at.
-const LIMIT_CHECK_EVERY: usize = 1024;
+pub(crate) const LIMIT_CHECK_EVERY: usize = 1024;
 
 /// The process's resident memory now, where the OS tells it (Linux:
 /// `VmRSS` in /proc/self/status).
@@ -160,7 +160,7 @@ pub fn sorting<S: Spec>(state: &S::State, fixed: usize) -> Vec<usize> {
 /// is the identity: the canonical member and it give the state back
 /// ([`Store::member`]), so a class stores its first-found member in a few
 /// bytes.
-fn encode_key<S: Spec>(
+pub(crate) fn encode_key<S: Spec>(
     identity: Identity,
     state: &S::State,
     buf: &mut Vec<u8>,
@@ -485,7 +485,7 @@ fn read_varint(bytes: &[u8]) -> (usize, &[u8]) {
 
 /// Distinct values by a small index.
 #[derive(Debug, Clone)]
-struct Interner<T> {
+pub(crate) struct Interner<T> {
     values: Vec<T>,
     index: HashTable<u32>,
     hasher: ahash::RandomState,
@@ -502,7 +502,7 @@ impl<T> Default for Interner<T> {
 }
 
 impl<T: Hash + Eq + Clone> Interner<T> {
-    fn intern(&mut self, value: &T) -> u32 {
+    pub(crate) fn intern(&mut self, value: &T) -> u32 {
         let hash = self.hasher.hash_one(value);
         let values = &self.values;
         if let Some(&i) = self.index.find(hash, |&i| values[i as usize] == *value) {
@@ -518,14 +518,14 @@ impl<T: Hash + Eq + Clone> Interner<T> {
 }
 
 impl<T> Interner<T> {
-    fn get(&self, i: u32) -> &T {
+    pub(crate) fn get(&self, i: u32) -> &T {
         &self.values[i as usize]
     }
 }
 
 /// The hash of the visited set: fixed seeds, so a run is reproducible (ids
 /// never depend on it, only the table's layout does).
-fn fixed_hasher() -> ahash::RandomState {
+pub(crate) fn fixed_hasher() -> ahash::RandomState {
     ahash::RandomState::with_seeds(0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344)
 }
 
@@ -897,7 +897,7 @@ struct New<'b> {
 }
 
 /// Which of `watches` hold in `state`, as bits.
-fn marks_of<S: Spec>(watches: &[Watch<'_, S>], state: &S::State) -> u64 {
+pub(crate) fn marks_of<S: Spec>(watches: &[Watch<'_, S>], state: &S::State) -> u64 {
     assert!(watches.len() <= 64, "at most 64 watched conditions");
     let mut marks = 0;
     for (w, watch) in watches.iter().enumerate() {
@@ -1233,7 +1233,7 @@ where
 
 /// `value`'s postcard encoding, into `buf` (reused: no allocation once it
 /// has grown).
-fn encode<T: Serialize>(value: &T, buf: &mut Vec<u8>) {
+pub(crate) fn encode<T: Serialize>(value: &T, buf: &mut Vec<u8>) {
     let mut bytes = std::mem::take(buf);
     bytes.clear();
     *buf = postcard::to_extend(value, bytes).expect("a state encodes");

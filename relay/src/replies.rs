@@ -4,6 +4,7 @@ use crate::platform::{Lock, Millis, Platform, Wait};
 use crate::telegram::{CsId, Telegram, TelegramId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::OnceLock;
 
 /// How long a long-running relay remembers how often a telegram was
 /// answered. The checkers' relays remember every telegram (their runs are
@@ -52,10 +53,16 @@ impl Board {
     }
 }
 
+/// Where a front end that routes answers itself takes them (relayd's
+/// router), called in the thread that posts the answer.
+pub type Forward = Box<dyn Fn(Telegram) + Send + Sync>;
+
 /// Per-CS queues of answers.
 pub struct ReplyBoard<P: Platform> {
     board: P::Mutex<Board>,
     retention: Option<Retention>,
+    /// Set once, before traffic, by a front end on real threads.
+    forward: OnceLock<Forward>,
 }
 
 impl<P: Platform> Default for ReplyBoard<P> {
@@ -70,17 +77,36 @@ impl<P: Platform> ReplyBoard<P> {
         ReplyBoard {
             board: P::Mutex::new(Board::default()),
             retention,
+            forward: OnceLock::new(),
         }
+    }
+
+    /// From now on hands every answer to `forward`, in the posting thread,
+    /// instead of queueing it for [`ReplyBoard::take`] and
+    /// [`ReplyBoard::take_any`]; answers are counted as before. A front end
+    /// routing answers itself saves a thread waiting on the board and a
+    /// hand-off per answer. False if a forward was set already. The
+    /// explorers never set one: their relays take the same steps as ever.
+    pub fn forward_to(&self, forward: Forward) -> bool {
+        self.forward.set(forward).is_ok()
     }
 
     pub fn post(&self, answer: Telegram) {
         // The clock is read only when something is forgotten by age, so the
         // checkers' relays (no retention) take the same steps as ever.
         let now = self.retention.map(|_| P::now());
-        self.board.with(|b| {
-            b.count(answer.id, now, self.retention);
-            b.by_cs.entry(answer.cs).or_default().push_back(answer);
-        });
+        match self.forward.get() {
+            None => self.board.with(|b| {
+                b.count(answer.id, now, self.retention);
+                b.by_cs.entry(answer.cs).or_default().push_back(answer);
+            }),
+            Some(forward) => {
+                // Nothing was queued: no waiter on the board can be ready.
+                self.board
+                    .with_no_wake(|b| b.count(answer.id, now, self.retention));
+                forward(answer);
+            }
+        }
     }
 
     /// The next answer for `cs`, waiting until `until` at most (forever if
@@ -179,6 +205,25 @@ mod tests {
             board.answers.keys().map(|t| t.0).collect::<Vec<_>>(),
             [2, 3]
         );
+    }
+
+    #[test]
+    fn a_forward_takes_every_answer_and_the_count_is_kept() {
+        use crate::telegram::{CardId, TelegramKind};
+        let board = ReplyBoard::<crate::Std>::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        assert!(board.forward_to(Box::new(move |a| tx.send(a).unwrap())));
+        board.post(Telegram {
+            kind: TelegramKind::ReplyOk,
+            cs: CsId(1),
+            id: TelegramId(7),
+            card: CardId(1),
+            payload: vec![],
+        });
+        assert_eq!(rx.try_recv().map(|a| a.id), Ok(TelegramId(7)));
+        assert_eq!(board.answer_counts()[&TelegramId(7)], 1);
+        assert_eq!(board.take_any(Some(0)), None, "nothing queued");
+        assert!(!board.forward_to(Box::new(|_| {})), "set once");
     }
 
     #[test]

@@ -240,7 +240,7 @@ struct Front {
     threads: ConnectionThreads,
     config: ServerConfig,
     relay: RelayHandle<Std>,
-    router: Router,
+    router: Arc<Router>,
     counters: Counters,
     open: AtomicUsize,
     replays: ReplayGuard,
@@ -252,7 +252,6 @@ struct Front {
 pub struct Relayd {
     addr: SocketAddr,
     front: Arc<Front>,
-    router: JoinHandle<()>,
     relay: Relay<Std>,
 }
 
@@ -309,7 +308,7 @@ impl Relayd {
             replays: ReplayGuard::new(config.replay_window),
             config,
             relay: relay.handle(),
-            router: Router::default(),
+            router: Arc::default(),
             counters: Counters {
                 upstream,
                 ..Counters::default()
@@ -318,19 +317,11 @@ impl Relayd {
             threads: ConnectionThreads::default(),
             drain_until: Mutex::new(None),
         });
-        let router = {
-            let front = front.clone();
-            spawn("router", move || front.router.run(&front.relay))?
-        };
+        front.router.serve(&front.relay);
         start_thread(&front)?;
         let hsm_boards = front.config.relay.hsm_boards;
         tracing::info!(thread = "main", telegram = "-", %addr, hsm_boards, "relayd listening");
-        Ok(Relayd {
-            addr,
-            front,
-            router,
-            relay,
-        })
+        Ok(Relayd { addr, front, relay })
     }
 
     /// The address the listener is bound to (with the port an ephemeral
@@ -382,7 +373,6 @@ impl Relayd {
         );
         let open_at_deadline = wait_for_connections(&self.front, until);
         self.relay.shutdown();
-        let _ = self.router.join();
         let stats = self.front.snapshot();
         tracing::info!(thread = "main", telegram = "-", ?stats, "relayd stopped");
         Shutdown {

@@ -1,16 +1,18 @@
 //! Answers from the relay back to the connections waiting for them.
 //!
-//! The relay posts every answer on its reply board; one router thread takes
-//! them in order and hands each to the oldest connection waiting for that
-//! telegram (a CS on the Improved rule may have the same telegram on two
-//! connections: a retry while the first attempt is still in the relay).
+//! The relay hands every answer to the router as it posts it
+//! ([`relay::replies::ReplyBoard::forward_to`], in the posting thread: no
+//! thread of its own, no hand-off), and the router gives it to the oldest
+//! connection waiting for that telegram (a CS on the Improved rule may have
+//! the same telegram on two connections: a retry while the first attempt is
+//! still in the relay).
 
 use relay::telegram::{Telegram, TelegramId};
 use relay::{RelayHandle, Std};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// A connection's place in the queue of one telegram's waiters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,19 +70,22 @@ impl Router {
         }
     }
 
-    /// The router thread's loop: until the relay shuts its reply board.
-    pub fn run(&self, relay: &RelayHandle<Std>) {
-        while let Some(answer) = relay.shared().replies.take_any(None) {
-            if let Err(orphan) = self.deliver(answer) {
+    /// Takes every answer of `relay` from now on: each goes to its
+    /// connection, or is logged when the connection already gave up.
+    pub fn serve(self: &Arc<Self>, relay: &RelayHandle<Std>) {
+        let router = self.clone();
+        relay.shared().replies.forward_to(Box::new(move |answer| {
+            if let Err(orphan) = router.deliver(answer) {
+                let current = std::thread::current();
                 tracing::warn!(
-                    thread = "router",
+                    thread = current.name().unwrap_or("?"),
                     telegram = %orphan.id,
                     cs = %orphan.cs,
                     kind = ?orphan.kind,
                     "answer for a connection that already gave up"
                 );
             }
-        }
+        }));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TelegramId, Waiters>> {

@@ -17,6 +17,7 @@
 use crate::fair::find_fair_lasso_in;
 use crate::symmetry::{fair_lasso_exists, unreduced_count};
 use model::assume::{self, AssumeError, Assumptions};
+use model::bitstate::{bitstate_search, Bitstate};
 use model::replay::{render_actions, replay};
 use model::search::{Identity, Limits, Parallel, StateGraph, Stopped, Watch};
 use model::sizes::{parse_overrides, resolve, SizeError};
@@ -50,6 +51,10 @@ pub struct CheckSelection {
     /// Threads that explore each graph (`chukei check --threads`); the
     /// graph, and so every count, verdict and path, is the same for any.
     pub threads: usize,
+    /// Search with a bit table instead of an exact visited set (`chukei
+    /// check --bitstate`): safety and reachability only, each verdict that
+    /// rests on a state not being there with the probability it was missed.
+    pub bitstate: Option<Bitstate>,
 }
 
 /// A bad `--spec`, `--preset` or `--size` argument.
@@ -118,6 +123,7 @@ impl CheckSelection {
             symmetry: true,
             limits: Limits::NONE,
             threads: 1,
+            bitstate: None,
         })
     }
 
@@ -200,6 +206,13 @@ impl CheckSelection {
     /// Stops each exploration at `limits`.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Searches with a bit table ([`Bitstate`]) instead of exploring the
+    /// graph (`None`: exactly, the default).
+    pub fn with_bitstate(mut self, bitstate: Option<Bitstate>) -> Self {
+        self.bitstate = bitstate;
         self
     }
 }
@@ -329,6 +342,28 @@ pub struct CheckResult {
     pub stopped: Option<Stopped>,
     /// The counterexample (or, for `sometimes`, the example) as a trace file.
     pub trace: Option<Trace>,
+    /// The bit table of a `--bitstate` search, with what it says of the
+    /// states it may have missed.
+    pub bitstate: Option<BitstateNote>,
+    /// Why the verdict is not a proof, when it is not (a `--bitstate`
+    /// verdict that rests on a state not being found).
+    pub caveat: Option<String>,
+}
+
+/// What a bitstate search reports about itself.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BitstateNote {
+    /// The table had `2^log2_bits` bits; each state set `hashes` of them.
+    pub log2_bits: u32,
+    pub hashes: u32,
+    /// The table's size in bytes.
+    pub table_bytes: u64,
+    /// States stored.
+    pub states: usize,
+    /// The fraction of the table's bits set.
+    pub fill: f64,
+    /// The estimated probability that some reachable state was missed.
+    pub miss_probability: f64,
 }
 
 impl CheckResult {
@@ -387,6 +422,7 @@ pub fn run_checks(
                     .symmetry(selection.symmetry)
                     .limits(selection.limits)
                     .threads(selection.threads)
+                    .bitstate(selection.bitstate)
                     .run(progress);
                 results.extend(checked.expect("validated by CheckSelection"));
             }
@@ -431,6 +467,8 @@ pub struct CheckRequest {
     pub limits: Limits,
     /// Threads that explore each graph.
     pub threads: usize,
+    /// A bit table instead of the graph ([`CheckSelection::bitstate`]).
+    pub bitstate: Option<Bitstate>,
 }
 
 impl CheckRequest {
@@ -445,6 +483,7 @@ impl CheckRequest {
             symmetry: true,
             limits: Limits::NONE,
             threads: 1,
+            bitstate: None,
         }
     }
 
@@ -484,6 +523,12 @@ impl CheckRequest {
         self
     }
 
+    /// With a bit table instead of the graph (`None`: exactly).
+    pub fn bitstate(mut self, bitstate: Option<Bitstate>) -> Self {
+        self.bitstate = bitstate;
+        self
+    }
+
     /// Checks it, in the spec's property order.
     pub fn run(&self, progress: &mut dyn FnMut(Progress)) -> Result<Vec<CheckResult>, BuildError> {
         let name = self.spec;
@@ -500,6 +545,7 @@ impl CheckRequest {
             symmetry: self.symmetry,
             limits: self.limits,
             threads: self.threads,
+            bitstate: self.bitstate,
         };
         name.build_assuming(patches, &sizes, &assumptions, CheckJob { run, progress })
     }
@@ -529,6 +575,7 @@ struct Run {
     symmetry: bool,
     limits: Limits,
     threads: usize,
+    bitstate: Option<Bitstate>,
 }
 
 /// A condition on states a check watches while exploring.
@@ -560,6 +607,9 @@ impl Run {
             .into_iter()
             .filter(|p| self.property.as_deref().is_none_or(|name| name == p.name))
             .collect();
+        if let Some(bitstate) = self.bitstate {
+            return self.check_bitstate(&spec, &properties, bitstate, progress);
+        }
         let (liveness, safety): (Vec<_>, Vec<_>) = properties
             .iter()
             .partition(|p| p.kind == PropertyKind::Eventually);
@@ -668,6 +718,90 @@ impl Run {
         // Report in the spec's own property order.
         results.sort_by_key(|r| properties.iter().position(|p| p.name == r.property));
         results
+    }
+
+    /// Every property by one bitstate search: a state found that decides a
+    /// safety or reachability property decides it (its path replays);
+    /// otherwise the verdict rests on the search having missed no state,
+    /// and says with what probability it may have. Liveness needs the
+    /// graph: inconclusive.
+    fn check_bitstate<S: SharedSpec>(
+        &self,
+        spec: &S,
+        properties: &[Property<S>],
+        bitstate: Bitstate,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Vec<CheckResult> {
+        let started = Instant::now();
+        let safety: Vec<&Property<S>> = properties
+            .iter()
+            .filter(|p| p.kind != PropertyKind::Eventually)
+            .collect();
+        let conditions: Vec<Condition<'_, S>> = safety
+            .iter()
+            .map(|&p| -> Condition<'_, S> { Box::new(move |s| decides(spec, p, s)) })
+            .collect();
+        let watches: Vec<Watch<'_, S>> = conditions.iter().map(|c| &**c as Watch<'_, S>).collect();
+        let identity = match self.symmetry {
+            true => Identity::Symmetric,
+            false => Identity::Exact,
+        };
+        let search = bitstate_search(spec, identity, bitstate, self.limits, &watches, &mut |n| {
+            progress(self.progress("bitstate", n, started, false))
+        });
+        progress(self.progress("bitstate", search.states, started, true));
+        let millis = started.elapsed().as_millis() as u64;
+        let note = BitstateNote {
+            log2_bits: bitstate.log2_bits,
+            hashes: bitstate.hashes,
+            table_bytes: bitstate.bytes(),
+            states: search.states,
+            fill: search.fill,
+            miss_probability: search.miss_probability,
+        };
+        let caveat = format!(
+            "bitstate search: no such state among the {} states stored in 2^{} bits; a state was missed with probability <= {:.2e} (estimated), so this is not a proof",
+            search.states, bitstate.log2_bits, search.miss_probability
+        );
+        properties
+            .iter()
+            .map(|p| {
+                let watch = safety.iter().position(|q| q.name == p.name);
+                let found = watch.and_then(|w| search.first[w].clone());
+                let verdict = match (p.kind, &found) {
+                    (PropertyKind::Eventually, _) => Verdict::Inconclusive,
+                    (PropertyKind::Sometimes, Some(_)) => Verdict::Holds,
+                    (PropertyKind::Always, Some(_)) => Verdict::Violated,
+                    (_, None) if search.stopped.is_some() => Verdict::Inconclusive,
+                    (PropertyKind::Always, None) => Verdict::Holds,
+                    (PropertyKind::Sometimes, None) => Verdict::Violated,
+                };
+                let path = found.map(|actions| (actions, None));
+                let mut result = self.result(
+                    spec,
+                    p.name,
+                    p.kind,
+                    verdict,
+                    "bitstate",
+                    search.states,
+                    millis,
+                    path,
+                );
+                result.symmetry = self.symmetry;
+                result.bitstate = Some(note);
+                result.caveat = match (p.kind, result.trace.is_some()) {
+                    (PropertyKind::Eventually, _) => Some(
+                        "liveness needs the state graph: not decided by a bitstate search".into(),
+                    ),
+                    (_, false) if verdict != Verdict::Inconclusive => Some(caveat.clone()),
+                    _ => None,
+                };
+                if verdict == Verdict::Inconclusive {
+                    result.stopped = search.stopped;
+                }
+                result
+            })
+            .collect()
     }
 
     /// A symmetric liveness property on the reduced graph: `Holds` when no
@@ -937,6 +1071,8 @@ impl Run {
             final_state: None,
             stopped: None,
             trace: None,
+            bitstate: None,
+            caveat: None,
         };
         let Some((actions, cycle_start)) = found else {
             return result;
@@ -1048,14 +1184,15 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
             unreduced,
             r.millis,
             steps,
-            if r.matches_expectation() {
-                ""
-            } else {
-                "  <-- UNEXPECTED"
+            match (r.matches_expectation(), &r.caveat) {
+                (false, _) => "  <-- UNEXPECTED",
+                (true, Some(_)) => "  (not a proof: bitstate)",
+                (true, None) => "",
             }
         );
     }
     out += &render_stopped(results);
+    out += &render_bitstate(results);
     let mismatches = results.iter().filter(|r| !r.matches_expectation()).count();
     let unrecorded = results.iter().filter(|r| r.expected.is_none()).count();
     out += &format!(
@@ -1064,7 +1201,7 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
         mismatches,
         unrecorded
     );
-    if results.iter().any(|r| r.symmetry) {
+    if results.iter().any(|r| r.symmetry && r.bitstate.is_none()) {
         out += &render_symmetry(results);
     }
     let (states, millis) = throughput(results);
@@ -1120,6 +1257,30 @@ fn render_assumptions(results: &[CheckResult]) -> String {
             )
         })
         .collect()
+}
+
+/// One line per (spec, configuration) searched with a bit table: its size,
+/// its fill and the probability that it missed a state.
+fn render_bitstate(results: &[CheckResult]) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for r in results {
+        let Some(b) = &r.bitstate else { continue };
+        let line = format!(
+            "BITSTATE {} {}: {} states in 2^{} bits ({} MB, {} hashes, {:.1}% set); a state was missed with probability <= {:.2e} (estimated): a `holds` (or a `sometimes` never met) is not a proof, a violation found is real (it replays); liveness is not decided (it needs the graph)\n",
+            r.spec,
+            r.config,
+            b.states,
+            b.log2_bits,
+            b.table_bytes / 1_000_000,
+            b.hashes,
+            b.fill * 100.0,
+            b.miss_probability
+        );
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    lines.concat()
 }
 
 /// One line per (spec, configuration) that a limit left inconclusive:
@@ -1251,6 +1412,8 @@ pub fn render_timelines_with(
         // not the shortest prefix+cycle overall: say so.
         let shape = if r.cycle_start.is_some() {
             "fair lasso, not guaranteed shortest"
+        } else if r.bitstate.is_some() {
+            "the shortest the bitstate search found"
         } else {
             "shortest path"
         };

@@ -24,6 +24,6 @@ pub mod symmetry;
 pub use checks::{
     all_as_expected, all_decided, check_command, check_spec_preset, render_matrix, render_report,
     render_report_with, render_timelines, render_timelines_with, run_checks, steps_in_words,
-    CheckRequest, CheckResult, CheckSelection, Progress, SelectionError,
+    BitstateNote, CheckRequest, CheckResult, CheckSelection, Progress, SelectionError,
 };
 pub use explore::{explore_command, listen, ExploreError, Explorer};
