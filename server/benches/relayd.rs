@@ -91,12 +91,27 @@ fn relayd_throughput(c: &mut Criterion) {
 
 /// The relay alone, with no TCP: the same telegrams submitted in process
 /// (each CS waits for its answer before the next), through the same threads
-/// (workers, HSM board, CPU core, timer): the relay's own ceiling.
+/// (workers, HSM board, CPU core, timer): the relay's own ceiling. Answers
+/// reach each CS as in relayd, forwarded as they are posted
+/// (`ReplyBoard::forward_to`), each to its CS's channel: eight CS threads
+/// waiting on the reply board itself would all wake at every answer.
 fn relay_core_throughput(c: &mut Criterion) {
     let config = relay_config();
     let session = SessionCipher::new(&config.key);
     let relay = relay::Relay::<relay::Std>::start(config, EventLog::tracing_only());
     let handle = relay.handle();
+    let (senders, inboxes): (Vec<_>, Vec<_>) = (0..=clients())
+        .map(|_| {
+            let (tx, rx) = std::sync::mpsc::channel::<Telegram>();
+            (tx, std::sync::Mutex::new(rx))
+        })
+        .unzip();
+    relay
+        .shared()
+        .replies
+        .forward_to(Box::new(move |answer: Telegram| {
+            let _ = senders[answer.cs.0 as usize].send(answer);
+        }));
     let next = AtomicU64::new(1);
     let before = cpu_ticks();
     let mut group = c.benchmark_group("relay");
@@ -106,7 +121,9 @@ fn relay_core_throughput(c: &mut Criterion) {
             std::thread::scope(|s| {
                 for cs in 1..=clients() {
                     let (next, session, handle) = (&next, &session, &handle);
+                    let inbox = &inboxes[cs as usize];
                     s.spawn(move || {
+                        let inbox = inbox.lock().expect("one thread per CS");
                         for _ in 0..EACH {
                             let n = next.fetch_add(1, Ordering::Relaxed);
                             let t = Telegram {
@@ -123,7 +140,7 @@ fn relay_core_throughput(c: &mut Criterion) {
                             handle
                                 .submit(t, relay::ThreadName::Cs(cs))
                                 .expect("admitted");
-                            handle.take_reply(CsId(cs), None).expect("answered");
+                            inbox.recv().expect("answered");
                         }
                     });
                 }
