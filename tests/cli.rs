@@ -151,8 +151,11 @@ fn reproduce_text_says_the_bound_a_fixed_row_is_clean_to() {
     );
 }
 
+/// The relay refines irq-order on proposed: every schedule up to one
+/// preemption keeps its log inside the spec (`hsm-wait=may-expire`), and
+/// the row is as expected (exit 0).
 #[test]
-fn reproduce_conformance_reports_a_divergence_with_its_replay_command() {
+fn reproduce_conformance_is_clean_where_the_relay_refines_the_spec() {
     let out = chukei(&[
         "reproduce",
         "--exhaustive",
@@ -164,22 +167,48 @@ fn reproduce_conformance_reports_a_divergence_with_its_replay_command() {
         "--preemptions",
         "1",
     ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("clean over all 392 schedules up to 1 preemption(s)"),
+        "{text}"
+    );
+}
+
+/// A divergence the seeded search still finds (a map gap listed in
+/// docs/specs.md: an abandoned request's result and a retry under the same
+/// telegram ID) is reported with where the relay left the spec and the
+/// command that replays it, and exits 1.
+#[test]
+fn reproduce_conformance_reports_a_divergence_with_its_replay_command() {
+    let out = chukei(&[
+        "reproduce",
+        "--conformance",
+        "--cause",
+        "stale-timeout",
+        "--preset",
+        "proposed",
+        "--seed",
+        "653",
+        "--budget",
+        "1",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(
         out.status.code(),
         Some(1),
-        "a divergence is not as expected"
+        "a divergence is not as expected: {text}"
     );
-    let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("left the spec with 1 preemption(s), after 59 schedules"),
+        text.contains("left the spec in random schedule 1"),
         "{text}"
     );
     assert!(
-        text.contains("the relay left the irq-order spec at event"),
+        text.contains("the relay left the timer-free spec at event"),
         "{text}"
     );
     assert!(
-        text.contains("replay: chukei reproduce --exhaustive --cause irq-order --preset proposed --preemptions 1 --conformance"),
+        text.contains("replay: chukei reproduce --cause stale-timeout --preset proposed --seed 653 --budget 1 --conformance"),
         "{text}"
     );
 }

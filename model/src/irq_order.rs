@@ -24,6 +24,15 @@
 //!   reset the HSM keeps waiting for its completion notice, and the relay's
 //!   next requests go to a board that does not answer: each ends in the
 //!   bounded wait too.
+//! * Assumption `hsm-wait`: `in-time` (default: the bound is longer than any
+//!   live HSM's answer, as above) or `may-expire` (the bounded wait may run
+//!   out whenever the relay waits: a slow HSM, or a CPU thread that has not
+//!   yet run its completion notice; what the deterministic driver's clock
+//!   jumps produce, so `chukei validate` reads relay logs under it). A reset
+//!   stops the HSM's wait for a completion notice, not a computation under
+//!   way: an HSM still processing finishes, raises its interrupt and is
+//!   serviced late, as the relay's board does. Under `in-time` neither
+//!   case is reachable, so its state spaces are unchanged.
 //! * Assumption `monitor-polls`: `periodic` (default: the agent polls every
 //!   2 hours, forever) or `once` (one poll in the whole run).
 //! * Size `reraise` = 1 is a variant HSM firmware that raises its interrupt
@@ -76,6 +85,16 @@ pub const ASSUMPTIONS: &[Assumption] = &[
             "the relay answers with an error and resets the HSM (what our relay does)",
         ],
         why_default: "the incident report says only that the relay raises an error instead of hanging, not that the HSM is reset",
+    },
+    Assumption {
+        name: "hsm-wait",
+        values: &["in-time", "may-expire"],
+        help: "whether the relay's bounded HSM wait (hsm_guard=error-on-interrupted) can run out while the HSM still answers",
+        meanings: &[
+            "the bounded wait runs out only when the HSM will not answer (its interrupt was lost or it is stuck)",
+            "the bounded wait may run out whenever the relay waits (a slow HSM or CPU): error reply, and the late answer is dropped",
+        ],
+        why_default: "the bound (5 s) is far above the HSM's latency; a wait that runs out on a live HSM is timer-free's hsm-wait question",
     },
     assume::FAIRNESS,
 ];
@@ -203,6 +222,8 @@ pub struct IrqOrder {
     pub guard_resets_hsm: bool,
     /// `fairness=none`.
     pub unfair: bool,
+    /// `hsm-wait=may-expire`.
+    pub wait_may_expire: bool,
 }
 
 impl IrqOrder {
@@ -218,6 +239,7 @@ impl IrqOrder {
             monitor_once: false,
             guard_resets_hsm: false,
             unfair: false,
+            wait_may_expire: false,
         })
     }
 
@@ -228,6 +250,7 @@ impl IrqOrder {
         self.monitor_once = a["monitor-polls"] == "once";
         self.guard_resets_hsm = a["guard-effect"] == "resets-hsm";
         self.unfair = assume::unfair(&a);
+        self.wait_may_expire = a["hsm-wait"] == "may-expire";
         Ok(self)
     }
 
@@ -261,7 +284,9 @@ impl IrqOrder {
             Source::Hsm if s.hsm_irq_pending && !self.collapses(s) => {
                 s.hsm_irq_pending = false;
                 let Hsm::AwaitCompletion(r) = s.hsm else {
-                    return None;
+                    // Late, after a reset: nothing waits for the notice
+                    // (reachable only under hsm-wait=may-expire).
+                    return Some(());
                 };
                 s.hsm = Hsm::Idle; // the completion notice
                 if s.relay_waiting == Some(r) {
@@ -318,7 +343,11 @@ impl Spec for IrqOrder {
             IrqOrderAction::RelayRequests { request } => {
                 // Without a reset, a stuck HSM never becomes idle: the relay
                 // still hands it the next request (which it ignores).
-                let hsm_ready = s.hsm == Hsm::Idle || self.guard_keeps_stuck_hsm();
+                // With hsm-wait=may-expire a reset can come while the HSM
+                // computes; if its interrupt is then lost, the relay's next
+                // request queues behind it, and that wait ends in a reset.
+                let rescued = self.wait_may_expire && s.hsm_interrupt_lost();
+                let hsm_ready = s.hsm == Hsm::Idle || self.guard_keeps_stuck_hsm() || rescued;
                 let idle = s.relay_waiting.is_none() && hsm_ready;
                 if !idle || usize::from(request) != s.issued() || request >= self.requests {
                     return None;
@@ -350,12 +379,15 @@ impl Spec for IrqOrder {
             IrqOrderAction::RelayTimesOut => {
                 let bounded = self.hsm_guard == HsmGuard::ErrorOnInterrupted;
                 let r = s.relay_waiting?;
-                if !bounded || !s.relay_waits_in_vain() {
+                if !bounded || !(self.wait_may_expire || s.relay_waits_in_vain()) {
                     return None;
                 }
                 next.requests[usize::from(r)] = RequestOutcome::ErrorReplied;
                 next.relay_waiting = None;
-                if self.guard_resets_hsm {
+                // A reset ends the wait for a completion notice; a
+                // computation under way still finishes (may-expire only).
+                let processing = matches!(s.hsm, Hsm::Processing(_));
+                if self.guard_resets_hsm && !processing {
                     next.hsm = Hsm::Idle;
                 }
             }
@@ -406,6 +438,15 @@ impl Spec for IrqOrder {
                     "resets-hsm"
                 } else {
                     "error-only"
+                }
+                .to_string(),
+            ),
+            (
+                "hsm-wait".to_string(),
+                if self.wait_may_expire {
+                    "may-expire"
+                } else {
+                    "in-time"
                 }
                 .to_string(),
             ),

@@ -194,7 +194,7 @@ impl<'a, P: Platform> Ap<'a, P> {
                 result,
             } => self.on_hsm_completed(telegram, epoch, op, result),
             // TimeoutReceived was recorded when the notice left the queue.
-            Message::TimeoutNotice { epoch, .. } => self.on_timeout_notice(epoch),
+            Message::TimeoutNotice { epoch, set_by, .. } => self.on_timeout_notice(epoch, set_by),
         }
     }
 
@@ -366,28 +366,32 @@ impl<'a, P: Platform> Ap<'a, P> {
         }
     }
 
-    fn on_timeout_notice(&mut self, epoch: u64) {
+    /// `set_by` (the telegram whose timer sent the notice) only names the
+    /// notice in the log: the AP decides by its epoch and work area.
+    fn on_timeout_notice(&mut self, epoch: u64, set_by: TelegramId) {
         let fix = self.shared.config.patches.timer_fix;
         let current_epoch = self.in_flight.as_ref().map(|f| f.epoch);
         match (fix, current_epoch) {
-            (TimerFix::Epoch, Some(e)) if e != epoch => self.ignore_notice("stale epoch"),
+            (TimerFix::Epoch, Some(e)) if e != epoch => self.ignore_notice("stale epoch", set_by),
             // The wrong epoch fix compares with the generation of the last
             // telegram started, which nobody clears when it ends.
             (TimerFix::EpochUncleared, _) if self.epoch != epoch => {
-                self.ignore_notice("stale epoch")
+                self.ignore_notice("stale epoch", set_by)
             }
             (TimerFix::EpochUncleared, None) => self.free_unconditionally(),
             (TimerFix::Epoch | TimerFix::AllocGuard, None) => {
-                self.ignore_notice("no work area allocated")
+                self.ignore_notice("no work area allocated", set_by)
             }
             (_, Some(_)) => self.terminate(),
             (TimerFix::None, None) => self.free_unconditionally(),
         }
     }
 
-    fn ignore_notice(&self, reason: &str) {
+    /// Logged under the telegram in flight, or, with none, under the
+    /// notice's own telegram: every event names one.
+    fn ignore_notice(&self, reason: &str, set_by: TelegramId) {
         self.emit(
-            self.current(),
+            self.current().or(Some(set_by)),
             EventKind::TimeoutIgnored {
                 reason: reason.to_string(),
             },

@@ -13,10 +13,13 @@ use crate::lockstep::{Seen, Until};
 use crate::refine::{Meaning, Report, SkipReason, Walk};
 use crate::steer::{count, expect, stopped, SpecMap, Steered};
 use crate::workload::Scenario;
-use model::irq_order::{Hsm as SpecHsm, IrqOrder, IrqOrderAction, RequestOutcome, Source};
+use model::irq_order::{
+    Hsm as SpecHsm, IrqOrder, IrqOrderAction, IrqOrderState, RequestOutcome, Source,
+};
 use model::{Spec, SpecName};
 use patches::{HsmGuard, IrqMode, Monitor, Patches, Preset};
-use relay::events::{Event, EventKind, IrqSource};
+use relay::events::{Event, EventKind, IrqSource, ThreadName};
+use relay::telegram::TelegramId;
 use relay::{CryptoPath, Delivery, RelayConfig, Role};
 
 impl Scenario {
@@ -127,8 +130,28 @@ pub fn hang_shown_at(events: &[Event]) -> Option<usize> {
 /// of those steps), and every event of the AP, timer and CSs (another
 /// mechanism's).
 ///
+/// The spec is read under `hsm-wait=may-expire`: on the driver (and on a
+/// loaded machine) the bound can run out while the HSM or the CPU thread
+/// has not yet run. The relay's log then shows two spec steps in another
+/// order than the spec takes them, and the map takes them in the spec's:
+/// * the bound runs out before the HSM took the request (it is still in
+///   the board's queue, maybe behind an abandoned one): the board's
+///   `hsm-done` for it is `RelayRequests` then `RelayTimesOut`, and the
+///   earlier `hsm-wait-timed-out` is part of that step;
+/// * the CPU acknowledged the HSM's interrupt, but the worker's bound ran
+///   out before it took the result (its next event for the telegram is
+///   `hsm-wait-timed-out`): the acknowledgement is `RelayTimesOut` then the
+///   late `CpuServices`, and that `hsm-wait-timed-out` is part of the step.
+///   An acknowledgement changes only the interrupt lines, which the worker
+///   never reads, so the spec's order is one the relay could have taken.
 pub struct Refinement {
     walk: Walk<IrqOrder>,
+    /// The telegram whose HSM request the spec's relay waits for.
+    waiting_for: Option<TelegramId>,
+    /// A request whose bound ran out before the HSM took it.
+    gave_up_before_taken: Option<TelegramId>,
+    /// A timeout the map took at the CPU's acknowledgement.
+    timed_out_early: Option<TelegramId>,
 }
 
 impl Refinement {
@@ -145,18 +168,70 @@ impl Refinement {
                 // Our relay resets the HSM when its bounded wait runs out.
                 guard_resets_hsm: true,
                 unfair: false,
+                wait_may_expire: true,
             }),
+            waiting_for: None,
+            gave_up_before_taken: None,
+            timed_out_early: None,
         }
     }
 
     pub fn run(mut self, events: &[Event], report: &mut Report) {
         for (index, event) in events.iter().enumerate() {
             self.roll_over();
-            let meaning = self.meaning(event);
-            if !self.walk.take((index, event), meaning, report) {
+            let meanings = self.meanings(index, events);
+            if !self.walk.take_steps((index, event), meanings, report) {
                 return;
             }
         }
+    }
+
+    /// The spec steps of event `index`: one, or two where the relay's
+    /// bounded wait ran out between the parts of a spec step (see above).
+    fn meanings(&mut self, index: usize, events: &[Event]) -> Vec<Meaning<IrqOrderAction>> {
+        let e = &events[index];
+        let waiting = self.walk.state.relay_waiting.is_some();
+        match e.kind {
+            EventKind::HsmWaitTimedOut if e.telegram.is_some() => {
+                if self.timed_out_early.take() == e.telegram {
+                    return vec![Meaning::Skip(SkipReason::PartOfStep)];
+                }
+                if !waiting {
+                    self.gave_up_before_taken = e.telegram;
+                    return vec![Meaning::Skip(SkipReason::PartOfStep)];
+                }
+            }
+            EventKind::HsmDone { .. } if e.telegram.is_some() => {
+                self.waiting_for = e.telegram;
+                if self.gave_up_before_taken == e.telegram {
+                    self.gave_up_before_taken = None;
+                    return vec![self.meaning(e), Meaning::Act(IrqOrderAction::RelayTimesOut)];
+                }
+            }
+            EventKind::InterruptAcknowledged {
+                source: IrqSource::Hsm,
+            } if waiting && self.worker_gives_up_first(index, events) => {
+                self.timed_out_early = self.waiting_for;
+                return vec![Meaning::Act(IrqOrderAction::RelayTimesOut), self.meaning(e)];
+            }
+            _ => {}
+        }
+        vec![self.meaning(e)]
+    }
+
+    /// Whether, after the CPU acknowledged the HSM's interrupt at `index`,
+    /// the waiting worker's next event for its telegram is its bounded
+    /// wait running out (not its handling of the result).
+    fn worker_gives_up_first(&self, index: usize, events: &[Event]) -> bool {
+        let Some(telegram) = self.waiting_for else {
+            return false;
+        };
+        events[index + 1..]
+            .iter()
+            .find(|later| {
+                matches!(later.thread, ThreadName::Worker(_)) && later.telegram == Some(telegram)
+            })
+            .is_some_and(|later| later.kind == EventKind::HsmWaitTimedOut)
     }
 
     /// The spec numbers at most 255 requests: once they are all issued and
@@ -187,17 +262,7 @@ impl Refinement {
             )));
         }
         match &e.kind {
-            EventKind::HsmDone { .. } => {
-                let issued = s
-                    .requests
-                    .iter()
-                    .filter(|o| **o != RequestOutcome::Pending)
-                    .count()
-                    + usize::from(s.relay_waiting.is_some());
-                Meaning::Act(IrqOrderAction::RelayRequests {
-                    request: u8::try_from(issued).unwrap_or(u8::MAX),
-                })
-            }
+            EventKind::HsmDone { .. } => Meaning::Act(next_request(s)),
             EventKind::InterruptRaised {
                 source: IrqSource::Hsm,
             } => Meaning::Act(IrqOrderAction::HsmRaisesInterrupt),
@@ -234,6 +299,19 @@ impl Refinement {
             | EventKind::HsmReset => Meaning::Skip(SkipReason::PartOfStep),
             _ => Meaning::Skip(SkipReason::OtherMechanism),
         }
+    }
+}
+
+/// The spec's next request: the relay hands it to the HSM.
+fn next_request(s: &IrqOrderState) -> IrqOrderAction {
+    let issued = s
+        .requests
+        .iter()
+        .filter(|o| **o != RequestOutcome::Pending)
+        .count()
+        + usize::from(s.relay_waiting.is_some());
+    IrqOrderAction::RelayRequests {
+        request: u8::try_from(issued).unwrap_or(u8::MAX),
     }
 }
 

@@ -363,6 +363,25 @@ impl<S: Spec> Walk<S> {
         }
     }
 
+    /// Accounts for one event that stands for several spec steps, in the
+    /// spec's order (a handler's parts logged around another thread's
+    /// step): every step is taken, the event is counted once.
+    pub(crate) fn take_steps(
+        &mut self,
+        at: (usize, &Event),
+        meanings: Vec<Meaning<S::Action>>,
+        report: &mut Report,
+    ) -> bool {
+        let mapped = report.mapped;
+        for meaning in meanings {
+            if !self.take(at, meaning, report) {
+                return false;
+            }
+        }
+        report.mapped = report.mapped.min(mapped + 1);
+        true
+    }
+
     fn diverge(&self, at: (usize, &Event), reason: String, report: &mut Report) {
         report.divergence = Some(Divergence {
             index: at.0,

@@ -20,7 +20,7 @@ use relay::events::{Event, EventKind, ThreadName};
 use relay::shared::Observation;
 use relay::telegram::TelegramId;
 use relay::{CryptoPath, Delivery, RelayConfig, Role};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 impl Scenario {
     /// timer-free: AP workers and the OS timer service, in-process crypto (no
@@ -157,6 +157,26 @@ struct WorkerWalk {
     terminating: BTreeSet<TelegramId>,
     /// Completions of requests abandoned at termination.
     abandoned: BTreeSet<TelegramId>,
+    /// The bounded HSM wait ran out; the handler's error reply (after its
+    /// timer reset) is the spec's `HsmWaitExpires`, so that a timeout the
+    /// OS posts while the handler runs comes before it, as it did.
+    expiring: BTreeSet<TelegramId>,
+    /// The spec telegram of the board's last result for a relay telegram
+    /// (`hsm-done`): a CS retries under the same telegram ID, so the ID
+    /// alone does not tell a retry's result from an abandoned request's.
+    computed: BTreeMap<TelegramId, u8>,
+    /// Results the spec took (`HsmCompletes`), per relay telegram, oldest
+    /// first, until the worker handles them.
+    completed: BTreeMap<TelegramId, VecDeque<u8>>,
+    /// The spec telegram that set the timer of each epoch (`set-timer`):
+    /// a notice names its epoch, which outlives a retry's new arrival.
+    timer_set_by: BTreeMap<u64, u8>,
+    /// The spec telegram whose work area the last notice found allocated
+    /// (the one a `terminated` that follows must be).
+    notice_found: Option<u8>,
+    /// The OS fired the timer while a termination ran, before its kill:
+    /// the map took `TimerFires` before the notice's handler step.
+    fired_early: bool,
     /// The AP terminated abnormally: the spec stops here.
     dead: bool,
 }
@@ -194,6 +214,10 @@ pub struct Refinement {
     workers: BTreeMap<u16, WorkerWalk>,
     timer_fix: patches::TimerFix,
     hsm_guard: patches::HsmGuard,
+    /// The HSM requests not yet computed, in the order the workers made
+    /// them (the board takes them in that order): relay telegram, worker,
+    /// spec telegram.
+    board: VecDeque<(TelegramId, u16, u8)>,
 }
 
 impl Refinement {
@@ -223,12 +247,14 @@ impl Refinement {
             workers: BTreeMap::new(),
             timer_fix: patches.timer_fix,
             hsm_guard: patches.hsm_guard,
+            board: VecDeque::new(),
         })
     }
 
     pub fn run(mut self, events: &[Event], report: &mut Report) {
         for (index, event) in events.iter().enumerate() {
             let at = (index, event);
+            self.follow_board(event);
             let worker = match self.worker_of(event) {
                 Ok(worker) => worker,
                 Err(Unrouted::Skip(reason)) => {
@@ -237,10 +263,40 @@ impl Refinement {
                 }
                 Err(Unrouted::Diverge(reason)) => return report.diverge_outside(at, reason),
             };
-            let meaning = self.meaning(worker, event);
-            if !self.walk_of(worker).walk.take(at, meaning, report) {
+            let mut meanings = Vec::new();
+            if timer_fires_mid_termination(events, index, worker) {
+                self.walk_of(worker).fired_early = true;
+                meanings.push(Meaning::Act(TimerFreeAction::TimerFires { worker: 0 }));
+            }
+            meanings.push(self.meaning(worker, event));
+            if !self.walk_of(worker).walk.take_steps(at, meanings, report) {
                 return;
             }
+        }
+    }
+
+    /// Which spec telegram each HSM result is for: requests in, results
+    /// out, in order.
+    fn follow_board(&mut self, e: &Event) {
+        let Some(telegram) = e.telegram else {
+            return;
+        };
+        match (e.thread, &e.kind) {
+            (ThreadName::Worker(w), EventKind::HsmRequest { .. }) => {
+                let id = self.walk_of(w).ids.get(&telegram).copied();
+                if let Some(id) = id {
+                    self.board.push_back((telegram, w, id));
+                }
+            }
+            (_, EventKind::HsmDone { .. }) => {
+                let Some(at) = self.board.iter().position(|(t, _, _)| *t == telegram) else {
+                    return;
+                };
+                if let Some((_, w, id)) = self.board.remove(at) {
+                    self.walk_of(w).computed.insert(telegram, id);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -289,6 +345,12 @@ impl Refinement {
                 ids: BTreeMap::new(),
                 terminating: BTreeSet::new(),
                 abandoned: BTreeSet::new(),
+                expiring: BTreeSet::new(),
+                computed: BTreeMap::new(),
+                completed: BTreeMap::new(),
+                timer_set_by: BTreeMap::new(),
+                notice_found: None,
+                fired_early: false,
                 dead: false,
             }
         })
@@ -302,6 +364,15 @@ impl Refinement {
             return Meaning::Skip(SkipReason::AfterAbnormalTermination);
         }
         let state: TimerFreeState = w.walk.state.clone();
+        // The spec's AP died at the handler step; the relay's still logs
+        // its death, and other threads' events can come in between.
+        let dying = !matches!(
+            e.kind,
+            EventKind::FreeOfUnallocated { .. } | EventKind::ApAbnormalTermination { .. }
+        );
+        if state.abnormal_termination && dying {
+            return Meaning::Skip(SkipReason::AfterAbnormalTermination);
+        }
         let id = |w: &mut WorkerWalk, t: TelegramId| -> Option<u8> { w.ids.get(&t).copied() };
         let never_arrived = || Meaning::Check(Err(format!("{telegram} never arrived")));
         let on_worker = matches!(e.thread, ThreadName::Worker(_));
@@ -321,20 +392,33 @@ impl Refinement {
             EventKind::AllocFailed => {
                 Meaning::Check(Err("the spec has no failed allocation".to_string()))
             }
+            EventKind::TimeoutPosted { .. } if std::mem::take(&mut w.fired_early) => {
+                Meaning::Skip(SkipReason::PartOfStep)
+            }
             EventKind::TimeoutPosted { .. } => {
                 Meaning::Act(TimerFreeAction::TimerFires { worker: 0 })
             }
-            EventKind::TimeoutReceived { .. } => match id(w, telegram) {
-                Some(t) => handle(Message::TimeoutNotice { epoch: t }),
+            EventKind::TimeoutReceived { epoch, .. } => match w.timer_set_by.get(epoch).copied() {
+                Some(t) => {
+                    w.notice_found = state.workers[0].work_area;
+                    handle(Message::TimeoutNotice { epoch: t })
+                }
                 None => {
                     Meaning::Check(Err(format!("a notice for {telegram}, which never arrived")))
                 }
             },
             EventKind::CompletionNotice => {
                 let outstanding = state.workers[0].hsm_request;
+                let result_for = w.computed.remove(&telegram).or(id(w, telegram));
                 if id(w, telegram).is_none() {
                     never_arrived()
-                } else if outstanding.is_some() && outstanding == id(w, telegram) {
+                } else if w.expiring.contains(&telegram) {
+                    // The worker gave up on it already (its handler runs).
+                    w.abandoned.insert(telegram);
+                    Meaning::Skip(SkipReason::AbandonedRequest)
+                } else if outstanding.is_some() && outstanding == result_for {
+                    let t = result_for.expect("outstanding");
+                    w.completed.entry(telegram).or_default().push_back(t);
                     Meaning::Act(TimerFreeAction::HsmCompletes { worker: 0 })
                 } else {
                     w.abandoned.insert(telegram);
@@ -344,13 +428,18 @@ impl Refinement {
             EventKind::StaleMessage { .. } if w.abandoned.remove(&telegram) => {
                 Meaning::Skip(SkipReason::AbandonedRequest)
             }
-            EventKind::StaleMessage { .. } | EventKind::UpstreamForward => match id(w, telegram) {
-                Some(t) => handle(Message::Completion { telegram: t }),
-                None => never_arrived(),
-            },
+            EventKind::StaleMessage { .. } | EventKind::UpstreamForward => {
+                // The oldest result taken for this relay telegram: a stale
+                // one is an earlier incarnation's.
+                let taken = w.completed.get_mut(&telegram).and_then(VecDeque::pop_front);
+                match taken.or(id(w, telegram)) {
+                    Some(t) => handle(Message::Completion { telegram: t }),
+                    None => never_arrived(),
+                }
+            }
             EventKind::Terminated => {
                 w.terminating.insert(telegram);
-                let t = id(w, telegram);
+                let t = w.notice_found.take();
                 let terminated =
                     t.is_some_and(|t| state.telegrams[usize::from(t)].terminated_by.is_some());
                 Meaning::Check(if terminated {
@@ -359,11 +448,15 @@ impl Refinement {
                     Err(format!("the relay terminated {telegram}; the spec did not"))
                 })
             }
+            EventKind::Reply { .. } if on_worker && w.expiring.remove(&telegram) => {
+                Meaning::Act(TimerFreeAction::HsmWaitExpires { worker: 0 })
+            }
             EventKind::Reply { .. } if on_worker => {
                 if w.terminating.remove(&telegram) {
                     Meaning::Skip(SkipReason::PartOfStep)
                 } else {
-                    match id(w, telegram) {
+                    let taken = w.completed.get_mut(&telegram).and_then(VecDeque::pop_front);
+                    match taken.or(id(w, telegram)) {
                         Some(t) => handle(Message::Completion { telegram: t }),
                         None => Meaning::Check(Err(format!(
                             "a reply to {telegram}, which never arrived"
@@ -388,12 +481,18 @@ impl Refinement {
                 "the relay lost {telegram} without an answer; the spec's AP loses none while it runs"
             ))),
             EventKind::HsmWaitTimedOut if on_worker => {
-                // Its error reply is part of the step.
-                w.terminating.insert(telegram);
-                Meaning::Act(TimerFreeAction::HsmWaitExpires { worker: 0 })
+                // The step is taken at its error reply.
+                w.expiring.insert(telegram);
+                Meaning::Skip(SkipReason::PartOfStep)
             }
-            EventKind::SetTimer { .. }
-            | EventKind::ResetTimer { .. }
+            EventKind::SetTimer { epoch, .. } => match id(w, telegram) {
+                Some(t) => {
+                    w.timer_set_by.insert(*epoch, t);
+                    Meaning::Skip(SkipReason::PartOfStep)
+                }
+                None => never_arrived(),
+            },
+            EventKind::ResetTimer { .. }
             | EventKind::Free { .. }
             | EventKind::TimeoutIgnored { .. }
             | EventKind::HsmRequest { .. }
@@ -404,6 +503,26 @@ impl Refinement {
             _ => Meaning::Skip(SkipReason::OtherMechanism),
         }
     }
+}
+
+/// Whether the timeout notice retrieved at `index` terminates its
+/// telegram and the OS fires `worker`'s timer again before the
+/// termination's kill (the worker's event after `terminated`). A handler
+/// is one spec step, so the spec takes that firing first: the timer was
+/// still armed, and the notice's handling does not depend on it.
+fn timer_fires_mid_termination(events: &[Event], index: usize, worker: u16) -> bool {
+    if !matches!(events[index].kind, EventKind::TimeoutReceived { .. }) {
+        return false;
+    }
+    let on_worker = |e: &&Event| e.thread == ThreadName::Worker(worker);
+    let mut later = events[index + 1..].iter();
+    let terminates = later
+        .find(on_worker)
+        .is_some_and(|e| e.kind == EventKind::Terminated);
+    terminates
+        && later
+            .take_while(|e| !on_worker(e))
+            .any(|e| matches!(e.kind, EventKind::TimeoutPosted { timer, .. } if timer == worker))
 }
 
 /// An event no spec instance takes.

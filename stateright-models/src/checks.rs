@@ -336,6 +336,13 @@ pub struct CheckResult {
     pub cycle_start: Option<usize>,
     /// The state the counterexample ends in (or loops back to).
     pub final_state: Option<String>,
+    /// For a lasso: the steps enabled in every state of the cycle and never
+    /// taken on it. Weak fairness of any of them would rule the lasso out,
+    /// so under `fairness=none` they show that the verdict rests on that
+    /// assumption (a relay that is never scheduled, an HSM that never
+    /// answers), not on the design.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub postponed: Vec<String>,
     /// The limit that stopped the deciding exploration, and how far it got
     /// (`None`: every reachable state was explored, or the property was
     /// decided by what was).
@@ -1069,6 +1076,7 @@ impl Run {
             counterexample_len: None,
             cycle_start: None,
             final_state: None,
+            postponed: Vec::new(),
             stopped: None,
             trace: None,
             bitstate: None,
@@ -1103,10 +1111,32 @@ impl Run {
             result.cycle_start = cycle_start;
             let last = replayed.states.last().expect("a path has states");
             result.final_state = Some(spec.describe_state(last));
+            if let Some(start) = cycle_start {
+                let cycle = &replayed.states[start..actions.len()];
+                result.postponed = postponed(spec, cycle, &actions[start..]);
+            }
         }
         result.trace = Some(trace);
         result
     }
+}
+
+/// The steps enabled in every state of `cycle` and not among `taken`, as
+/// timeline lines (see [`CheckResult::postponed`]).
+fn postponed<S: Spec>(spec: &S, cycle: &[S::State], taken: &[S::Action]) -> Vec<String> {
+    let enabled = |state: &S::State| -> Vec<S::Action> {
+        spec.successors(state).into_iter().map(|(a, _)| a).collect()
+    };
+    let mut always: Vec<S::Action> = cycle.first().map(enabled).unwrap_or_default();
+    for state in cycle.iter().skip(1) {
+        let here = enabled(state);
+        always.retain(|a| here.contains(a));
+    }
+    always
+        .iter()
+        .filter(|a| !taken.contains(a))
+        .map(|a| spec.describe_action(a))
+        .collect()
 }
 
 /// Whether `state` decides `property` on its own: it violates an `always`
@@ -1431,6 +1461,15 @@ pub fn render_timelines_with(
         }
         if let Some(state) = &r.final_state {
             out += &format!("  => {state}\n");
+        }
+        if !r.postponed.is_empty() {
+            out += &format!(
+                "  postponed forever (enabled all along the cycle, never taken): {}\n",
+                r.postponed.join("; ")
+            );
+            if r.assumptions.get("fairness").is_some_and(|f| f == "none") {
+                out += "  an environment assumption fails here, not the design: only fairness=none lets these steps wait forever (weak fairness takes them)\n";
+            }
         }
         for hint in hints(r) {
             out += &format!("  {hint}\n");

@@ -726,7 +726,7 @@ fn assumptions_are_recorded_in_results_and_traces_and_bad_ones_are_clear_errors(
         .with_every_assumption();
     // Fairness (weak, none) is an assumption of every spec.
     assert_eq!(every.assumptions[&SpecName::TimerFree].len(), 16);
-    assert_eq!(every.assumptions[&SpecName::IrqOrder].len(), 8);
+    assert_eq!(every.assumptions[&SpecName::IrqOrder].len(), 16);
     assert_eq!(every.assumptions[&SpecName::CsBlock].len(), 4);
     let err = CheckSelection::parse("all", "all", &[])
         .unwrap()
@@ -805,6 +805,57 @@ fn fairness_none_shows_which_verdicts_depend_on_fairness() {
         &none,
     );
     assert_eq!(finish, (Verdict::Holds, None));
+}
+
+/// Proposed's irq-order lasso under `fairness=none` is an environment
+/// failure, and `check` says which step waits forever: the relay's own
+/// first request, enabled in both states of the monitor's cycle and never
+/// taken (no relay design can take a step the scheduler never runs). Under
+/// weak fairness the lassos that remain (2016-01's lost interrupt) postpone
+/// only the monitor, which is not assumed fair.
+#[test]
+fn a_lasso_names_the_steps_it_postpones_forever() {
+    let run = |preset, assume: &[(&str, &str)]| {
+        let assumptions = assume
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        CheckRequest::new(SpecName::IrqOrder, preset)
+            .assuming(&assumptions)
+            .property(Some("hsm_request_completes"))
+            .run(&mut |_| {})
+            .unwrap()
+            .remove(0)
+    };
+    let unfair = run(Preset::Proposed, &[("fairness", "none")]);
+    assert_eq!(unfair.verdict, Verdict::Violated);
+    assert_eq!(
+        (unfair.cycle_start, unfair.counterexample_len),
+        (Some(0), Some(2))
+    );
+    assert_eq!(
+        unfair.postponed,
+        vec!["relay hands request r0 to the HSM and waits".to_string()]
+    );
+    let text = stateright_models::checks::render_report(std::slice::from_ref(&unfair));
+    assert!(
+        text.contains(
+            "postponed forever (enabled all along the cycle, never taken): relay hands request r0"
+        ) && text.contains("an environment assumption fails here, not the design"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&unfair).unwrap();
+    assert_eq!(
+        json["postponed"][0],
+        "relay hands request r0 to the HSM and waits"
+    );
+    let lost = run(Preset::Jan2016, &[]);
+    assert_eq!(lost.counterexample_len, Some(6));
+    assert!(
+        lost.postponed.iter().all(|p| p.contains("monitor")),
+        "{:?}",
+        lost.postponed
+    );
 }
 
 /// The safety form of "an accepted telegram is discarded": the legacy rule

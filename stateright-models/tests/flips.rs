@@ -46,6 +46,7 @@ const ONE: &str = "arrivals=one-terminal";
 const FIFO: &str = "delivery=fifo";
 const UNFAIR: &str = "fairness=none";
 const ONCE: &str = "monitor-polls=once";
+const WAIT_EXPIRES: &str = "hsm-wait=may-expire";
 const CONTINUOUS: &str = "demand=continuous";
 const GUARD_ALONE: &str = "2016-01+hsm_guard=error-on-interrupted";
 const EPOCH_UNCLEARED: &str = "proposed+timer_fix=epoch-uncleared";
@@ -75,6 +76,14 @@ const FLIPS: &[Flip] = &[
     // once cannot keep the CPU busy forever.
     Flip { spec: IrqOrder, property: "hsm_request_completes", from: side("2016-04", &[UNFAIR], "violated 0+2"), to: side("2016-04", &[UNFAIR, ONCE], "holds") },
     Flip { spec: IrqOrder, property: "hsm_request_completes", from: side("proposed", &[UNFAIR], "violated 0+2"), to: side("proposed", &[UNFAIR, ONCE], "holds") },
+    // A bounded wait that may run out while the HSM still answers
+    // (`hsm-wait=may-expire`, what the driver's clock jumps produce) answers
+    // that request with an error: with the guard, no design completes a
+    // request whose HSM is slower than the bound. `relay_never_hangs`, the
+    // property the guard is for, still holds.
+    Flip { spec: IrqOrder, property: "hsm_request_completes", from: side("2016-03", &[], "holds"), to: side("2016-03", &[WAIT_EXPIRES], "violated 6") },
+    Flip { spec: IrqOrder, property: "hsm_request_completes", from: side("2016-04", &[], "holds"), to: side("2016-04", &[WAIT_EXPIRES], "violated 6+2") },
+    Flip { spec: IrqOrder, property: "hsm_request_completes", from: side("proposed", &[], "holds"), to: side("proposed", &[WAIT_EXPIRES], "violated 6+2") },
     // Logical mode with a periodic monitor loses the interrupt in a cycle
     // (`hsm_request_completes` catches it); polling once, it ends in a
     // terminal state where the relay still waits.

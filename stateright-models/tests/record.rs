@@ -112,6 +112,6 @@ fn the_changes_list_names_the_assumptions_that_matter() {
     );
     assert!(changes.iter().any(
         |l| l.starts_with("irq-order 2016-04 `hsm_request_completes`")
-            && l.contains("violated under monitor-polls=periodic, fairness=none")
+            && l.contains("violated under monitor-polls=periodic, hsm-wait=in-time, fairness=none")
     ));
 }

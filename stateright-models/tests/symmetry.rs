@@ -45,7 +45,7 @@ fn liveness_on_the_reduced_graph_changes_nothing_under_any_assumption() {
     rows.extend(compare(finite.with_assumptions(&every_fairness).unwrap()));
     let two_css = CheckSelection::parse("cs-block", "all", &["css=2".to_string()]).unwrap();
     rows.extend(compare(two_css.with_every_assumption()));
-    assert_eq!(rows.len(), 4 * (8 * 16 + 4 * 8 + 8 * 2 + 8 * 4));
+    assert_eq!(rows.len(), 4 * (8 * 16 + 4 * 16 + 8 * 2 + 8 * 4));
     let liveness = |r: &&CheckResult| r.kind == PropertyKind::Eventually;
     let on_reduced = rows.iter().filter(liveness).filter(|r| r.symmetry).count();
     let held = rows
