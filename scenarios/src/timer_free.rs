@@ -189,9 +189,20 @@ struct WorkerWalk {
 /// `Handle(completion)` of the decrypt; the worker's `reply` that ends a
 /// telegram's relay work → `Handle(completion)` of the encrypt;
 /// `timeout-posted` → `TimerFires`; `timeout-received` → `Handle(notice)`;
-/// `completion-notice` → `HsmCompletes`; `hsm-wait-timed-out` →
-/// `HsmWaitExpires` (the March guard's bounded wait: the spec instance
-/// assumes `hsm-wait=may-expire`, since a real HSM can be slow).
+/// `completion-notice` → `HsmCompletes`; the error `reply` after
+/// `hsm-wait-timed-out` → `HsmWaitExpires` (the March guard's bounded
+/// wait: the spec instance assumes `hsm-wait=may-expire`, since a real HSM
+/// can be slow; taken at the reply, after the handler's timer reset, so a
+/// timeout the OS posts meanwhile comes first, as it did).
+///
+/// A CS retries under the same telegram ID, so IDs alone do not name a
+/// spec telegram: a timeout notice is the spec telegram that set its
+/// epoch's timer (`set-timer`), an HSM result the one whose request the
+/// board took (`hsm-request` → `hsm-done`, in order), and a handled result
+/// the oldest one the spec completed for that ID. A termination whose kill
+/// comes after the OS fired the timer again (the worker ran late) takes
+/// that `TimerFires` first. After the spec's AP died, the relay's other
+/// events until its own `ap-abnormal-termination` are unchecked.
 /// Checked against the step they belong
 /// to: `terminated` (the spec terminated that telegram), `free-of-unallocated`
 /// and `ap-abnormal-termination` (the spec's AP freed an unallocated work

@@ -841,7 +841,8 @@ fn a_lasso_names_the_steps_it_postpones_forever() {
     assert!(
         text.contains(
             "postponed forever (enabled all along the cycle, never taken): relay hands request r0"
-        ) && text.contains("an environment assumption fails here, not the design"),
+        ) && text.contains("an environment assumption fails here, not the design")
+            && text.contains("fair lasso, not guaranteed shortest"),
         "{text}"
     );
     let json = serde_json::to_value(&unfair).unwrap();
