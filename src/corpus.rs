@@ -67,12 +67,14 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         added.replays,
         added.millis,
     );
-    match &added.fix {
-        Some((preset, outcome)) => say!(
-            "on {preset}, the preset that fixes it: {outcome} (recorded in {})",
+    if added.fix.is_empty() {
+        say!("no preset fixes it yet: nothing recorded on a fix");
+    }
+    for (config, outcome) in &added.fix {
+        say!(
+            "on {config}, which fixes it: {outcome} (recorded in {})",
             add.corpus.join(corpus::ON_FIX_FILE).display()
-        ),
-        None => say!("no preset fixes it yet: nothing recorded on a fix"),
+        );
     }
     say!("timeline snapshot {}", added.snapshot.display());
     Ok(ExitCode::SUCCESS)

@@ -189,7 +189,7 @@ fn reproduce_conformance_reports_a_divergence_with_its_replay_command() {
         "--preset",
         "proposed",
         "--seed",
-        "653",
+        "1377",
         "--budget",
         "1",
     ]);
@@ -208,7 +208,7 @@ fn reproduce_conformance_reports_a_divergence_with_its_replay_command() {
         "{text}"
     );
     assert!(
-        text.contains("replay: chukei reproduce --cause stale-timeout --preset proposed --seed 653 --budget 1 --conformance"),
+        text.contains("replay: chukei reproduce --cause stale-timeout --preset proposed --seed 1377 --budget 1 --conformance"),
         "{text}"
     );
 }

@@ -2,8 +2,9 @@
 
 use crate::minimize::MinimizeError;
 use crate::replay::Outcome;
-use model::{SpecName, Trace, TraceError, Verdict};
-use patches::Preset;
+use model::search::always_verdict;
+use model::{PropertyKind, SharedSpec, SpecJob, SpecName, Trace, TraceError, Verdict};
+use patches::{Config, Preset};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -147,11 +148,12 @@ pub fn keep(trace: &Trace) -> Result<Kept, CorpusError> {
 /// bug's schedule shows on the presets that fix it.
 pub const ON_FIX_FILE: &str = "on-fix.toml";
 
-/// Per trace file, per fixing preset, the outcome its schedule shows
-/// there: `fixed`, or `stale` where the fix changes the code path the
-/// schedule walks (a thread it names is not runnable there). Never
-/// `reproduced`: that is a regression.
-pub type OnFix = BTreeMap<String, BTreeMap<Preset, String>>;
+/// Per trace file, per configuration that fixes it ([`fixing_configs`],
+/// by [`Config::name`]: `2016-04`, `2016-03+timer_fix=alloc-guard`), the
+/// outcome its schedule shows there: `fixed`, or `stale` where the fix
+/// changes the code path the schedule walks (a thread it names is not
+/// runnable there). Never `reproduced`: that is a regression.
+pub type OnFix = BTreeMap<String, BTreeMap<String, String>>;
 
 /// Reads `dir`'s [`ON_FIX_FILE`] (empty when there is none yet).
 pub fn read_on_fix(dir: &Path) -> Result<OnFix, CorpusError> {
@@ -175,9 +177,10 @@ pub fn write_on_fix(dir: &Path, on_fix: &OnFix) -> Result<(), CorpusError> {
         error: e.to_string(),
     })?;
     let text = format!(
-        "# What each stored bug's schedule shows on the presets that fix it:\n\
-         # `fixed`, or `stale` where the fix changes the code path the schedule\n\
-         # walks. Read by regressions/tests/corpus.rs; `chukei corpus add` adds\n\
+        "# What each stored bug's schedule shows on the configurations that fix\n\
+         # it (the later presets that do, and each switch of the first alone\n\
+         # that fixes the bug): `fixed`, or `stale` where the fix changes the\n\
+         # code path the schedule walks. Read by regressions/tests/corpus.rs; `chukei corpus add` adds\n\
          # the entry of a new trace.\n\n{body}"
     );
     std::fs::write(&path, text).map_err(|error| CorpusError::Io { path, error })
@@ -194,6 +197,68 @@ pub fn fixing_preset(trace: &Trace) -> Option<Preset> {
             scenarios::expect::expected_at_defaults(spec, &p.patches(), &trace.property)
                 == Some(Verdict::Holds)
         })
+}
+
+/// The configurations that fix a trace's bug: the presets after its own
+/// on which the expectations say the property holds (the first is
+/// [`fixing_preset`]), then each switch on which that first one differs
+/// from the trace's configuration, set alone on the trace's configuration,
+/// where the spec says the property holds (`always_verdict` at default
+/// sizes).
+/// The single switch is the fix of this bug: a bug's schedule fits it,
+/// where the whole preset may also change code the schedule walks (2016-03
+/// stops the monitor, whose thread an irq-order schedule names; 2016-04
+/// starts it again, a thread a 2016-03 schedule never saw).
+pub fn fixing_configs(trace: &Trace) -> Vec<Config> {
+    let Some(preset) = fixing_preset(trace) else {
+        return Vec::new();
+    };
+    let Ok(spec) = trace.spec.parse::<SpecName>() else {
+        return Vec::new();
+    };
+    let own = Config {
+        variant: None,
+        ..trace.config()
+    };
+    let switches = preset
+        .patches()
+        .diff(&own.patches)
+        .into_iter()
+        .filter_map(|(switch, value)| own.clone().patched(&[format!("{switch}={value}")]).ok())
+        .filter(|config| spec_holds(spec, config, &trace.property));
+    let presets = Preset::ALL
+        .into_iter()
+        .skip_while(|p| *p != preset)
+        .filter(|p| {
+            scenarios::expect::expected_at_defaults(spec, &p.patches(), &trace.property)
+                == Some(Verdict::Holds)
+        })
+        .map(Config::preset);
+    presets.chain(switches).collect()
+}
+
+/// Whether `spec` says the `always` property holds on `config`.
+fn spec_holds(spec: SpecName, config: &Config, property: &str) -> bool {
+    struct Holds<'a>(&'a str);
+    impl SpecJob for Holds<'_> {
+        type Output = bool;
+        fn run<S: SharedSpec>(self, spec: S) -> bool {
+            let always = spec
+                .property(self.0)
+                .is_some_and(|p| p.kind == PropertyKind::Always);
+            always && always_verdict(&spec, self.0) == Verdict::Holds
+        }
+    }
+    spec.build(config.patches, &BTreeMap::new(), Holds(property))
+        .unwrap_or(false)
+}
+
+/// The configuration an [`OnFix`] key names (`2016-03+timer_fix=alloc-guard`).
+pub fn config_named(name: &str) -> Option<Config> {
+    let mut parts = name.split('+');
+    let base: Preset = parts.next()?.parse().ok()?;
+    let patches: Vec<String> = parts.map(str::to_string).collect();
+    Config::with_patches(base, &patches).ok()
 }
 
 /// The directory of the timeline snapshots (insta's `.snap` files).
@@ -255,9 +320,10 @@ pub struct Added {
     /// The replays minimizing took, and its time.
     pub replays: usize,
     pub millis: u64,
-    /// The preset that fixes the bug (none when no preset does yet) and
-    /// what the schedule shows there: `fixed` or `stale`.
-    pub fix: Option<(Preset, String)>,
+    /// Each configuration that fixes the bug ([`fixing_configs`]; none
+    /// when no preset does yet) and what the schedule shows there: `fixed`
+    /// or `stale`.
+    pub fix: Vec<(String, String)>,
     /// The timeline snapshot written.
     pub snapshot: PathBuf,
 }
@@ -274,34 +340,45 @@ pub enum AddError {
     )]
     Exists { path: PathBuf },
     #[error(
-        "the bug reproduces on {preset}, the preset that should fix it: that is a regression to \
+        "the bug reproduces on {config}, which should fix it: that is a regression to \
          fix, not a trace to store"
     )]
-    NotFixed { preset: Preset },
-    #[error("on {preset}, the preset that fixes it, the trace is unreadable: {reason}")]
-    Unreadable { preset: Preset, reason: String },
+    NotFixed { config: String },
+    #[error("on {config}, which fixes it, the trace is unreadable: {reason}")]
+    Unreadable { config: String, reason: String },
 }
 
 /// Adds a counterexample to the corpus in `dir` in one step: minimizes it
-/// (it must reproduce its violation), names it by the corpus scheme, stores
-/// it, replays it on the preset that fixes it and records what that shows
-/// ([`ON_FIX_FILE`]), and writes its timeline snapshot. `force` replaces a
-/// stored trace of the same name with another schedule.
+/// (it must reproduce its violation; where it replays `fixed` on a
+/// configuration that fixes it, the minimal schedule must too:
+/// [`crate::minimize::minimize_keeping_fixed`]), names it by the corpus
+/// scheme, stores it, replays it on every configuration that fixes it and
+/// records what each shows ([`ON_FIX_FILE`]), and writes its timeline
+/// snapshot. `force` replaces a stored trace of the same name with another
+/// schedule.
 pub fn add(dir: &Path, trace: &Trace, force: bool) -> Result<Added, AddError> {
-    let minimized = crate::minimize(trace)?;
+    let fixes = fixing_configs(trace);
+    let kept = fixes
+        .iter()
+        .find(|fix| crate::judge_on(trace, Some(fix)).outcome == Outcome::Fixed);
+    let minimized = match kept {
+        Some(fix) => crate::minimize::minimize_keeping_fixed(trace, fix)?,
+        None => crate::minimize(trace)?,
+    };
     let trace = minimized.trace;
     let name = file_name(&trace);
     let path = dir.join(&name);
     if path.exists() && !force && read(&path)?.schedule != trace.schedule {
         return Err(AddError::Exists { path });
     }
-    let fix = fixing_preset(&trace)
-        .map(|preset| on_fix_outcome(&trace, preset))
-        .transpose()?;
+    let fix = fixes
+        .iter()
+        .map(|config| on_fix_outcome(&trace, config))
+        .collect::<Result<Vec<_>, _>>()?;
     let path = write(dir, &trace)?;
     let snapshot = write_snapshot(dir, &name, &trace)?;
     let mut on_fix = read_on_fix(dir)?;
-    on_fix.insert(name, fix.iter().map(|(p, o)| (*p, o.clone())).collect());
+    on_fix.insert(name, fix.iter().cloned().collect());
     write_on_fix(dir, &on_fix)?;
     Ok(Added {
         path,
@@ -314,12 +391,16 @@ pub fn add(dir: &Path, trace: &Trace, force: bool) -> Result<Added, AddError> {
     })
 }
 
-/// What a bug's schedule shows on `preset`, which fixes it: `fixed` or
+/// What a bug's schedule shows on `config`, which fixes it: `fixed` or
 /// `stale`; an error when the bug is still there.
-fn on_fix_outcome(trace: &Trace, preset: Preset) -> Result<(Preset, String), AddError> {
-    match crate::judge(trace, Some(preset)).outcome {
-        Outcome::Reproduced => Err(AddError::NotFixed { preset }),
-        Outcome::Unreadable(reason) => Err(AddError::Unreadable { preset, reason }),
-        outcome => Ok((preset, outcome.name().to_string())),
+fn on_fix_outcome(trace: &Trace, config: &Config) -> Result<(String, String), AddError> {
+    let name = config.name();
+    match crate::judge_on(trace, Some(config)).outcome {
+        Outcome::Reproduced => Err(AddError::NotFixed { config: name }),
+        Outcome::Unreadable(reason) => Err(AddError::Unreadable {
+            config: name,
+            reason,
+        }),
+        outcome => Ok((name, outcome.name().to_string())),
     }
 }

@@ -21,10 +21,11 @@
 //! with a schedule that fits: no step names a thread that is not runnable.
 
 use crate::preempt::{choices_of, fewer_preemptions, Pressure, Workload};
-use crate::replay::{replay, ReplayError};
+use crate::replay::{judge_on, replay, Outcome, ReplayError};
 use loom_tests::explore::{encode_steps, parse_schedule, ScheduleStep};
 use model::search::shortest_violation;
 use model::{PropertyKind, Schedule, Spec, SpecJob, SpecName, Trace, Verdict};
+use patches::Config;
 use serde::Serialize;
 use std::time::Instant;
 
@@ -60,16 +61,43 @@ pub enum MinimizeError {
     Replay(#[from] ReplayError),
     #[error("the shuttle schedule does not decode: {0}")]
     BadShuttleSchedule(String),
+    #[error("the trace does not replay `fixed` on {0}, the fix it was to keep")]
+    NotFixedOn(String),
 }
 
 /// Minimizes `trace`: the result reproduces the same violation (spec,
 /// preset, property) and no single step of it can be removed.
 pub fn minimize(trace: &Trace) -> Result<Minimized, MinimizeError> {
+    minimize_with(trace, Oracle::default())
+}
+
+/// Minimizes `trace` keeping both directions: every candidate must
+/// reproduce the violation on the trace's own configuration **and** replay
+/// `fixed` on `fix` (a configuration that fixes the bug: the schedule fits
+/// it to its end and the property holds), so the stored schedule shows
+/// the bug and its fix. The trace must be fixed there to begin with.
+pub fn minimize_keeping_fixed(trace: &Trace, fix: &Config) -> Result<Minimized, MinimizeError> {
+    let fixed_on = |t: &Trace| judge_on(t, Some(fix)).outcome == Outcome::Fixed;
+    if !fixed_on(trace) {
+        return Err(MinimizeError::NotFixedOn(fix.name()));
+    }
+    let oracle = Oracle {
+        replays: 0,
+        fixed_on: Some(fix.clone()),
+    };
+    let minimized = minimize_with(trace, oracle)?;
+    // ddmin cuts a candidate to the steps its own run used: check the cut.
+    if !fixed_on(&minimized.trace) {
+        return Err(MinimizeError::NotFixedOn(fix.name()));
+    }
+    Ok(minimized)
+}
+
+fn minimize_with(trace: &Trace, mut oracle: Oracle) -> Result<Minimized, MinimizeError> {
     if trace.verdict != Verdict::Violated {
         return Err(MinimizeError::NotAViolation(trace.verdict));
     }
     let started = Instant::now();
-    let mut oracle = Oracle::default();
     let before = steps_of(trace)?;
     if oracle.reproduces(trace).is_none() {
         let why = match replay(trace) {
@@ -97,7 +125,7 @@ pub fn minimize(trace: &Trace) -> Result<Minimized, MinimizeError> {
         Schedule::Loom { .. } => (trace.clone(), "as found (loom path)"),
     };
     if let Some(shortest) = bfs_shortest(trace) {
-        if steps_of(&shortest)? < steps_of(&minimal)? {
+        if steps_of(&shortest)? < steps_of(&minimal)? && oracle.keeps(&shortest) {
             minimal = shortest;
             method = "ddmin+bfs";
         }
@@ -177,11 +205,13 @@ fn less_switching(
         };
         Ok((workload.pressure(&choices_of(choices)?), choices.len()))
     };
-    Ok(if cost(&second)? < cost(&minimal)? {
-        (second, "ddmin+preemptions")
-    } else {
-        (minimal, "ddmin")
-    })
+    Ok(
+        if cost(&second)? < cost(&minimal)? && oracle.keeps(&second) {
+            (second, "ddmin+preemptions")
+        } else {
+            (minimal, "ddmin")
+        },
+    )
 }
 
 /// Steps in a trace's schedule.
@@ -202,16 +232,35 @@ pub fn steps_of(trace: &Trace) -> Result<usize, MinimizeError> {
 #[derive(Default)]
 struct Oracle {
     replays: usize,
+    /// A fix each candidate must also replay `fixed` on
+    /// ([`minimize_keeping_fixed`]).
+    fixed_on: Option<Config>,
 }
 
 impl Oracle {
     /// `Some(steps the run used)` when `trace` shows its violation with a
-    /// schedule that fits.
+    /// schedule that fits (and is fixed on the fix to keep).
     fn reproduces(&mut self, trace: &Trace) -> Option<usize> {
         self.replays += 1;
         let replayed = replay(trace).ok()?;
         let fits = replayed.fit.diverged.is_none();
-        (fits && replayed.verdict == Verdict::Violated).then_some(replayed.fit.used)
+        let shown = fits && replayed.verdict == Verdict::Violated;
+        (shown && self.fixed_where_kept(trace)).then_some(replayed.fit.used)
+    }
+
+    fn fixed_where_kept(&mut self, trace: &Trace) -> bool {
+        let Some(fix) = &self.fixed_on else {
+            return true;
+        };
+        self.replays += 1;
+        judge_on(trace, Some(fix)).outcome == Outcome::Fixed
+    }
+
+    /// Whether a schedule built outside ddmin (the BFS-shortest path, the
+    /// one with fewer preemptions) may replace the minimal one: with a fix
+    /// to keep, only if it passes the same test.
+    fn keeps(&mut self, trace: &Trace) -> bool {
+        self.fixed_on.is_none() || self.reproduces(trace).is_some()
     }
 }
 

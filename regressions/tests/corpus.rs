@@ -5,11 +5,13 @@
 
 use loom_tests::explore::{decode_schedule, encode_schedule, ScheduleStep};
 use model::{Schedule, SpecName, Trace, Verdict};
+use patches::Config;
 use patches::Preset;
-use regressions::{corpus, judge, replay, Outcome};
+use regressions::{corpus, judge, judge_on, replay, Outcome};
 use relay::events::EventKind;
 use relay::sim::{Choice, Chooser};
 use scenarios::search::{run_schedule, Cause};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 fn corpus() -> Vec<(PathBuf, Trace)> {
@@ -143,38 +145,54 @@ fn the_permanent_fixes_survive_the_kept_spec_schedules() {
     assert_eq!(replayed, 2, "the two proptest shrinks");
 }
 
-/// On the preset that fixes it, each trace shows the opposite verdict, or
-/// is stale because the fix changes the code path the schedule walks (a
-/// thread the schedule names is not runnable there: 2016-03 turns the
-/// monitor off, so its thread is gone; the stale-timeout and 2016-03 driver
-/// schedules preempt inside code the fixes change). Which one is recorded
-/// per trace in `regressions/corpus/on-fix.toml` (the irq-order traces also
-/// on 2016-04, where the monitor is back on and a schedule can show
-/// "fixed"): a change from "fixed" to "reproduced" is a regression, from
-/// "fixed" to "stale" a schedule to record again.
+/// Both directions for every trace: it reproduces on its own configuration
+/// (`every_stored_trace_replays_with_its_verdict`) and replays `fixed` on a
+/// configuration that fixes it: one of its fixing preset's switches set
+/// alone (`corpus::fixing_configs`: the allocation check, the epoch, the
+/// bounded HSM wait), where the schedule walks the same code up to the
+/// fix. Elsewhere a schedule can be stale instead: a thread it names is
+/// not runnable there (2016-03 stops the monitor, whose thread an
+/// irq-order schedule names, so `monitor=off` alone and 2016-03 are stale
+/// for the driver and proptest ones; 2016-04 starts it again beside a
+/// 2016-03 schedule; `proposed` also changes the CS rule and admission). What each shows is pinned in
+/// `regressions/corpus/on-fix.toml`: a change from "fixed" to "reproduced"
+/// is a regression, from "fixed" to "stale" a schedule to record again.
 #[test]
-fn every_stored_trace_is_fixed_or_stale_on_the_preset_that_fixes_it() {
+fn every_stored_trace_is_fixed_on_the_configuration_that_fixes_it() {
     let on_fix = corpus::read_on_fix(&corpus::dir()).expect("on-fix.toml reads");
     for (path, trace) in &corpus() {
         let name = path.file_name().unwrap().to_string_lossy();
-        let recorded = on_fix.get(name.as_ref()).cloned().unwrap_or_default();
-        let fix = corpus::fixing_preset(trace).expect("every stored bug has a fix");
-        assert!(
-            recorded.contains_key(&fix),
-            "{name}: no outcome recorded on {fix}, the preset that fixes it"
-        );
         assert_eq!(trace.verdict, Verdict::Violated, "{name}: a bug");
-        for (&preset, expected) in &recorded {
+        let recorded = on_fix.get(name.as_ref()).cloned().unwrap_or_default();
+        let fixes = corpus::fixing_configs(trace);
+        let names: BTreeSet<String> = fixes.iter().map(Config::name).collect();
+        assert_eq!(
+            recorded.keys().cloned().collect::<BTreeSet<_>>(),
+            names,
+            "{name}: every configuration that fixes it, and only those, is recorded"
+        );
+        let switches: Vec<&Config> = fixes
+            .iter()
+            .filter(|c| c.patches.preset().is_none())
+            .collect();
+        assert!(
+            switches.iter().any(|fix| recorded[&fix.name()] == "fixed"),
+            "{name}: fixed on none of its fixing switches {switches:?}"
+        );
+        for (config, expected) in &recorded {
             assert!(
                 ["fixed", "stale"].contains(&expected.as_str()),
                 "{name}: {expected}"
             );
-            let judged = judge(trace, Some(preset));
-            assert_eq!(judged.expected, Verdict::Holds, "{name} on {preset}");
+            let fix = corpus::config_named(config).expect("a configuration name");
+            let judged = judge_on(trace, Some(&fix));
+            if fix.patches.preset().is_some() {
+                assert_eq!(judged.expected, Verdict::Holds, "{name} on {config}");
+            }
             assert_eq!(
                 judged.outcome.name(),
                 expected,
-                "{name} on {preset}: {:?}",
+                "{name} on {config}: {:?}",
                 judged.outcome
             );
         }

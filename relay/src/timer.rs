@@ -175,6 +175,50 @@ mod tests {
     }
 
     #[test]
+    fn a_timer_due_before_the_sleeping_thread_looks_again_wakes_it() {
+        let timers = Arc::new(TimerService::<Std>::new());
+        let (posted, notices) = mpsc::channel();
+        let thread = {
+            let timers = timers.clone();
+            std::thread::spawn(move || timers.run(|a| posted.send(a).unwrap()))
+        };
+        // The thread goes to sleep until the first timer, a minute away;
+        // a second one due now must wake it, not wait for the first.
+        let later = Std::now() + 60_000;
+        timers.set(armed(later));
+        let asleep = timers.clone();
+        crate::deadline::within("the timer thread going to sleep", move || {
+            while asleep.table.with_no_wake(|t| t.sleeping_until) != Some(Some(later)) {
+                std::thread::yield_now();
+            }
+        });
+        timers.set(Armed {
+            timer: 1,
+            set_by: TelegramId(2),
+            ..armed(Std::now())
+        });
+        let notice = notices
+            .recv_timeout(crate::deadline::LIMIT)
+            .expect("the earlier timer fired without waiting for the later one");
+        assert_eq!(notice.set_by, TelegramId(2));
+        timers.shutdown();
+        crate::deadline::within("the timer thread stopping at shutdown", move || {
+            thread.join().unwrap()
+        });
+    }
+
+    #[test]
+    fn only_a_timer_due_before_the_next_look_needs_a_wake_up() {
+        let mut table = Table::default();
+        assert!(!table.due_before_next_look(5), "running: it looks anyway");
+        table.sleeping_until = Some(None);
+        assert!(table.due_before_next_look(5), "asleep with no deadline");
+        table.sleeping_until = Some(Some(10));
+        assert!(table.due_before_next_look(9));
+        assert!(!table.due_before_next_look(10), "due when it wakes anyway");
+    }
+
+    #[test]
     fn set_replaces_the_armed_timer_of_the_same_id() {
         let timers = TimerService::<Std>::new();
         timers.set(armed(Std::now() + 60_000));

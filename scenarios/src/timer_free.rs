@@ -294,7 +294,11 @@ impl Refinement {
         };
         match (e.thread, &e.kind) {
             (ThreadName::Worker(w), EventKind::HsmRequest { .. }) => {
-                let id = self.walk_of(w).ids.get(&telegram).copied();
+                // The request of the spec step just taken (a retry under
+                // the same ID may have arrived while the first one runs).
+                let walk = self.walk_of(w);
+                let asked = walk.walk.state.workers[0].hsm_request;
+                let id = asked.or_else(|| walk.ids.get(&telegram).copied());
                 if let Some(id) = id {
                     self.board.push_back((telegram, w, id));
                 }
