@@ -1389,21 +1389,54 @@ pub fn render_timelines(results: &[CheckResult]) -> String {
 
 /// The `chukei check` command line that finds `r`'s counterexample again.
 pub fn check_command(r: &CheckResult) -> String {
-    let mut command = format!(
-        "replay: chukei check --spec {} --preset {} --property {}",
-        r.spec,
-        r.preset.name(),
+    format!(
+        "replay: chukei check {} --property {}",
+        selection_args(r),
         r.property
-    );
-    if let Ok(spec) = r.spec.parse::<SpecName>() {
-        for item in assume::non_default(spec.assumption_params(), &r.assumptions) {
-            command += &format!(" --assume {item}");
-        }
+    )
+}
+
+/// `--spec`, `--preset`/`--patch`, `--size` and `--assume` arguments that
+/// select `r`'s check again: every switch, size and assumption that differs
+/// from its default, so a printed command (replay or explore) opens the same
+/// counterexample, also at non-default sizes and for variants.
+pub fn selection_args(r: &CheckResult) -> String {
+    let config = Config {
+        base: r.preset,
+        patches: r.patches,
+        variant: None,
+    };
+    let mut args = format!("--spec {} {}", r.spec, config.cli_args());
+    let spec: Option<SpecName> = r.spec.parse().ok();
+    if let (Some(spec), Some(trace)) = (spec, &r.trace) {
+        args += &size_args(spec, &trace.sizes);
     }
-    if r.config == r.preset.name() {
-        command
+    if let Some(spec) = spec {
+        args += &assume_args(spec, &r.assumptions);
+    }
+    args
+}
+
+/// ` --assume k=v ...` for every assumption that differs from its default.
+pub fn assume_args(spec: SpecName, assumptions: &Assumptions) -> String {
+    assume::non_default(spec.assumption_params(), assumptions)
+        .iter()
+        .map(|item| format!(" --assume {item}"))
+        .collect()
+}
+
+/// ` --size k=v ...` for every size that differs from the spec's default.
+pub fn size_args(spec: SpecName, sizes: &BTreeMap<String, u64>) -> String {
+    let defaults = model::sizes::defaults(spec.size_params());
+    let changed: Vec<String> = sizes
+        .iter()
+        .filter(|(k, v)| defaults.get(*k) != Some(v))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if changed.is_empty() {
+        String::new()
     } else {
-        format!("{command}  (configuration {})", r.config)
+        format!(" --size {}", changed.join(" "))
     }
 }
 

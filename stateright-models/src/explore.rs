@@ -10,12 +10,15 @@
 //! browsed. This module gives the views as serializable data; the CLI
 //! serves them as pages and as JSON.
 
-use crate::checks::{steps_in_words, CheckRequest, CheckResult, Progress, SelectionError};
+use crate::checks::{
+    assume_args, selection_args, size_args, steps_in_words, CheckRequest, CheckResult, Progress,
+    SelectionError,
+};
 use model::assume::{self, Assumptions};
 use model::registry::BuildError;
 use model::replay::replay;
 use model::search::Limits;
-use model::sizes::{defaults, parse_overrides};
+use model::sizes::parse_overrides;
 use model::{Property, PropertyKind, SharedSpec, Spec, SpecJob, SpecName, Verdict};
 use patches::{Config, Variant};
 use serde::Serialize;
@@ -269,48 +272,11 @@ pub fn listen(
 /// The `chukei explore` command line that opens `r`'s property page (the
 /// counterexample), for `chukei check` to print under each timeline.
 pub fn explore_command(r: &CheckResult) -> String {
-    let config = Config {
-        base: r.preset,
-        patches: r.patches,
-        variant: None,
-    };
-    let mut command = format!(
-        "explore: chukei explore --spec {} {}",
-        r.spec,
-        config.cli_args()
-    );
-    let spec: Option<SpecName> = r.spec.parse().ok();
-    if let (Some(spec), Some(trace)) = (spec, &r.trace) {
-        command += &size_args(spec, &trace.sizes);
-    }
-    if let Some(spec) = spec {
-        command += &assume_args(spec, &r.assumptions);
-    }
-    command + &format!(" --property {}", r.property)
-}
-
-/// ` --assume k=v ...` for every assumption that differs from its default,
-/// so the command opens the same counterexample the check found.
-fn assume_args(spec: SpecName, assumptions: &Assumptions) -> String {
-    assume::non_default(spec.assumption_params(), assumptions)
-        .iter()
-        .map(|item| format!(" --assume {item}"))
-        .collect()
-}
-
-/// ` --size k=v ...` for every size that differs from its default.
-fn size_args(spec: SpecName, sizes: &BTreeMap<String, u64>) -> String {
-    let defaults = defaults(spec.size_params());
-    let changed: Vec<String> = sizes
-        .iter()
-        .filter(|(k, v)| defaults.get(*k) != Some(v))
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    if changed.is_empty() {
-        String::new()
-    } else {
-        format!(" --size {}", changed.join(" "))
-    }
+    format!(
+        "explore: chukei explore {} --property {}",
+        selection_args(r),
+        r.property
+    )
 }
 
 /// Builds the spec and does nothing with it: the sizes are valid.
@@ -527,6 +493,12 @@ mod tests {
         assert_eq!(
             explore_command(&results[0]),
             "explore: chukei explore --spec irq-order --preset 2016-01 --patch cs_rule=improved \
+             --size requests=3 --property relay_never_hangs"
+        );
+        // The replay command `check` prints selects the same check.
+        assert_eq!(
+            crate::checks::check_command(&results[0]),
+            "replay: chukei check --spec irq-order --preset 2016-01 --patch cs_rule=improved \
              --size requests=3 --property relay_never_hangs"
         );
     }
