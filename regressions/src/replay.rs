@@ -15,7 +15,7 @@
 //! code) or unreadable. Stale and unreadable are never read as "holds".
 
 use loom_tests::explore::{
-    loom_path_steps, loom_replay, parse_schedule, shuttle_replay, ShuttleFit,
+    loom_path_steps, loom_replay, parse_schedule, shuttle_replay, ShuttleFit, Witness,
 };
 use loom_tests::{Loom, Shuttle};
 use model::{Schedule, SpecName, Trace, Verdict};
@@ -399,6 +399,29 @@ struct Seen {
     finished: bool,
 }
 
+/// The body a shuttle or loom replay runs: the scenario on platform `P`,
+/// recording in `seen` whether it finished and which check it violated.
+/// The schedule was recorded from a run that stopped at the violation, as
+/// the explorers' bodies do: stop the same way.
+fn replay_body<P: relay::platform::Platform>(
+    scenario: Scenario,
+    check: Option<RelayCheck>,
+    seen: Arc<Mutex<Seen>>,
+) -> impl Fn(&Witness) + Send + Sync + 'static {
+    move |w| {
+        let run = scenario.run::<P>(&w.new_log());
+        let violation = check.and_then(|c| run.first_violation(&[c]));
+        {
+            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            seen.finished = true;
+            seen.violated = violation.as_ref().map(|(c, _)| *c);
+        }
+        if let Some((check, detail)) = violation {
+            panic!("{}", violation_message(check, scenario.preset, &detail));
+        }
+    }
+}
+
 /// The scenario a real-code trace runs and the relay check its property
 /// names; `hang` for the irq-order hang, which has no check of its own (the
 /// run never finishes).
@@ -421,20 +444,10 @@ fn replay_shuttle(trace: &Trace, schedule: &str) -> Result<Replayed, ReplayError
     let seen = Arc::new(Mutex::new(Seen::default()));
     let body_seen = seen.clone();
     let (result, fit) = quietly(|| {
-        shuttle_replay(&schedule, move |w| {
-            let run = scenario.run::<Shuttle>(&w.new_log());
-            let violation = check.and_then(|c| run.first_violation(&[c]));
-            {
-                let mut seen = body_seen.lock().unwrap_or_else(|e| e.into_inner());
-                seen.finished = true;
-                seen.violated = violation.as_ref().map(|(c, _)| *c);
-            }
-            // The schedule was recorded from a run that stopped here, as
-            // the explorer's body does on a violation: stop the same way.
-            if let Some((check, detail)) = violation {
-                panic!("{}", violation_message(check, scenario.preset, &detail));
-            }
-        })
+        shuttle_replay(
+            &schedule,
+            replay_body::<Shuttle>(scenario, check, body_seen),
+        )
     });
     let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
     let fit = Fit::of_shuttle(fit);
@@ -462,22 +475,8 @@ fn replay_loom(trace: &Trace, path: &serde_json::Value) -> Result<Replayed, Repl
     let steps = loom_path_steps(path).map_err(ReplayError::BadLoomPath)?;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let body_seen = seen.clone();
-    let result = quietly(|| {
-        loom_replay(path, move |w| {
-            let run = scenario.run::<Loom>(&w.new_log());
-            let violation = check.and_then(|c| run.first_violation(&[c]));
-            {
-                let mut seen = body_seen.lock().unwrap_or_else(|e| e.into_inner());
-                seen.finished = true;
-                seen.violated = violation.as_ref().map(|(c, _)| *c);
-            }
-            // Stop where the explorer's body stopped, as it did.
-            if let Some((check, detail)) = violation {
-                panic!("{}", violation_message(check, scenario.preset, &detail));
-            }
-        })
-    })
-    .map_err(ReplayError::BadLoomPath)?;
+    let result = quietly(|| loom_replay(path, replay_body::<Loom>(scenario, check, body_seen)))
+        .map_err(ReplayError::BadLoomPath)?;
     let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
     let fit = Fit::whole(steps, true);
     let (events, violated) = match result {
