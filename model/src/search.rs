@@ -10,6 +10,7 @@
 
 use crate::spec::{Property, PropertyKind, Spec};
 use crate::trace::Verdict;
+use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use serde::Serialize;
 use std::hash::Hash;
@@ -170,7 +171,15 @@ pub(crate) fn encode_key<S: Spec>(
     if identity == Identity::Exact {
         return encode(state, buf);
     }
-    let to = sorting::<S>(state, identity.fixed_processes());
+    let fixed = identity.fixed_processes();
+    // Most states are found in order already: no permutation to compute.
+    let n = S::processes(state);
+    let sorted =
+        (fixed..n.saturating_sub(1)).all(|i| S::compare_processes(state, i, i + 1).is_le());
+    if sorted {
+        return encode(state, buf);
+    }
+    let to = sorting::<S>(state, fixed);
     encode(&S::permute(state, &to), buf);
     if to.iter().enumerate().any(|(i, &t)| i != t) {
         let byte = |&t: &usize| u8::try_from(t).expect("fewer than 256 processes");
@@ -743,20 +752,8 @@ impl<'a, S: Spec> Bfs<'a, S> {
             if target(&state) {
                 return Some(id);
             }
-            if self.graph.len() >= max_states {
+            if self.graph.len() >= max_states || !self.step(id, &state, progress) {
                 return None;
-            }
-            let depth = self.graph.depth(id);
-            if self.stopped_by_limit(id, progress) {
-                return None;
-            }
-            if self.limits.max_depth == Some(depth) {
-                self.check_depth_bound(id, &state);
-            } else {
-                self.expand(id, &state);
-            }
-            if id % 4096 == 0 {
-                progress(self.graph.len());
             }
             id += 1;
         }
@@ -766,6 +763,24 @@ impl<'a, S: Spec> Bfs<'a, S> {
         }
         progress(self.graph.len());
         None
+    }
+
+    /// Expands state `id` (decoded: `state`), or only looks past it at the
+    /// depth bound; false when a limit stopped the search before it.
+    fn step(&mut self, id: usize, state: &S::State, progress: &mut dyn FnMut(usize)) -> bool {
+        let depth = self.graph.depth(id);
+        if self.stopped_by_limit(id, progress) {
+            return false;
+        }
+        if self.limits.max_depth == Some(depth) {
+            self.check_depth_bound(id, state);
+        } else {
+            self.expand(id, state);
+        }
+        if id % 4096 == 0 {
+            progress(self.graph.len());
+        }
+        true
     }
 
     /// Whether a limit stops the search before it expands state `id`; if
@@ -864,19 +879,21 @@ impl<'a, S: Spec> Bfs<'a, S> {
     /// The id of `state`, added with how it was reached if it is new.
     fn discover(&mut self, state: S::State, parent: Option<(usize, &S::Action)>) -> usize {
         self.encode_key(&state);
-        if let Some(id) = self.find() {
-            return id;
-        }
-        let member = &self.member;
-        let hash = self.hasher.hash_one(&self.key[..]);
-        let marks = marks_of::<S>(self.watches, &state);
         let new = New {
-            hash,
+            hash: self.hasher.hash_one(&self.key[..]),
             key: &self.key,
-            member,
-            marks,
+            member: &self.member,
         };
-        let id = add(&mut self.graph, &mut self.index, &self.hasher, new, parent);
+        let watches = self.watches;
+        let marks = || marks_of::<S>(watches, &state);
+        let id = find_or_add(
+            &mut self.graph,
+            &mut self.index,
+            &self.hasher,
+            new,
+            marks,
+            parent,
+        );
         debug_assert_eq!(
             self.graph.state(id),
             state,
@@ -886,14 +903,12 @@ impl<'a, S: Spec> Bfs<'a, S> {
     }
 }
 
-/// A state not seen before, as bytes, with the watched conditions it
-/// satisfies (bit `w` for watch `w`).
+/// A state that may not have been seen before, as bytes.
 struct New<'b> {
     hash: u64,
     key: &'b [u8],
     /// The permutation that sorted the state into `key` (empty: none).
     member: &'b [u8],
-    marks: u64,
 }
 
 /// Which of `watches` hold in `state`, as bits.
@@ -908,24 +923,33 @@ pub(crate) fn marks_of<S: Spec>(watches: &[Watch<'_, S>], state: &S::State) -> u
     marks
 }
 
-/// Adds a new state to the graph and the visited set: its id.
-fn add<S: Spec>(
+/// The id of the state `new`: the one in the visited set with its key, or
+/// a new one added to the graph with how it was reached and the watched
+/// conditions it satisfies (`marks`, bit `w` for watch `w`, only asked of
+/// a new state). One probe of the table either way: a search spends most
+/// of its time in these look-ups (docs/architecture.md, "Performance").
+fn find_or_add<S: Spec>(
     graph: &mut StateGraph<S>,
     index: &mut HashTable<u32>,
     hasher: &ahash::RandomState,
     new: New<'_>,
+    marks: impl FnOnce() -> u64,
     parent: Option<(usize, &S::Action)>,
 ) -> usize {
+    let store = &graph.store;
+    let same = |&id: &u32| store.key(id as usize) == new.key;
+    let rehash = |&id: &u32| hasher.hash_one(store.key(id as usize));
+    let vacant = match index.entry(new.hash, same, rehash) {
+        Entry::Occupied(known) => return *known.get() as usize,
+        Entry::Vacant(vacant) => vacant,
+    };
     let id = graph.len();
     let id32 = u32::try_from(id)
         .ok()
         .filter(|&id| id != NO_PARENT)
         .expect("fewer than 2^32 - 1 states");
+    vacant.insert(id32);
     graph.store.push(new.key, new.member);
-    let store = &graph.store;
-    index.insert_unique(new.hash, id32, |&id| {
-        hasher.hash_one(store.key(id as usize))
-    });
     let depth = match parent {
         Some((from, action)) => {
             graph.parent.push(from as u32);
@@ -942,7 +966,7 @@ fn add<S: Spec>(
     if depth == graph.level_starts.len() {
         graph.level_starts.push(id);
     }
-    let mut marks = new.marks;
+    let mut marks = marks();
     while marks != 0 {
         let w = marks.trailing_zeros() as usize;
         graph.mark(w, id);
@@ -1045,12 +1069,25 @@ where
     S::Action: Send + Sync,
 {
     fn run_parallel(&mut self, parallel: Parallel, progress: &mut dyn FnMut(usize)) {
+        // A window smaller than this is expanded here: starting threads
+        // and merging their findings would cost more than they save (the
+        // first levels of every search, and all of a small one).
+        let shared = parallel.threads * parallel.chunk.max(1) * 2;
         let mut id = 0;
         while id < self.graph.len() {
             let end = (id + parallel.window.max(1)).min(self.graph.len());
-            for chunk in self.expand_window(id..end, parallel) {
-                if !self.merge(chunk, progress) {
-                    return;
+            if end - id < shared {
+                for id in id..end {
+                    let state = self.graph.state(id);
+                    if !self.step(id, &state, progress) {
+                        return;
+                    }
+                }
+            } else {
+                for chunk in self.expand_window(id..end, parallel) {
+                    if !self.merge(chunk, progress) {
+                        return;
+                    }
                 }
             }
             id = end;
@@ -1170,21 +1207,15 @@ where
                         member,
                         marks,
                     } => {
-                        let key = &bytes[key];
-                        match self.find_key(hash, key) {
-                            Some(known) => known,
-                            None => {
-                                let member = &bytes[member];
-                                let new = New {
-                                    hash,
-                                    key,
-                                    member,
-                                    marks,
-                                };
-                                let parent = Some((id, &action));
-                                add(&mut self.graph, &mut self.index, &self.hasher, new, parent)
-                            }
-                        }
+                        // Another chunk of the window may have added it.
+                        let new = New {
+                            hash,
+                            key: &bytes[key],
+                            member: &bytes[member],
+                        };
+                        let (graph, index) = (&mut self.graph, &mut self.index);
+                        let parent = Some((id, &action));
+                        find_or_add(graph, index, &self.hasher, new, || marks, parent)
                     }
                 };
                 if self.keep_edges {
