@@ -777,7 +777,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
         } else {
             self.expand(id, state);
         }
-        if id % 4096 == 0 {
+        if id.is_multiple_of(4096) {
             progress(self.graph.len());
         }
         true
