@@ -526,6 +526,18 @@ impl<T: Hash + Eq + Clone> Interner<T> {
     }
 }
 
+impl<T: Hash + Eq> Interner<T> {
+    /// The index of `value` if it is interned already (read only: the
+    /// parallel search's threads look actions up, the merge adds new ones).
+    fn find(&self, value: &T) -> Option<u32> {
+        let hash = self.hasher.hash_one(value);
+        let values = &self.values;
+        self.index
+            .find(hash, |&i| values[i as usize] == *value)
+            .copied()
+    }
+}
+
 impl<T> Interner<T> {
     pub(crate) fn get(&self, i: u32) -> &T {
         &self.values[i as usize]
@@ -585,6 +597,11 @@ impl<A: Hash + Eq + Clone> Edges<A> {
     /// Adds an edge of the state being expanded.
     fn push(&mut self, action: &A, target: usize) {
         let action = self.actions.intern(action);
+        self.push_interned(action, target);
+    }
+
+    /// Adds an edge taking the interned action `action`.
+    fn push_interned(&mut self, action: u32, target: usize) {
         let action = u16::try_from(action).expect("fewer than 2^16 distinct actions on edges");
         let target = u32::try_from(target).expect("fewer than 2^32 states");
         self.all.push(Edge { target, action });
@@ -886,6 +903,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
         };
         let watches = self.watches;
         let marks = || marks_of::<S>(watches, &state);
+        let new_id = self.graph.len();
         let id = find_or_add(
             &mut self.graph,
             &mut self.index,
@@ -894,9 +912,8 @@ impl<'a, S: Spec> Bfs<'a, S> {
             marks,
             parent,
         );
-        debug_assert_eq!(
-            self.graph.state(id),
-            state,
+        debug_assert!(
+            id != new_id || self.graph.state(id) == state,
             "a stored state decodes as it was"
         );
         id
@@ -926,8 +943,8 @@ pub(crate) fn marks_of<S: Spec>(watches: &[Watch<'_, S>], state: &S::State) -> u
 /// The id of the state `new`: the one in the visited set with its key, or
 /// a new one added to the graph with how it was reached and the watched
 /// conditions it satisfies (`marks`, bit `w` for watch `w`, only asked of
-/// a new state). One probe of the table either way: a search spends most
-/// of its time in these look-ups (docs/architecture.md, "Performance").
+/// a new state). One probe of the table either way: a search spends much
+/// of its time in these look-ups.
 fn find_or_add<S: Spec>(
     graph: &mut StateGraph<S>,
     index: &mut HashTable<u32>,
@@ -1059,7 +1076,9 @@ struct Chunk<A> {
     ids: std::ops::Range<usize>,
     /// Successors per state, in id order.
     counts: Vec<u32>,
-    successors: Vec<(A, Found)>,
+    /// With the edge's interned action when the edges are kept and it
+    /// was interned already (the merge interns the others).
+    successors: Vec<(A, Option<u32>, Found)>,
     bytes: Vec<u8>,
 }
 
@@ -1134,6 +1153,15 @@ where
         done.into_iter().map(|(_, chunk)| chunk).collect()
     }
 
+    /// The index of an edge's action among the graph's, when the edges are
+    /// kept and it is there already: the merge, which runs alone, then
+    /// need not hash it.
+    fn interned(&self, action: &S::Action) -> Option<u32> {
+        self.keep_edges
+            .then(|| self.graph.edges.actions.find(action))
+            .flatten()
+    }
+
     /// Expands `ids` against the visited set as it is (read only).
     fn expand_chunk(&self, ids: std::ops::Range<usize>) -> Chunk<S::Action> {
         let mut chunk = Chunk {
@@ -1152,7 +1180,10 @@ where
                 encode_key::<S>(self.identity, &next, &mut key, &mut member);
                 let hash = self.hasher.hash_one(&key[..]);
                 if let Some(known) = self.find_key(hash, &key) {
-                    chunk.successors.push((action, Found::Known(known as u32)));
+                    let interned = self.interned(&action);
+                    chunk
+                        .successors
+                        .push((action, interned, Found::Known(known as u32)));
                     continue;
                 }
                 let start = chunk.bytes.len();
@@ -1172,7 +1203,8 @@ where
                     member: member_range,
                     marks,
                 };
-                chunk.successors.push((action, found));
+                let interned = self.interned(&action);
+                chunk.successors.push((action, interned, found));
             }
         }
         chunk
@@ -1198,7 +1230,7 @@ where
                 self.merge_depth_bound(id, depth, mine, &bytes);
                 continue;
             }
-            for (action, found) in mine {
+            for (action, interned, found) in mine {
                 let target = match found {
                     Found::Known(known) => known as usize,
                     Found::New {
@@ -1218,14 +1250,16 @@ where
                         find_or_add(graph, index, &self.hasher, new, || marks, parent)
                     }
                 };
-                if self.keep_edges {
-                    self.graph.edges.push(&action, target);
+                match (self.keep_edges, interned) {
+                    (false, _) => {}
+                    (true, Some(action)) => self.graph.edges.push_interned(action, target),
+                    (true, None) => self.graph.edges.push(&action, target),
                 }
             }
             if self.keep_edges {
                 self.graph.edges.close(id);
             }
-            if id % 4096 == 0 {
+            if id.is_multiple_of(4096) {
                 progress(self.graph.len());
             }
         }
@@ -1237,7 +1271,7 @@ where
         &mut self,
         id: usize,
         depth: usize,
-        successors: impl Iterator<Item = (S::Action, Found)>,
+        successors: impl Iterator<Item = (S::Action, Option<u32>, Found)>,
         bytes: &[u8],
     ) {
         if self.keep_edges {
@@ -1247,7 +1281,7 @@ where
             return;
         }
         let mut beyond = false;
-        for (_, found) in successors {
+        for (_, _, found) in successors {
             if let Found::New { hash, key, .. } = found {
                 beyond |= self.find_key(hash, &bytes[key]).is_none();
             }
