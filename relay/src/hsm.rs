@@ -133,11 +133,14 @@ impl<P: Platform> Hsm<P> {
     }
 
     /// The guard's reset: the board drops the result it was holding and
-    /// stops waiting for its notice.
-    pub fn reset(&self) {
+    /// stops waiting for its notice. Calls `log` with whether a result was
+    /// dropped while the board is locked, so the log orders the reset
+    /// before the board's next result. `log` must not call the platform.
+    pub fn reset_logged(&self, log: impl FnOnce(bool)) {
         self.board.with(|b| {
-            b.awaiting_completion = None;
+            let dropped = b.awaiting_completion.take().is_some();
             b.resets += 1;
+            log(dropped);
         });
     }
 
