@@ -136,7 +136,8 @@ impl<P: Platform> Hsm<P> {
     /// dropped while the board is locked, so the log orders the reset
     /// before the board's next result. `log` must not call the platform.
     pub fn reset_logged(&self, log: impl FnOnce(bool)) {
-        self.board.with(|b| log(b.awaiting_completion.take().is_some()));
+        self.board
+            .with(|b| log(b.awaiting_completion.take().is_some()));
     }
 
     /// [`Hsm::reset_logged`] with nothing to log.

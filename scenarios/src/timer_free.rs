@@ -344,7 +344,11 @@ impl Refinement {
                     return;
                 };
                 if let Some((_, w, id)) = self.board.remove(at) {
-                    self.walk_of(w).computed.entry(telegram).or_default().push_back(id);
+                    self.walk_of(w)
+                        .computed
+                        .entry(telegram)
+                        .or_default()
+                        .push_back(id);
                     self.last_computed = Some((telegram, w));
                 }
             }
