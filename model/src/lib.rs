@@ -13,6 +13,7 @@
 pub mod assume;
 pub mod bitstate;
 pub mod cs_block;
+pub mod inline;
 pub mod irq_order;
 pub mod registry;
 pub mod replay;
