@@ -40,7 +40,6 @@
 //! * CSs are identical, so states are compared up to a permutation of CSs.
 
 use crate::assume::{self, AssumeError, Assumption, Assumptions};
-use crate::inline::Inline;
 use crate::sizes::{resolve, SizeError, SizeParam};
 use crate::spec::{is_terminal, with_fairness, Fairness, Property, Spec};
 use patches::{Admission, CsRule, Patches};
@@ -95,11 +94,6 @@ pub const ASSUMPTIONS: &[Assumption] = &[
     assume::FAIRNESS,
 ];
 
-/// The largest sizes (`SIZES`), the capacities of a state's inline
-/// vectors ([`crate::inline`]: a state is cloned by a plain copy).
-pub(crate) const MAX_CSS: usize = 5;
-pub(crate) const MAX_CARDS: usize = 4;
-
 /// The system's answer to a card's telegram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Answer {
@@ -109,12 +103,9 @@ pub enum Answer {
 }
 
 /// A card as the CS sees it.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum CardPhase {
     /// Chip not written yet, nothing sent.
-    #[default]
     Unsent,
     /// Telegram admitted; `answer` once the system has processed it.
     InFlight { answer: Option<Answer> },
@@ -127,22 +118,18 @@ pub enum CardPhase {
 }
 
 /// One card: the terminal's view and the system's record.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Card {
     pub phase: CardPhase,
     pub system_registered: bool,
 }
 
 /// One CS terminal with its cards.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Cs {
     /// Legacy rule: blocked for one minute after a connection excess.
     pub blocked: bool,
-    pub cards: Inline<Card, MAX_CARDS>,
+    pub cards: Vec<Card>,
     /// `OldestRetryFirst`: this CS's place in the relay's queue of CSs
     /// answered connection excess (0 = oldest). Kept with the CS, not as a
     /// list of CS numbers, so that permuting CSs permutes it too.
@@ -170,22 +157,11 @@ impl Cs {
 }
 
 /// All CSs and the relay's admission.
-#[derive(Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CsBlockState {
-    pub css: Inline<Cs, MAX_CSS>,
+    pub css: Vec<Cs>,
     /// Some admitted telegram was discarded by its CS without an answer.
     pub accepted_dropped: bool,
-}
-
-// A plain copy (every field is `Copy`), not `Copy` itself: a state is
-// cloned where it is meant to be.
-impl Clone for CsBlockState {
-    fn clone(&self) -> Self {
-        CsBlockState {
-            css: self.css,
-            ..*self
-        }
-    }
 }
 
 impl CsBlockState {
@@ -386,11 +362,11 @@ impl Spec for CsBlock {
         };
         let cs = Cs {
             blocked: false,
-            cards: Inline::from_elem(card, self.cards),
+            cards: vec![card; self.cards],
             queued: None,
         };
         vec![CsBlockState {
-            css: Inline::from_elem(cs, self.css),
+            css: vec![cs; self.css],
             accepted_dropped: false,
         }]
     }
@@ -609,7 +585,7 @@ impl Spec for CsBlock {
     fn permute(state: &CsBlockState, to: &[usize]) -> CsBlockState {
         let mut permuted = state.clone();
         for (i, cs) in state.css.iter().enumerate() {
-            permuted.css[to[i]] = *cs;
+            permuted.css[to[i]] = cs.clone();
         }
         permuted
     }

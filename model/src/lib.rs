@@ -13,7 +13,6 @@
 pub mod assume;
 pub mod bitstate;
 pub mod cs_block;
-pub mod inline;
 pub mod irq_order;
 pub mod registry;
 pub mod replay;
