@@ -35,10 +35,9 @@ pub struct HsmResult {
 #[derive(Debug, Default)]
 struct Board {
     queue: VecDeque<HsmJob>,
-    /// Raised its interrupt; waiting for the completion notice.
+    /// Raised its interrupt; waiting for the completion notice. A reset
+    /// clears it too, which is what ends the firmware's wait.
     awaiting_completion: Option<HsmResult>,
-    /// Bumped by a reset so the firmware stops waiting for an old notice.
-    resets: u64,
     shutdown: bool,
 }
 
@@ -93,12 +92,10 @@ impl<P: Platform> Hsm<P> {
             self.operations
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             on_done(&result);
-            let resets = self.board.with(|b| {
-                b.awaiting_completion = Some(result.clone());
-                b.resets
-            });
+            self.board
+                .with(|b| b.awaiting_completion = Some(result.clone()));
             raise(&result);
-            self.await_completion(resets);
+            self.await_completion();
         }
     }
 
@@ -114,10 +111,12 @@ impl<P: Platform> Hsm<P> {
         })
     }
 
-    fn await_completion(&self, resets: u64) {
+    /// Until the CPU fetched the result (its completion notice) or a reset
+    /// dropped it: either empties `awaiting_completion`, and only the
+    /// firmware itself fills it.
+    fn await_completion(&self) {
         self.board.wait(|b| {
-            let notified = b.awaiting_completion.is_none();
-            if b.shutdown || notified || b.resets != resets {
+            if b.shutdown || b.awaiting_completion.is_none() {
                 Wait::Ready(())
             } else {
                 Wait::blocked()
@@ -135,10 +134,7 @@ impl<P: Platform> Hsm<P> {
     /// The guard's reset: the board drops the result it was holding and
     /// stops waiting for its notice.
     pub fn reset(&self) {
-        self.board.with(|b| {
-            b.awaiting_completion = None;
-            b.resets += 1;
-        });
+        self.board.with(|b| b.awaiting_completion = None);
     }
 
     /// Whether the board is stuck waiting for a completion notice.
@@ -157,5 +153,57 @@ impl<P: Platform> Hsm<P> {
 
     pub fn cipher(&self) -> &SessionCipher {
         &self.cipher
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deadline::within;
+    use crate::platform::Std;
+    use std::sync::{mpsc, Arc};
+    use std::time::Duration;
+
+    fn job(n: u64) -> HsmJob {
+        HsmJob {
+            telegram: TelegramId(n),
+            worker: 0,
+            epoch: 1,
+            op: HsmOp::Encrypt,
+            data: b"card".to_vec(),
+        }
+    }
+
+    /// Root cause 1 in one board: after raising, the firmware takes no new
+    /// request until the CPU fetches the result; a reset ends that wait too.
+    #[test]
+    fn the_board_waits_for_its_completion_notice_or_a_reset() {
+        let hsm = Arc::new(Hsm::<Std>::new(&[7; 32], 0));
+        let (raised, raises) = mpsc::channel();
+        let firmware = {
+            let hsm = hsm.clone();
+            std::thread::spawn(move || hsm.run(|_| {}, |r| raised.send(r.telegram).unwrap()))
+        };
+        let next_raise = || raises.recv_timeout(Duration::from_secs(10));
+        hsm.submit(job(1));
+        hsm.submit(job(2));
+        assert_eq!(next_raise(), Ok(TelegramId(1)));
+        assert!(hsm.awaiting_completion());
+        let fetched = hsm.complete().map(|r| r.telegram);
+        assert_eq!(fetched, Some(TelegramId(1)));
+        assert_eq!(
+            next_raise(),
+            Ok(TelegramId(2)),
+            "the notice freed the board"
+        );
+        assert!(hsm.awaiting_completion());
+        hsm.reset();
+        assert!(!hsm.awaiting_completion());
+        assert_eq!(hsm.complete(), None, "a late interrupt finds nothing");
+        hsm.submit(job(3));
+        assert_eq!(next_raise(), Ok(TelegramId(3)), "the reset freed the board");
+        hsm.shutdown();
+        within("Hsm::run after shutdown", move || firmware.join().unwrap());
+        assert_eq!(hsm.operations(), 3);
     }
 }

@@ -205,6 +205,34 @@ mod tests {
     }
 
     #[test]
+    fn logical_mode_coalesces_a_source_raised_again_before_it_is_taken() {
+        // One slot per core: a second raise of the same source is the same
+        // pending interrupt, not a collision that loses one.
+        let irq = controller(IrqMode::Logical);
+        assert_eq!(irq.raise(IrqSource::Monitor), Raised::Pending);
+        assert_eq!(irq.raise(IrqSource::Monitor), Raised::Pending);
+        assert_eq!(irq.pending(), vec![IrqSource::Monitor]);
+        assert_eq!(take(&irq), Some(IrqSource::Monitor));
+        assert_eq!(irq.pending(), vec![]);
+    }
+
+    #[test]
+    fn pending_lists_the_waiting_sources_and_serviced_counts_ended_interrupts() {
+        let irq = controller(IrqMode::Physical);
+        irq.raise(IrqSource::Monitor);
+        irq.raise(IrqSource::Hsm);
+        assert_eq!(irq.pending(), vec![IrqSource::Hsm, IrqSource::Monitor]);
+        assert_eq!(take(&irq), Some(IrqSource::Hsm));
+        assert_eq!(irq.pending(), vec![IrqSource::Monitor]);
+        assert_eq!(irq.serviced(), 0, "in service is not yet serviced");
+        irq.end_of_interrupt();
+        assert_eq!(take(&irq), Some(IrqSource::Monitor));
+        irq.end_of_interrupt();
+        assert_eq!(irq.serviced(), 2);
+        assert_eq!(irq.pending(), vec![]);
+    }
+
+    #[test]
     fn physical_mode_delivers_both() {
         let irq = controller(IrqMode::Physical);
         irq.raise(IrqSource::Monitor);
