@@ -438,4 +438,13 @@ mod tests {
         assert_ne!(telegram_id(CsId(1), 7, 1), telegram_id(CsId(1), 8, 1));
         assert_ne!(telegram_id(CsId(1), 7, 1), telegram_id(CsId(2), 7, 1));
     }
+
+    #[test]
+    fn a_wide_telegram_id_packs_run_cs_and_sequence_into_their_own_bits() {
+        let id = telegram_id(CsId(3), 5, 7);
+        assert_eq!(id, TelegramId(1 << 63 | 5 << 40 | 3 << 24 | 7));
+        // Each field keeps to its bits: the run and the sequence wrap.
+        assert_eq!(telegram_id(CsId(3), 5 + (1 << 23), 7), id);
+        assert_eq!(telegram_id(CsId(3), 5, 7 + (1 << 24)), id);
+    }
 }
