@@ -219,9 +219,13 @@ impl<P: Platform, L: CsLink> Terminal<'_, P, L> {
 
     fn run(&mut self) {
         loop {
+            let sent_before = self.sends;
             self.send_window();
             if self.in_flight.is_empty() {
-                if self.queue.is_empty() || self.sends >= self.config.max_sends {
+                // Nothing to wait for. A turn that sent nothing either is
+                // the end (every card settled, or the sends used up); going
+                // round again would spin without a scheduling point.
+                if self.sends == sent_before {
                     return;
                 }
                 continue;

@@ -3,7 +3,7 @@
 //! every test here is one exact, repeatable interleaving.
 
 use relay::crypto::{Direction, SessionCipher};
-use relay::cs::{disagreements, run_cs, CsConfig};
+use relay::cs::{disagreements, run_cs, telegram_id, CsConfig};
 use relay::events::{EventKind, IrqSource};
 use relay::mailbox::Message;
 use relay::sim::{Chooser, Driver, RunOutcome, Sim};
@@ -349,7 +349,7 @@ fn the_legacy_rule_discards_in_flight_cards_and_cascades_at_the_limit() {
     // cards the terminal believes unissued. The cascade of 2016.
     let run = |rule: CsRule| {
         let mut config = RelayConfig::small(Preset::Apr2016);
-        config.connection_limit = 1;
+        config.connection_limit = 2;
         let (outcome, result, events) = default_schedule(move |log| {
             let relay = Relay::<Sim>::start(config, log);
             let mut cs = CsConfig::new(CsId(1), vec![CardId(1), CardId(2)], rule);
@@ -431,4 +431,37 @@ fn an_abandoned_hsm_result_is_stale_for_a_retry_of_the_same_telegram() {
         0
     );
     assert!(count(&events, |k| matches!(k, EventKind::StaleMessage { .. })) >= 1);
+}
+
+/// The terminal keeps to its window and its send budget, with a new ID per
+/// new telegram. One in flight needs two connections at the limit: the
+/// relay releases a connection just after the terminal has its answer.
+#[test]
+fn a_terminal_keeps_to_its_window_and_its_send_budget() {
+    let mut config = RelayConfig::small(Preset::Proposed);
+    config.connection_limit = 2;
+    let (outcome, report, events) = default_schedule(move |log| {
+        let relay = Relay::<Sim>::start(config.clone(), log);
+        let cards = vec![CardId(1), CardId(2), CardId(3)];
+        let mut cs = CsConfig::new(CsId(1), cards, CsRule::Improved);
+        cs.window = 1;
+        cs.max_sends = 2;
+        let report = run_cs(&relay.handle(), &cs);
+        relay.shutdown();
+        report
+    });
+    assert_eq!(outcome, RunOutcome::Completed);
+    let report = report.unwrap();
+    assert_eq!(report.connection_excess, 0, "{report:?}");
+    let ids = vec![telegram_id(CsId(1), 0, 1), telegram_id(CsId(1), 0, 2)];
+    assert_eq!(report.sent, ids, "two sends, two new IDs");
+    assert!(report.cards[&CardId(1)].issued && report.cards[&CardId(2)].issued);
+    assert!(
+        !report.cards.contains_key(&CardId(3)),
+        "the budget is spent"
+    );
+    let at = |what: &dyn Fn(&Event) -> bool| events.iter().position(what).unwrap();
+    let first_answered = at(&|e| matches!(e.kind, EventKind::UpstreamReply { .. }));
+    let second_sent = at(&|e| e.kind == EventKind::ChipWritten { card: CardId(2) });
+    assert!(first_answered < second_sent, "a window of one: {events:?}");
 }
