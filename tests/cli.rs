@@ -175,21 +175,21 @@ fn reproduce_conformance_is_clean_where_the_relay_refines_the_spec() {
     );
 }
 
-/// A divergence the seeded search still finds (a map gap listed in
-/// docs/specs.md: an abandoned request's result and a retry under the same
-/// telegram ID) is reported with where the relay left the spec and the
-/// command that replays it, and exits 1.
+/// A divergence the seeded search still finds (the gap listed in
+/// docs/specs.md: a request queued on the board behind an abandoned one,
+/// whose reset drops that one's result) is reported with where the relay
+/// left the spec and the command that replays it, and exits 1.
 #[test]
 fn reproduce_conformance_reports_a_divergence_with_its_replay_command() {
     let out = chukei(&[
         "reproduce",
         "--conformance",
         "--cause",
-        "stale-timeout",
+        "irq-order",
         "--preset",
-        "proposed",
+        "2016-04",
         "--seed",
-        "1377",
+        "2500",
         "--budget",
         "1",
     ]);
@@ -204,11 +204,11 @@ fn reproduce_conformance_reports_a_divergence_with_its_replay_command() {
         "{text}"
     );
     assert!(
-        text.contains("the relay left the timer-free spec at event"),
+        text.contains("the relay left the irq-order spec at event 40"),
         "{text}"
     );
     assert!(
-        text.contains("replay: chukei reproduce --cause stale-timeout --preset proposed --seed 1377 --budget 1 --conformance"),
+        text.contains("replay: chukei reproduce --cause irq-order --preset 2016-04 --seed 2500 --budget 1 --conformance"),
         "{text}"
     );
 }

@@ -137,8 +137,14 @@ pub enum EventKind {
     HsmAwaitingCompletion,
     /// The relay's bounded wait for the HSM ran out (HsmGuard).
     HsmWaitTimedOut,
-    /// The HSM board was reset after a lost notice.
-    HsmReset,
+    /// The HSM board was reset after a lost notice. `dropped`: the board
+    /// held a computed result (the board's last `hsm-done`) whose completion
+    /// notice had not been fetched; it never will be. Logged under the
+    /// board's lock, so no later `hsm-done` of the board comes before it.
+    HsmReset {
+        #[serde(default)]
+        dropped: bool,
+    },
     /// The request went to the card management server.
     UpstreamForward,
     /// The card management server answered.

@@ -132,9 +132,17 @@ impl<P: Platform> Hsm<P> {
     }
 
     /// The guard's reset: the board drops the result it was holding and
-    /// stops waiting for its notice.
+    /// stops waiting for its notice. Calls `log` with whether a result was
+    /// dropped while the board is locked, so the log orders the reset
+    /// before the board's next result. `log` must not call the platform.
+    pub fn reset_logged(&self, log: impl FnOnce(bool)) {
+        self.board
+            .with(|b| log(b.awaiting_completion.take().is_some()));
+    }
+
+    /// [`Hsm::reset_logged`] with nothing to log.
     pub fn reset(&self) {
-        self.board.with(|b| b.awaiting_completion = None);
+        self.reset_logged(|_| {});
     }
 
     /// Whether the board is stuck waiting for a completion notice.

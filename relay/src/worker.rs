@@ -442,8 +442,8 @@ impl<'a, P: Platform> Ap<'a, P> {
     fn on_hsm_wait_timed_out(&mut self) {
         let telegram = self.current();
         self.emit(telegram, EventKind::HsmWaitTimedOut);
-        self.shared.board(self.shared.board_of(self.id)).0.reset();
-        self.emit(telegram, EventKind::HsmReset);
+        let board = &self.shared.board(self.shared.board_of(self.id)).0;
+        board.reset_logged(|dropped| self.emit(telegram, EventKind::HsmReset { dropped }));
         self.finish(TelegramKind::ErrorHsm, vec![]);
     }
 }

@@ -86,9 +86,12 @@ pub fn hsm_interrupt_kept(events: &[Event]) -> Result<(), String> {
 /// never came (no notice, no reset by the guard).
 pub fn shows_lost_completion_notice(events: &[Event]) -> bool {
     lost_hsm_interrupt(events).is_some_and(|at| {
-        !events[at..]
-            .iter()
-            .any(|e| matches!(e.kind, EventKind::CompletionNotice | EventKind::HsmReset))
+        !events[at..].iter().any(|e| {
+            matches!(
+                e.kind,
+                EventKind::CompletionNotice | EventKind::HsmReset { .. }
+            )
+        })
     })
 }
 
@@ -296,7 +299,7 @@ impl Refinement {
             EventKind::HsmWaitTimedOut => Meaning::Act(IrqOrderAction::RelayTimesOut),
             EventKind::CompletionNotice
             | EventKind::HsmAwaitingCompletion
-            | EventKind::HsmReset => Meaning::Skip(SkipReason::PartOfStep),
+            | EventKind::HsmReset { .. } => Meaning::Skip(SkipReason::PartOfStep),
             _ => Meaning::Skip(SkipReason::OtherMechanism),
         }
     }

@@ -155,8 +155,11 @@ struct WorkerWalk {
     ids: BTreeMap<TelegramId, u8>,
     /// A termination's reply is part of the notice handler.
     terminating: BTreeSet<TelegramId>,
-    /// Completions of requests abandoned at termination.
-    abandoned: BTreeSet<TelegramId>,
+    /// Completions of requests abandoned at termination, per relay
+    /// telegram, not yet discarded by the worker: a retry under the same
+    /// ID can leave two (a terminated request's and a bounded wait's), and
+    /// each ends in its own `stale-message`.
+    abandoned: BTreeMap<TelegramId, usize>,
     /// The bounded HSM wait ran out; the handler's error reply (after its
     /// timer reset) is the spec's `HsmWaitExpires`, so that a timeout the
     /// OS posts while the handler runs comes before it, as it did.
@@ -164,7 +167,10 @@ struct WorkerWalk {
     /// The spec telegram of the board's last result for a relay telegram
     /// (`hsm-done`): a CS retries under the same telegram ID, so the ID
     /// alone does not tell a retry's result from an abandoned request's.
-    computed: BTreeMap<TelegramId, u8>,
+    /// Oldest first: the CPU fetches the board's results in the order
+    /// the board computed them, and a late completion notice can be logged
+    /// after the board's next `hsm-done`.
+    computed: BTreeMap<TelegramId, VecDeque<u8>>,
     /// Results the spec took (`HsmCompletes`), per relay telegram, oldest
     /// first, until the worker handles them.
     completed: BTreeMap<TelegramId, VecDeque<u8>>,
@@ -179,6 +185,26 @@ struct WorkerWalk {
     fired_early: bool,
     /// The AP terminated abnormally: the spec stops here.
     dead: bool,
+}
+
+impl WorkerWalk {
+    /// The spec's AP terminated abnormally: the spec stops here.
+    fn stopped(&self) -> bool {
+        self.dead || self.walk.state.abnormal_termination
+    }
+
+    /// Accounts for a `stale-message` of `telegram` as one of its abandoned
+    /// requests' results; false when none is left to discard.
+    fn discard_abandoned(&mut self, telegram: TelegramId) -> bool {
+        let Some(left) = self.abandoned.get_mut(&telegram) else {
+            return false;
+        };
+        *left -= 1;
+        if *left == 0 {
+            self.abandoned.remove(&telegram);
+        }
+        true
+    }
 }
 
 /// The relay -> spec map of timer-free (`chukei validate`).
@@ -198,11 +224,15 @@ struct WorkerWalk {
 /// A CS retries under the same telegram ID, so IDs alone do not name a
 /// spec telegram: a timeout notice is the spec telegram that set its
 /// epoch's timer (`set-timer`), an HSM result the one whose request the
-/// board took (`hsm-request` → `hsm-done`, in order), and a handled result
-/// the oldest one the spec completed for that ID. A termination whose kill
+/// board took (`hsm-request` → `hsm-done`, in order; the CPU fetches them
+/// in that order, except the one a reset dropped: `hsm-reset
+/// dropped=true`, the board's last `hsm-done`), and a handled result the
+/// oldest one the spec completed for that ID; each abandoned result ends
+/// in its own `stale-message`. A termination whose kill
 /// comes after the OS fired the timer again (the worker ran late) takes
-/// that `TimerFires` first. After the spec's AP died, the relay's other
-/// events until its own `ap-abnormal-termination` are unchecked.
+/// that `TimerFires` first (not after the spec's AP died). After the
+/// spec's AP died, the relay's other events until its own
+/// `ap-abnormal-termination` are unchecked.
 /// Checked against the step they belong
 /// to: `terminated` (the spec terminated that telegram), `free-of-unallocated`
 /// and `ap-abnormal-termination` (the spec's AP freed an unallocated work
@@ -229,6 +259,9 @@ pub struct Refinement {
     /// them (the board takes them in that order): relay telegram, worker,
     /// spec telegram.
     board: VecDeque<(TelegramId, u16, u8)>,
+    /// The board's last result (`hsm-done`): the one a reset that
+    /// `dropped` a result dropped.
+    last_computed: Option<(TelegramId, u16)>,
 }
 
 impl Refinement {
@@ -259,6 +292,7 @@ impl Refinement {
             timer_fix: patches.timer_fix,
             hsm_guard: patches.hsm_guard,
             board: VecDeque::new(),
+            last_computed: None,
         })
     }
 
@@ -275,7 +309,9 @@ impl Refinement {
                 Err(Unrouted::Diverge(reason)) => return report.diverge_outside(at, reason),
             };
             let mut meanings = Vec::new();
-            if timer_fires_mid_termination(events, index, worker) {
+            // After the spec's AP died its events are skipped, late firings too.
+            let alive = !self.walk_of(worker).stopped();
+            if alive && timer_fires_mid_termination(events, index, worker) {
                 self.walk_of(worker).fired_early = true;
                 meanings.push(Meaning::Act(TimerFreeAction::TimerFires { worker: 0 }));
             }
@@ -308,7 +344,19 @@ impl Refinement {
                     return;
                 };
                 if let Some((_, w, id)) = self.board.remove(at) {
-                    self.walk_of(w).computed.insert(telegram, id);
+                    self.walk_of(w)
+                        .computed
+                        .entry(telegram)
+                        .or_default()
+                        .push_back(id);
+                    self.last_computed = Some((telegram, w));
+                }
+            }
+            (_, EventKind::HsmReset { dropped: true }) => {
+                // Its completion notice never comes.
+                if let Some((t, w)) = self.last_computed.take() {
+                    let computed = self.walk_of(w).computed.get_mut(&t);
+                    computed.and_then(VecDeque::pop_back);
                 }
             }
             _ => {}
@@ -359,7 +407,7 @@ impl Refinement {
                 }),
                 ids: BTreeMap::new(),
                 terminating: BTreeSet::new(),
-                abandoned: BTreeSet::new(),
+                abandoned: BTreeMap::new(),
                 expiring: BTreeSet::new(),
                 computed: BTreeMap::new(),
                 completed: BTreeMap::new(),
@@ -424,23 +472,24 @@ impl Refinement {
             },
             EventKind::CompletionNotice => {
                 let outstanding = state.workers[0].hsm_request;
-                let result_for = w.computed.remove(&telegram).or(id(w, telegram));
+                let computed = w.computed.get_mut(&telegram).and_then(VecDeque::pop_front);
+                let result_for = computed.or(id(w, telegram));
                 if id(w, telegram).is_none() {
                     never_arrived()
                 } else if w.expiring.contains(&telegram) {
                     // The worker gave up on it already (its handler runs).
-                    w.abandoned.insert(telegram);
+                    *w.abandoned.entry(telegram).or_default() += 1;
                     Meaning::Skip(SkipReason::AbandonedRequest)
                 } else if outstanding.is_some() && outstanding == result_for {
                     let t = result_for.expect("outstanding");
                     w.completed.entry(telegram).or_default().push_back(t);
                     Meaning::Act(TimerFreeAction::HsmCompletes { worker: 0 })
                 } else {
-                    w.abandoned.insert(telegram);
+                    *w.abandoned.entry(telegram).or_default() += 1;
                     Meaning::Skip(SkipReason::AbandonedRequest)
                 }
             }
-            EventKind::StaleMessage { .. } if w.abandoned.remove(&telegram) => {
+            EventKind::StaleMessage { .. } if w.discard_abandoned(telegram) => {
                 Meaning::Skip(SkipReason::AbandonedRequest)
             }
             EventKind::StaleMessage { .. } | EventKind::UpstreamForward => {

@@ -392,6 +392,60 @@ fn validate_agrees_with_the_relays_own_driver_logs_on_every_preset() {
     assert!(timed_out >= 10, "{timed_out} bounded waits ran out");
 }
 
+/// The driver schedules beyond [`DRIVER_SEEDS`] (seeds 400 to 3000) whose
+/// logs left timer-free before the map followed every result of a retried
+/// telegram: the CS retries under the same telegram ID, so one ID can have
+/// two abandoned HSM results (each dropped as stale), a result the board
+/// computed after the next one's `hsm-done` was logged, or one a reset
+/// dropped (`hsm-reset dropped=true`). 2016-03 seed 1037: the OS fired the
+/// timer after the spec's AP had died.
+const FAR_SCHEDULES: [(Preset, u64); 7] = [
+    (Preset::Proposed, 1056),
+    (Preset::Proposed, 1377),
+    (Preset::Proposed, 1871),
+    (Preset::Proposed, 2368),
+    (Preset::Proposed, 2733),
+    (Preset::Proposed, 2754),
+    (Preset::Mar2016, 1037),
+];
+
+/// Each of [`FAR_SCHEDULES`] stays inside timer-free: proposed's logs
+/// agree (the abandoned results of a retried telegram are skipped as
+/// such), and 2016-03's reaches the spec's violation, unchecked after its
+/// AP died.
+#[test]
+fn far_driver_schedules_of_retried_telegrams_refine_timer_free() {
+    use relay::sim::Chooser;
+    use scenarios::search::{run_schedule, CARDS, CLOCK_JUMP};
+    let mut dropped = 0;
+    for (preset, seed) in FAR_SCHEDULES {
+        let chooser = Chooser::Seeded {
+            seed,
+            clock_jump: CLOCK_JUMP,
+        };
+        let run = run_schedule(Cause::StaleTimeout, preset, CARDS, chooser);
+        dropped += run
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::HsmReset { dropped: true })
+            .count();
+        let report = validate(&run.events, "timer-free", preset).unwrap();
+        let at = format!("{preset} seed {seed}");
+        assert_eq!(report.divergence, None, "{at}");
+        let abandoned = report.skipped_by_reason[&SkipReason::AbandonedRequest];
+        assert!(abandoned >= 2, "{at}: {report:?}");
+        if preset == Preset::Proposed {
+            assert_eq!(report.verdict, Verdict::Agree, "{at}");
+            assert!(report.violations.is_empty(), "{at}: {report:?}");
+        } else {
+            assert_eq!(report.verdict, Verdict::Incomplete, "{at}");
+            assert_eq!(report.violations[0].property, "no_free_of_unallocated");
+        }
+    }
+    // Resets dropped a result the board held on some of them.
+    assert!(dropped >= 3, "{dropped} results dropped");
+}
+
 /// cs-block's workload in the spec's default sizes: 3 terminals, 2 cards
 /// each, 2 in flight each, 2 connections.
 const CS_LOAD: Load = Load {
