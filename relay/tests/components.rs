@@ -351,7 +351,7 @@ fn the_legacy_rule_discards_in_flight_cards_and_cascades_at_the_limit() {
     // cards the terminal believes unissued. The cascade of 2016.
     let run = |rule: CsRule| {
         let mut config = RelayConfig::small(Preset::Apr2016);
-        config.connection_limit = 2;
+        config.connection_limit = 1;
         let (outcome, result, events) = default_schedule(move |log| {
             let relay = Relay::<Sim>::start(config, log);
             let mut cs = CsConfig::new(CsId(1), vec![CardId(1), CardId(2)], rule);
