@@ -5,8 +5,9 @@
 
 use relay::admission::ConnectionExcess;
 use relay::cs::{run_cs_over, CsConfig, CsLink, CsReport};
+use relay::sim::{Chooser, Driver, Sim};
 use relay::telegram::{CardId, CsId, Telegram, TelegramId, TelegramKind};
-use relay::{CsRule, EventKind, Std, SubmitError, ThreadName};
+use relay::{CsRule, EventKind, Platform, Std, SubmitError, ThreadName};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
@@ -24,6 +25,9 @@ struct Scripted {
     unanswered: RefCell<VecDeque<Telegram>>,
     asks: Cell<u32>,
     events: RefCell<Vec<(Option<TelegramId>, EventKind)>>,
+    /// The platform's clock, to record when each submit came.
+    clock: Option<fn() -> u64>,
+    submitted_at: RefCell<Vec<u64>>,
 }
 
 impl Scripted {
@@ -42,6 +46,9 @@ impl Scripted {
 
 impl CsLink for Scripted {
     fn submit(&self, telegram: Telegram, _from: ThreadName) -> Result<(), SubmitError> {
+        if let Some(now) = self.clock {
+            self.submitted_at.borrow_mut().push(now());
+        }
         if !self.admits.borrow_mut().pop_front().unwrap_or(true) {
             let excess = ConnectionExcess {
                 in_use: 1,
@@ -190,4 +197,26 @@ fn a_legacy_terminal_discards_what_is_in_flight_and_sends_it_again_as_new() {
     assert!(report.cards.values().all(|c| c.issued), "{report:?}");
     let discarded = |k: &EventKind| *k == EventKind::CsDiscarded { card: CardId(1) };
     assert_eq!(relay.count(discarded), 1);
+}
+
+/// Improved: each refusal of the same card doubles the wait before it goes
+/// again, up to the legacy rule's block (on the driver's clock).
+#[test]
+fn an_improved_terminal_doubles_its_backoff_per_refusal_up_to_the_block() {
+    let (_, submitted_at) = Driver::new(Chooser::Replay(vec![])).run(|| {
+        let relay = Scripted {
+            clock: Some(<Sim as Platform>::now),
+            ..Scripted::new(&[false; 4], &[OK])
+        };
+        let config = CsConfig {
+            backoff: 1_000,
+            block_for: 5_000,
+            ..terminal(&[1], CsRule::Improved)
+        };
+        run_cs_over::<Sim, _>(&relay, &config);
+        relay.submitted_at.take()
+    });
+    let at = submitted_at.expect("the run completes");
+    let waits: Vec<u64> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(waits, vec![1_000, 2_000, 4_000, 5_000]);
 }
