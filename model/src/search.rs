@@ -10,6 +10,7 @@
 
 use crate::spec::{Property, PropertyKind, Spec};
 use crate::trace::Verdict;
+use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use serde::Serialize;
 use std::hash::Hash;
@@ -170,7 +171,15 @@ pub(crate) fn encode_key<S: Spec>(
     if identity == Identity::Exact {
         return encode(state, buf);
     }
-    let to = sorting::<S>(state, identity.fixed_processes());
+    let fixed = identity.fixed_processes();
+    // Most states are found in order already: no permutation to compute.
+    let n = S::processes(state);
+    let sorted =
+        (fixed..n.saturating_sub(1)).all(|i| S::compare_processes(state, i, i + 1).is_le());
+    if sorted {
+        return encode(state, buf);
+    }
+    let to = sorting::<S>(state, fixed);
     encode(&S::permute(state, &to), buf);
     if to.iter().enumerate().any(|(i, &t)| i != t) {
         let byte = |&t: &usize| u8::try_from(t).expect("fewer than 256 processes");
@@ -517,6 +526,18 @@ impl<T: Hash + Eq + Clone> Interner<T> {
     }
 }
 
+impl<T: Hash + Eq> Interner<T> {
+    /// The index of `value` if it is interned already (read only: the
+    /// parallel search's threads look actions up, the merge adds new ones).
+    fn find(&self, value: &T) -> Option<u32> {
+        let hash = self.hasher.hash_one(value);
+        let values = &self.values;
+        self.index
+            .find(hash, |&i| values[i as usize] == *value)
+            .copied()
+    }
+}
+
 impl<T> Interner<T> {
     pub(crate) fn get(&self, i: u32) -> &T {
         &self.values[i as usize]
@@ -576,6 +597,11 @@ impl<A: Hash + Eq + Clone> Edges<A> {
     /// Adds an edge of the state being expanded.
     fn push(&mut self, action: &A, target: usize) {
         let action = self.actions.intern(action);
+        self.push_interned(action, target);
+    }
+
+    /// Adds an edge taking the interned action `action`.
+    fn push_interned(&mut self, action: u32, target: usize) {
         let action = u16::try_from(action).expect("fewer than 2^16 distinct actions on edges");
         let target = u32::try_from(target).expect("fewer than 2^32 states");
         self.all.push(Edge { target, action });
@@ -743,20 +769,8 @@ impl<'a, S: Spec> Bfs<'a, S> {
             if target(&state) {
                 return Some(id);
             }
-            if self.graph.len() >= max_states {
+            if self.graph.len() >= max_states || !self.step(id, &state, progress) {
                 return None;
-            }
-            let depth = self.graph.depth(id);
-            if self.stopped_by_limit(id, progress) {
-                return None;
-            }
-            if self.limits.max_depth == Some(depth) {
-                self.check_depth_bound(id, &state);
-            } else {
-                self.expand(id, &state);
-            }
-            if id % 4096 == 0 {
-                progress(self.graph.len());
             }
             id += 1;
         }
@@ -766,6 +780,24 @@ impl<'a, S: Spec> Bfs<'a, S> {
         }
         progress(self.graph.len());
         None
+    }
+
+    /// Expands state `id` (decoded: `state`), or only looks past it at the
+    /// depth bound; false when a limit stopped the search before it.
+    fn step(&mut self, id: usize, state: &S::State, progress: &mut dyn FnMut(usize)) -> bool {
+        let depth = self.graph.depth(id);
+        if self.stopped_by_limit(id, progress) {
+            return false;
+        }
+        if self.limits.max_depth == Some(depth) {
+            self.check_depth_bound(id, state);
+        } else {
+            self.expand(id, state);
+        }
+        if id.is_multiple_of(4096) {
+            progress(self.graph.len());
+        }
+        true
     }
 
     /// Whether a limit stops the search before it expands state `id`; if
@@ -864,36 +896,36 @@ impl<'a, S: Spec> Bfs<'a, S> {
     /// The id of `state`, added with how it was reached if it is new.
     fn discover(&mut self, state: S::State, parent: Option<(usize, &S::Action)>) -> usize {
         self.encode_key(&state);
-        if let Some(id) = self.find() {
-            return id;
-        }
-        let member = &self.member;
-        let hash = self.hasher.hash_one(&self.key[..]);
-        let marks = marks_of::<S>(self.watches, &state);
         let new = New {
-            hash,
+            hash: self.hasher.hash_one(&self.key[..]),
             key: &self.key,
-            member,
-            marks,
+            member: &self.member,
         };
-        let id = add(&mut self.graph, &mut self.index, &self.hasher, new, parent);
-        debug_assert_eq!(
-            self.graph.state(id),
-            state,
+        let watches = self.watches;
+        let marks = || marks_of::<S>(watches, &state);
+        let new_id = self.graph.len();
+        let id = find_or_add(
+            &mut self.graph,
+            &mut self.index,
+            &self.hasher,
+            new,
+            marks,
+            parent,
+        );
+        debug_assert!(
+            id != new_id || self.graph.state(id) == state,
             "a stored state decodes as it was"
         );
         id
     }
 }
 
-/// A state not seen before, as bytes, with the watched conditions it
-/// satisfies (bit `w` for watch `w`).
+/// A state that may not have been seen before, as bytes.
 struct New<'b> {
     hash: u64,
     key: &'b [u8],
     /// The permutation that sorted the state into `key` (empty: none).
     member: &'b [u8],
-    marks: u64,
 }
 
 /// Which of `watches` hold in `state`, as bits.
@@ -908,24 +940,33 @@ pub(crate) fn marks_of<S: Spec>(watches: &[Watch<'_, S>], state: &S::State) -> u
     marks
 }
 
-/// Adds a new state to the graph and the visited set: its id.
-fn add<S: Spec>(
+/// The id of the state `new`: the one in the visited set with its key, or
+/// a new one added to the graph with how it was reached and the watched
+/// conditions it satisfies (`marks`, bit `w` for watch `w`, only asked of
+/// a new state). One probe of the table either way: a search spends much
+/// of its time in these look-ups.
+fn find_or_add<S: Spec>(
     graph: &mut StateGraph<S>,
     index: &mut HashTable<u32>,
     hasher: &ahash::RandomState,
     new: New<'_>,
+    marks: impl FnOnce() -> u64,
     parent: Option<(usize, &S::Action)>,
 ) -> usize {
+    let store = &graph.store;
+    let same = |&id: &u32| store.key(id as usize) == new.key;
+    let rehash = |&id: &u32| hasher.hash_one(store.key(id as usize));
+    let vacant = match index.entry(new.hash, same, rehash) {
+        Entry::Occupied(known) => return *known.get() as usize,
+        Entry::Vacant(vacant) => vacant,
+    };
     let id = graph.len();
     let id32 = u32::try_from(id)
         .ok()
         .filter(|&id| id != NO_PARENT)
         .expect("fewer than 2^32 - 1 states");
+    vacant.insert(id32);
     graph.store.push(new.key, new.member);
-    let store = &graph.store;
-    index.insert_unique(new.hash, id32, |&id| {
-        hasher.hash_one(store.key(id as usize))
-    });
     let depth = match parent {
         Some((from, action)) => {
             graph.parent.push(from as u32);
@@ -942,7 +983,7 @@ fn add<S: Spec>(
     if depth == graph.level_starts.len() {
         graph.level_starts.push(id);
     }
-    let mut marks = new.marks;
+    let mut marks = marks();
     while marks != 0 {
         let w = marks.trailing_zeros() as usize;
         graph.mark(w, id);
@@ -1035,7 +1076,9 @@ struct Chunk<A> {
     ids: std::ops::Range<usize>,
     /// Successors per state, in id order.
     counts: Vec<u32>,
-    successors: Vec<(A, Found)>,
+    /// With the edge's interned action when the edges are kept and it
+    /// was interned already (the merge interns the others).
+    successors: Vec<(A, Option<u32>, Found)>,
     bytes: Vec<u8>,
 }
 
@@ -1045,12 +1088,25 @@ where
     S::Action: Send + Sync,
 {
     fn run_parallel(&mut self, parallel: Parallel, progress: &mut dyn FnMut(usize)) {
+        // A window smaller than this is expanded here: starting threads
+        // and merging their findings would cost more than they save (the
+        // first levels of every search, and all of a small one).
+        let shared = parallel.threads * parallel.chunk.max(1) * 2;
         let mut id = 0;
         while id < self.graph.len() {
             let end = (id + parallel.window.max(1)).min(self.graph.len());
-            for chunk in self.expand_window(id..end, parallel) {
-                if !self.merge(chunk, progress) {
-                    return;
+            if end - id < shared {
+                for id in id..end {
+                    let state = self.graph.state(id);
+                    if !self.step(id, &state, progress) {
+                        return;
+                    }
+                }
+            } else {
+                for chunk in self.expand_window(id..end, parallel) {
+                    if !self.merge(chunk, progress) {
+                        return;
+                    }
                 }
             }
             id = end;
@@ -1097,6 +1153,15 @@ where
         done.into_iter().map(|(_, chunk)| chunk).collect()
     }
 
+    /// The index of an edge's action among the graph's, when the edges are
+    /// kept and it is there already: the merge, which runs alone, then
+    /// need not hash it.
+    fn interned(&self, action: &S::Action) -> Option<u32> {
+        self.keep_edges
+            .then(|| self.graph.edges.actions.find(action))
+            .flatten()
+    }
+
     /// Expands `ids` against the visited set as it is (read only).
     fn expand_chunk(&self, ids: std::ops::Range<usize>) -> Chunk<S::Action> {
         let mut chunk = Chunk {
@@ -1115,7 +1180,10 @@ where
                 encode_key::<S>(self.identity, &next, &mut key, &mut member);
                 let hash = self.hasher.hash_one(&key[..]);
                 if let Some(known) = self.find_key(hash, &key) {
-                    chunk.successors.push((action, Found::Known(known as u32)));
+                    let interned = self.interned(&action);
+                    chunk
+                        .successors
+                        .push((action, interned, Found::Known(known as u32)));
                     continue;
                 }
                 let start = chunk.bytes.len();
@@ -1135,7 +1203,8 @@ where
                     member: member_range,
                     marks,
                 };
-                chunk.successors.push((action, found));
+                let interned = self.interned(&action);
+                chunk.successors.push((action, interned, found));
             }
         }
         chunk
@@ -1161,7 +1230,7 @@ where
                 self.merge_depth_bound(id, depth, mine, &bytes);
                 continue;
             }
-            for (action, found) in mine {
+            for (action, interned, found) in mine {
                 let target = match found {
                     Found::Known(known) => known as usize,
                     Found::New {
@@ -1170,31 +1239,27 @@ where
                         member,
                         marks,
                     } => {
-                        let key = &bytes[key];
-                        match self.find_key(hash, key) {
-                            Some(known) => known,
-                            None => {
-                                let member = &bytes[member];
-                                let new = New {
-                                    hash,
-                                    key,
-                                    member,
-                                    marks,
-                                };
-                                let parent = Some((id, &action));
-                                add(&mut self.graph, &mut self.index, &self.hasher, new, parent)
-                            }
-                        }
+                        // Another chunk of the window may have added it.
+                        let new = New {
+                            hash,
+                            key: &bytes[key],
+                            member: &bytes[member],
+                        };
+                        let (graph, index) = (&mut self.graph, &mut self.index);
+                        let parent = Some((id, &action));
+                        find_or_add(graph, index, &self.hasher, new, || marks, parent)
                     }
                 };
-                if self.keep_edges {
-                    self.graph.edges.push(&action, target);
+                match (self.keep_edges, interned) {
+                    (false, _) => {}
+                    (true, Some(action)) => self.graph.edges.push_interned(action, target),
+                    (true, None) => self.graph.edges.push(&action, target),
                 }
             }
             if self.keep_edges {
                 self.graph.edges.close(id);
             }
-            if id % 4096 == 0 {
+            if id.is_multiple_of(4096) {
                 progress(self.graph.len());
             }
         }
@@ -1206,7 +1271,7 @@ where
         &mut self,
         id: usize,
         depth: usize,
-        successors: impl Iterator<Item = (S::Action, Found)>,
+        successors: impl Iterator<Item = (S::Action, Option<u32>, Found)>,
         bytes: &[u8],
     ) {
         if self.keep_edges {
@@ -1216,7 +1281,7 @@ where
             return;
         }
         let mut beyond = false;
-        for (_, found) in successors {
+        for (_, _, found) in successors {
             if let Found::New { hash, key, .. } = found {
                 beyond |= self.find_key(hash, &bytes[key]).is_none();
             }
