@@ -3,9 +3,9 @@
 use crate::config_args::ConfigArgs;
 use crate::{all_or_one, Selection};
 use anyhow::{Context, Result};
+use model::SpecName;
 use regressions::corpus;
 use scenarios::exhaustive::{search_row, Bound, Row};
-use model::SpecName;
 use scenarios::search::{Cause, Conformance, Finding};
 use serde::Serialize;
 use std::collections::BTreeMap;

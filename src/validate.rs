@@ -3,8 +3,8 @@
 use crate::config_args::OneConfigArgs;
 use anyhow::{Context, Result};
 use model::SpecName;
-use scenarios::refine::{Report, Verdict};
 use scenarios::refine::parse_jsonl;
+use scenarios::refine::{Report, Verdict};
 use scenarios::registry::validate_assuming;
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -650,7 +650,10 @@ mod tests {
             wait_may_expire: false,
             ..spec.clone()
         };
-        assert_eq!(in_time.next_state(&run(&spec, &behind[..1]), &RelayTimesOut), None);
+        assert_eq!(
+            in_time.next_state(&run(&spec, &behind[..1]), &RelayTimesOut),
+            None
+        );
     }
 
     #[test]

@@ -13,10 +13,10 @@ use crate::lockstep::{Seen, Until};
 use crate::refine::{Meaning, Report, SkipReason, Walk};
 use crate::steer::{count, expect, stopped, SpecMap, Steered};
 use crate::workload::Scenario;
+use model::assume::AssumeError;
 use model::irq_order::{
     Hsm as SpecHsm, IrqOrder, IrqOrderAction, IrqOrderState, RequestOutcome, Source,
 };
-use model::assume::AssumeError;
 use model::{Spec, SpecName};
 use patches::{HsmGuard, IrqMode, Monitor, Patches, Preset};
 use relay::events::{Event, EventKind, IrqSource, ThreadName};
