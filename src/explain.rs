@@ -467,8 +467,8 @@ fn spec_lanes(action: &serde_json::Value) -> (Lane, Option<Lane>) {
             (Lane::Cpu, Some(to))
         }
         "send" | "retry" => (cs, Some(worker)),
-        "connection_excess" | "reply" => (worker, Some(cs)),
-        "upstream" => (worker, Some(Lane::Upstream)),
+        "connection_excess" | "reply" | "reply_discarded" => (worker, Some(cs)),
+        "upstream" | "upstream_discarded" => (worker, Some(Lane::Upstream)),
         "unblock" => (cs, None),
         _ => (worker, None),
     }

@@ -14,7 +14,8 @@
 //!   discards every in-flight telegram (also those the system already
 //!   processed), blocks for one minute (`Unblock`), then sends the discarded
 //!   cards again as new telegrams. A cut telegram that was not yet processed
-//!   upstream is abandoned by the relay.
+//!   upstream is abandoned by the relay (under the default
+//!   `discarded-connections=freed`, below).
 //! * `CsRule::Improved`: only the rejected card waits (backoff) and is retried
 //!   with the same telegram id, which the system treats idempotently. The
 //!   rejected card keeps its turn: the CS sends no new card before it (as
@@ -29,6 +30,16 @@
 //!   CS, and its retry, once enabled, stays enabled until taken: weak
 //!   fairness then forces it, also under continuous demand.
 //! * Time is abstract: the minute of blocking and the backoff are one step.
+//! * Assumption `discarded-connections`: when the relay frees the
+//!   connection of a telegram a Legacy CS discarded. `freed` (default): at
+//!   the discard, the relay abandons it (a telegram the system processed
+//!   before the discard stays registered). `held-until-answered`: the relay
+//!   does not notice the cut; it still forwards the telegram upstream,
+//!   which may register the card while its CS is about to resend it as
+//!   new (the unauthorized path), and holds the connection until it has
+//!   answered (`Card::held`, `Cs::held_processed`, `UpstreamDiscarded`,
+//!   `ReplyDiscarded`). Our
+//!   relay does the latter, so `chukei validate` reads its logs under it.
 //! * Assumption `demand`: `finite` (default: each CS issues its `cards` and
 //!   stops) or `continuous` (a CS starts its next card after each completed
 //!   one: a finished card's slot is taken by a fresh card, `NextCard`), the
@@ -91,6 +102,16 @@ pub const ASSUMPTIONS: &[Assumption] = &[
         why_default:
             "a finite batch is the smallest question; continuous demand is the peak days' load",
     },
+    Assumption {
+        name: "discarded-connections",
+        values: &["freed", "held-until-answered"],
+        help: "when the relay frees the connection of a telegram a Legacy CS discarded",
+        meanings: &[
+            "at the discard: the relay abandons the telegram (one the system processed before stays registered)",
+            "when the relay has answered it: the relay still forwards it upstream (which may register the card) and holds its connection until then",
+        ],
+        why_default: "the incident says the legacy CS cuts its communications, not when the relay noticed; `chukei validate` reads relay logs under held-until-answered, which is what our relay does",
+    },
     assume::FAIRNESS,
 ];
 
@@ -122,6 +143,12 @@ pub enum CardPhase {
 pub struct Card {
     pub phase: CardPhase,
     pub system_registered: bool,
+    /// `discarded-connections=held-until-answered`: telegrams for this card
+    /// its CS discarded that the relay still holds, not yet processed by
+    /// the system (each may still register the card); always 0 under
+    /// `freed`.
+    #[serde(default)]
+    pub held: u8,
 }
 
 /// One CS terminal with its cards.
@@ -134,6 +161,12 @@ pub struct Cs {
     /// answered connection excess (0 = oldest). Kept with the CS, not as a
     /// list of CS numbers, so that permuting CSs permutes it too.
     pub queued: Option<u8>,
+    /// `discarded-connections=held-until-answered`: telegrams this CS
+    /// discarded that the system has processed and the relay has not yet
+    /// answered (a connection each; which card they were for no longer
+    /// matters); always 0 under `freed`.
+    #[serde(default)]
+    pub held_processed: u8,
 }
 
 impl Cs {
@@ -165,9 +198,14 @@ pub struct CsBlockState {
 }
 
 impl CsBlockState {
-    /// Connections held at the relay: one per in-flight telegram.
+    /// Connections held at the relay: one per in-flight telegram, and one
+    /// per discarded telegram the relay still holds.
     pub fn connections(&self) -> usize {
-        self.css.iter().map(Cs::in_flight).sum()
+        let held = |cs: &Cs| {
+            let unprocessed: usize = cs.cards.iter().map(|c| usize::from(c.held)).sum();
+            unprocessed + usize::from(cs.held_processed)
+        };
+        self.css.iter().map(|cs| cs.in_flight() + held(cs)).sum()
     }
 
     /// CSs in the relay's queue (`OldestRetryFirst`).
@@ -241,6 +279,14 @@ pub enum CsBlockAction {
     /// `demand=continuous`: the CS starts a fresh card in a finished card's
     /// slot.
     NextCard { cs: usize, card: usize },
+    /// `discarded-connections=held-until-answered`: the system processes a
+    /// telegram for `card` its CS discarded (registering the card if it is
+    /// not yet).
+    UpstreamDiscarded { cs: usize, card: usize },
+    /// `discarded-connections=held-until-answered`: the relay answers a
+    /// processed telegram `cs` discarded and frees its connection; the CS
+    /// ignores the answer.
+    ReplyDiscarded { cs: usize },
 }
 
 /// The cs-block spec for one setting of the patches.
@@ -254,6 +300,8 @@ pub struct CsBlock {
     pub limit: usize,
     /// `demand=continuous`.
     pub continuous: bool,
+    /// `discarded-connections=held-until-answered`.
+    pub held_until_answered: bool,
     /// `fairness=none`.
     pub unfair: bool,
 }
@@ -270,6 +318,7 @@ impl CsBlock {
             inflight: sizes["inflight"] as usize,
             limit: sizes["limit"] as usize,
             continuous: false,
+            held_until_answered: false,
             unfair: false,
         })
     }
@@ -279,6 +328,7 @@ impl CsBlock {
     pub fn assuming(mut self, given: &BTreeMap<String, String>) -> Result<Self, AssumeError> {
         let a = assume::resolve("cs-block", ASSUMPTIONS, given)?;
         self.continuous = a["demand"] == "continuous";
+        self.held_until_answered = a["discarded-connections"] == "held-until-answered";
         self.unfair = assume::unfair(&a);
         Ok(self)
     }
@@ -334,9 +384,15 @@ impl CsBlock {
         match self.cs_rule {
             CsRule::Legacy => {
                 for c in terminal.cards.iter_mut() {
-                    if matches!(c.phase, CardPhase::InFlight { .. }) {
+                    if let CardPhase::InFlight { answer } = c.phase {
                         c.phase = CardPhase::Discarded;
                         s.accepted_dropped = true;
+                        if self.held_until_answered {
+                            match answer {
+                                None => c.held += 1,
+                                Some(_) => terminal.held_processed += 1,
+                            }
+                        }
                     }
                 }
                 terminal.cards[card].phase = CardPhase::Discarded;
@@ -359,11 +415,13 @@ impl Spec for CsBlock {
         let card = Card {
             phase: CardPhase::Unsent,
             system_registered: false,
+            held: 0,
         };
         let cs = Cs {
             blocked: false,
             cards: vec![card; self.cards],
             queued: None,
+            held_processed: 0,
         };
         vec![CsBlockState {
             css: vec![cs; self.css],
@@ -383,6 +441,9 @@ impl Spec for CsBlock {
             if terminal.blocked {
                 actions.push(CsBlockAction::Unblock { cs });
             }
+            if terminal.held_processed > 0 {
+                actions.push(CsBlockAction::ReplyDiscarded { cs });
+            }
             for (card, c) in terminal.cards.iter().enumerate() {
                 match c.phase {
                     CardPhase::InFlight { answer: None } => {
@@ -396,6 +457,9 @@ impl Spec for CsBlock {
                         actions.push(CsBlockAction::NextCard { cs, card })
                     }
                     _ => {}
+                }
+                if c.held > 0 {
+                    actions.push(CsBlockAction::UpstreamDiscarded { cs, card });
                 }
             }
         }
@@ -457,14 +521,40 @@ impl Spec for CsBlock {
                 self.admit(&mut next, cs, card);
             }
             CsBlockAction::NextCard { cs, card } => {
-                let c = next.css.get_mut(cs)?.cards.get_mut(card)?;
+                let terminal = next.css.get_mut(cs)?;
+                let c = terminal.cards.get_mut(card)?;
                 if !self.continuous || !matches!(c.phase, CardPhase::Done(_)) {
                     return None;
                 }
+                // A finished card is registered, so the old card's discarded
+                // telegrams the relay still holds can register nothing more:
+                // they only hold their connections until answered (their
+                // processing, which changes nothing, is left out), and do
+                // not touch the fresh card's record.
+                let old_held = c.held;
                 *c = Card {
                     phase: CardPhase::Unsent,
                     system_registered: false,
+                    held: 0,
                 };
+                terminal.held_processed += old_held;
+            }
+            CsBlockAction::UpstreamDiscarded { cs, card } => {
+                let terminal = next.css.get_mut(cs)?;
+                let c = terminal.cards.get_mut(card)?;
+                if c.held == 0 {
+                    return None;
+                }
+                c.held -= 1;
+                c.system_registered = true;
+                terminal.held_processed += 1;
+            }
+            CsBlockAction::ReplyDiscarded { cs } => {
+                let terminal = next.css.get_mut(cs)?;
+                if terminal.held_processed == 0 {
+                    return None;
+                }
+                terminal.held_processed -= 1;
             }
         }
         Some(next)
@@ -599,7 +689,9 @@ impl Spec for CsBlock {
             | CsBlockAction::Reply { cs, .. }
             | CsBlockAction::Unblock { cs }
             | CsBlockAction::Retry { cs, .. }
-            | CsBlockAction::NextCard { cs, .. } => *cs = to[*cs],
+            | CsBlockAction::NextCard { cs, .. }
+            | CsBlockAction::UpstreamDiscarded { cs, .. }
+            | CsBlockAction::ReplyDiscarded { cs } => *cs = to[*cs],
         }
         permuted
     }
@@ -611,8 +703,14 @@ impl Spec for CsBlock {
             "finite"
         };
         let fairness = if self.unfair { "none" } else { "weak" };
+        let discarded = if self.held_until_answered {
+            "held-until-answered"
+        } else {
+            "freed"
+        };
         BTreeMap::from([
             ("demand".to_string(), demand.to_string()),
+            ("discarded-connections".to_string(), discarded.to_string()),
             ("fairness".to_string(), fairness.to_string()),
         ])
     }
@@ -646,6 +744,12 @@ impl Spec for CsBlock {
             CsBlockAction::NextCard { cs, card } => {
                 format!("cs{cs} starts its next card in slot c{card}")
             }
+            CsBlockAction::UpstreamDiscarded { cs, card } => {
+                format!("system processes a telegram for c{card} that cs{cs} discarded; the relay still held it")
+            }
+            CsBlockAction::ReplyDiscarded { cs } => format!(
+                "relay answers a processed telegram cs{cs} discarded and frees its connection; cs{cs} ignores the answer"
+            ),
         }
     }
 
@@ -660,15 +764,25 @@ impl Spec for CsBlock {
                     .iter()
                     .map(|c| {
                         format!(
-                            "{:?}{}",
+                            "{:?}{}{}",
                             c.phase,
-                            if c.system_registered { "+reg" } else { "" }
+                            if c.system_registered { "+reg" } else { "" },
+                            match c.held {
+                                0 => String::new(),
+                                n => format!("+held={n}"),
+                            }
                         )
                     })
                     .collect();
                 let queued = cs.queued.map(|p| format!(" WAITING#{p}"));
+                // Discarded telegrams the relay still holds, processed: only
+                // their answers remain (none under `freed`).
+                let answers_held = match cs.held_processed {
+                    0 => String::new(),
+                    n => format!(" HELD-ANSWERS={n}"),
+                };
                 format!(
-                    "cs{i}{}{} [{}]",
+                    "cs{i}{}{}{answers_held} [{}]",
                     if cs.blocked { " BLOCKED" } else { "" },
                     queued.unwrap_or_default(),
                     cards.join(", ")
@@ -764,6 +878,80 @@ mod tests {
         );
     }
 
+    fn jan_2016_holding_discarded() -> CsBlock {
+        let held = BTreeMap::from([(
+            "discarded-connections".to_string(),
+            "held-until-answered".to_string(),
+        )]);
+        let spec = CsBlock::new(Preset::Jan2016.patches(), &BTreeMap::new()).unwrap();
+        spec.assuming(&held).unwrap()
+    }
+
+    /// cs0's first card is admitted and not yet processed, cs1's fills the
+    /// relay, cs0's second card is refused: cs0 discards its first.
+    const DISCARD_UNPROCESSED: [CsBlockAction; 3] = [
+        Send { cs: 0, card: 0 },
+        Send { cs: 1, card: 0 },
+        ConnectionExcess { cs: 0, card: 1 },
+    ];
+
+    #[test]
+    fn under_freed_a_discarded_unprocessed_telegram_is_abandoned_with_its_connection() {
+        let spec = CsBlock::new(Preset::Jan2016.patches(), &BTreeMap::new()).unwrap();
+        let s = run(&spec, &DISCARD_UNPROCESSED);
+        assert_eq!(s.connections(), 1, "only cs1's telegram");
+        assert_eq!((s.css[0].cards[0].held, s.css[0].held_processed), (0, 0));
+        let mut actions = Vec::new();
+        spec.actions(&s, &mut actions);
+        assert!(!actions
+            .iter()
+            .any(|a| matches!(a, UpstreamDiscarded { .. } | ReplyDiscarded { .. })));
+        assert_eq!(spec.assumptions()["discarded-connections"], "freed");
+    }
+
+    #[test]
+    fn a_held_discarded_telegram_registers_its_card_so_the_resend_is_refused() {
+        let spec = jan_2016_holding_discarded();
+        assert_eq!(
+            spec.assumptions()["discarded-connections"],
+            "held-until-answered"
+        );
+        let s = run(&spec, &DISCARD_UNPROCESSED);
+        // The relay still holds cs0's discarded telegram: the limit is
+        // still reached.
+        assert_eq!(s.connections(), 2);
+        assert_eq!((s.css[0].cards[0].held, s.css[0].held_processed), (1, 0));
+        assert!(spec.describe_state(&s).contains("Discarded+held=1"));
+        // The system processes the discarded telegram (registering the
+        // card), cs1's card completes, and cs0 resends its first card.
+        let mut actions = DISCARD_UNPROCESSED.to_vec();
+        actions.extend([
+            Unblock { cs: 0 },
+            UpstreamDiscarded { cs: 0, card: 0 },
+            Upstream { cs: 1, card: 0 },
+            Reply { cs: 1, card: 0 },
+            // cs0 resends its first card as new: the relay admits it (one
+            // connection free), the system already registered it.
+            Send { cs: 0, card: 0 },
+            Upstream { cs: 0, card: 0 },
+        ]);
+        let s = run(&spec, &actions);
+        assert_eq!(s.connections(), 2, "the resend and the held telegram");
+        assert_eq!(
+            s.css[0].cards[0].phase,
+            CardPhase::InFlight {
+                answer: Some(Answer::Unauthorized)
+            }
+        );
+        assert_eq!(s.css[0].held_processed, 1);
+        assert!(spec.describe_state(&s).contains("cs0 HELD-ANSWERS=1 ["));
+        actions.extend([Reply { cs: 0, card: 0 }, ReplyDiscarded { cs: 0 }]);
+        let s = run(&spec, &actions);
+        assert_eq!(s.connections(), 0);
+        assert!(!chip_and_system_agree(&s.css[0].cards[0]));
+        assert_eq!(spec.next_state(&s, &ReplyDiscarded { cs: 0 }), None);
+    }
+
     fn proposed_with(admission: &str) -> CsBlock {
         let config =
             patches::Config::with_patches(Preset::Proposed, &[format!("admission={admission}")])
@@ -827,6 +1015,7 @@ mod tests {
         let card = |phase, system_registered| Card {
             phase,
             system_registered,
+            held: 0,
         };
         let issued = CardPhase::Done(Answer::Issued);
         let refused = CardPhase::Done(Answer::Unauthorized);

@@ -219,9 +219,13 @@ impl<P: Platform, L: CsLink> Terminal<'_, P, L> {
 
     fn run(&mut self) {
         loop {
+            let sent_before = self.sends;
             self.send_window();
             if self.in_flight.is_empty() {
-                if self.queue.is_empty() || self.sends >= self.config.max_sends {
+                // Nothing to wait for. A turn that sent nothing either is
+                // the end (every card settled, or the sends used up); going
+                // round again would spin without a scheduling point.
+                if self.sends == sent_before {
                     return;
                 }
                 continue;
@@ -437,5 +441,14 @@ mod tests {
         // Two runs against one relay: the same terminal and number differ.
         assert_ne!(telegram_id(CsId(1), 7, 1), telegram_id(CsId(1), 8, 1));
         assert_ne!(telegram_id(CsId(1), 7, 1), telegram_id(CsId(2), 7, 1));
+    }
+
+    #[test]
+    fn a_wide_telegram_id_packs_run_cs_and_sequence_into_their_own_bits() {
+        let id = telegram_id(CsId(3), 5, 7);
+        assert_eq!(id, TelegramId(1 << 63 | 5 << 40 | 3 << 24 | 7));
+        // Each field keeps to its bits: the run and the sequence wrap.
+        assert_eq!(telegram_id(CsId(3), 5 + (1 << 23), 7), id);
+        assert_eq!(telegram_id(CsId(3), 5, 7 + (1 << 24)), id);
     }
 }

@@ -87,11 +87,13 @@ impl<'a, P: Platform> Ap<'a, P> {
         self.in_flight.as_ref().map(|f| f.telegram.id)
     }
 
-    /// A fresh AP in place of this dead one: nothing in flight, no stale
-    /// work-area pointer. The generation and arrival counts go on, so a
-    /// timeout notice the dead AP's timer left queued can never carry a new
-    /// telegram's epoch (and a test fault fires once).
+    /// A fresh AP in place of this dead one: no stale work-area pointer
+    /// (nothing is in flight: `die` answered that telegram). The generation
+    /// and arrival counts go on, so a timeout notice the dead AP's timer
+    /// left queued can never carry a new telegram's epoch (and a test fault
+    /// fires once).
     fn restarted(self) -> Self {
+        debug_assert!(self.in_flight.is_none(), "die() took the telegram");
         let restarts = self
             .shared
             .worker_restarts
@@ -99,7 +101,6 @@ impl<'a, P: Platform> Ap<'a, P> {
             + 1;
         tracing::warn!(thread = %self.thread(), telegram = "-", restarts, "AP worker restarted");
         Ap {
-            in_flight: None,
             work_area_pointer: None,
             ..self
         }

@@ -3,7 +3,7 @@
 //! every test here is one exact, repeatable interleaving.
 
 use relay::crypto::{Direction, SessionCipher};
-use relay::cs::{disagreements, run_cs, CsConfig};
+use relay::cs::{disagreements, run_cs, telegram_id, CsConfig};
 use relay::events::{EventKind, IrqSource};
 use relay::mailbox::Message;
 use relay::sim::{Chooser, Driver, RunOutcome, Sim};
@@ -80,12 +80,46 @@ fn a_telegram_is_relayed_through_the_hsm_and_freed() {
             )),
             1
         );
+        let registered = |events: &[Event]| {
+            count(events, |k| {
+                matches!(k, EventKind::UpstreamReply { registered: true })
+            })
+        };
+        assert_eq!(registered(&events), 1, "a registration answered ok");
+        let search = default_schedule(move |log| {
+            let config = RelayConfig::small(preset);
+            let relay = Relay::<Sim>::start(config.clone(), log);
+            let mut search = request(&config, 2);
+            search.kind = TelegramKind::Search;
+            relay.handle().submit(search, ThreadName::Main).unwrap();
+            relay.handle().take_reply(CsId(1), None);
+            relay.shutdown();
+        });
+        assert_eq!(
+            count(&search.2, |k| matches!(k, EventKind::UpstreamReply { .. })),
+            1
+        );
+        assert_eq!(registered(&search.2), 0, "a search registers nothing");
     }
 }
 
+/// A genuine timeout is not a stale notice: every timer fix, the wrong
+/// epoch fix included, terminates the telegram it was set for.
 #[test]
 fn a_slow_upstream_times_the_telegram_out_with_exactly_one_reply() {
+    for fix in [
+        TimerFix::None,
+        TimerFix::AllocGuard,
+        TimerFix::Epoch,
+        TimerFix::EpochUncleared,
+    ] {
+        a_slow_upstream_times_out(fix);
+    }
+}
+
+fn a_slow_upstream_times_out(fix: TimerFix) {
     let mut config = RelayConfig::small(Preset::Apr2016);
+    config.patches.timer_fix = fix;
     config.upstream_latency = config.telegram_timeout + 1;
     let (outcome, answers, events) = default_schedule(move |log| {
         let relay = Relay::<Sim>::start(config.clone(), log);
@@ -209,9 +243,19 @@ fn the_allocation_check_terminates_a_healthy_next_telegram_and_the_epoch_does_no
         .collect();
     assert_eq!(terminated, vec![Some(TelegramId(100_002))]);
 
-    let (kinds, events) = stale_notice_during_next_telegram(TimerFix::Epoch);
-    assert_eq!(kinds, vec![TelegramKind::ReplyOk, TelegramKind::ReplyOk]);
-    assert_eq!(count(&events, |k| matches!(k, EventKind::Terminated)), 0);
+    // The epoch fixes (the wrong one too: its generation is the second
+    // telegram's) ignore the notice, logged under the telegram in flight.
+    for fix in [TimerFix::Epoch, TimerFix::EpochUncleared] {
+        let (kinds, events) = stale_notice_during_next_telegram(fix);
+        assert_eq!(kinds, vec![TelegramKind::ReplyOk, TelegramKind::ReplyOk]);
+        assert_eq!(count(&events, |k| matches!(k, EventKind::Terminated)), 0);
+        let ignored: Vec<_> = events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::TimeoutIgnored { .. }))
+            .map(|e| e.telegram)
+            .collect();
+        assert_eq!(ignored, vec![Some(TelegramId(100_002))], "{fix:?}");
+    }
 }
 
 #[test]
@@ -327,6 +371,7 @@ fn the_legacy_rule_discards_in_flight_cards_and_cascades_at_the_limit() {
     let ((legacy, report, registered), events) = run(CsRule::Legacy);
     assert_eq!(legacy, vec![CardId(1), CardId(2)]);
     assert!(report.cards.values().all(|c| !c.issued), "{report:?}");
+    assert_eq!(report.cs, CsId(1), "the report names its terminal");
     assert!(registered.contains_key(&CardId(1)), "{registered:?}");
     assert_eq!(report.blocks, 4);
     assert!(
@@ -388,4 +433,37 @@ fn an_abandoned_hsm_result_is_stale_for_a_retry_of_the_same_telegram() {
         0
     );
     assert!(count(&events, |k| matches!(k, EventKind::StaleMessage { .. })) >= 1);
+}
+
+/// The terminal keeps to its window and its send budget, with a new ID per
+/// new telegram. One in flight needs two connections at the limit: the
+/// relay releases a connection just after the terminal has its answer.
+#[test]
+fn a_terminal_keeps_to_its_window_and_its_send_budget() {
+    let mut config = RelayConfig::small(Preset::Proposed);
+    config.connection_limit = 2;
+    let (outcome, report, events) = default_schedule(move |log| {
+        let relay = Relay::<Sim>::start(config.clone(), log);
+        let cards = vec![CardId(1), CardId(2), CardId(3)];
+        let mut cs = CsConfig::new(CsId(1), cards, CsRule::Improved);
+        cs.window = 1;
+        cs.max_sends = 2;
+        let report = run_cs(&relay.handle(), &cs);
+        relay.shutdown();
+        report
+    });
+    assert_eq!(outcome, RunOutcome::Completed);
+    let report = report.unwrap();
+    assert_eq!(report.connection_excess, 0, "{report:?}");
+    let ids = vec![telegram_id(CsId(1), 0, 1), telegram_id(CsId(1), 0, 2)];
+    assert_eq!(report.sent, ids, "two sends, two new IDs");
+    assert!(report.cards[&CardId(1)].issued && report.cards[&CardId(2)].issued);
+    assert!(
+        !report.cards.contains_key(&CardId(3)),
+        "the budget is spent"
+    );
+    let at = |what: &dyn Fn(&Event) -> bool| events.iter().position(what).unwrap();
+    let first_answered = at(&|e| matches!(e.kind, EventKind::UpstreamReply { .. }));
+    let second_sent = at(&|e| e.kind == EventKind::ChipWritten { card: CardId(2) });
+    assert!(first_answered < second_sent, "a window of one: {events:?}");
 }

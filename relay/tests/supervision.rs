@@ -2,6 +2,7 @@
 //! driver: no admission slot is ever held by a telegram nobody will answer.
 
 use relay::crypto::{Direction, SessionCipher};
+use relay::mailbox::Message;
 use relay::sim::{Chooser, Driver, RunOutcome, Sim};
 use relay::telegram::{CardId, CsId, Telegram, TelegramId, TelegramKind};
 use relay::{
@@ -161,6 +162,65 @@ fn a_worker_thread_that_dies_is_restarted_and_loses_only_its_telegram_in_flight(
     );
     assert_eq!(shared.admission.in_use(), 0, "no slot held at shutdown");
     assert!(shared.observe().allocated_work_areas.is_empty());
+}
+
+/// Polls `done` until it holds, failing the test after 20 s.
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A restarted AP is a fresh process: the dead AP's work-area pointer does
+/// not survive it. The unfixed 2016-01 AP frees whatever that pointer names
+/// on a timeout notice when idle (root cause 2), so a pointer carried over
+/// would free the dead telegram's area a second time and kill the AP again.
+#[test]
+fn a_restarted_worker_carries_no_stale_work_area_pointer() {
+    let config = RelayConfig {
+        workers: 1,
+        fault: Some(relay::Fault::WorkerPanics {
+            worker: 0,
+            at_arrival: 1,
+        }),
+        ..RelayConfig::fast(Preset::Jan2016)
+    };
+    let log = EventLog::new();
+    let relay = Relay::<Std>::start(config.clone(), log.clone());
+    let handle = relay.handle();
+    let request = telegram(&config, 1, TelegramKind::Register);
+    handle.submit(request, ThreadName::Main).expect("admitted");
+    let deadline = Std::now() + Duration::from_secs(20).as_millis() as u64;
+    let answer = handle
+        .take_reply(CsId(1), Some(deadline))
+        .expect("answered");
+    assert_eq!(answer.kind, TelegramKind::ErrorShutdown);
+    let restarts = || {
+        relay
+            .shared()
+            .worker_restarts
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    wait_until("the restart", || restarts() == 1);
+    let mailbox = &relay.shared().mailboxes[0];
+    let turns = mailbox.turns();
+    mailbox.post(Message::TimeoutNotice {
+        timer: 0,
+        epoch: 1,
+        set_by: TelegramId(100_001),
+    });
+    wait_until("the notice handled", || mailbox.turns() > turns);
+    relay.shutdown();
+    let events = log.snapshot();
+    let freed_twice = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::FreeOfUnallocated { .. }));
+    assert_eq!(freed_twice.count(), 0, "{events:?}");
 }
 
 /// On the driver a dying worker is not caught (`Platform::SUPERVISED` is

@@ -185,11 +185,13 @@ impl Load {
 ///   terminal's `cs-confirmed`, `cs-discarded` and `cs-blocked` are
 ///   checked against the state; a blocked terminal's next send first
 ///   takes `Unblock` (the minute is over).
-/// * A telegram its terminal discarded (Legacy) is still served by the
-///   relay, which the spec abandons: its reply is skipped
-///   (`abandoned-request`), and its registration upstream, if it happens
-///   before the card is processed again, is the spec's `Upstream` moved
-///   before the discard (the card is registered; nothing else changes).
+/// * The spec is read under `discarded-connections=held-until-answered`:
+///   a telegram its terminal discarded (Legacy) is still served by the
+///   relay, which holds its connection until it answers it (the in-process
+///   terminal cannot cut it). Its `upstream-reply` is `UpstreamDiscarded`
+///   (which may register the card while the terminal resends it as new:
+///   the unauthorized path), its `reply` is `ReplyDiscarded` (the
+///   connection is free; the terminal ignores the answer).
 pub struct Refinement {
     walk: Walk<CsBlock>,
     /// Spec CS index of each terminal.
@@ -207,8 +209,6 @@ pub struct Refinement {
     taken_early: BTreeSet<TelegramId>,
     /// Per terminal, the end of its last block (`cs-blocked until`).
     blocked_until: BTreeMap<CsId, Millis>,
-    /// Discarded telegrams the relay has answered (its connection is free).
-    answered: BTreeSet<TelegramId>,
 }
 
 impl Refinement {
@@ -243,6 +243,8 @@ impl Refinement {
             inflight: unbounded,
             limit: limit.map_or(unbounded, |l| usize::try_from(l).unwrap_or(unbounded)),
             continuous: false,
+            // What the relay does: it does not see the terminal's cut.
+            held_until_answered: true,
             unfair: false,
         };
         Refinement {
@@ -254,7 +256,6 @@ impl Refinement {
             discarded: BTreeSet::new(),
             taken_early: BTreeSet::new(),
             blocked_until: BTreeMap::new(),
-            answered: BTreeSet::new(),
         }
     }
 
@@ -397,9 +398,6 @@ impl Refinement {
             EventKind::UpstreamForward => Meaning::Skip(SkipReason::PartOfStep),
             EventKind::UpstreamReply { registered } => {
                 let (cs, slot, id) = self.place(e.telegram)?;
-                if self.discarded.contains(&id) {
-                    return Ok(Meaning::Check(self.late_registration(cs, slot, *registered)));
-                }
                 let card = self.card(cs, slot);
                 if *registered == card.system_registered {
                     return Err(format!(
@@ -407,13 +405,15 @@ impl Refinement {
                         if card.system_registered { "" } else { "not " }
                     ));
                 }
-                act(CsBlockAction::Upstream { cs, card: slot })
+                match self.discarded.contains(&id) {
+                    true => act(CsBlockAction::UpstreamDiscarded { cs, card: slot }),
+                    false => act(CsBlockAction::Upstream { cs, card: slot }),
+                }
             }
             EventKind::Reply { kind } => {
                 let (cs, slot, id) = self.place(e.telegram)?;
                 if self.discarded.contains(&id) {
-                    self.answered.insert(id);
-                    return Ok(Meaning::Skip(SkipReason::AbandonedRequest));
+                    return Ok(act(CsBlockAction::ReplyDiscarded { cs }));
                 }
                 let expected = match self.card(cs, slot).phase {
                     CardPhase::InFlight {
@@ -484,28 +484,15 @@ impl Refinement {
         })
     }
 
-    /// Why the relay's refusal with `in_use` connections is not the spec's:
-    /// the connections of telegrams a Legacy terminal discarded, which the
-    /// spec frees at the discard and the relay holds until it answers
-    /// them, or (none held) connections the spec does not see.
+    /// Why the relay's refusal with `in_use` connections is not the
+    /// spec's: it holds connections the spec does not see (the spec's
+    /// count includes discarded telegrams the relay has not answered).
     fn refused_too_early(&self, in_use: u64) -> String {
-        let spec = self.state().connections();
-        let held = self
-            .discarded
-            .iter()
-            .filter(|t| !self.answered.contains(t))
-            .count();
-        let shown = format!(
-            "the relay refused with {in_use} of {} connections in use; the spec holds {spec}",
-            self.walk.spec.limit
-        );
-        if held > 0 && spec + held >= in_use as usize {
-            format!(
-                "{shown}: the relay still holds {held} for telegrams their terminal discarded (Legacy), which the spec frees at the discard"
-            )
-        } else {
-            shown
-        }
+        format!(
+            "the relay refused with {in_use} of {} connections in use; the spec holds {}",
+            self.walk.spec.limit,
+            self.state().connections()
+        )
     }
 
     /// A terminal writes a chip or sends again: its telegram's card is
@@ -562,35 +549,6 @@ impl Refinement {
             }
             _ => Ok(action(cs, slot)),
         }
-    }
-
-    /// The relay registered (or refused) a telegram its terminal had
-    /// discarded: the spec's `Upstream` before the discard, which only
-    /// registers the card, as long as the card was not processed since.
-    fn late_registration(
-        &mut self,
-        cs: usize,
-        slot: usize,
-        registered: bool,
-    ) -> Result<(), String> {
-        let card = self.card(cs, slot);
-        let unprocessed = matches!(
-            card.phase,
-            CardPhase::Discarded | CardPhase::InFlight { answer: None }
-        );
-        if !unprocessed {
-            return Err(
-                "a discarded telegram reached upstream after its card was processed again".into(),
-            );
-        }
-        if registered == card.system_registered {
-            return Err(format!(
-                "upstream answered a discarded telegram registered={registered}, but the card is {}registered already",
-                if card.system_registered { "" } else { "not " }
-            ));
-        }
-        self.walk.state.css[cs].cards[slot].system_registered = true;
-        Ok(())
     }
 
     /// What a step leaves to remember: telegrams in flight, and (Legacy)

@@ -727,7 +727,7 @@ fn assumptions_are_recorded_in_results_and_traces_and_bad_ones_are_clear_errors(
     // Fairness (weak, none) is an assumption of every spec.
     assert_eq!(every.assumptions[&SpecName::TimerFree].len(), 16);
     assert_eq!(every.assumptions[&SpecName::IrqOrder].len(), 16);
-    assert_eq!(every.assumptions[&SpecName::CsBlock].len(), 4);
+    assert_eq!(every.assumptions[&SpecName::CsBlock].len(), 8);
     let err = CheckSelection::parse("all", "all", &[])
         .unwrap()
         .with_assumptions(&["arrival=one".to_string()])
@@ -949,4 +949,54 @@ fn continuous_demand_starves_a_cs_with_first_come_and_oldest_retry_first_holds()
     let (verdict, steps) = proposed_admission("oldest-retry-first", "card_finishes", &unfair);
     assert_eq!(verdict, Verdict::Violated);
     assert!(steps.is_some_and(|n| n <= 25), "{steps:?}");
+}
+
+/// `discarded-connections=held-until-answered` (what our relay does: it
+/// holds a discarded telegram's connection until it answers it) changes no
+/// verdict, only lengths and state counts on the legacy rule: the
+/// unauthorized resend needs one more step (the relay must first answer
+/// the discarded telegram to free a connection: 9 steps, 8 under `freed`).
+/// The improved rule discards nothing, so nothing changes there.
+#[test]
+fn held_discarded_connections_lengthen_the_legacy_paths_and_change_no_verdict() {
+    let held = [("discarded-connections", "held-until-answered")];
+    let freed = [("discarded-connections", "freed")];
+    let jan = |p, a: &[(&str, &str)]| verdict_assuming(SpecName::CsBlock, Preset::Jan2016, p, a);
+    assert_eq!(
+        jan("chip_and_system_agree", &freed),
+        (Verdict::Violated, Some(8))
+    );
+    assert_eq!(
+        jan("chip_and_system_agree", &held),
+        (Verdict::Violated, Some(9))
+    );
+    assert_eq!(
+        jan("accepted_never_discarded", &held),
+        (Verdict::Violated, Some(3))
+    );
+    assert_eq!(jan("no_deadlock", &held), (Verdict::Holds, None));
+    let assumptions = held.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    let assumptions = assumptions.collect();
+    let results = CheckRequest::new(SpecName::CsBlock, Preset::Jan2016)
+        .assuming(&assumptions)
+        .property(Some("chip_and_system_agree"))
+        .run(&mut |_| {})
+        .unwrap();
+    let steps = results[0].counterexample.as_ref().unwrap();
+    assert!(
+        steps[5].contains("relay answers a processed telegram cs0 discarded"),
+        "{steps:#?}"
+    );
+    // Pinned state counts (symmetry classes, full graph): 4158 and 23251
+    // under `freed`; proposed's unchanged.
+    let counts = |preset| {
+        let all = CheckRequest::new(SpecName::CsBlock, preset)
+            .assuming(&assumptions)
+            .run(&mut |_| {})
+            .unwrap();
+        let whole = all.iter().find(|r| r.property == "no_deadlock").unwrap();
+        (whole.states, whole.states_unreduced)
+    };
+    assert_eq!(counts(Preset::Jan2016), (8871, Some(50508)));
+    assert_eq!(counts(Preset::Proposed), (445, Some(2463)));
 }

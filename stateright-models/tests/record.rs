@@ -9,9 +9,12 @@ use stateright_models::record::{self, Entry, REGENERATE};
 
 /// Beyond this many states a run is left to `chukei expectations` (the full
 /// comparison): here that is cs-block under continuous demand on the
-/// legacy rule (322863 states, about 2.5 s each even in release), which
-/// would take this test from seconds to a minute.
-const MAX_STATES_IN_TEST: usize = 30_000;
+/// legacy rule (322863 states with `discarded-connections=freed`, about
+/// 2.5 s each even in release; 1826868 and 30 s with
+/// `held-until-answered`), which would take this test from seconds to
+/// minutes. The largest run compared here is cs-block's legacy rule with
+/// `held-until-answered` (50508 states).
+const MAX_STATES_IN_TEST: usize = 60_000;
 
 fn docs_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/specs.md")
@@ -62,7 +65,7 @@ fn the_expectations_file_is_what_the_checker_records() {
         "{:?}",
         recording.stopped
     );
-    assert!(recording.stopped.len() <= 8, "{:?}", recording.stopped);
+    assert!(recording.stopped.len() <= 12, "{:?}", recording.stopped);
     assert_eq!(fresh.len() + recording.stopped.len(), committed.len());
 }
 
