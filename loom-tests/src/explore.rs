@@ -374,13 +374,15 @@ pub fn loom_path_steps(path: &serde_json::Value) -> Result<usize, String> {
 
 /// Replays one loom checkpoint: loom loads the path and runs the one
 /// iteration it starts (past the path's end loom's own first choices run,
-/// as they did when the path was written). `Ok(events)` if the body
-/// passed, else the failure (message and events). A path the code does not
-/// fit makes loom panic ("Reached unexpected exploration state", a lock it
-/// expected free): that too is an `Err`, told apart by its message.
+/// as they did when the path was written). `run` is `Ok(events)` if the
+/// body passed, else the failure (message and events). A path the code
+/// does not fit can make loom panic ("Reached unexpected exploration
+/// state", a lock it expected free): that too is an `Err`, told apart by
+/// its message. Where loom instead resumes a thread that cannot run there
+/// (a wait with no notification), [`crate::loom_fit`] notices: `misfit`.
 /// The outer `Err`: the path is not one loom wrote, or loom could not
 /// read it (the body never ran).
-pub fn loom_replay<F>(path: &serde_json::Value, body: F) -> Result<LoomRun, String>
+pub fn loom_replay<F>(path: &serde_json::Value, body: F) -> Result<LoomReplay, String>
 where
     F: Fn(&Witness) + Send + Sync + 'static,
 {
@@ -398,14 +400,19 @@ where
     // number is a multiple of the interval: 1 and 2 run exactly one.
     builder.checkpoint_interval = 1;
     builder.max_permutations = Some(2);
-    let outcome = catch_unwind(AssertUnwindSafe(|| builder.check(move || body(&w))));
-    match outcome {
-        Ok(()) => Ok(Ok(witness.events())),
-        Err(payload) if witness.iterations() == 0 => Err(format!(
-            "loom could not load the path: {}",
-            first_line(&panic_message(payload.as_ref()))
-        )),
-        Err(payload) => Ok(Err(Box::new(Found {
+    let fit = crate::loom_fit::FitWatch::default();
+    let outcome = tracing::subscriber::with_default(fit.clone(), || {
+        catch_unwind(AssertUnwindSafe(|| builder.check(move || body(&w))))
+    });
+    let run = match outcome {
+        Ok(()) => Ok(witness.events()),
+        Err(payload) if witness.iterations() == 0 => {
+            return Err(format!(
+                "loom could not load the path: {}",
+                first_line(&panic_message(payload.as_ref()))
+            ))
+        }
+        Err(payload) => Err(Box::new(Found {
             explored: Explored {
                 explorer: "loom-replay",
                 iterations: witness.iterations(),
@@ -415,8 +422,20 @@ where
             message: panic_message(payload.as_ref()),
             events: witness.events(),
             schedule: None,
-        }))),
-    }
+        })),
+    };
+    Ok(LoomReplay {
+        run,
+        misfit: fit.misfit(),
+    })
+}
+
+/// A replayed loom checkpoint.
+pub struct LoomReplay {
+    pub run: LoomRun,
+    /// Where the path ran a thread that could not run there: the path no
+    /// longer fits the code, whatever the run showed.
+    pub misfit: Option<String>,
 }
 
 /// One replayed loom iteration: its events if the body passed, else the

@@ -12,11 +12,14 @@
 //!   assert a bug *is* found, and the deep bounds (`CHUKEI_DEEP=1`).
 //! * [`traces`]: a shuttle failure as a regression trace; `regressions`
 //!   stores and replays it.
+//! * [`loom_fit`]: whether a replayed loom path still fits the code (loom
+//!   itself resumes a thread the path names even where it cannot run).
 //!
 //! The suites are in `tests/`; README.md says how to run the deep bounds.
 
 mod condvar_platform;
 pub mod explore;
+pub mod loom_fit;
 pub mod loom_platform;
 pub mod shuttle_platform;
 pub mod traces;

@@ -303,9 +303,10 @@ fn illegal_actions_are_stale_and_bad_files_unreadable() {
 }
 
 /// A loom path edited so it no longer fits the relay: the timer's switch
-/// (the one preemption the race needs) names the CS's thread, blocked
-/// there; or a thread-switch branch point becomes a branch of another kind.
-/// Both are stale, never holds; a path loom cannot read is unreadable.
+/// (the one preemption the race needs) names the CS's thread, which waits
+/// for its answer there; or a thread-switch branch point becomes a branch
+/// of another kind. Both are stale, never holds; a path loom cannot read
+/// is unreadable.
 #[test]
 fn an_edited_loom_path_is_stale_not_holds() {
     let trace = stored("loom-timer-free-2016-01-no_free_of_unallocated");
@@ -328,7 +329,7 @@ fn an_edited_loom_path_is_stale_not_holds() {
     });
     let reason = stale_reason(&blocked);
     assert!(
-        reason.contains("no longer gives the recorded run"),
+        reason.contains("switches to thread 0, which waits on a condition variable"),
         "{reason}"
     );
     let other_kind = edit(&|entries| {
@@ -341,4 +342,52 @@ fn an_edited_loom_path_is_stale_not_holds() {
         judge(&unreadable, None).outcome,
         Outcome::Unreadable(r) if r.contains("loom could not load the path")
     ));
+}
+
+/// A loom path switched onto a thread that waits on a condition variable
+/// (the CS for its answer, the worker for its next telegram) is stale on
+/// its own configuration and on every fix. Loom resumes such a thread
+/// anyway (its wait returns and the relay's `Lock::wait` waits again), so
+/// before `loom_tests::loom_fit` these paths reproduced on 2016-01 (the CS
+/// switched in while the worker handles the second telegram: the run
+/// goes on to the same violation) and read `fixed` on
+/// `2016-01+timer_fix=alloc-guard` and 2016-04.
+#[test]
+fn a_loom_path_switched_onto_a_waiting_thread_is_stale_everywhere() {
+    let trace = stored("loom-timer-free-2016-01-no_free_of_unallocated");
+    let Schedule::Loom { path } = &trace.schedule else {
+        panic!("a loom trace")
+    };
+    let entries = path["branches"]["entries"].as_array().unwrap();
+    // Null where the branch is no thread switch (an atomic load).
+    let schedule = |i: usize| entries[i]["Schedule"]["threads"].clone();
+    // The second telegram: the worker runs (1), the CS waits for its
+    // answer (0 disabled). The first telegram's reply: the CS runs, the
+    // worker waits for mail (1 disabled).
+    let cs_waits = (35..45).find(|&i| schedule(i)[0] == "Disabled" && schedule(i)[1] == "Active");
+    let worker_waits =
+        (30..35).find(|&i| schedule(i)[1] == "Disabled" && schedule(i)[0] == "Active");
+    let fixes = [
+        None,
+        corpus::config_named("2016-01+timer_fix=alloc-guard"),
+        Some(Preset::Apr2016.into()),
+    ];
+    for (at, from, to) in [(cs_waits, 1, 0), (worker_waits, 0, 1)] {
+        let at = at.expect("the branch the comment names");
+        let mut edited = trace.clone();
+        let Schedule::Loom { path } = &mut edited.schedule else {
+            unreachable!()
+        };
+        let threads = &mut path["branches"]["entries"][at]["Schedule"]["threads"];
+        threads[from] = "Skip".into();
+        threads[to] = "Active".into();
+        for config in &fixes {
+            let outcome = judge_on(&edited, config.as_ref()).outcome;
+            let Outcome::Stale(reason) = &outcome else {
+                panic!("branch {at}, {from} -> {to} on {config:?}: {outcome:?}")
+            };
+            let expected = format!("thread {to}, which waits on a condition variable");
+            assert!(reason.contains(&expected), "{reason}");
+        }
+    }
 }
