@@ -179,6 +179,7 @@ struct Terminal<'a, P: Platform, L: CsLink> {
     ids: BTreeMap<CardId, TelegramId>,
     next_seq: u64,
     sends: u32,
+    answers_taken: u64,
     /// Consecutive refusals per card (the Improved rule's backoff).
     refusals: BTreeMap<CardId, u32>,
     report: CsReport,
@@ -202,6 +203,7 @@ pub fn run_cs_over<P: Platform, L: CsLink>(relay: &L, config: &CsConfig) -> CsRe
         ids: BTreeMap::new(),
         next_seq: 1,
         sends: 0,
+        answers_taken: 0,
         refusals: BTreeMap::new(),
         report: CsReport {
             cs: config.cs,
@@ -219,21 +221,23 @@ impl<P: Platform, L: CsLink> Terminal<'_, P, L> {
 
     fn run(&mut self) {
         loop {
-            let sent_before = self.sends;
+            let before = self.progress();
             self.send_window();
-            if self.in_flight.is_empty() {
-                // Nothing to wait for. A turn that sent nothing either is
-                // the end (every card settled, or the sends used up); going
-                // round again would spin without a scheduling point.
-                if self.sends == sent_before {
-                    return;
-                }
-                continue;
+            if !self.in_flight.is_empty() && !self.await_answer() {
+                return;
             }
-            if !self.await_answer() {
+            // A turn that sent nothing, took no answer and gave nothing up
+            // is the end (every card settled, or the sends used up); going
+            // round again would spin without a scheduling point.
+            if self.progress() == before {
                 return;
             }
         }
+    }
+
+    /// What a turn of the loop can change: sends, answers taken, timeouts.
+    fn progress(&self) -> (u32, u64, u32) {
+        (self.sends, self.answers_taken, self.report.timeouts)
     }
 
     fn new_id(&mut self) -> TelegramId {
@@ -325,7 +329,10 @@ impl<P: Platform, L: CsLink> Terminal<'_, P, L> {
             .search_timeout
             .map(|timeout| deadline_after(oldest.unwrap_or(0), timeout));
         match self.relay.take_reply(self.config.cs, deadline) {
-            Some(answer) => self.on_answer(&answer),
+            Some(answer) => {
+                self.answers_taken += 1;
+                self.on_answer(&answer);
+            }
             None if deadline.is_some() => self.on_search_timeout(),
             None => return false,
         }
