@@ -3,10 +3,12 @@
 use crate::config_args::ConfigArgs;
 use crate::{all_or_one, Selection};
 use anyhow::{Context, Result};
+use model::SpecName;
 use regressions::corpus;
 use scenarios::exhaustive::{search_row, Bound, Row};
-use scenarios::search::{Cause, Finding};
+use scenarios::search::{Cause, Conformance, Finding};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
@@ -62,6 +64,13 @@ pub struct Args {
     /// that leaves it is reported like a counterexample.
     #[arg(long)]
     pub conformance: bool,
+    /// With --conformance: an environment assumption the relay's logs are
+    /// read under (repeatable), in place of the relay's own reading
+    /// (`hsm-wait=may-expire`, and for irq-order `guard-effect=resets-hsm`),
+    /// e.g. `--assume hsm-wait=in-time` shows where the relay's logs leave
+    /// the spec's default assumption.
+    #[arg(long = "assume", value_name = "NAME=VALUE", requires = "conformance")]
+    assumptions: Vec<String>,
     /// Run every schedule of the exhaustive search, also those that only
     /// reorder independent steps of one already run (sleep sets off: to
     /// compare counts and verdicts).
@@ -94,7 +103,10 @@ impl Args {
         Bound {
             preemptions: self.preemptions.unwrap_or(default),
             max_schedules: self.max_schedules,
-            conformance: self.conformance.then(|| config.clone()),
+            conformance: self.conformance.then(|| Conformance {
+                config: config.clone(),
+                assume: self.assume_overrides(),
+            }),
             sleep_sets: !self.no_sleep_sets,
             cards: scenarios::search::CARDS,
         }
@@ -102,12 +114,63 @@ impl Args {
 
     /// The flags that replay an exhaustive finding (bound, conformance).
     pub fn exhaustive_flags(&self, bound: u32) -> String {
-        let conformance = if self.conformance {
-            " --conformance"
-        } else {
-            ""
-        };
-        format!("--preemptions {bound}{conformance}")
+        format!("--preemptions {bound}{}", self.conformance_flags())
+    }
+
+    /// `--conformance` and its `--assume` items, as given (or nothing).
+    fn conformance_flags(&self) -> String {
+        if !self.conformance {
+            return String::new();
+        }
+        let assume: String = self
+            .assumptions
+            .iter()
+            .map(|item| format!(" --assume {item}"))
+            .collect();
+        format!(" --conformance{assume}")
+    }
+
+    /// The `--assume` items as overrides (checked by [`Args::validate`]).
+    fn assume_overrides(&self) -> BTreeMap<String, String> {
+        self.assumptions
+            .iter()
+            .filter_map(|item| item.split_once('='))
+            .map(|(name, value)| (name.trim().to_string(), value.trim().to_string()))
+            .collect()
+    }
+
+    /// Each `--assume` item names an assumption of a selected cause's spec,
+    /// with one of its values.
+    fn check_assumptions(&self) -> Result<()> {
+        let mut specs: Vec<SpecName> = Vec::new();
+        for spec in self.causes().iter().map(|c| c.spec()) {
+            if !specs.contains(&spec) {
+                specs.push(spec);
+            }
+        }
+        for item in &self.assumptions {
+            let (name, value) = item
+                .split_once('=')
+                .map(|(n, v)| (n.trim(), v.trim()))
+                .with_context(|| format!("--assume {item}: not of the form NAME=VALUE"))?;
+            let has = |s: &&SpecName| s.assumption_params().iter().any(|a| a.name == name);
+            let owners: Vec<&SpecName> = specs.iter().filter(has).collect();
+            if owners.is_empty() {
+                let valid: Vec<String> = specs
+                    .iter()
+                    .map(|s| format!("{s}: {}", model::assume::names(s.assumption_params())))
+                    .collect();
+                anyhow::bail!(
+                    "--assume {item}: no assumption `{name}` in the specs of the selected causes (valid: {})",
+                    valid.join("; ")
+                );
+            }
+            let given = BTreeMap::from([(name.to_string(), value.to_string())]);
+            for spec in owners {
+                model::assume::resolve(spec.name(), spec.assumption_params(), &given)?;
+            }
+        }
+        Ok(())
     }
 
     /// Checks what would otherwise fail only after the whole search: the
@@ -125,7 +188,7 @@ impl Args {
         for dir in [&self.trace_out, &self.events_out].into_iter().flatten() {
             ensure_writable_dir(dir)?;
         }
-        Ok(())
+        self.check_assumptions()
     }
 
     /// A finding's trace, minimized unless `--no-minimize`.
@@ -272,11 +335,7 @@ fn print_text(args: &Args, rows: &[Row]) {
                 "chukei reproduce --cause {} {} --seed {seed} --budget 1{}",
                 r.finding.cause,
                 r.finding.config().cli_args(),
-                if args.conformance {
-                    " --conformance"
-                } else {
-                    ""
-                }
+                args.conformance_flags()
             ),
             (None, Some(x)) => exhaustive_replay(args, &r.finding, x.bound),
             (None, None) => continue,

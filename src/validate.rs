@@ -3,8 +3,10 @@
 use crate::config_args::OneConfigArgs;
 use anyhow::{Context, Result};
 use model::SpecName;
+use scenarios::refine::parse_jsonl;
 use scenarios::refine::{Report, Verdict};
-use scenarios::registry::validate_jsonl;
+use scenarios::registry::validate_assuming;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -23,6 +25,12 @@ pub struct Args {
     /// overrides or `--variant FILE`.
     #[command(flatten)]
     config: OneConfigArgs,
+    /// An environment assumption to read the log under (repeatable), in
+    /// place of the relay's own reading (`hsm-wait=may-expire`, and for
+    /// irq-order `guard-effect=resets-hsm`), e.g. `--assume
+    /// hsm-wait=in-time`: where does the relay leave the spec's default?
+    #[arg(long = "assume", value_name = "NAME=VALUE")]
+    assumptions: Vec<String>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -36,7 +44,18 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.events)
         .with_context(|| format!("reading {}", args.events.display()))?;
-    let report = validate_jsonl(&text, args.spec.name(), args.config.config()?)
+    let (name, params) = (args.spec.name(), args.spec.assumption_params());
+    let mut overrides = BTreeMap::new();
+    for item in &args.assumptions {
+        let (k, v) = item
+            .split_once('=')
+            .with_context(|| format!("--assume {item}: not of the form NAME=VALUE"))?;
+        overrides.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    // An unknown name or value is an error before the log is read.
+    model::assume::resolve(name, params, &overrides)?;
+    let events = parse_jsonl(&text).with_context(|| format!("in {}", args.events.display()))?;
+    let report = validate_assuming(&events, name, args.config.config()?, &overrides)
         .with_context(|| format!("in {}", args.events.display()))?;
     if args.json {
         say!("{}", serde_json::to_string_pretty(&report)?);

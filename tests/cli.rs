@@ -175,23 +175,29 @@ fn reproduce_conformance_is_clean_where_the_relay_refines_the_spec() {
     );
 }
 
-/// A divergence the seeded search still finds (the gap listed in
-/// docs/specs.md: a request queued on the board behind an abandoned one,
-/// whose reset drops that one's result) is reported with where the relay
-/// left the spec and the command that replays it, and exits 1.
+/// A divergence is reported with where the relay left the spec and the
+/// command that replays it, and exits 1: read under the spec's default
+/// `hsm-wait=in-time` (the bound never runs out on a live HSM), the relay's
+/// own log leaves irq-order where its bounded wait runs out while the HSM
+/// still computes, as it does on the driver.
 #[test]
 fn reproduce_conformance_reports_a_divergence_with_its_replay_command() {
+    let dir = scratch_dir("conformance-events");
     let out = chukei(&[
         "reproduce",
         "--conformance",
+        "--assume",
+        "hsm-wait=in-time",
         "--cause",
         "irq-order",
         "--preset",
-        "2016-04",
+        "proposed",
         "--seed",
-        "2500",
+        "1",
         "--budget",
         "1",
+        "--events-out",
+        dir.to_str().unwrap(),
     ]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(
@@ -204,12 +210,74 @@ fn reproduce_conformance_reports_a_divergence_with_its_replay_command() {
         "{text}"
     );
     assert!(
-        text.contains("the relay left the irq-order spec at event 40"),
+        text.contains("the relay left the irq-order spec at event 65: the spec does not allow `relay's bounded wait ends"),
         "{text}"
     );
     assert!(
-        text.contains("replay: chukei reproduce --cause irq-order --preset 2016-04 --seed 2500 --budget 1 --conformance"),
+        text.contains("replay: chukei reproduce --cause irq-order --preset proposed --seed 1 --budget 1 --conformance --assume hsm-wait=in-time"),
         "{text}"
+    );
+    // Read as the relay behaves (the default reading), the same schedule
+    // stays inside the spec.
+    let relays_reading = chukei(&[
+        "reproduce",
+        "--conformance",
+        "--cause",
+        "irq-order",
+        "--preset",
+        "proposed",
+        "--seed",
+        "1",
+        "--budget",
+        "1",
+    ]);
+    let text = String::from_utf8(relays_reading.stdout).unwrap();
+    assert_eq!(relays_reading.status.code(), Some(0), "{text}");
+    // `validate` reads the divergent schedule's log the same two ways.
+    let log = dir.join("reproduce-irq-order-proposed-relay_never_hangs.events.jsonl");
+    let validate = |assume: &[&str]| {
+        let mut args = vec!["validate", log.to_str().unwrap(), "--spec", "irq-order"];
+        args.extend(["--preset", "proposed"]);
+        args.extend(assume);
+        chukei(&args)
+    };
+    assert_eq!(validate(&[]).status.code(), Some(0));
+    let strict = validate(&["--assume", "hsm-wait=in-time"]);
+    let text = String::from_utf8(strict.stdout).unwrap();
+    assert_eq!(strict.status.code(), Some(1), "{text}");
+    assert!(text.contains("DIVERGENCE at event 65"), "{text}");
+    let unknown = validate(&["--assume", "arrivals=one-terminal"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+/// `reproduce --assume` reads logs for `--conformance` only, and names an
+/// assumption of a selected cause's spec: anything else is exit 2.
+#[test]
+fn reproduce_assume_is_checked_before_the_search() {
+    let refused = |args: &[&str], says: &str| {
+        let out = chukei(args);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    };
+    refused(
+        &["reproduce", "--assume", "hsm-wait=in-time"],
+        "--conformance",
+    );
+    refused(
+        &[
+            "reproduce",
+            "--conformance",
+            "--cause",
+            "timer-free",
+            "--assume",
+            "guard-effect=resets-hsm",
+        ],
+        "no assumption `guard-effect` in the specs of the selected causes (valid: timer-free: arrivals, delivery, hsm-wait, fairness)",
+    );
+    refused(
+        &["reproduce", "--conformance", "--assume", "hsm-wait=soon"],
+        "unknown value `soon` for assumption `hsm-wait` (valid: in-time, may-expire)",
     );
 }
 

@@ -31,8 +31,12 @@
 //!   jumps produce, so `chukei validate` reads relay logs under it). A reset
 //!   stops the HSM's wait for a completion notice, not a computation under
 //!   way: an HSM still processing finishes, raises its interrupt and is
-//!   serviced late, as the relay's board does. Under `in-time` neither
-//!   case is reachable, so its state spaces are unchanged.
+//!   serviced late, as the relay's board does. The relay's next request
+//!   can then reach a board still busy with the one it gave up on (with
+//!   `resets-hsm`): it queues on the board (`queued`), which takes it once
+//!   a completion notice or a reset frees it, also after the request's own
+//!   wait ran out. Under `in-time` none of this is reachable, so its state
+//!   spaces are unchanged.
 //! * Assumption `monitor-polls`: `periodic` (default: the agent polls every
 //!   2 hours, forever) or `once` (one poll in the whole run).
 //! * Size `reraise` = 1 is a variant HSM firmware that raises its interrupt
@@ -138,6 +142,12 @@ pub struct IrqOrderState {
     /// `monitor-polls=once` only (always false otherwise, so the periodic
     /// state space is unchanged): the monitor has polled.
     pub monitor_polled: bool,
+    /// `hsm-wait=may-expire` only (always `None` otherwise): the request
+    /// the relay handed the board while the HSM was still busy with one
+    /// the relay had given up on. The board takes it as soon as it is free
+    /// (a completion notice or a reset), even if its own wait ran out.
+    #[serde(default)]
+    pub queued: Option<u8>,
 }
 
 impl IrqOrderState {
@@ -152,6 +162,22 @@ impl IrqOrderState {
     /// The HSM waits for a completion notice no pending interrupt will bring.
     pub fn hsm_interrupt_lost(&self) -> bool {
         matches!(self.hsm, Hsm::AwaitCompletion(_)) && !self.hsm_irq_pending
+    }
+
+    /// The HSM is busy (or stuck) with a request the relay has already
+    /// answered with an error.
+    pub fn hsm_busy_with_abandoned(&self) -> bool {
+        match self.hsm {
+            Hsm::Processing(r) | Hsm::AwaitCompletion(r) => {
+                self.requests[usize::from(r)] == RequestOutcome::ErrorReplied
+            }
+            Hsm::Idle => false,
+        }
+    }
+
+    /// The board is free: it takes the request queued on it, if any.
+    fn hsm_freed(&mut self) {
+        self.hsm = self.queued.take().map_or(Hsm::Idle, Hsm::Processing);
     }
 
     /// The relay waits for a request the HSM will not answer: its interrupt
@@ -288,7 +314,7 @@ impl IrqOrder {
                     // (reachable only under hsm-wait=may-expire).
                     return Some(());
                 };
-                s.hsm = Hsm::Idle; // the completion notice
+                s.hsm_freed(); // the completion notice
                 if s.relay_waiting == Some(r) {
                     s.requests[usize::from(r)] = RequestOutcome::Completed;
                     s.relay_waiting = None;
@@ -316,6 +342,7 @@ impl Spec for IrqOrder {
             monitor_irq_pending: false,
             requests: vec![RequestOutcome::Pending; usize::from(self.requests)],
             monitor_polled: false,
+            queued: None,
         }]
     }
 
@@ -343,11 +370,14 @@ impl Spec for IrqOrder {
             IrqOrderAction::RelayRequests { request } => {
                 // Without a reset, a stuck HSM never becomes idle: the relay
                 // still hands it the next request (which it ignores).
-                // With hsm-wait=may-expire a reset can come while the HSM
-                // computes; if its interrupt is then lost, the relay's next
-                // request queues behind it, and that wait ends in a reset.
-                let rescued = self.wait_may_expire && s.hsm_interrupt_lost();
-                let hsm_ready = s.hsm == Hsm::Idle || self.guard_keeps_stuck_hsm() || rescued;
+                // With hsm-wait=may-expire the relay can give up on a
+                // request the HSM still computes, or whose interrupt is
+                // then lost; its next request queues on the board behind
+                // that one, which a reset (or its completion) frees.
+                let queues = !self.guard_keeps_stuck_hsm()
+                    && self.wait_may_expire
+                    && s.hsm_busy_with_abandoned();
+                let hsm_ready = s.hsm == Hsm::Idle || self.guard_keeps_stuck_hsm() || queues;
                 let idle = s.relay_waiting.is_none() && hsm_ready;
                 if !idle || usize::from(request) != s.issued() || request >= self.requests {
                     return None;
@@ -355,6 +385,8 @@ impl Spec for IrqOrder {
                 next.relay_waiting = Some(request);
                 if s.hsm == Hsm::Idle {
                     next.hsm = Hsm::Processing(request);
+                } else if queues {
+                    next.queued = Some(request);
                 }
             }
             IrqOrderAction::HsmRaisesInterrupt => match s.hsm {
@@ -388,7 +420,7 @@ impl Spec for IrqOrder {
                 // computation under way still finishes (may-expire only).
                 let processing = matches!(s.hsm, Hsm::Processing(_));
                 if self.guard_resets_hsm && !processing {
-                    next.hsm = Hsm::Idle;
+                    next.hsm_freed();
                 }
             }
         }
@@ -480,8 +512,9 @@ impl Spec for IrqOrder {
     }
 
     fn describe_state(&self, s: &IrqOrderState) -> String {
+        let queued = s.queued.map_or(String::new(), |r| format!(" queued=r{r}"));
         format!(
-            "relay waiting={:?} hsm={:?} pending[hsm={} monitor={}] requests={:?}",
+            "relay waiting={:?} hsm={:?}{queued} pending[hsm={} monitor={}] requests={:?}",
             s.relay_waiting, s.hsm, s.hsm_irq_pending, s.monitor_irq_pending, s.requests
         )
     }
@@ -557,6 +590,70 @@ mod tests {
         assert_eq!(s.observe().error_replied, 1);
         let healthy = run(&spec, &COLLISION[..2]);
         assert_eq!(spec.next_state(&healthy, &RelayTimesOut), None);
+    }
+
+    /// `hsm-wait=may-expire`, `guard-effect=resets-hsm` (how `validate`
+    /// reads the relay): the relay gives up on r0 while the HSM computes
+    /// it; r1 queues on the board behind it, and the board takes r1 once
+    /// a reset or r0's late completion notice frees it.
+    #[test]
+    fn a_request_queued_behind_an_abandoned_one_is_taken_once_the_board_is_free() {
+        let relays_reading = BTreeMap::from([
+            ("guard-effect".to_string(), "resets-hsm".to_string()),
+            ("hsm-wait".to_string(), "may-expire".to_string()),
+        ]);
+        let spec = IrqOrder::new(Preset::Apr2016.patches(), &BTreeMap::new())
+            .unwrap()
+            .assuming(&relays_reading)
+            .unwrap();
+        let behind = [
+            RelayRequests { request: 0 },
+            RelayTimesOut,
+            HsmRaisesInterrupt,
+            RelayRequests { request: 1 },
+        ];
+        let s = run(&spec, &behind);
+        assert_eq!((s.hsm, s.queued), (Hsm::AwaitCompletion(0), Some(1)));
+        assert!(spec.describe_state(&s).contains("queued=r1"));
+        // r1's own wait runs out first: its reset frees the board, which
+        // still computes r1, late; r0's interrupt is serviced with no effect.
+        let mut reset = behind.to_vec();
+        reset.extend([
+            RelayTimesOut,
+            CpuServices {
+                source: Source::Hsm,
+            },
+            HsmRaisesInterrupt,
+            CpuServices {
+                source: Source::Hsm,
+            },
+        ]);
+        let s = run(&spec, &reset);
+        assert_eq!((s.hsm, s.queued, s.relay_waiting), (Hsm::Idle, None, None));
+        assert_eq!(s.observe().error_replied, 2);
+        // Or r0's late completion notice frees it, and r1 completes.
+        let mut notice = behind.to_vec();
+        notice.extend([
+            CpuServices {
+                source: Source::Hsm,
+            },
+            HsmRaisesInterrupt,
+            CpuServices {
+                source: Source::Hsm,
+            },
+        ]);
+        let s = run(&spec, &notice);
+        assert_eq!(s.requests[1], RequestOutcome::Completed);
+        // Under the default hsm-wait=in-time the relay never gives up on a
+        // live HSM, so nothing can queue.
+        let in_time = IrqOrder {
+            wait_may_expire: false,
+            ..spec.clone()
+        };
+        assert_eq!(
+            in_time.next_state(&run(&spec, &behind[..1]), &RelayTimesOut),
+            None
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! replaying its prefix of choices): the relay's state lives in its threads,
 //! so there is nothing to store and compare.
 
-use crate::search::{run_schedule_logged, search_seeded, Cause, Finding, CARDS};
+use crate::search::{run_schedule_logged, search_seeded, Cause, Conformance, Finding, CARDS};
 use patches::{Config, Patches};
 use relay::events::EventLog;
 use relay::sim::{Choice, ChoicePoint, Chooser, Footprint, RunOutcome, Tid};
@@ -44,9 +44,10 @@ pub struct Bound {
     pub preemptions: u32,
     /// The most schedules to run.
     pub max_schedules: u64,
-    /// Also check every schedule's event log against the cause's spec on
-    /// this configuration (`--conformance`: the searched one).
-    pub conformance: Option<Config>,
+    /// Also check every schedule's event log against the cause's spec as
+    /// [`Conformance`] reads it (`--conformance`: on the searched
+    /// configuration).
+    pub conformance: Option<Conformance>,
     /// Skip schedules that only reorder independent steps of one already
     /// run (sleep sets; `--no-sleep-sets` to compare).
     pub sleep_sets: bool,

@@ -13,6 +13,7 @@ use crate::lockstep::{Seen, Until};
 use crate::refine::{Meaning, Report, SkipReason, Walk};
 use crate::steer::{count, expect, stopped, SpecMap, Steered};
 use crate::workload::Scenario;
+use model::assume::AssumeError;
 use model::irq_order::{
     Hsm as SpecHsm, IrqOrder, IrqOrderAction, IrqOrderState, RequestOutcome, Source,
 };
@@ -21,6 +22,7 @@ use patches::{HsmGuard, IrqMode, Monitor, Patches, Preset};
 use relay::events::{Event, EventKind, IrqSource, ThreadName};
 use relay::telegram::TelegramId;
 use relay::{CryptoPath, Delivery, RelayConfig, Role};
+use std::collections::BTreeMap;
 
 impl Scenario {
     /// irq-order: one AP worker, the HSM firmware, the CPU core taking
@@ -122,7 +124,14 @@ pub fn hang_shown_at(events: &[Event]) -> Option<usize> {
 
 /// The relay -> spec map of irq-order (`chukei validate`).
 ///
-/// One spec instance for the relay's single HSM. Mapped: `hsm-done` →
+/// One spec instance for the relay's single HSM, whose one relay waits for
+/// one request at a time: the board's current one. Every driver schedule
+/// runs one AP worker; with several (the real-thread load test: 4 workers,
+/// one board) requests of other workers queue on the board, and a bound
+/// that runs out on one of them is read as running out before the board
+/// took it; if the board then takes it while the spec's relay still waits
+/// for another, the log leaves the spec there (one relay at a time is the
+/// spec's assumption, not the relay's). Mapped: `hsm-done` →
 /// `RelayRequests` (the HSM took a request); `interrupt-raised` →
 /// `HsmRaisesInterrupt` / `MonitorRaisesInterrupt`;
 /// `interrupt-acknowledged` → `CpuServices`; `hsm-wait-timed-out` →
@@ -133,9 +142,10 @@ pub fn hang_shown_at(events: &[Event]) -> Option<usize> {
 /// of those steps), and every event of the AP, timer and CSs (another
 /// mechanism's).
 ///
-/// The spec is read under `hsm-wait=may-expire`: on the driver (and on a
-/// loaded machine) the bound can run out while the HSM or the CPU thread
-/// has not yet run. The relay's log then shows two spec steps in another
+/// The relay's logs are read under `guard-effect=resets-hsm` (what the
+/// relay does) and `hsm-wait=may-expire`: on the driver (and on a loaded
+/// machine) the bound can run out while the HSM or the CPU thread has not
+/// yet run. The relay's log then shows two spec steps in another
 /// order than the spec takes them, and the map takes them in the spec's:
 /// * the bound runs out before the HSM took the request (it is still in
 ///   the board's queue, maybe behind an abandoned one): the board's
@@ -158,25 +168,32 @@ pub struct Refinement {
 }
 
 impl Refinement {
-    pub fn new(patches: impl Into<Patches>) -> Self {
+    /// The map on switch set `patches`, the spec read under `reading` (a
+    /// complete assumption setting or overrides of the defaults,
+    /// [`crate::registry::relay_reading`]).
+    pub fn new(
+        patches: impl Into<Patches>,
+        reading: &BTreeMap<String, String>,
+    ) -> Result<Self, AssumeError> {
         let patches = patches.into();
-        Refinement {
-            walk: Walk::new(IrqOrder {
-                irq_mode: patches.irq_mode,
-                monitor: patches.monitor,
-                hsm_guard: patches.hsm_guard,
-                requests: u8::MAX,
-                reraise: false,
-                monitor_once: false,
-                // Our relay resets the HSM when its bounded wait runs out.
-                guard_resets_hsm: true,
-                unfair: false,
-                wait_may_expire: true,
-            }),
+        let spec = IrqOrder {
+            irq_mode: patches.irq_mode,
+            monitor: patches.monitor,
+            hsm_guard: patches.hsm_guard,
+            requests: u8::MAX,
+            reraise: false,
+            monitor_once: false,
+            guard_resets_hsm: false,
+            unfair: false,
+            wait_may_expire: false,
+        }
+        .assuming(reading)?;
+        Ok(Refinement {
+            walk: Walk::new(spec),
             waiting_for: None,
             gave_up_before_taken: None,
             timed_out_early: None,
-        }
+        })
     }
 
     pub fn run(mut self, events: &[Event], report: &mut Report) {
@@ -199,7 +216,10 @@ impl Refinement {
                 if self.timed_out_early.take() == e.telegram {
                     return vec![Meaning::Skip(SkipReason::PartOfStep)];
                 }
-                if !waiting {
+                // Another worker's request, still queued on the board, is
+                // not the one the spec's relay waits for: its bound ran out
+                // before the board took it (one worker never has two).
+                if !waiting || self.waiting_for != e.telegram {
                     self.gave_up_before_taken = e.telegram;
                     return vec![Meaning::Skip(SkipReason::PartOfStep)];
                 }

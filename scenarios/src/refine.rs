@@ -40,6 +40,9 @@ pub enum ValidateError {
     Parse { line: usize, message: String },
     #[error(transparent)]
     UnknownSpec(#[from] model::UnknownSpec),
+    /// An assumption the log is read under is not one of the spec's.
+    #[error(transparent)]
+    Assume(#[from] model::assume::AssumeError),
     /// More telegrams on one worker than the spec's telegram ids can number.
     #[error(
         "worker {worker} received {telegrams} telegrams; timer-free numbers at most 255 per worker"

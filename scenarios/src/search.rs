@@ -354,6 +354,31 @@ pub fn search_with_progress(
     search_seeded(cause, config, seed, budget, None, progress)
 }
 
+/// What `--conformance` checks each schedule's event log against: the
+/// cause's spec on `config` (the searched configuration), read under the
+/// relay's assumptions with `assume` overrides
+/// ([`crate::registry::relay_reading`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conformance {
+    pub config: Config,
+    pub assume: BTreeMap<String, String>,
+}
+
+impl From<Config> for Conformance {
+    fn from(config: Config) -> Self {
+        Conformance {
+            config,
+            assume: BTreeMap::new(),
+        }
+    }
+}
+
+impl From<Preset> for Conformance {
+    fn from(preset: Preset) -> Self {
+        Config::from(preset).into()
+    }
+}
+
 /// As [`search_with_progress`]; with `conformance`, every schedule's event
 /// log is also checked against the cause's spec on that configuration, and
 /// the first divergence ends the search like a reproduction.
@@ -362,7 +387,7 @@ pub fn search_seeded(
     config: impl Into<Config>,
     seed: u64,
     budget: u64,
-    conformance: Option<&Config>,
+    conformance: Option<&Conformance>,
     mut progress: impl FnMut(u64),
 ) -> Finding {
     let config = config.into();
@@ -399,7 +424,7 @@ impl Finding {
         &mut self,
         cause: Cause,
         run: ScheduleRun,
-        conformance: Option<&Config>,
+        conformance: Option<&Conformance>,
         which: impl Fn() -> String,
     ) -> bool {
         if run.reproduced {
@@ -408,10 +433,10 @@ impl Finding {
             self.timeline = up_to_symptom(cause, run.events);
             return true;
         }
-        let Some(spec_config) = conformance else {
+        let Some(against) = conformance else {
             return false;
         };
-        match diverges(cause, spec_config, &run.events) {
+        match diverges(cause, against, &run.events) {
             Ok(None) => false,
             Ok(Some(d)) => {
                 let mut events = run.events;
@@ -430,14 +455,17 @@ impl Finding {
     }
 }
 
-/// The first event of `events` that the cause's spec on `spec_config` does
-/// not allow (`chukei validate`); `Err` when the log cannot be validated.
+/// The first event of `events` that the cause's spec does not allow as
+/// `against` reads it (`chukei validate`); `Err` when the log cannot be
+/// validated.
 pub fn diverges(
     cause: Cause,
-    spec_config: &Config,
+    against: &Conformance,
     events: &[Event],
 ) -> Result<Option<Diverged>, crate::refine::ValidateError> {
-    let report = crate::registry::validate(events, cause.spec().name(), spec_config.clone())?;
+    let spec = cause.spec().name();
+    let config = against.config.clone();
+    let report = crate::registry::validate_assuming(events, spec, config, &against.assume)?;
     Ok(report.divergence.map(|d| Diverged {
         index: d.index,
         event: d.event,

@@ -253,8 +253,8 @@ pub struct Refinement {
     /// Arrivals per worker: the size of its spec instance.
     arrivals: BTreeMap<u16, usize>,
     workers: BTreeMap<u16, WorkerWalk>,
-    timer_fix: patches::TimerFix,
-    hsm_guard: patches::HsmGuard,
+    /// The spec every worker's instance is (sized by its arrivals).
+    spec: TimerFree,
     /// The HSM requests not yet computed, in the order the workers made
     /// them (the board takes them in that order): relay telegram, worker,
     /// spec telegram.
@@ -265,8 +265,26 @@ pub struct Refinement {
 }
 
 impl Refinement {
-    pub fn new(events: &[Event], patches: impl Into<Patches>) -> Result<Self, ValidateError> {
+    /// The map of `events` on switch set `patches`, the spec read under
+    /// `reading` (a complete assumption setting or overrides of the defaults,
+    /// [`crate::registry::relay_reading`]).
+    pub fn new(
+        events: &[Event],
+        patches: impl Into<Patches>,
+        reading: &BTreeMap<String, String>,
+    ) -> Result<Self, ValidateError> {
         let patches: Patches = patches.into();
+        let spec = TimerFree {
+            timer_fix: patches.timer_fix,
+            telegrams: 0,
+            workers: 1,
+            fifo: false,
+            one_terminal: false,
+            hsm_wait_expires: false,
+            hsm_guard: patches.hsm_guard,
+            unfair: false,
+        }
+        .assuming(reading)?;
         // A telegram belongs to the worker whose thread first handles it.
         let mut route = BTreeMap::new();
         for e in events {
@@ -289,8 +307,7 @@ impl Refinement {
             route,
             arrivals,
             workers: BTreeMap::new(),
-            timer_fix: patches.timer_fix,
-            hsm_guard: patches.hsm_guard,
+            spec,
             board: VecDeque::new(),
             last_computed: None,
         })
@@ -389,21 +406,13 @@ impl Refinement {
     /// The spec instance of `worker`, sized by its arrivals (none: then any
     /// event of it is one the spec does not allow).
     fn walk_of(&mut self, worker: u16) -> &mut WorkerWalk {
-        let (arrivals, timer_fix, hsm_guard) = (&self.arrivals, self.timer_fix, self.hsm_guard);
+        let (arrivals, spec) = (&self.arrivals, &self.spec);
         self.workers.entry(worker).or_insert_with(|| {
             let telegrams = arrivals.get(&worker).copied().unwrap_or(0);
             WorkerWalk {
                 walk: Walk::new(TimerFree {
-                    timer_fix,
                     telegrams: u8::try_from(telegrams).expect("checked in new"),
-                    workers: 1,
-                    fifo: false,
-                    one_terminal: false,
-                    // A real HSM can be slower than the relay's bounded
-                    // wait (`hsm-wait=may-expire`): the relay's logs show it.
-                    hsm_wait_expires: true,
-                    hsm_guard,
-                    unfair: false,
+                    ..spec.clone()
                 }),
                 ids: BTreeMap::new(),
                 terminating: BTreeSet::new(),

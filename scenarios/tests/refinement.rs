@@ -11,6 +11,7 @@ use scenarios::refine::{parse_jsonl, Report, SkipReason, ValidateError, Verdict}
 use scenarios::registry::{validate, validate_jsonl};
 use scenarios::search::{search, Cause};
 use scenarios::workload::Workload;
+use std::collections::BTreeMap;
 use std::thread;
 
 const TERMINALS: u16 = 4;
@@ -444,6 +445,39 @@ fn far_driver_schedules_of_retried_telegrams_refine_timer_free() {
     }
     // Resets dropped a result the board held on some of them.
     assert!(dropped >= 3, "{dropped} results dropped");
+}
+
+/// irq-order on 2016-04, seed 2500: the relay hands the board request r2
+/// while the HSM still holds the result of r1, which the relay gave up on;
+/// r2's own bounded wait runs out before the board takes it, and its reset
+/// drops r1's result (`hsm-reset dropped=true`), after which the board
+/// computes r2 anyway. The spec's board queue (`hsm-wait=may-expire`)
+/// follows it; before it, the log left the spec at the board's `hsm-done`
+/// of r2 (event 40). Read under the default `hsm-wait=in-time`, the log
+/// leaves the spec where the relay first gives up on a live HSM.
+#[test]
+fn a_request_queued_behind_an_abandoned_one_refines_irq_order() {
+    use relay::sim::Chooser;
+    use scenarios::registry::validate_assuming;
+    use scenarios::search::{run_schedule, CARDS, CLOCK_JUMP};
+    let chooser = Chooser::Seeded {
+        seed: 2500,
+        clock_jump: CLOCK_JUMP,
+    };
+    let run = run_schedule(Cause::IrqOrder, Preset::Apr2016, CARDS, chooser);
+    let dropped = run
+        .events
+        .iter()
+        .position(|e| e.kind == EventKind::HsmReset { dropped: true });
+    assert_eq!(dropped, Some(33));
+    let report = validate(&run.events, "irq-order", Preset::Apr2016).unwrap();
+    assert!(report.agrees(), "{:#?}", report.divergence);
+    counts_add_up(&report);
+    let in_time = BTreeMap::from([("hsm-wait".to_string(), "in-time".to_string())]);
+    let strict = validate_assuming(&run.events, "irq-order", Preset::Apr2016, &in_time).unwrap();
+    let d = strict.divergence.expect("the relay gives up on a live HSM");
+    assert!(d.reason.contains("relay's bounded wait ends"), "{d:?}");
+    assert!(d.index < 33, "{d:?}");
 }
 
 /// cs-block's workload in the spec's default sizes: 3 terminals, 2 cards
