@@ -1,13 +1,8 @@
 //! The `chukei` binary as a user runs it: verdicts, JSON, exit codes.
 
-use std::process::{Command, Output};
+mod support;
 
-fn chukei(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chukei"))
-        .args(args)
-        .output()
-        .expect("the chukei binary runs")
-}
+use support::cli::{chukei, command, json_exit, scratch_dir, stdout_json};
 
 #[test]
 fn reproduce_json_reports_every_cause_on_2016_01() {
@@ -19,13 +14,7 @@ fn reproduce_json_reports_every_cause_on_2016_01() {
         "--budget",
         "200",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let rows = json_exit(&out, 0);
     let rows = rows.as_array().expect("a JSON array");
     assert_eq!(rows.len(), 3);
     for row in rows {
@@ -70,8 +59,7 @@ fn fixed_preset_reproduces_nothing_and_exits_zero() {
         "30",
         "--json",
     ]);
-    assert_eq!(out.status.code(), Some(0));
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json_exit(&out, 0);
     for row in rows.as_array().unwrap() {
         assert_eq!(row["expected"], false);
         assert_eq!(row["reproduced"], false);
@@ -103,13 +91,7 @@ fn reproduce_exhaustive_reports_the_bound_each_row_was_decided_at() {
         "1",
         "--json",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json_exit(&out, 0);
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 4);
     for row in rows {
@@ -182,7 +164,7 @@ fn reproduce_conformance_is_clean_where_the_relay_refines_the_spec() {
 /// still computes, as it does on the driver.
 #[test]
 fn reproduce_conformance_reports_a_divergence_with_its_replay_command() {
-    let dir = scratch_dir("conformance-events");
+    let dir = scratch_dir("cli", "conformance-events");
     let out = chukei(&[
         "reproduce",
         "--conformance",
@@ -320,16 +302,9 @@ fn help_lists_the_commands() {
     assert!(text.contains("reproduce"), "{text}");
 }
 
-fn scratch_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("chukei-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn a_written_trace_replays_with_its_verdict() {
-    let dir = scratch_dir("traces");
+    let dir = scratch_dir("cli", "traces");
     let out = chukei(&[
         "reproduce",
         "--preset",
@@ -349,13 +324,7 @@ fn a_written_trace_replays_with_its_verdict() {
     let mut args = vec!["replay", "--json"];
     args.extend(files.iter().map(String::as_str));
     let out = chukei(&args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json_exit(&out, 0);
     for row in rows.as_array().unwrap() {
         assert_eq!(row["recorded"], "violated");
         assert_eq!(row["outcome"], "reproduced");
@@ -365,7 +334,7 @@ fn a_written_trace_replays_with_its_verdict() {
 
 #[test]
 fn a_corrupt_trace_is_unreadable_with_exit_2_and_the_others_still_replay() {
-    let dir = scratch_dir("corrupt");
+    let dir = scratch_dir("cli", "corrupt");
     let path = dir.join("bad.json");
     let good = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("regressions/corpus/proptest-timer-free-2016-01-no_free_of_unallocated.json");
@@ -398,8 +367,7 @@ fn replay_on_another_preset_reports_fixed_and_stale() {
     let fixed = file("proptest-timer-free-2016-01-no_free_of_unallocated.json");
     let stale = file("reproduce-timer-free-2016-03-no_free_of_unallocated.json");
     let out = chukei(&["replay", "--preset", "2016-04", "--json", &fixed]);
-    assert_eq!(out.status.code(), Some(0));
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json_exit(&out, 0);
     assert_eq!(rows[0]["outcome"], "fixed");
     assert_eq!(rows[0]["expected"], "holds");
     assert_eq!(rows[0]["preset"], "2016-04");
@@ -407,7 +375,7 @@ fn replay_on_another_preset_reports_fixed_and_stale() {
 
     let out = chukei(&["replay", "--preset", "2016-04", "--json", &fixed, &stale]);
     assert_eq!(out.status.code(), Some(3), "the worst outcome: stale");
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = stdout_json(&out);
     assert_eq!(rows[1]["outcome"], "stale");
     assert!(rows[1]["reason"]
         .as_str()
@@ -418,13 +386,7 @@ fn replay_on_another_preset_reports_fixed_and_stale() {
 #[test]
 fn check_json_has_a_verdict_for_every_spec_preset_and_property() {
     let out = chukei(&["check", "--json", "--quiet"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json_exit(&out, 0);
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 80);
     let find = |spec: &str, preset: &str, property: &str| {
@@ -491,7 +453,7 @@ fn check_one_property_with_and_without_symmetry() {
         args.extend_from_slice(extra);
         let out = chukei(&args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");
-        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let rows = stdout_json(&out);
         assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
         rows[0].clone()
     };
@@ -605,8 +567,7 @@ fn check_takes_patches_and_variant_files() {
         "--json",
         "--quiet",
     ]);
-    assert_eq!(out.status.code(), Some(0));
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json_exit(&out, 0);
     let hang = rows
         .as_array()
         .unwrap()
@@ -666,8 +627,7 @@ fn a_reproduced_switch_set_is_recorded_in_the_trace_and_replays() {
     assert_eq!(trace["patches"]["irq"], "physical");
     let out = chukei(&["replay", file.to_str().unwrap(), "--json"]);
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json_exit(&out, 0);
     assert_eq!(rows[0]["preset"], "2016-04+timer_fix=none");
     assert_eq!(rows[0]["outcome"], "reproduced");
 }
@@ -717,7 +677,7 @@ fn explore_serves_on_localhost_and_a_busy_port_is_an_error() {
         .contains("cannot listen"));
     drop(busy);
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_chukei"))
+    let mut server = command()
         .args([
             "explore",
             "--spec",
@@ -750,7 +710,7 @@ fn explore_serves_on_localhost_and_a_busy_port_is_an_error() {
 
 #[test]
 fn validate_accepts_a_real_log_and_reports_a_doctored_one() {
-    let dir = scratch_dir("events");
+    let dir = scratch_dir("cli", "events");
     let out = chukei(&[
         "reproduce",
         "--cause",
@@ -778,13 +738,7 @@ fn validate_accepts_a_real_log_and_reports_a_doctored_one() {
         "2016-01",
         "--json",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = json_exit(&out, 0);
     assert!(report["divergence"].is_null());
     assert_eq!(
         report["violations"][0]["property"],
@@ -817,7 +771,7 @@ fn validate_accepts_a_real_log_and_reports_a_doctored_one() {
 
 #[test]
 fn validate_a_corrupt_log_is_a_clear_error_with_exit_2() {
-    let dir = scratch_dir("corrupt-events");
+    let dir = scratch_dir("cli", "corrupt-events");
     let path = dir.join("bad.jsonl");
     std::fs::write(&path, "{\"seq\":0}\nnot json\n").unwrap();
     let out = chukei(&[
@@ -858,13 +812,7 @@ fn every_stored_regression_trace_replays_with_its_verdict() {
     let mut args = vec!["replay", "--json"];
     args.extend(files.iter().map(String::as_str));
     let out = chukei(&args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json_exit(&out, 0);
     assert_eq!(rows.as_array().unwrap().len(), files.len());
     assert!(rows
         .as_array()
@@ -878,7 +826,7 @@ fn every_stored_regression_trace_replays_with_its_verdict() {
 
 #[test]
 fn a_reader_that_goes_away_is_no_panic() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chukei"))
+    let mut child = command()
         .args(["check", "--quiet"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -896,7 +844,7 @@ fn minimize_shrinks_a_found_shuttle_schedule_quietly() {
     let found = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
         "regressions/tests/found/shuttle-random-timer-free-2016-01-no_free_of_unallocated.json",
     );
-    let out_file = scratch_dir("minimize").join("min.json");
+    let out_file = scratch_dir("cli", "minimize").join("min.json");
     let out = chukei(&[
         "minimize",
         found.to_str().unwrap(),
@@ -906,14 +854,13 @@ fn minimize_shrinks_a_found_shuttle_schedule_quietly() {
     ]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "", "no shuttle noise");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = stdout_json(&out);
     assert_eq!(report["kind"], "shuttle");
     assert_eq!(report["steps_before"], 401);
     assert_eq!(report["steps_after"], 18);
     assert!(report["millis"].is_u64() && report["replays"].as_u64().unwrap() > 22);
     let out = chukei(&["replay", "--json", out_file.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0));
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json_exit(&out, 0);
     assert_eq!(rows[0]["outcome"], "reproduced");
 }
 
@@ -924,7 +871,7 @@ fn minimize_refuses_what_does_not_reproduce() {
     let text = std::fs::read_to_string(stored)
         .unwrap()
         .replace("\"preset\": \"2016-01\"", "\"preset\": \"2016-04\"");
-    let path = scratch_dir("minimize-bad").join("fixed.json");
+    let path = scratch_dir("cli", "minimize-bad").join("fixed.json");
     std::fs::write(&path, text).unwrap();
     let out = chukei(&["minimize", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
@@ -982,7 +929,7 @@ fn explain_draws_every_kind_quietly_in_three_formats() {
 
 #[test]
 fn check_trace_out_writes_traces_that_replay_and_says_how() {
-    let dir = scratch_dir("check-traces");
+    let dir = scratch_dir("cli", "check-traces");
     let out = chukei(&[
         "check",
         "--spec",
@@ -1014,7 +961,7 @@ fn check_trace_out_writes_traces_that_replay_and_says_how() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = stdout_json(&out);
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), files.len());
     // Counterexamples reproduce; `sometimes` examples hold.
@@ -1060,8 +1007,7 @@ fn the_memory_guard_reports_inconclusive_in_json() {
         "--max-memory",
         "1",
     ]);
-    assert_eq!(out.status.code(), Some(3));
-    let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = json_exit(&out, 3);
     for r in results.as_array().unwrap() {
         assert_eq!(r["verdict"], "inconclusive", "{r}");
         assert_eq!(r["stopped"]["limit"]["name"], "max-memory", "{r}");

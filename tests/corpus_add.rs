@@ -1,9 +1,11 @@
 //! `chukei corpus add`: one command minimizes, names, stores and
 //! snapshots a new regression, and records what it shows on its fix.
 
+mod support;
+
 use regressions::corpus;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use support::cli::{chukei, fresh_path, json_exit};
 
 /// A shuttle failure of 401 steps, as a suite found it.
 fn found() -> PathBuf {
@@ -12,22 +14,9 @@ fn found() -> PathBuf {
     )
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chukei-corpus-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn chukei(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chukei"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn corpus_add_minimizes_names_stores_and_snapshots_a_trace() {
-    let dir = scratch("add");
+    let dir = fresh_path("corpus", "add");
     let found = found();
     let args = [
         "corpus",
@@ -38,13 +27,7 @@ fn corpus_add_minimizes_names_stores_and_snapshots_a_trace() {
         "--json",
     ];
     let out = chukei(&args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = json_exit(&out, 0);
     assert_eq!(report["steps_before"], 401);
     let after = report["steps_after"].as_u64().unwrap();
     assert!(after <= 30, "minimized to {after} steps");
@@ -115,7 +98,7 @@ fn corpus_add_minimizes_names_stores_and_snapshots_a_trace() {
 
 #[test]
 fn corpus_add_refuses_a_trace_that_is_no_bug() {
-    let dir = scratch("holds");
+    let dir = fresh_path("corpus", "holds");
     let mut trace = corpus::read(&found()).unwrap();
     trace.verdict = model::Verdict::Holds;
     std::fs::create_dir_all(&dir).unwrap();

@@ -1,16 +1,15 @@
 //! `chukei relayd` and `chukei load` as a user runs them: a relayd process on
 //! an ephemeral port, a load run against it, SIGTERM, a graceful stop.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-
-fn chukei() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chukei"))
-}
+use support::cli::{command, json_exit};
 
 #[test]
 fn relayd_serves_a_load_run_and_stops_gracefully_on_sigterm() {
-    let mut relayd = chukei()
+    let mut relayd = command()
         .args(["relayd", "--listen", "127.0.0.1:0", "--hsm-latency", "0ms"])
         .args(["--upstream-latency", "1ms", "--json"])
         .stdout(Stdio::piped())
@@ -32,18 +31,12 @@ fn relayd_serves_a_load_run_and_stops_gracefully_on_sigterm() {
             break rest.split_whitespace().next().unwrap().to_string();
         }
     };
-    let load = chukei()
+    let load = command()
         .args(["load", "--target", &addr, "--cs", "4", "--rate", "200"])
         .args(["--duration", "500ms", "--json", "--quiet"])
         .output()
         .expect("load runs");
-    assert_eq!(
-        load.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&load.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&load.stdout).expect("JSON report");
+    let report = json_exit(&load, 0);
     assert_eq!(report["cards"], 100);
     assert_eq!(report["issued"], 100);
     assert_eq!(report["lost"], 0);
@@ -55,8 +48,7 @@ fn relayd_serves_a_load_run_and_stops_gracefully_on_sigterm() {
         .expect("kill runs");
     assert!(killed.success());
     let out = relayd.wait_with_output().expect("relayd exits");
-    assert_eq!(out.status.code(), Some(0));
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    let summary = json_exit(&out, 0);
     assert_eq!(summary["stats"]["admitted"], report["admitted"]);
     assert_eq!(summary["stats"]["answered"], report["admitted"]);
     assert_eq!(summary["stats"]["lost_by_relay"], 0);
@@ -73,7 +65,7 @@ struct Server {
 /// Starts a `chukei` server command and reads the address it printed
 /// (`<name>: listening on ADDR ...` on stderr).
 fn start_server(name: &str, args: &[&str]) -> Server {
-    let mut child = chukei()
+    let mut child = command()
         .args(args)
         .env("RUST_LOG", "info,relay=debug")
         .stdout(Stdio::piped())
@@ -154,7 +146,7 @@ fn upstream_relayd_and_load_lose_nothing_and_stop_cleanly() {
             "--json",
         ],
     );
-    let load = chukei()
+    let load = command()
         .args([
             "load",
             "--target",
@@ -174,13 +166,7 @@ fn upstream_relayd_and_load_lose_nothing_and_stop_cleanly() {
         ])
         .output()
         .expect("load runs");
-    assert_eq!(
-        load.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&load.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&load.stdout).expect("JSON report");
+    let report = json_exit(&load, 0);
     assert_eq!(report["rule"], "improved");
     assert_eq!(
         (report["cards"].as_u64(), report["issued"].as_u64()),
@@ -236,13 +222,13 @@ fn upstream_relayd_and_load_lose_nothing_and_stop_cleanly() {
 
 #[test]
 fn load_refuses_a_bad_rate_and_reports_an_unreachable_target() {
-    let out = chukei()
+    let out = command()
         .args(["load", "--target", "127.0.0.1:9", "--rate=-5"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--rate must be a positive"));
-    let out = chukei()
+    let out = command()
         .args(["load", "--target", "not-an-address"])
         .output()
         .unwrap();
@@ -250,7 +236,7 @@ fn load_refuses_a_bad_rate_and_reports_an_unreachable_target() {
 
     // Nothing listens on port 1: every send is a connect error, the card is
     // never issued, and nothing was admitted so nothing is lost.
-    let out = chukei()
+    let out = command()
         .args([
             "load",
             "--target",
@@ -271,8 +257,7 @@ fn load_refuses_a_bad_rate_and_reports_an_unreachable_target() {
         .args(["--json", "--quiet"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = json_exit(&out, 0);
     assert_eq!(report["admitted"], 0);
     assert_eq!(report["issued"], 0);
     assert_eq!(report["disagreements"], 1);
@@ -291,7 +276,7 @@ fn simulate_refuses_bad_seeds_and_an_unwritable_plot_directory_before_running() 
         ),
     ];
     for (args, message) in cases {
-        let out = chukei().args(args).output().unwrap();
+        let out = command().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(stderr.contains(message), "{args:?}: {stderr}");
@@ -304,7 +289,7 @@ fn upstream_and_relayd_refuse_a_bad_address() {
         &["upstream", "--listen", "nowhere"][..],
         &["relayd", "--listen", "127.0.0.1:0", "--upstream", "nowhere"][..],
     ] {
-        let out = chukei().args(args).output().unwrap();
+        let out = command().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(
@@ -316,7 +301,7 @@ fn upstream_and_relayd_refuse_a_bad_address() {
 
 #[test]
 fn relayd_runs_a_variant_file_and_refuses_a_bad_patch_or_file() {
-    let mut relayd = chukei()
+    let mut relayd = command()
         .args(["relayd", "--listen", "127.0.0.1:0"])
         .args(["--variant", "variants/guard-alone.toml"])
         .stdout(Stdio::piped())
@@ -355,7 +340,7 @@ fn relayd_runs_a_variant_file_and_refuses_a_bad_patch_or_file() {
         ),
     ];
     for (args, message) in cases {
-        let out = chukei()
+        let out = command()
             .args(["relayd", "--listen", "127.0.0.1:0"])
             .args(args)
             .output()

@@ -4,20 +4,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn chukei(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chukei"))
-        .args(args)
-        .output()
-        .expect("the chukei binary runs")
-}
-
-fn out_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chukei-review-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+use support::cli::{chukei, fresh_path, json_exit, stdout_json};
 
 /// The review's arguments for a test: 50 relay schedules per cause (every
 /// cause that reproduces on these presets does within 10), and finite
@@ -132,7 +119,7 @@ fn assert_diagram(dom: &str, dir: &Path, spec: &str, property: &str, steps: usiz
 
 #[test]
 fn review_2016_04_to_proposed_fixes_the_stale_timeout_and_the_cs_block() {
-    let dir = out_dir("apr-proposed");
+    let dir = fresh_path("review", "apr-proposed");
     let dom = review_page("2016-04", "proposed", &dir, &[]);
     let rows = page_rows(&dom);
     let fixes = flipped_at_defaults(&rows, "fixes");
@@ -203,7 +190,7 @@ fn review_2016_04_to_proposed_fixes_the_stale_timeout_and_the_cs_block() {
 
 #[test]
 fn review_2016_01_to_2016_03_fixes_the_hang_and_leaves_the_timer_race() {
-    let dir = out_dir("jan-mar");
+    let dir = fresh_path("review", "jan-mar");
     // Weak fairness only: half the checks and a page half the size (the
     // 2016-04 review above covers both fairness settings).
     let dom = review_page("2016-01", "2016-03", &dir, &["--assume", "fairness=weak"]);
@@ -300,7 +287,7 @@ fn undoing_the_march_measures_breaks_the_hang_and_exits_1() {
     let fast: Vec<&str> = FAST.into_iter().filter(|a| *a != "--no-minimize").collect();
     let out = chukei(&[&args[..], &fast].concat());
     assert_eq!(out.status.code(), Some(1), "a change that breaks a verdict");
-    let review: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let review = stdout_json(&out);
     assert_eq!(
         json_flips(&review, "breaks"),
         [
@@ -356,7 +343,7 @@ fn the_wrong_epoch_fix_from_a_variant_file_breaks_what_proposed_fixed() {
     ];
     let out = chukei(&[&args[..], &FAST].concat());
     assert_eq!(out.status.code(), Some(1), "it breaks verdicts");
-    let review: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let review = stdout_json(&out);
     assert_eq!(review["change"]["name"], "epoch-uncleared");
     assert_eq!(review["switches"][0]["switch"], "timer_fix");
     assert_eq!(review["switches"][0]["change"], "epoch-uncleared");
@@ -406,13 +393,7 @@ fn oldest_retry_first_admission_fixes_continuous_demand() {
         "--json",
     ];
     let out = chukei(&args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let review: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let review = json_exit(&out, 0);
     let fixes: Vec<(String, String, String, u64)> = review["rows"]
         .as_array()
         .unwrap()
