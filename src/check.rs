@@ -225,7 +225,7 @@ fn assume_help() -> String {
 /// stderr is no terminal (CI), a line every few seconds, so a long check is
 /// not silent. `check`, `explore` and `expectations` print the same.
 pub(crate) fn progress_printer(quiet: bool) -> impl FnMut(Progress) {
-    let mut lines = ProgressLines::new(std::io::stderr().is_terminal(), PROGRESS_EVERY);
+    let mut lines = ProgressLines::new(std::io::stderr().is_terminal(), progress_every());
     move |p: Progress| {
         if quiet {
             return;
@@ -290,6 +290,25 @@ const INCONCLUSIVE: u8 = 3;
 
 /// How often a check in CI reports progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// `PROGRESS_EVERY`, or `CHUKEI_PROGRESS_EVERY_MS` milliseconds when set
+/// (a log that wants more or fewer lines; a test sets 0 to see the
+/// wiring without waiting). A value that is no number is said and ignored.
+fn progress_every() -> Duration {
+    let Ok(value) = std::env::var("CHUKEI_PROGRESS_EVERY_MS") else {
+        return PROGRESS_EVERY;
+    };
+    match value.trim().parse() {
+        Ok(ms) => Duration::from_millis(ms),
+        Err(_) => {
+            eprintln!(
+                "CHUKEI_PROGRESS_EVERY_MS={value:?} is no number of milliseconds: progress every {} s",
+                PROGRESS_EVERY.as_secs()
+            );
+            PROGRESS_EVERY
+        }
+    }
+}
 
 /// (spec, configuration, property) of a result.
 fn result_key(r: &CheckResult) -> (String, String, String) {
