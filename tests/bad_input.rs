@@ -2,21 +2,15 @@
 //! must end with a clear message and a non-zero exit (or say what it
 //! skipped), never a panic and never a false "ok".
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod support;
 
-fn chukei(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chukei"))
-        .args(args)
-        .output()
-        .expect("the chukei binary runs")
-}
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use support::cli::{chukei, command};
+use support::explorer::Explorer;
 
 fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chukei-bad-input-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    support::cli::scratch_dir("bad-input", name)
 }
 
 /// The event log of a real 2016-01 run (`reproduce --events-out`): it ends
@@ -280,7 +274,7 @@ fn validate_json_counts_what_it_checked_and_skipped() {
 fn with_closed_stdout(args: &[&str]) -> Output {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    Command::new(env!("CARGO_BIN_EXE_chukei"))
+    command()
         .args(args)
         .stdout(writer)
         .stderr(Stdio::piped())
@@ -421,31 +415,10 @@ fn inputs_are_refused_before_the_long_work() {
 
 #[test]
 fn explore_on_port_0_prints_the_port_it_serves_on() {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let mut server = Command::new(env!("CARGO_BIN_EXE_chukei"))
-        .args([
-            "explore",
-            "--spec",
-            "irq-order",
-            "--preset",
-            "2016-01",
-            "--port",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let port: u16 = first
-        .split("http://127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("a URL with a port: {first}"));
-    assert_ne!(port, 0, "{first}");
+    use std::io::{Read, Write};
+    let server = Explorer::start(&["--spec", "irq-order", "--preset", "2016-01"]);
+    let port = server.port;
+    assert_ne!(port, 0);
     let mut page = String::new();
     for _ in 0..100 {
         if let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) {
@@ -458,8 +431,7 @@ fn explore_on_port_0_prints_the_port_it_serves_on() {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    server.kill().unwrap();
-    let _ = server.wait();
+    server.stop();
     assert!(page.contains("200"), "{page}");
 }
 

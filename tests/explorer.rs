@@ -3,52 +3,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-/// A running `chukei explore`, stopped when dropped (also when a test fails).
-struct Explorer {
-    child: Child,
-    /// `http://127.0.0.1:PORT`.
-    base: String,
-}
-
-impl Explorer {
-    /// Starts `chukei explore ARGS --port 0` and reads the URL it prints.
-    fn start(args: &[&str]) -> Explorer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chukei"))
-            .arg("explore")
-            .args(args)
-            .args(["--port", "0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let port = first
-            .split("http://127.0.0.1:")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_else(|| panic!("a URL with a port: {first}"));
-        Explorer {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn page(&self, path: &str) -> String {
-        support::chromium::rendered_dom(&format!("{}{path}", self.base), 2000)
-    }
-}
-
-impl Drop for Explorer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::explorer::Explorer;
 
 #[test]
 fn the_2016_01_irq_order_hang_is_shown_violated_with_its_lasso() {

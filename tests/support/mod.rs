@@ -3,3 +3,4 @@
 
 pub mod chromium;
 pub mod cli;
+pub mod explorer;
