@@ -6,6 +6,7 @@ use relay::crypto::{Direction, SessionCipher};
 use relay::cs::{disagreements, run_cs, telegram_id, CsConfig};
 use relay::events::{EventKind, IrqSource};
 use relay::mailbox::Message;
+use relay::shared::Observation;
 use relay::sim::{Chooser, Driver, RunOutcome, Sim};
 use relay::telegram::{CardId, CsId, Telegram, TelegramId, TelegramKind};
 use relay::{
@@ -104,7 +105,8 @@ fn a_telegram_is_relayed_through_the_hsm_and_freed() {
 }
 
 /// A genuine timeout is not a stale notice: every timer fix, the wrong
-/// epoch fix included, terminates the telegram it was set for.
+/// epoch fix included, terminates the telegram it was set for, answers it
+/// once and frees its area; the late HSM result is a stale message.
 #[test]
 fn a_slow_upstream_times_the_telegram_out_with_exactly_one_reply() {
     for fix in [
@@ -113,11 +115,22 @@ fn a_slow_upstream_times_the_telegram_out_with_exactly_one_reply() {
         TimerFix::Epoch,
         TimerFix::EpochUncleared,
     ] {
-        a_slow_upstream_times_out(fix);
+        let (first, seen, events) = slow_upstream(fix);
+        assert_eq!(first.unwrap().kind, TelegramKind::ErrorTimeout, "{fix:?}");
+        let counts: Vec<_> = seen.answers.values().copied().collect();
+        assert_eq!(counts, vec![1], "{fix:?}");
+        assert!(seen.allocated_work_areas.is_empty(), "{fix:?}");
+        let terminated = count(&events, |k| matches!(k, EventKind::Terminated));
+        assert_eq!(terminated, 1, "{fix:?}");
+        let stale = count(&events, |k| matches!(k, EventKind::StaleMessage { .. }));
+        assert_eq!(stale, 1, "{fix:?}");
     }
 }
 
-fn a_slow_upstream_times_out(fix: TimerFix) {
+/// One telegram whose upstream answers after its timeout, on 2016-04 with
+/// timer fix `fix`, run to completion: the first answer, what the relay saw
+/// at shutdown, and the events.
+fn slow_upstream(fix: TimerFix) -> (Option<Telegram>, Observation, Vec<Event>) {
     let mut config = RelayConfig::small(Preset::Apr2016);
     config.patches.timer_fix = fix;
     config.upstream_latency = config.telegram_timeout + 1;
@@ -133,16 +146,9 @@ fn a_slow_upstream_times_out(fix: TimerFix) {
         let shared = relay.shutdown();
         (first, shared.observe())
     });
-    assert_eq!(outcome, RunOutcome::Completed);
+    assert_eq!(outcome, RunOutcome::Completed, "{fix:?}");
     let (first, seen) = answers.unwrap();
-    assert_eq!(first.unwrap().kind, TelegramKind::ErrorTimeout);
-    assert_eq!(seen.answers.values().copied().collect::<Vec<_>>(), vec![1]);
-    assert!(seen.allocated_work_areas.is_empty());
-    assert_eq!(count(&events, |k| matches!(k, EventKind::Terminated)), 1);
-    assert_eq!(
-        count(&events, |k| matches!(k, EventKind::StaleMessage { .. })),
-        1
-    );
+    (first, seen, events)
 }
 
 /// Starts only the worker (no timer thread) and posts a timeout notice by
