@@ -674,4 +674,60 @@ mod tests {
         assert_eq!(s.observe().error_replied, 2);
         assert_eq!(s.observe().completed, 0);
     }
+
+    /// Lost means: the HSM awaits its completion notice and no interrupt
+    /// is pending to bring it; either alone is not lost.
+    #[test]
+    fn the_hsm_interrupt_is_lost_only_when_awaited_with_none_pending() {
+        let spec = IrqOrder::new(Preset::Jan2016.patches(), &BTreeMap::new()).unwrap();
+        assert!(
+            !run(&spec, &[]).hsm_interrupt_lost(),
+            "idle, nothing pending"
+        );
+        let raised = run(&spec, &COLLISION[..2]);
+        assert_eq!(raised.hsm, Hsm::AwaitCompletion(0));
+        assert!(!raised.hsm_interrupt_lost(), "awaited, and pending");
+        assert!(run(&spec, &COLLISION).hsm_interrupt_lost());
+    }
+
+    /// Only a request the relay answered with an error is abandoned: the
+    /// board busy with one the relay still waits for, or has completed,
+    /// is not.
+    #[test]
+    fn the_board_is_busy_with_an_abandoned_request_only_after_an_error_reply() {
+        let spec = IrqOrder::new(Preset::Jan2016.patches(), &BTreeMap::new()).unwrap();
+        let mut s = run(&spec, &[]);
+        assert!(!s.hsm_busy_with_abandoned(), "idle board");
+        for (outcome, abandoned) in [
+            (RequestOutcome::Pending, false),
+            (RequestOutcome::Completed, false),
+            (RequestOutcome::ErrorReplied, true),
+        ] {
+            s.requests[0] = outcome;
+            for hsm in [Hsm::Processing(0), Hsm::AwaitCompletion(0)] {
+                s.hsm = hsm;
+                assert_eq!(
+                    s.hsm_busy_with_abandoned(),
+                    abandoned,
+                    "{hsm:?} {outcome:?}"
+                );
+            }
+        }
+    }
+
+    /// A replayed trace can name any request: one past the last is never
+    /// enabled, even once every request is done and the relay is idle.
+    #[test]
+    fn a_request_past_the_last_is_never_enabled() {
+        let spec = IrqOrder::new(Preset::Apr2016.patches(), &BTreeMap::new()).unwrap();
+        let mut s = run(&spec, &[]);
+        let last = u8::try_from(s.requests.len() - 1).unwrap();
+        s.requests.fill(RequestOutcome::Completed);
+        s.requests[usize::from(last)] = RequestOutcome::Pending;
+        let issued = spec.next_state(&s, &RelayRequests { request: last });
+        assert!(issued.is_some(), "the last request is enabled");
+        s.requests[usize::from(last)] = RequestOutcome::Completed;
+        let past = spec.next_state(&s, &RelayRequests { request: last + 1 });
+        assert_eq!(past, None);
+    }
 }
