@@ -14,7 +14,8 @@ use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use serde::Serialize;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Where a search stops before it has explored every reachable state
@@ -298,17 +299,7 @@ impl<S: Spec> StateGraph<S> {
 
     /// State `id` (the member of its class first found, with symmetry).
     pub fn state(&self, id: usize) -> S::State {
-        let (key, moved) = self.store.member(id);
-        let canonical = postcard::from_bytes(key).expect("a stored state decodes");
-        if moved.is_empty() {
-            return canonical;
-        }
-        // The member was sorted by `moved`: its inverse puts it back.
-        let mut back = vec![0; moved.len()];
-        for (i, &to) in moved.iter().enumerate() {
-            back[usize::from(to)] = i;
-        }
-        S::permute(&canonical, &back)
+        self.store.state::<S>(id)
     }
 
     /// Every state, in id (BFS) order, decoded one at a time.
@@ -344,7 +335,7 @@ impl<S: Spec> StateGraph<S> {
 
     /// The number of actions on a shortest path from an initial state to `id`.
     pub fn depth(&self, id: usize) -> usize {
-        self.level_starts.partition_point(|&start| start <= id) - 1
+        depth_in(&self.level_starts, id)
     }
 
     /// The actions of a shortest path from an initial state to `target`.
@@ -368,6 +359,11 @@ impl<S: Spec> StateGraph<S> {
     }
 }
 
+/// The depth of state `id`, given the first id at each depth.
+fn depth_in(level_starts: &[usize], id: usize) -> usize {
+    level_starts.partition_point(|&start| start <= id) - 1
+}
+
 /// The states of a graph as bytes, one record after the other. With
 /// symmetry a record is the class representative's encoding (the key)
 /// behind its length, then the permutation that sorted the first-found
@@ -375,23 +371,67 @@ impl<S: Spec> StateGraph<S> {
 /// identity.
 struct Store {
     identity: Identity,
+    /// The id of the first record: a parallel search's merge adds a
+    /// window's new states to a store of their own ([`Bfs::merge_window`]).
+    first: usize,
     bytes: Vec<u8>,
     /// Where each record ends in `bytes`.
     ends: Offsets,
+    /// The hashes of the records' keys, kept by a window's store only:
+    /// the visited set takes its states with them ([`Bfs::join_window`]).
+    hashes: Option<Vec<u64>>,
 }
 
 impl Store {
     fn new(identity: Identity) -> Self {
         Store {
             identity,
+            first: 0,
             bytes: Vec::new(),
             ends: Offsets::default(),
+            hashes: None,
+        }
+    }
+
+    /// An empty store for a window's new states, the first of them state
+    /// `first`, which keeps their hashes.
+    fn window(identity: Identity, first: usize) -> Self {
+        Store {
+            first,
+            hashes: Some(Vec::new()),
+            ..Self::new(identity)
         }
     }
 
     fn record(&self, id: usize) -> &[u8] {
-        let start = if id == 0 { 0 } else { self.ends.get(id - 1) };
-        &self.bytes[start as usize..self.ends.get(id) as usize]
+        let i = id - self.first;
+        let start = if i == 0 { 0 } else { self.ends.get(i - 1) };
+        &self.bytes[start as usize..self.ends.get(i) as usize]
+    }
+
+    /// State `id`, decoded (the member of its class first found).
+    fn state<S: Spec>(&self, id: usize) -> S::State {
+        let (key, moved) = self.member(id);
+        let canonical = postcard::from_bytes(key).expect("a stored state decodes");
+        if moved.is_empty() {
+            return canonical;
+        }
+        // The member was sorted by `moved`: its inverse puts it back.
+        let mut back = vec![0; moved.len()];
+        for (i, &to) in moved.iter().enumerate() {
+            back[usize::from(to)] = i;
+        }
+        S::permute(&canonical, &back)
+    }
+
+    /// Appends the records of `later`, which starts where this one ends.
+    fn append(&mut self, later: &Store) {
+        debug_assert_eq!(later.first, self.first + self.ends.len());
+        let base = self.bytes.len() as u64;
+        self.bytes.extend_from_slice(&later.bytes);
+        for i in 0..later.ends.len() {
+            self.ends.push(base + later.ends.get(i));
+        }
     }
 
     /// The bytes states are told apart by: the state's, or with symmetry
@@ -420,9 +460,12 @@ impl Store {
         }
     }
 
-    /// Adds a record: a state's key and the permutation that sorted it
-    /// (empty under [`Identity::Exact`]).
-    fn push(&mut self, key: &[u8], moved: &[u8]) {
+    /// Adds a record: a state's key (of hash `hash`) and the permutation
+    /// that sorted it (empty under [`Identity::Exact`]).
+    fn push(&mut self, key: &[u8], moved: &[u8], hash: u64) {
+        if let Some(hashes) = &mut self.hashes {
+            hashes.push(hash);
+        }
         if self.identity != Identity::Exact {
             write_varint(&mut self.bytes, key.len());
             self.bytes.extend_from_slice(key);
@@ -966,7 +1009,7 @@ fn find_or_add<S: Spec>(
         .filter(|&id| id != NO_PARENT)
         .expect("fewer than 2^32 - 1 states");
     vacant.insert(id32);
-    graph.store.push(new.key, new.member);
+    graph.store.push(new.key, new.member, new.hash);
     let depth = match parent {
         Some((from, action)) => {
             graph.parent.push(from as u32);
@@ -1009,7 +1052,7 @@ impl Parallel {
     pub fn threads(threads: usize) -> Self {
         Parallel {
             threads: threads.max(1),
-            window: 1 << 14,
+            window: 1 << 16,
             chunk: 256,
         }
     }
@@ -1082,6 +1125,73 @@ struct Chunk<A> {
     bytes: Vec<u8>,
 }
 
+/// What the threads of a parallel search read while they expand a window:
+/// the visited set as it was when the window began, and copies of the
+/// little else they need, so the merge can add to the graph meanwhile.
+struct Expander<'a, S: Spec> {
+    spec: &'a S,
+    identity: Identity,
+    hasher: ahash::RandomState,
+    watches: &'a [Watch<'a, S>],
+    max_depth: Option<usize>,
+    store: &'a Store,
+    index: &'a HashTable<u32>,
+    level_starts: Vec<usize>,
+    /// The edges' distinct actions, when the edges are kept.
+    edge_actions: Option<Interner<S::Action>>,
+}
+
+impl<S: Spec> Expander<'_, S> {
+    /// Expands `ids` against the visited set as it was.
+    fn expand_chunk(&self, ids: std::ops::Range<usize>) -> Chunk<S::Action> {
+        let mut chunk = Chunk {
+            ids: ids.clone(),
+            counts: Vec::with_capacity(ids.len()),
+            successors: Vec::new(),
+            bytes: Vec::new(),
+        };
+        let (mut key, mut member) = (Vec::new(), Vec::new());
+        for id in ids {
+            let state = self.store.state::<S>(id);
+            let bound = self.max_depth == Some(depth_in(&self.level_starts, id));
+            let successors = self.spec.successors(&state);
+            chunk.counts.push(successors.len() as u32);
+            for (action, next) in successors {
+                encode_key::<S>(self.identity, &next, &mut key, &mut member);
+                let hash = self.hasher.hash_one(&key[..]);
+                let interned = self.edge_actions.as_ref().and_then(|a| a.find(&action));
+                let store = self.store;
+                let known = self.index.find(hash, |&id| store.key(id as usize) == key);
+                if let Some(&known) = known {
+                    chunk
+                        .successors
+                        .push((action, interned, Found::Known(known)));
+                    continue;
+                }
+                let start = chunk.bytes.len();
+                chunk.bytes.extend_from_slice(&key);
+                let key_range = start..chunk.bytes.len();
+                if !bound {
+                    chunk.bytes.extend_from_slice(&member);
+                }
+                let member_range = key_range.end..chunk.bytes.len();
+                let marks = match bound {
+                    true => 0,
+                    false => marks_of::<S>(self.watches, &next),
+                };
+                let found = Found::New {
+                    hash,
+                    key: key_range,
+                    member: member_range,
+                    marks,
+                };
+                chunk.successors.push((action, interned, found));
+            }
+        }
+        chunk
+    }
+}
+
 impl<S> Bfs<'_, S>
 where
     S: Spec + Sync,
@@ -1102,12 +1212,8 @@ where
                         return;
                     }
                 }
-            } else {
-                for chunk in self.expand_window(id..end, parallel) {
-                    if !self.merge(chunk, progress) {
-                        return;
-                    }
-                }
+            } else if !self.expand_window(id..end, parallel, progress) {
+                return;
             }
             id = end;
         }
@@ -1118,13 +1224,36 @@ where
         progress(self.graph.len());
     }
 
-    /// The window's states expanded by the threads, chunk by chunk, in id
-    /// order.
+    /// Expands the window's states on the threads while this one merges
+    /// their findings, chunk by chunk in id order; false when a limit
+    /// stopped the search.
+    ///
+    /// The threads read the visited set as it was when the window began
+    /// (`frozen`): the states the merge adds meanwhile go to a store and an
+    /// index of their own, which the merge alone reads, and join the
+    /// visited set when the window is done. A successor the threads did
+    /// not find is looked up again there, so it is added once.
     fn expand_window(
-        &self,
+        &mut self,
         ids: std::ops::Range<usize>,
         parallel: Parallel,
-    ) -> Vec<Chunk<S::Action>> {
+        progress: &mut dyn FnMut(usize),
+    ) -> bool {
+        let start = self.graph.len();
+        let fresh = Store::window(self.identity, start);
+        let store = std::mem::replace(&mut self.graph.store, fresh);
+        let index = std::mem::take(&mut self.index);
+        let expander = Expander {
+            spec: self.spec,
+            identity: self.identity,
+            hasher: self.hasher.clone(),
+            watches: self.watches,
+            max_depth: self.limits.max_depth,
+            store: &store,
+            index: &index,
+            level_starts: self.graph.level_starts.clone(),
+            edge_actions: self.keep_edges.then(|| self.graph.edges.actions.clone()),
+        };
         let step = parallel.chunk.max(1);
         let chunks: Vec<std::ops::Range<usize>> = ids
             .clone()
@@ -1132,82 +1261,76 @@ where
             .map(|start| start..(start + step).min(ids.end))
             .collect();
         let next = AtomicUsize::new(0);
-        let mut done: Vec<(usize, Chunk<S::Action>)> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..parallel.threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut mine = Vec::new();
-                        while let Some(range) = chunks.get(next.fetch_add(1, Ordering::Relaxed)) {
-                            mine.push((range.start, self.expand_chunk(range.clone())));
-                        }
-                        mine
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
+        let cancel = AtomicBool::new(false);
+        let complete = std::thread::scope(|scope| {
+            let (found, merged) = mpsc::channel();
+            for _ in 0..parallel.threads {
+                let (found, expander, chunks) = (found.clone(), &expander, &chunks);
+                let (next, cancel) = (&next, &cancel);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(range) = chunks.get(i) else { break };
+                    if cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    if found
+                        .send((i, expander.expand_chunk(range.clone())))
+                        .is_err()
+                    {
+                        break;
+                    }
+                });
+            }
+            drop(found);
+            let complete = self.merge_in_order(merged, chunks.len(), progress);
+            cancel.store(!complete, Ordering::Relaxed);
+            complete
         });
-        done.sort_by_key(|(start, _)| *start);
-        done.into_iter().map(|(_, chunk)| chunk).collect()
+        self.join_window(store, index);
+        complete
     }
 
-    /// The index of an edge's action among the graph's, when the edges are
-    /// kept and it is there already: the merge, which runs alone, then
-    /// need not hash it.
-    fn interned(&self, action: &S::Action) -> Option<u32> {
-        self.keep_edges
-            .then(|| self.graph.edges.actions.find(action))
-            .flatten()
-    }
-
-    /// Expands `ids` against the visited set as it is (read only).
-    fn expand_chunk(&self, ids: std::ops::Range<usize>) -> Chunk<S::Action> {
-        let mut chunk = Chunk {
-            ids: ids.clone(),
-            counts: Vec::with_capacity(ids.len()),
-            successors: Vec::new(),
-            bytes: Vec::new(),
-        };
-        let (mut key, mut member) = (Vec::new(), Vec::new());
-        for id in ids {
-            let state = self.graph.state(id);
-            let bound = self.limits.max_depth == Some(self.graph.depth(id));
-            let successors = self.spec.successors(&state);
-            chunk.counts.push(successors.len() as u32);
-            for (action, next) in successors {
-                encode_key::<S>(self.identity, &next, &mut key, &mut member);
-                let hash = self.hasher.hash_one(&key[..]);
-                if let Some(known) = self.find_key(hash, &key) {
-                    let interned = self.interned(&action);
-                    chunk
-                        .successors
-                        .push((action, interned, Found::Known(known as u32)));
-                    continue;
+    /// Merges the chunks the threads send, in chunk order (they finish in
+    /// any); false when a limit stopped the search.
+    fn merge_in_order(
+        &mut self,
+        found: mpsc::Receiver<(usize, Chunk<S::Action>)>,
+        chunks: usize,
+        progress: &mut dyn FnMut(usize),
+    ) -> bool {
+        let mut early: Vec<Option<Chunk<S::Action>>> = (0..chunks).map(|_| None).collect();
+        let mut next = 0;
+        while next < chunks {
+            let Ok((i, chunk)) = found.recv() else {
+                // A thread panicked: the scope re-raises its panic.
+                return false;
+            };
+            early[i] = Some(chunk);
+            while let Some(chunk) = early.get_mut(next).and_then(Option::take) {
+                if !self.merge(chunk, progress) {
+                    return false;
                 }
-                let start = chunk.bytes.len();
-                chunk.bytes.extend_from_slice(&key);
-                let key_range = start..chunk.bytes.len();
-                if !bound {
-                    chunk.bytes.extend_from_slice(&member);
-                }
-                let member_range = key_range.end..chunk.bytes.len();
-                let marks = match bound {
-                    true => 0,
-                    false => marks_of::<S>(self.watches, &next),
-                };
-                let found = Found::New {
-                    hash,
-                    key: key_range,
-                    member: member_range,
-                    marks,
-                };
-                let interned = self.interned(&action);
-                chunk.successors.push((action, interned, found));
+                next += 1;
             }
         }
-        chunk
+        true
+    }
+
+    /// Adds the window's new states (in the graph's store and index while
+    /// the window was merged) to the visited set as it was, and makes that
+    /// the graph's again.
+    fn join_window(&mut self, mut store: Store, mut index: HashTable<u32>) {
+        let fresh = std::mem::replace(&mut self.graph.store, Store::new(self.identity));
+        store.append(&fresh);
+        let hasher = &self.hasher;
+        let rehash = |&id: &u32| hasher.hash_one(store.key(id as usize));
+        let hashes = fresh.hashes.as_deref().unwrap_or_default();
+        index.reserve(hashes.len(), rehash);
+        for (id, &hash) in (fresh.first..).zip(hashes) {
+            index.insert_unique(hash, id as u32, rehash);
+        }
+        self.graph.store = store;
+        self.index = index;
     }
 
     /// Adds a chunk's new states and edges in id order, as the sequential
