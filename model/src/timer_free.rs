@@ -834,4 +834,35 @@ mod tests {
         assert_eq!(state.workers[0].work_area, None);
         assert_eq!(state.observe().terminated, vec![0]);
     }
+
+    /// Telegrams arrive in order, each once, up to the size: a replayed
+    /// trace's arrival out of turn, or past the last, is not enabled.
+    #[test]
+    fn telegrams_arrive_in_order_up_to_the_last() {
+        use TimerFreeAction::*;
+        let spec = spec(Preset::Proposed);
+        let arrive = |telegram| Arrive {
+            worker: 0,
+            telegram,
+        };
+        let state = run(&spec, &[arrive(0)]);
+        assert_eq!(state.arrived, 1, "the next arrival is telegram 1");
+        assert_eq!(spec.next_state(&state, &arrive(0)), None, "t0 again");
+        assert_eq!(spec.next_state(&state, &arrive(2)), None, "t2 before t1");
+        let all = run(&spec, &[arrive(0), arrive(1), arrive(2)]);
+        assert_eq!(all.arrived, 3);
+        assert_eq!(spec.next_state(&all, &arrive(3)), None, "past the last");
+    }
+
+    /// The state's one-line description tells an answered telegram from
+    /// one that only got a reply (the explorer and `explain` print it).
+    #[test]
+    fn the_description_says_which_telegram_was_answered() {
+        let spec = spec(Preset::Jan2016);
+        let state = run(&spec, &happy_path(0));
+        let text = spec.describe_state(&state);
+        assert!(text.contains("t0 answered"), "{text}");
+        assert!(text.contains("t1 replies=0"), "{text}");
+        assert!(!text.contains("ABNORMALLY"), "{text}");
+    }
 }
