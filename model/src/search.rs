@@ -350,6 +350,16 @@ impl<S: Spec> StateGraph<S> {
         actions
     }
 
+    /// Marks state `id` with the watched conditions it satisfies (bit `w`
+    /// for watch `w`).
+    fn set_marks(&mut self, id: usize, mut marks: u64) {
+        while marks != 0 {
+            let w = marks.trailing_zeros() as usize;
+            self.mark(w, id);
+            marks &= marks - 1;
+        }
+    }
+
     fn mark(&mut self, watch: usize, id: usize) {
         let words = &mut self.marks[watch];
         if words.len() <= id / 64 {
@@ -769,6 +779,10 @@ struct Bfs<'a, S: Spec> {
     /// grown).
     key: Vec<u8>,
     member: Vec<u8>,
+    /// The parallel search marks states with the watched conditions when
+    /// it expands them (a state is found many times in a window, expanded
+    /// once): every state before this one is marked.
+    marked_to: usize,
 }
 
 impl<'a, S: Spec> Bfs<'a, S> {
@@ -790,6 +804,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
             limits,
             key: Vec::new(),
             member: Vec::new(),
+            marked_to: 0,
         };
         for init in spec.init_states() {
             bfs.discover(init, None);
@@ -1026,12 +1041,7 @@ fn find_or_add<S: Spec>(
     if depth == graph.level_starts.len() {
         graph.level_starts.push(id);
     }
-    let mut marks = marks();
-    while marks != 0 {
-        let w = marks.trailing_zeros() as usize;
-        graph.mark(w, id);
-        marks &= marks - 1;
-    }
+    graph.set_marks(id, marks());
     id
 }
 
@@ -1110,7 +1120,6 @@ enum Found {
         hash: u64,
         key: std::ops::Range<usize>,
         member: std::ops::Range<usize>,
-        marks: u64,
     },
 }
 
@@ -1119,6 +1128,8 @@ struct Chunk<A> {
     ids: std::ops::Range<usize>,
     /// Successors per state, in id order.
     counts: Vec<u32>,
+    /// The watched conditions each state satisfies ([`marks_of`]).
+    marks: Vec<u64>,
     /// With the edge's interned action when the edges are kept and it
     /// was interned already (the merge interns the others).
     successors: Vec<(A, Option<u32>, Found)>,
@@ -1147,12 +1158,14 @@ impl<S: Spec> Expander<'_, S> {
         let mut chunk = Chunk {
             ids: ids.clone(),
             counts: Vec::with_capacity(ids.len()),
+            marks: Vec::with_capacity(ids.len()),
             successors: Vec::new(),
             bytes: Vec::new(),
         };
         let (mut key, mut member) = (Vec::new(), Vec::new());
         for id in ids {
             let state = self.store.state::<S>(id);
+            chunk.marks.push(marks_of::<S>(self.watches, &state));
             let bound = self.max_depth == Some(depth_in(&self.level_starts, id));
             let successors = self.spec.successors(&state);
             chunk.counts.push(successors.len() as u32);
@@ -1175,15 +1188,10 @@ impl<S: Spec> Expander<'_, S> {
                     chunk.bytes.extend_from_slice(&member);
                 }
                 let member_range = key_range.end..chunk.bytes.len();
-                let marks = match bound {
-                    true => 0,
-                    false => marks_of::<S>(self.watches, &next),
-                };
                 let found = Found::New {
                     hash,
                     key: key_range,
                     member: member_range,
-                    marks,
                 };
                 chunk.successors.push((action, interned, found));
             }
@@ -1192,31 +1200,75 @@ impl<S: Spec> Expander<'_, S> {
     }
 }
 
+/// A window's chunks of states to expand, shared by its threads.
+struct Work<'a, S: Spec> {
+    expander: Expander<'a, S>,
+    chunks: Vec<std::ops::Range<usize>>,
+    /// The next chunk to take.
+    next: AtomicUsize,
+    /// Set when a limit stopped the merge: take no more.
+    cancel: AtomicBool,
+}
+
+impl<S: Spec> Work<'_, S> {
+    /// Takes the next chunk and expands it: its number and what it found.
+    fn expand_next(&self) -> Option<(usize, Chunk<S::Action>)> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        let range = self.chunks.get(i)?;
+        Some((i, self.expander.expand_chunk(range.clone())))
+    }
+}
+
 impl<S> Bfs<'_, S>
 where
     S: Spec + Sync,
     S::Action: Send + Sync,
 {
+    /// Marks state `id`, about to be expanded here, with the watched
+    /// conditions it satisfies.
+    fn mark_expanded(&mut self, id: usize, state: &S::State) {
+        self.graph.set_marks(id, marks_of::<S>(self.watches, state));
+        self.marked_to = id + 1;
+    }
+
+    /// Marks the states a limit kept the search from expanding.
+    fn mark_unexpanded(&mut self) {
+        if self.watches.is_empty() {
+            return;
+        }
+        for id in self.marked_to..self.graph.len() {
+            let state = self.graph.state(id);
+            self.graph
+                .set_marks(id, marks_of::<S>(self.watches, &state));
+        }
+        self.marked_to = self.graph.len();
+    }
+
     fn run_parallel(&mut self, parallel: Parallel, progress: &mut dyn FnMut(usize)) {
         // A window smaller than this is expanded here: starting threads
         // and merging their findings would cost more than they save (the
         // first levels of every search, and all of a small one).
         let shared = parallel.threads * parallel.chunk.max(1) * 2;
         let mut id = 0;
-        while id < self.graph.len() {
+        'search: while id < self.graph.len() {
             let end = (id + parallel.window.max(1)).min(self.graph.len());
             if end - id < shared {
                 for id in id..end {
                     let state = self.graph.state(id);
+                    self.mark_expanded(id, &state);
                     if !self.step(id, &state, progress) {
-                        return;
+                        break 'search;
                     }
                 }
             } else if !self.expand_window(id..end, parallel, progress) {
-                return;
+                break;
             }
             id = end;
         }
+        self.mark_unexpanded();
         let states = self.graph.len();
         if let Some(stopped) = &mut self.graph.stopped {
             stopped.states = states;
@@ -1226,7 +1278,8 @@ where
 
     /// Expands the window's states on the threads while this one merges
     /// their findings, chunk by chunk in id order; false when a limit
-    /// stopped the search.
+    /// stopped the search. This thread is one of `parallel.threads`: when
+    /// the next chunk to merge is not ready, it expands one itself.
     ///
     /// The threads read the visited set as it was when the window began
     /// (`frozen`): the states the merge adds meanwhile go to a store and an
@@ -1243,69 +1296,76 @@ where
         let fresh = Store::window(self.identity, start);
         let store = std::mem::replace(&mut self.graph.store, fresh);
         let index = std::mem::take(&mut self.index);
-        let expander = Expander {
-            spec: self.spec,
-            identity: self.identity,
-            hasher: self.hasher.clone(),
-            watches: self.watches,
-            max_depth: self.limits.max_depth,
-            store: &store,
-            index: &index,
-            level_starts: self.graph.level_starts.clone(),
-            edge_actions: self.keep_edges.then(|| self.graph.edges.actions.clone()),
-        };
         let step = parallel.chunk.max(1);
-        let chunks: Vec<std::ops::Range<usize>> = ids
-            .clone()
-            .step_by(step)
-            .map(|start| start..(start + step).min(ids.end))
-            .collect();
-        let next = AtomicUsize::new(0);
-        let cancel = AtomicBool::new(false);
+        let work = Work {
+            expander: Expander {
+                spec: self.spec,
+                identity: self.identity,
+                hasher: self.hasher.clone(),
+                watches: self.watches,
+                max_depth: self.limits.max_depth,
+                store: &store,
+                index: &index,
+                level_starts: self.graph.level_starts.clone(),
+                edge_actions: self.keep_edges.then(|| self.graph.edges.actions.clone()),
+            },
+            chunks: ids
+                .clone()
+                .step_by(step)
+                .map(|start| start..(start + step).min(ids.end))
+                .collect(),
+            next: AtomicUsize::new(0),
+            cancel: AtomicBool::new(false),
+        };
         let complete = std::thread::scope(|scope| {
             let (found, merged) = mpsc::channel();
-            for _ in 0..parallel.threads {
-                let (found, expander, chunks) = (found.clone(), &expander, &chunks);
-                let (next, cancel) = (&next, &cancel);
-                scope.spawn(move || loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(range) = chunks.get(i) else { break };
-                    if cancel.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    if found
-                        .send((i, expander.expand_chunk(range.clone())))
-                        .is_err()
-                    {
-                        break;
+            for _ in 1..parallel.threads {
+                let (found, work) = (found.clone(), &work);
+                scope.spawn(move || {
+                    while let Some((i, chunk)) = work.expand_next() {
+                        if found.send((i, chunk)).is_err() {
+                            break;
+                        }
                     }
                 });
             }
             drop(found);
-            let complete = self.merge_in_order(merged, chunks.len(), progress);
-            cancel.store(!complete, Ordering::Relaxed);
+            let complete = self.merge_in_order(&work, merged, progress);
+            work.cancel.store(!complete, Ordering::Relaxed);
             complete
         });
         self.join_window(store, index);
         complete
     }
 
-    /// Merges the chunks the threads send, in chunk order (they finish in
-    /// any); false when a limit stopped the search.
+    /// Merges the window's chunks in chunk order (the threads finish them
+    /// in any), expanding one itself whenever the next is not ready; false
+    /// when a limit stopped the search.
     fn merge_in_order(
         &mut self,
+        work: &Work<'_, S>,
         found: mpsc::Receiver<(usize, Chunk<S::Action>)>,
-        chunks: usize,
         progress: &mut dyn FnMut(usize),
     ) -> bool {
+        let chunks = work.chunks.len();
         let mut early: Vec<Option<Chunk<S::Action>>> = (0..chunks).map(|_| None).collect();
         let mut next = 0;
         while next < chunks {
-            let Ok((i, chunk)) = found.recv() else {
-                // A thread panicked: the scope re-raises its panic.
-                return false;
-            };
-            early[i] = Some(chunk);
+            while let Ok((i, chunk)) = found.try_recv() {
+                early[i] = Some(chunk);
+            }
+            if early[next].is_none() {
+                match work.expand_next() {
+                    Some((i, chunk)) => early[i] = Some(chunk),
+                    // Every chunk is taken: wait for the threads'. None
+                    // left to wait for: one panicked, and the scope
+                    // re-raises its panic.
+                    None => match found.recv() {
+                        Ok((i, chunk)) => early[i] = Some(chunk),
+                        Err(_) => return false,
+                    },
+                }
+            }
             while let Some(chunk) = early.get_mut(next).and_then(Option::take) {
                 if !self.merge(chunk, progress) {
                     return false;
@@ -1339,16 +1399,19 @@ where
         let Chunk {
             ids,
             counts,
+            marks,
             successors,
             bytes,
         } = chunk;
         let mut successors = successors.into_iter();
-        for (id, count) in ids.zip(counts) {
+        for ((id, count), marks) in ids.zip(counts).zip(marks) {
             let depth = self.graph.depth(id);
             if self.stopped_by_limit(id, progress) {
                 return false;
             }
             let mine = successors.by_ref().take(count as usize);
+            self.graph.set_marks(id, marks);
+            self.marked_to = id + 1;
             if self.limits.max_depth == Some(depth) {
                 self.merge_depth_bound(id, depth, mine, &bytes);
                 continue;
@@ -1356,12 +1419,7 @@ where
             for (action, interned, found) in mine {
                 let target = match found {
                     Found::Known(known) => known as usize,
-                    Found::New {
-                        hash,
-                        key,
-                        member,
-                        marks,
-                    } => {
+                    Found::New { hash, key, member } => {
                         // Another chunk of the window may have added it.
                         let new = New {
                             hash,
@@ -1370,7 +1428,8 @@ where
                         };
                         let (graph, index) = (&mut self.graph, &mut self.index);
                         let parent = Some((id, &action));
-                        find_or_add(graph, index, &self.hasher, new, || marks, parent)
+                        // Marked when it is expanded.
+                        find_or_add(graph, index, &self.hasher, new, || 0, parent)
                     }
                 };
                 match (self.keep_edges, interned) {
@@ -1608,9 +1667,15 @@ mod tests {
         }
     }
 
+    /// Stopped early, the parallel search still marks every state it
+    /// found (it marks a state when it expands it, and the rest at the end).
     #[test]
     fn the_parallel_search_stops_where_the_sequential_one_does() {
         let spec = timer_free(Preset::Jan2016);
+        let props = spec.properties();
+        let condition = |s: &TimerFreeState| (props[0].condition)(&spec, s);
+        let never = |s: &TimerFreeState| !(props[0].condition)(&spec, s);
+        let watches: [Watch<'_, TimerFree>; 2] = [&condition, &never];
         let small = Parallel {
             threads: 2,
             window: 64,
@@ -1631,7 +1696,7 @@ mod tests {
                     &spec,
                     Identity::Symmetric,
                     limits,
-                    &[],
+                    &watches,
                     parallel,
                     &mut |_| {},
                 )
@@ -1639,7 +1704,9 @@ mod tests {
             let (sequential, parallel) = (at(Parallel::threads(1)), at(small));
             assert!(sequential.stopped.is_some());
             assert_eq!(sequential.stopped, parallel.stopped);
-            assert_eq!(fingerprint(&sequential, 0), fingerprint(&parallel, 0));
+            assert_eq!(fingerprint(&sequential, 2), fingerprint(&parallel, 2));
+            let last = parallel.len() - 1;
+            assert!(parallel.marked(0, last) != parallel.marked(1, last));
         }
     }
 
