@@ -1114,13 +1114,39 @@ where
 /// merge tells).
 enum Found {
     Known(u32),
-    /// Ranges into the chunk's bytes: the key, and the permutation that
-    /// sorted the state into it (empty: none).
+    /// In the chunk's bytes from `start`: the key, then the permutation
+    /// that sorted the state into it (empty: none). Small: a thread finds
+    /// millions of these.
     New {
         hash: u64,
-        key: std::ops::Range<usize>,
-        member: std::ops::Range<usize>,
+        start: u32,
+        key_len: u16,
+        member_len: u16,
     },
+}
+
+impl Found {
+    fn new(hash: u64, bytes: &mut Vec<u8>, key: &[u8], member: &[u8]) -> Found {
+        let start = u32::try_from(bytes.len()).expect("a chunk's keys take under 4 GiB");
+        bytes.extend_from_slice(key);
+        bytes.extend_from_slice(member);
+        Found::New {
+            hash,
+            start,
+            key_len: u16::try_from(key.len()).expect("a state encodes in under 64 KiB"),
+            member_len: u16::try_from(member.len()).expect("under 2^16 processes"),
+        }
+    }
+
+    /// The key and the permutation of a `New` in the chunk's `bytes`.
+    fn key_and_member(start: u32, key_len: u16, member_len: u16, bytes: &[u8]) -> (&[u8], &[u8]) {
+        let start = start as usize;
+        let key_end = start + usize::from(key_len);
+        (
+            &bytes[start..key_end],
+            &bytes[key_end..key_end + usize::from(member_len)],
+        )
+    }
 }
 
 /// What a thread found expanding a chunk of states.
@@ -1159,7 +1185,7 @@ impl<S: Spec> Expander<'_, S> {
             ids: ids.clone(),
             counts: Vec::with_capacity(ids.len()),
             marks: Vec::with_capacity(ids.len()),
-            successors: Vec::new(),
+            successors: Vec::with_capacity(ids.len() * 8),
             bytes: Vec::new(),
         };
         let (mut key, mut member) = (Vec::new(), Vec::new());
@@ -1181,18 +1207,9 @@ impl<S: Spec> Expander<'_, S> {
                         .push((action, interned, Found::Known(known)));
                     continue;
                 }
-                let start = chunk.bytes.len();
-                chunk.bytes.extend_from_slice(&key);
-                let key_range = start..chunk.bytes.len();
-                if !bound {
-                    chunk.bytes.extend_from_slice(&member);
-                }
-                let member_range = key_range.end..chunk.bytes.len();
-                let found = Found::New {
-                    hash,
-                    key: key_range,
-                    member: member_range,
-                };
+                // Past the depth bound only whether it is new counts.
+                let member = if bound { &[][..] } else { &member[..] };
+                let found = Found::new(hash, &mut chunk.bytes, &key, member);
                 chunk.successors.push((action, interned, found));
             }
         }
@@ -1419,13 +1436,16 @@ where
             for (action, interned, found) in mine {
                 let target = match found {
                     Found::Known(known) => known as usize,
-                    Found::New { hash, key, member } => {
+                    Found::New {
+                        hash,
+                        start,
+                        key_len,
+                        member_len,
+                    } => {
                         // Another chunk of the window may have added it.
-                        let new = New {
-                            hash,
-                            key: &bytes[key],
-                            member: &bytes[member],
-                        };
+                        let (key, member) =
+                            Found::key_and_member(start, key_len, member_len, &bytes);
+                        let new = New { hash, key, member };
                         let (graph, index) = (&mut self.graph, &mut self.index);
                         let parent = Some((id, &action));
                         // Marked when it is expanded.
@@ -1464,8 +1484,15 @@ where
         }
         let mut beyond = false;
         for (_, _, found) in successors {
-            if let Found::New { hash, key, .. } = found {
-                beyond |= self.find_key(hash, &bytes[key]).is_none();
+            if let Found::New {
+                hash,
+                start,
+                key_len,
+                member_len,
+            } = found
+            {
+                let (key, _) = Found::key_and_member(start, key_len, member_len, &bytes);
+                beyond |= self.find_key(hash, key).is_none();
             }
         }
         if beyond {
