@@ -730,4 +730,17 @@ mod tests {
         let past = spec.next_state(&s, &RelayRequests { request: last + 1 });
         assert_eq!(past, None);
     }
+
+    /// `explain` and the explorer say whether the relay's timeout resets
+    /// the HSM: it does only under `guard-effect=resets-hsm`.
+    #[test]
+    fn the_timeout_says_whether_it_resets_the_hsm() {
+        let keeps = IrqOrder::new(Preset::Mar2016.patches(), &BTreeMap::new()).unwrap();
+        let text = keeps.describe_action(&RelayTimesOut);
+        assert!(text.contains("the HSM is not reset"), "{text}");
+        let resets = BTreeMap::from([("guard-effect".to_string(), "resets-hsm".to_string())]);
+        let resets = keeps.assuming(&resets).unwrap();
+        let text = resets.describe_action(&RelayTimesOut);
+        assert!(text.ends_with("error reply, HSM reset"), "{text}");
+    }
 }
