@@ -770,7 +770,7 @@ struct Bfs<'a, S: Spec> {
     graph: StateGraph<S>,
     /// The ids of the states, by the hash of their key bytes
     /// ([`Store::key`]): each state is stored once, in the arena.
-    index: HashTable<u32>,
+    index: Visited,
     hasher: ahash::RandomState,
     watches: &'a [Watch<'a, S>],
     limits: Limits,
@@ -798,7 +798,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
             identity,
             keep_edges,
             graph: StateGraph::empty(identity, watches.len()),
-            index: HashTable::new(),
+            index: Visited::default(),
             hasher: fixed_hasher(),
             watches,
             limits,
@@ -964,7 +964,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
         let new_id = self.graph.len();
         let id = find_or_add(
             &mut self.graph,
-            &mut self.index,
+            self.index.half_mut(new.hash),
             &self.hasher,
             new,
             marks,
@@ -975,6 +975,31 @@ impl<'a, S: Spec> Bfs<'a, S> {
             "a stored state decodes as it was"
         );
         id
+    }
+}
+
+/// The visited set: state ids by the hash of their key bytes
+/// ([`Store::key`]), in two halves by one bit of the hash, so the threads
+/// of a parallel search can add a window's states to both at once
+/// ([`Bfs::join_window`]).
+#[derive(Default)]
+struct Visited {
+    halves: [HashTable<u32>; 2],
+}
+
+impl Visited {
+    /// Which half a hash is in: a bit neither the table's bucket (low
+    /// bits) nor its tag (top seven) is taken from.
+    fn half(hash: u64) -> usize {
+        ((hash >> 56) & 1) as usize
+    }
+
+    fn find(&self, hash: u64, eq: impl FnMut(&u32) -> bool) -> Option<&u32> {
+        self.halves[Self::half(hash)].find(hash, eq)
+    }
+
+    fn half_mut(&mut self, hash: u64) -> &mut HashTable<u32> {
+        &mut self.halves[Self::half(hash)]
     }
 }
 
@@ -1172,7 +1197,7 @@ struct Expander<'a, S: Spec> {
     watches: &'a [Watch<'a, S>],
     max_depth: Option<usize>,
     store: &'a Store,
-    index: &'a HashTable<u32>,
+    index: &'a Visited,
     level_starts: Vec<usize>,
     /// The edges' distinct actions, when the edges are kept.
     edge_actions: Option<Interner<S::Action>>,
@@ -1396,16 +1421,27 @@ where
     /// Adds the window's new states (in the graph's store and index while
     /// the window was merged) to the visited set as it was, and makes that
     /// the graph's again.
-    fn join_window(&mut self, mut store: Store, mut index: HashTable<u32>) {
+    /// Each half of the visited set takes its states on a thread of its
+    /// own: the other threads wait for the join.
+    fn join_window(&mut self, mut store: Store, mut index: Visited) {
         let fresh = std::mem::replace(&mut self.graph.store, Store::new(self.identity));
         store.append(&fresh);
-        let hasher = &self.hasher;
-        let rehash = |&id: &u32| hasher.hash_one(store.key(id as usize));
         let hashes = fresh.hashes.as_deref().unwrap_or_default();
-        index.reserve(hashes.len(), rehash);
-        for (id, &hash) in (fresh.first..).zip(hashes) {
-            index.insert_unique(hash, id as u32, rehash);
-        }
+        let (all, hasher) = (&store, &self.hasher);
+        let [low, high] = &mut index.halves;
+        let add = |half: &mut HashTable<u32>, which: usize| {
+            let rehash = |&id: &u32| hasher.hash_one(all.key(id as usize));
+            half.reserve(hashes.len() / 2, rehash);
+            for (id, &hash) in (fresh.first..).zip(hashes) {
+                if Visited::half(hash) == which {
+                    half.insert_unique(hash, id as u32, rehash);
+                }
+            }
+        };
+        std::thread::scope(|scope| {
+            scope.spawn(|| add(low, 0));
+            add(high, 1);
+        });
         self.graph.store = store;
         self.index = index;
     }
@@ -1446,7 +1482,7 @@ where
                         let (key, member) =
                             Found::key_and_member(start, key_len, member_len, &bytes);
                         let new = New { hash, key, member };
-                        let (graph, index) = (&mut self.graph, &mut self.index);
+                        let (graph, index) = (&mut self.graph, self.index.half_mut(hash));
                         let parent = Some((id, &action));
                         // Marked when it is expanded.
                         find_or_add(graph, index, &self.hasher, new, || 0, parent)
