@@ -1527,7 +1527,7 @@ where
                 member_len,
             } = found
             {
-                let (key, _) = Found::key_and_member(start, key_len, member_len, &bytes);
+                let (key, _) = Found::key_and_member(start, key_len, member_len, bytes);
                 beyond |= self.find_key(hash, key).is_none();
             }
         }
