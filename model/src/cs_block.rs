@@ -1029,4 +1029,31 @@ mod tests {
         assert!(!chip_and_system_agree(&card(issued, false)));
         assert!(!chip_and_system_agree(&card(refused, false)));
     }
+
+    /// The timeline of `explain` and the explorer: connection excess says
+    /// what the CS does (the legacy block, the improved backoff) and
+    /// whether the relay queues the CS; a state says which CS is blocked.
+    #[test]
+    fn connection_excess_is_described_by_the_cs_rule_and_the_admission_order() {
+        let excess = ConnectionExcess { cs: 0, card: 1 };
+        let legacy = CsBlock::new(Preset::Jan2016.patches(), &BTreeMap::new()).unwrap();
+        let text = legacy.describe_action(&excess);
+        assert_eq!(
+            text,
+            "cs0 sends c1: connection_excess -> cs0 cuts all, discards, blocks 1 min"
+        );
+        let improved = CsBlock::new(Preset::Proposed.patches(), &BTreeMap::new()).unwrap();
+        let text = improved.describe_action(&excess);
+        assert!(text.contains("-> c1 backs off"), "{text}");
+        assert_eq!(improved.admission, Admission::OldestRetryFirst);
+        assert!(
+            text.ends_with("; the relay queues cs0 for a freed connection"),
+            "{text}"
+        );
+        assert!(!legacy.describe_action(&excess).contains("queues"));
+        let blocked = run(&legacy, &OVERLOAD);
+        let text = legacy.describe_state(&blocked);
+        assert!(text.starts_with("connections=1 | cs0 BLOCKED ["), "{text}");
+        assert!(!text.contains("cs1 BLOCKED"), "{text}");
+    }
 }
