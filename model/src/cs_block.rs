@@ -1056,4 +1056,24 @@ mod tests {
         assert!(text.starts_with("connections=1 | cs0 BLOCKED ["), "{text}");
         assert!(!text.contains("cs1 BLOCKED"), "{text}");
     }
+
+    /// What the real system can report of a card: written, registered, and
+    /// the answer its CS got ("issued" on the happy path).
+    #[test]
+    fn an_answered_card_is_observed_as_issued() {
+        let spec = CsBlock::new(Preset::Proposed.patches(), &BTreeMap::new()).unwrap();
+        let sent = run(&spec, &[Send { cs: 0, card: 0 }]);
+        let card = &sent.observe()[0];
+        assert!(card.chip_written && !card.system_registered);
+        assert_eq!(card.cs_outcome, None);
+        let answered = [
+            Send { cs: 0, card: 0 },
+            Upstream { cs: 0, card: 0 },
+            Reply { cs: 0, card: 0 },
+        ];
+        let card = &run(&spec, &answered).observe()[0];
+        assert_eq!((card.cs, card.card), (0, 0));
+        assert!(card.chip_written && card.system_registered);
+        assert_eq!(card.cs_outcome.as_deref(), Some("issued"));
+    }
 }
