@@ -302,6 +302,13 @@ impl<S: Spec> StateGraph<S> {
         self.store.state::<S>(id)
     }
 
+    /// State `id`'s key decoded: the state itself under exact identity,
+    /// else its class's canonical member (a permutation of
+    /// [`StateGraph::state`], found without computing it).
+    pub fn canonical(&self, id: usize) -> S::State {
+        postcard::from_bytes(self.store.key(id)).expect("a stored state decodes")
+    }
+
     /// Every state, in id (BFS) order, decoded one at a time.
     pub fn states(&self) -> impl Iterator<Item = S::State> + '_ {
         (0..self.len()).map(|id| self.state(id))

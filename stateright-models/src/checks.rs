@@ -705,7 +705,7 @@ impl Run {
                 .or_else(|| {
                     reduced
                         .filter(|e| e.watched)
-                        .map(|e| unreduced_count(&e.graph))
+                        .map(|e| unreduced_count(&e.graph, self.threads))
                 }),
         };
         let mut results = Vec::new();
