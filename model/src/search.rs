@@ -1094,7 +1094,7 @@ impl Parallel {
     pub fn threads(threads: usize) -> Self {
         Parallel {
             threads: threads.max(1),
-            window: 1 << 16,
+            window: 1 << 14,
             chunk: 256,
         }
     }
