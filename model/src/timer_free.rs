@@ -864,5 +864,45 @@ mod tests {
         assert!(text.contains("t0 answered"), "{text}");
         assert!(text.contains("t1 replies=0"), "{text}");
         assert!(!text.contains("ABNORMALLY"), "{text}");
+        let busy = run(&spec, &happy_path(0)[..2]);
+        let text = spec.describe_state(&busy);
+        assert!(
+            text.starts_with(
+                "w0 AwaitDecrypt(0) work_area=t0 timer=t0 queue=[]; w1 Idle work_area=- timer=-"
+            ),
+            "{text}"
+        );
+    }
+
+    /// exactly_one_reply: no telegram answered twice, and an abnormal
+    /// termination violates it only if it left a telegram without a reply.
+    #[test]
+    fn exactly_one_reply_is_about_double_replies_and_abandoned_telegrams() {
+        let spec = spec(Preset::Jan2016);
+        let mut s = spec.init_states().remove(0);
+        let with = |s: &mut TimerFreeState, replies: [u8; 3], abnormal: bool| {
+            for (record, n) in s.telegrams.iter_mut().zip(replies) {
+                record.replies = n;
+            }
+            s.abnormal_termination = abnormal;
+            exactly_one_reply(&spec, s)
+        };
+        assert!(with(&mut s, [1, 1, 0], false), "one each so far");
+        assert!(!with(&mut s, [2, 0, 0], false), "a double reply");
+        assert!(!with(&mut s, [1, 0, 0], true), "the AP died leaving t1, t2");
+        assert!(with(&mut s, [1, 1, 1], true), "it died after every reply");
+    }
+
+    /// telegrams_finish: every telegram has had a reply (normal or error).
+    #[test]
+    fn telegrams_finish_when_each_has_a_reply() {
+        let spec = spec(Preset::Jan2016);
+        let mut s = spec.init_states().remove(0);
+        assert!(!all_finished(&s), "none answered");
+        s.telegrams[0].replies = 1;
+        s.telegrams[1].replies = 1;
+        assert!(!all_finished(&s), "t2 waits");
+        s.telegrams[2].replies = 1;
+        assert!(all_finished(&s));
     }
 }
