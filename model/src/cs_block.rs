@@ -1076,4 +1076,28 @@ mod tests {
         assert!(card.chip_written && card.system_registered);
         assert_eq!(card.cs_outcome.as_deref(), Some("issued"));
     }
+
+    /// A replayed trace can name any action: one its guard refuses is not
+    /// enabled (connection excess while the relay admits, a retry of a card
+    /// that was not refused, a next card under finite demand).
+    #[test]
+    fn an_action_its_guard_refuses_is_not_enabled() {
+        let spec = CsBlock::new(Preset::Proposed.patches(), &BTreeMap::new()).unwrap();
+        assert!(!spec.continuous, "finite demand is the default");
+        let empty = run(&spec, &[]);
+        let excess = ConnectionExcess { cs: 0, card: 0 };
+        assert_eq!(spec.next_state(&empty, &excess), None, "the relay admits");
+        assert!(spec.next_state(&empty, &Send { cs: 0, card: 0 }).is_some());
+        let retry = Retry { cs: 0, card: 0 };
+        assert_eq!(spec.next_state(&empty, &retry), None, "never refused");
+        let answered = [
+            Send { cs: 0, card: 0 },
+            Upstream { cs: 0, card: 0 },
+            Reply { cs: 0, card: 0 },
+        ];
+        let done = run(&spec, &answered);
+        assert!(matches!(done.css[0].cards[0].phase, CardPhase::Done(_)));
+        let next_card = NextCard { cs: 0, card: 0 };
+        assert_eq!(spec.next_state(&done, &next_card), None, "finite demand");
+    }
 }
