@@ -1100,4 +1100,33 @@ mod tests {
         let next_card = NextCard { cs: 0, card: 0 };
         assert_eq!(spec.next_state(&done, &next_card), None, "finite demand");
     }
+
+    /// demand=continuous, discarded-connections=held-until-answered: a
+    /// finished card's discarded telegrams the relay still holds move to
+    /// its CS's held answers when the CS starts its next card in the slot.
+    #[test]
+    fn a_next_card_leaves_the_old_cards_held_telegrams_to_its_cs() {
+        let given = BTreeMap::from([
+            ("demand".to_string(), "continuous".to_string()),
+            (
+                "discarded-connections".to_string(),
+                "held-until-answered".to_string(),
+            ),
+        ]);
+        let spec = CsBlock::new(Preset::Jan2016.patches(), &BTreeMap::new())
+            .unwrap()
+            .assuming(&given)
+            .unwrap();
+        let mut done = run(&spec, &[]);
+        let card = &mut done.css[0].cards[0];
+        (card.phase, card.system_registered, card.held) =
+            (CardPhase::Done(Answer::Issued), true, 2);
+        let next = spec
+            .next_state(&done, &NextCard { cs: 0, card: 0 })
+            .unwrap();
+        assert_eq!(next.css[0].held_processed, 2);
+        assert_eq!(next.css[0].cards[0].phase, CardPhase::Unsent);
+        assert_eq!(next.css[0].cards[0].held, 0);
+        assert_eq!(next.connections(), done.connections(), "still held");
+    }
 }
