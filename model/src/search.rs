@@ -389,7 +389,7 @@ fn depth_in(level_starts: &[usize], id: usize) -> usize {
 struct Store {
     identity: Identity,
     /// The id of the first record: a parallel search's merge adds a
-    /// window's new states to a store of their own ([`Bfs::merge_window`]).
+    /// window's new states to a store of their own ([`Bfs::expand_window`]).
     first: usize,
     bytes: Vec<u8>,
     /// Where each record ends in `bytes`.
@@ -1331,7 +1331,7 @@ where
     /// the next chunk to merge is not ready, it expands one itself.
     ///
     /// The threads read the visited set as it was when the window began
-    /// (`frozen`): the states the merge adds meanwhile go to a store and an
+    /// (taken out of the graph for the window): the states the merge adds meanwhile go to a store and an
     /// index of their own, which the merge alone reads, and join the
     /// visited set when the window is done. A successor the threads did
     /// not find is looked up again there, so it is added once.
