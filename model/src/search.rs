@@ -1331,9 +1331,9 @@ where
     /// the next chunk to merge is not ready, it expands one itself.
     ///
     /// The threads read the visited set as it was when the window began
-    /// (taken out of the graph for the window): the states the merge adds meanwhile go to a store and an
-    /// index of their own, which the merge alone reads, and join the
-    /// visited set when the window is done. A successor the threads did
+    /// (taken out of the graph for the window): the states the merge adds
+    /// meanwhile go to a store and an index of their own, which the merge
+    /// alone reads, and join the visited set when the window is done. A successor the threads did
     /// not find is looked up again there, so it is added once.
     fn expand_window(
         &mut self,
