@@ -221,6 +221,13 @@ pub struct StateGraph<S: Spec> {
 
 const NO_PARENT: u32 = u32::MAX;
 
+/// A unit test of this crate explores at most this many states (its specs
+/// at their default sizes have thousands): a spec a mutation made unbounded
+/// (cargo-mutants, docs/reliability.md) fails the test here instead of
+/// exploring until the time limit.
+#[cfg(test)]
+const TEST_STATE_BUDGET: usize = 200_000;
+
 impl<S: Spec> StateGraph<S> {
     fn empty(identity: Identity, watches: usize) -> Self {
         StateGraph {
@@ -1051,6 +1058,11 @@ fn find_or_add<S: Spec>(
         Entry::Vacant(vacant) => vacant,
     };
     let id = graph.len();
+    #[cfg(test)]
+    assert!(
+        id < TEST_STATE_BUDGET,
+        "a unit test explored {TEST_STATE_BUDGET} states: is the spec's state space unbounded?"
+    );
     let id32 = u32::try_from(id)
         .ok()
         .filter(|&id| id != NO_PARENT)
