@@ -400,6 +400,15 @@ where
     // number is a multiple of the interval: 1 and 2 run exactly one.
     builder.checkpoint_interval = 1;
     builder.max_permutations = Some(2);
+    // One replay at a time in a process: `tracing` computes which
+    // subscribers want loom's events across every thread's scoped
+    // subscriber, and a replay on another test thread installing or
+    // dropping its own watch meanwhile once left this one without a
+    // notification it had to see (a CI run called a good path stale).
+    static ONE_REPLAY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _alone = ONE_REPLAY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let fit = crate::loom_fit::FitWatch::default();
     let outcome = tracing::subscriber::with_default(fit.clone(), || {
         catch_unwind(AssertUnwindSafe(|| builder.check(move || body(&w))))
