@@ -1158,23 +1158,26 @@ where
 /// merge tells).
 enum Found {
     Known(u32),
-    /// In the chunk's bytes from `start`: the key, then the permutation
-    /// that sorted the state into it (empty: none). Small: a thread finds
-    /// millions of these.
-    New {
-        hash: u64,
-        start: u32,
-        key_len: u16,
-        member_len: u16,
-    },
+    New(Unknown),
 }
 
-impl Found {
-    fn new(hash: u64, bytes: &mut Vec<u8>, key: &[u8], member: &[u8]) -> Found {
+/// A state a thread did not find, kept in its chunk's bytes from `start`:
+/// the key, then the permutation that sorted the state into it (empty:
+/// none). Small: a thread finds millions of these.
+struct Unknown {
+    hash: u64,
+    start: u32,
+    key_len: u16,
+    member_len: u16,
+}
+
+impl Unknown {
+    /// Appends the state's key and permutation to the chunk's `bytes`.
+    fn kept(hash: u64, bytes: &mut Vec<u8>, key: &[u8], member: &[u8]) -> Unknown {
         let start = u32::try_from(bytes.len()).expect("a chunk's keys take under 4 GiB");
         bytes.extend_from_slice(key);
         bytes.extend_from_slice(member);
-        Found::New {
+        Unknown {
             hash,
             start,
             key_len: u16::try_from(key.len()).expect("a state encodes in under 64 KiB"),
@@ -1182,14 +1185,15 @@ impl Found {
         }
     }
 
-    /// The key and the permutation of a `New` in the chunk's `bytes`.
-    fn key_and_member(start: u32, key_len: u16, member_len: u16, bytes: &[u8]) -> (&[u8], &[u8]) {
-        let start = start as usize;
-        let key_end = start + usize::from(key_len);
-        (
-            &bytes[start..key_end],
-            &bytes[key_end..key_end + usize::from(member_len)],
-        )
+    /// The state as the merge looks it up, read from the chunk's `bytes`.
+    fn in_chunk(self, bytes: &[u8]) -> New<'_> {
+        let start = self.start as usize;
+        let key_end = start + usize::from(self.key_len);
+        New {
+            hash: self.hash,
+            key: &bytes[start..key_end],
+            member: &bytes[key_end..key_end + usize::from(self.member_len)],
+        }
     }
 }
 
@@ -1253,7 +1257,7 @@ impl<S: Spec> Expander<'_, S> {
                 }
                 // Past the depth bound only whether it is new counts.
                 let member = if bound { &[][..] } else { &member[..] };
-                let found = Found::new(hash, &mut chunk.bytes, &key, member);
+                let found = Found::New(Unknown::kept(hash, &mut chunk.bytes, &key, member));
                 chunk.successors.push((action, interned, found));
             }
         }
@@ -1345,8 +1349,9 @@ where
     /// The threads read the visited set as it was when the window began
     /// (taken out of the graph for the window): the states the merge adds
     /// meanwhile go to a store and an index of their own, which the merge
-    /// alone reads, and join the visited set when the window is done. A successor the threads did
-    /// not find is looked up again there, so it is added once.
+    /// alone reads, and join the visited set when the window is done. A
+    /// successor the threads did not find is looked up again there, so it
+    /// is added once.
     fn expand_window(
         &mut self,
         ids: std::ops::Range<usize>,
@@ -1491,17 +1496,10 @@ where
             for (action, interned, found) in mine {
                 let target = match found {
                     Found::Known(known) => known as usize,
-                    Found::New {
-                        hash,
-                        start,
-                        key_len,
-                        member_len,
-                    } => {
+                    Found::New(unknown) => {
                         // Another chunk of the window may have added it.
-                        let (key, member) =
-                            Found::key_and_member(start, key_len, member_len, &bytes);
-                        let new = New { hash, key, member };
-                        let (graph, index) = (&mut self.graph, self.index.half_mut(hash));
+                        let new = unknown.in_chunk(&bytes);
+                        let (graph, index) = (&mut self.graph, self.index.half_mut(new.hash));
                         let parent = Some((id, &action));
                         // Marked when it is expanded.
                         find_or_add(graph, index, &self.hasher, new, || 0, parent)
@@ -1539,15 +1537,9 @@ where
         }
         let mut beyond = false;
         for (_, _, found) in successors {
-            if let Found::New {
-                hash,
-                start,
-                key_len,
-                member_len,
-            } = found
-            {
-                let (key, _) = Found::key_and_member(start, key_len, member_len, bytes);
-                beyond |= self.find_key(hash, key).is_none();
+            if let Found::New(unknown) = found {
+                let new = unknown.in_chunk(bytes);
+                beyond |= self.find_key(new.hash, new.key).is_none();
             }
         }
         if beyond {
