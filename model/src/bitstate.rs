@@ -10,7 +10,7 @@
 //! Memory: the bit table, the current and next BFS level as bytes, and a
 //! parent link per state (8 bytes) so that a violation has a path.
 
-use crate::search::{encode, encode_key, fixed_hasher, marks_of, Identity, Interner, Watch};
+use crate::search::{encode_key, fixed_hasher, marks_of, Identity, Interner, Watch};
 use crate::search::{Limit, Limits, Stopped, LIMIT_CHECK_EVERY};
 use crate::spec::Spec;
 use serde::Serialize;
@@ -192,7 +192,7 @@ impl<S: Spec> Search<'_, S> {
             self.first[w].get_or_insert(id);
             marks &= marks - 1;
         }
-        encode(state, &mut self.member);
+        S::encode_state(state, &mut self.member);
         self.next.push(id, &self.member);
     }
 
@@ -278,7 +278,7 @@ fn run_levels<S: Spec>(
                 return Some(stopped(search, limit, depth));
             }
             expanded += 1;
-            let state: S::State = postcard::from_bytes(level.state(i)).expect("a state decodes");
+            let state = S::decode_state(level.state(i));
             for (action, next) in search.spec.successors(&state) {
                 search.discover(&next, Some((level.ids[i], &action)));
             }
@@ -295,7 +295,7 @@ fn run_levels<S: Spec>(
 /// bits are not all set: the bound cut the search short.
 fn beyond<S: Spec>(search: &mut Search<'_, S>, level: &Level) -> bool {
     (0..level.ids.len()).any(|i| {
-        let state: S::State = postcard::from_bytes(level.state(i)).expect("a state decodes");
+        let state = S::decode_state(level.state(i));
         search.spec.successors(&state).iter().any(|(_, next)| {
             encode_key::<S>(search.identity, next, &mut search.key, &mut search.moved);
             !search.table.contains(&search.key)

@@ -13,6 +13,7 @@ use crate::trace::Verdict;
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use serde::Serialize;
+use smallvec::SmallVec;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -144,12 +145,18 @@ impl Identity {
 /// ([`Spec::compare_processes`]), the first `fixed` staying in place:
 /// process `i` moves to position `p[i]`.
 pub fn sorting<S: Spec>(state: &S::State, fixed: usize) -> Vec<usize> {
+    sorting_inline::<S>(state, fixed).into_vec()
+}
+
+/// [`sorting`] with no allocation for a few processes (a search sorts
+/// most states it finds).
+fn sorting_inline<S: Spec>(state: &S::State, fixed: usize) -> SmallVec<[usize; 8]> {
     let n = S::processes(state);
-    let mut order: Vec<usize> = (0..n).collect();
+    let mut order: SmallVec<[usize; 8]> = (0..n).collect();
     if fixed < n {
         order[fixed..].sort_by(|&i, &j| S::compare_processes(state, i, j));
     }
-    let mut to = vec![0; n];
+    let mut to = SmallVec::from_elem(0, n);
     for (position, &i) in order.iter().enumerate() {
         to[i] = position;
     }
@@ -170,7 +177,7 @@ pub(crate) fn encode_key<S: Spec>(
 ) {
     moved.clear();
     if identity == Identity::Exact {
-        return encode(state, buf);
+        return S::encode_state(state, buf);
     }
     let fixed = identity.fixed_processes();
     // Most states are found in order already: no permutation to compute.
@@ -178,10 +185,10 @@ pub(crate) fn encode_key<S: Spec>(
     let sorted =
         (fixed..n.saturating_sub(1)).all(|i| S::compare_processes(state, i, i + 1).is_le());
     if sorted {
-        return encode(state, buf);
+        return S::encode_state(state, buf);
     }
-    let to = sorting::<S>(state, fixed);
-    encode(&S::permute(state, &to), buf);
+    let to = sorting_inline::<S>(state, fixed);
+    S::encode_permuted(state, &to, buf);
     if to.iter().enumerate().any(|(i, &t)| i != t) {
         let byte = |&t: &usize| u8::try_from(t).expect("fewer than 256 processes");
         moved.extend(to.iter().map(byte));
@@ -313,7 +320,7 @@ impl<S: Spec> StateGraph<S> {
     /// else its class's canonical member (a permutation of
     /// [`StateGraph::state`], found without computing it).
     pub fn canonical(&self, id: usize) -> S::State {
-        postcard::from_bytes(self.store.key(id)).expect("a stored state decodes")
+        S::decode_state(self.store.key(id))
     }
 
     /// Every state, in id (BFS) order, decoded one at a time.
@@ -436,12 +443,12 @@ impl Store {
     /// State `id`, decoded (the member of its class first found).
     fn state<S: Spec>(&self, id: usize) -> S::State {
         let (key, moved) = self.member(id);
-        let canonical = postcard::from_bytes(key).expect("a stored state decodes");
+        let canonical = S::decode_state(key);
         if moved.is_empty() {
             return canonical;
         }
         // The member was sorted by `moved`: its inverse puts it back.
-        let mut back = vec![0; moved.len()];
+        let mut back: SmallVec<[usize; 8]> = SmallVec::from_elem(0, moved.len());
         for (i, &to) in moved.iter().enumerate() {
             back[usize::from(to)] = i;
         }
@@ -793,6 +800,9 @@ struct Bfs<'a, S: Spec> {
     /// grown).
     key: Vec<u8>,
     member: Vec<u8>,
+    /// Scratch for a state's actions and successors ([`Spec::successors_into`]).
+    actions: Vec<S::Action>,
+    successors: Vec<(S::Action, S::State)>,
     /// The parallel search marks states with the watched conditions when
     /// it expands them (a state is found many times in a window, expanded
     /// once): every state before this one is marked.
@@ -818,6 +828,8 @@ impl<'a, S: Spec> Bfs<'a, S> {
             limits,
             key: Vec::new(),
             member: Vec::new(),
+            actions: Vec::new(),
+            successors: Vec::new(),
             marked_to: 0,
         };
         for init in spec.init_states() {
@@ -917,11 +929,14 @@ impl<'a, S: Spec> Bfs<'a, S> {
             return;
         }
         let depth = self.graph.depth(id);
-        let successors = self.spec.successors(state);
-        let beyond = successors.into_iter().any(|(_, next)| {
-            self.encode_key(&next);
+        let mut successors = std::mem::take(&mut self.successors);
+        let spec = self.spec;
+        spec.successors_into(state, &mut self.actions, &mut successors);
+        let beyond = successors.iter().any(|(_, next)| {
+            self.encode_key(next);
             self.find().is_none()
         });
+        self.successors = successors;
         if beyond {
             // Recorded now, reported once the bounded search is over.
             self.graph.stopped = Some(Stopped {
@@ -934,12 +949,16 @@ impl<'a, S: Spec> Bfs<'a, S> {
 
     /// Discovers the successors of state `id` (and records the edges to them).
     fn expand(&mut self, id: usize, state: &S::State) {
-        for (action, next) in self.spec.successors(state) {
+        let mut successors = std::mem::take(&mut self.successors);
+        let spec = self.spec;
+        spec.successors_into(state, &mut self.actions, &mut successors);
+        for (action, next) in successors.drain(..) {
             let target = self.discover(next, Some((id, &action)));
             if self.keep_edges {
                 self.graph.edges.push(&action, target);
             }
         }
+        self.successors = successors;
         if self.keep_edges {
             self.graph.edges.close(id);
         }
@@ -1237,13 +1256,15 @@ impl<S: Spec> Expander<'_, S> {
             bytes: Vec::new(),
         };
         let (mut key, mut member) = (Vec::new(), Vec::new());
+        let (mut actions, mut successors) = (Vec::new(), Vec::new());
         for id in ids {
             let state = self.store.state::<S>(id);
             chunk.marks.push(marks_of::<S>(self.watches, &state));
             let bound = self.max_depth == Some(depth_in(&self.level_starts, id));
-            let successors = self.spec.successors(&state);
+            self.spec
+                .successors_into(&state, &mut actions, &mut successors);
             chunk.counts.push(successors.len() as u32);
-            for (action, next) in successors {
+            for (action, next) in successors.drain(..) {
                 encode_key::<S>(self.identity, &next, &mut key, &mut member);
                 let hash = self.hasher.hash_one(&key[..]);
                 let interned = self.edge_actions.as_ref().and_then(|a| a.find(&action));
@@ -1552,14 +1573,6 @@ where
     }
 }
 
-/// `value`'s postcard encoding, into `buf` (reused: no allocation once it
-/// has grown).
-pub(crate) fn encode<T: Serialize>(value: &T, buf: &mut Vec<u8>) {
-    let mut bytes = std::mem::take(buf);
-    bytes.clear();
-    *buf = postcard::to_extend(value, bytes).expect("a state encodes");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1813,7 +1826,7 @@ mod tests {
         for id in 0..graph.len() {
             let (key, moved) = graph.store.member(id);
             assert!(moved.len() <= 2, "a byte per worker");
-            let canonical: TimerFreeState = postcard::from_bytes(key).unwrap();
+            let canonical = TimerFree::decode_state(key);
             assert_eq!(canonical, TimerFree::representative(&graph.state(id)));
         }
     }

@@ -72,6 +72,28 @@ pub trait Spec: Sized {
         action.clone()
     }
 
+    /// `state`'s bytes as a search stores them, into `buf` (cleared
+    /// first): equal states give equal bytes and [`Spec::decode_state`]
+    /// gives the state back. The default is postcard; a spec whose state
+    /// space is large packs its fields by hand (a search encodes every
+    /// successor it finds, so this is on its hottest path).
+    fn encode_state(state: &Self::State, buf: &mut Vec<u8>) {
+        let mut bytes = std::mem::take(buf);
+        bytes.clear();
+        *buf = postcard::to_extend(state, bytes).expect("a state encodes");
+    }
+
+    /// The state [`Spec::encode_state`] wrote as `bytes`.
+    fn decode_state(bytes: &[u8]) -> Self::State {
+        postcard::from_bytes(bytes).expect("a stored state decodes")
+    }
+
+    /// `permute(state, to)`'s bytes ([`Spec::encode_state`]); a spec may
+    /// write them without building the permuted state.
+    fn encode_permuted(state: &Self::State, to: &[usize], buf: &mut Vec<u8>) {
+        Self::encode_state(&Self::permute(state, to), buf)
+    }
+
     /// The environment assumptions this spec was built with, complete
     /// (`crate::assume`); the default is none.
     fn assumptions(&self) -> crate::assume::Assumptions {
@@ -90,12 +112,27 @@ pub trait Spec: Sized {
 
     /// The enabled actions of `state` with the states they lead to.
     fn successors(&self, state: &Self::State) -> Vec<(Self::Action, Self::State)> {
-        let mut actions = Vec::new();
-        self.actions(state, &mut actions);
-        actions
-            .into_iter()
-            .filter_map(|a| self.next_state(state, &a).map(|s| (a, s)))
-            .collect()
+        let mut successors = Vec::new();
+        self.successors_into(state, &mut Vec::new(), &mut successors);
+        successors
+    }
+
+    /// [`Spec::successors`] into `successors` (cleared first), with
+    /// `actions` for scratch: a search expands every state it stores and
+    /// reuses both vectors, with no allocation per state.
+    fn successors_into(
+        &self,
+        state: &Self::State,
+        actions: &mut Vec<Self::Action>,
+        successors: &mut Vec<(Self::Action, Self::State)>,
+    ) {
+        actions.clear();
+        successors.clear();
+        self.actions(state, actions);
+        let enabled = actions
+            .drain(..)
+            .filter_map(|a| self.next_state(state, &a).map(|s| (a, s)));
+        successors.extend(enabled);
     }
 
     /// Looks a property up by name.

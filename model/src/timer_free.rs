@@ -41,6 +41,8 @@ use serde::{Deserialize, Serialize};
 use smallvec::{smallvec, SmallVec};
 use std::collections::BTreeMap;
 
+mod codec;
+
 /// Size parameters of timer-free.
 pub const SIZES: &[SizeParam] = &[
     SizeParam {
@@ -603,6 +605,18 @@ impl Spec for TimerFree {
             permuted.workers[to[i]] = worker.clone();
         }
         permuted
+    }
+
+    fn encode_state(state: &TimerFreeState, buf: &mut Vec<u8>) {
+        codec::encode(state, |p| p, buf);
+    }
+
+    fn decode_state(bytes: &[u8]) -> TimerFreeState {
+        codec::decode(bytes)
+    }
+
+    fn encode_permuted(state: &TimerFreeState, to: &[usize], buf: &mut Vec<u8>) {
+        codec::encode_permuted(state, to, buf);
     }
 
     fn permute_action(action: &TimerFreeAction, to: &[usize]) -> TimerFreeAction {
