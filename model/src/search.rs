@@ -16,7 +16,7 @@ use serde::Serialize;
 use smallvec::SmallVec;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Where a search stops before it has explored every reachable state
@@ -803,6 +803,8 @@ struct Bfs<'a, S: Spec> {
     /// Scratch for a state's actions and successors ([`Spec::successors_into`]).
     actions: Vec<S::Action>,
     successors: Vec<(S::Action, S::State)>,
+    /// A parallel search's merged chunks, kept for the next window's.
+    spare_chunks: Vec<Chunk<S::Action>>,
     /// The parallel search marks states with the watched conditions when
     /// it expands them (a state is found many times in a window, expanded
     /// once): every state before this one is marked.
@@ -830,6 +832,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
             member: Vec::new(),
             actions: Vec::new(),
             successors: Vec::new(),
+            spare_chunks: Vec::new(),
             marked_to: 0,
         };
         for init in spec.init_states() {
@@ -1216,7 +1219,9 @@ impl Unknown {
     }
 }
 
-/// What a thread found expanding a chunk of states.
+/// What a thread found expanding a chunk of states. A merged chunk's
+/// vectors are expanded into again ([`Work::spare`]): allocated on one
+/// thread and freed on another, they kept the allocator's locks busy.
 struct Chunk<A> {
     ids: std::ops::Range<usize>,
     /// Successors per state, in id order.
@@ -1227,6 +1232,32 @@ struct Chunk<A> {
     /// was interned already (the merge interns the others).
     successors: Vec<(A, Option<u32>, Found)>,
     bytes: Vec<u8>,
+}
+
+impl<A> Default for Chunk<A> {
+    fn default() -> Self {
+        Chunk {
+            ids: 0..0,
+            counts: Vec::new(),
+            marks: Vec::new(),
+            successors: Vec::new(),
+            bytes: Vec::new(),
+        }
+    }
+}
+
+impl<A> Chunk<A> {
+    /// Empties the chunk (keeping its vectors' memory) for states `ids`.
+    fn clear(&mut self, ids: std::ops::Range<usize>) {
+        self.counts.clear();
+        self.marks.clear();
+        self.successors.clear();
+        self.bytes.clear();
+        self.counts.reserve(ids.len());
+        self.marks.reserve(ids.len());
+        self.successors.reserve(ids.len() * 8);
+        self.ids = ids;
+    }
 }
 
 /// What the threads of a parallel search read while they expand a window:
@@ -1246,15 +1277,14 @@ struct Expander<'a, S: Spec> {
 }
 
 impl<S: Spec> Expander<'_, S> {
-    /// Expands `ids` against the visited set as it was.
-    fn expand_chunk(&self, ids: std::ops::Range<usize>) -> Chunk<S::Action> {
-        let mut chunk = Chunk {
-            ids: ids.clone(),
-            counts: Vec::with_capacity(ids.len()),
-            marks: Vec::with_capacity(ids.len()),
-            successors: Vec::with_capacity(ids.len() * 8),
-            bytes: Vec::new(),
-        };
+    /// Expands `ids` against the visited set as it was, into `chunk`
+    /// (an empty one, or one merged already whose vectors are reused).
+    fn expand_chunk(
+        &self,
+        ids: std::ops::Range<usize>,
+        mut chunk: Chunk<S::Action>,
+    ) -> Chunk<S::Action> {
+        chunk.clear(ids.clone());
         let (mut key, mut member) = (Vec::new(), Vec::new());
         let (mut actions, mut successors) = (Vec::new(), Vec::new());
         for id in ids {
@@ -1294,6 +1324,8 @@ struct Work<'a, S: Spec> {
     next: AtomicUsize,
     /// Set when a limit stopped the merge: take no more.
     cancel: AtomicBool,
+    /// Merged chunks, to expand into again.
+    spare: Mutex<Vec<Chunk<S::Action>>>,
 }
 
 impl<S: Spec> Work<'_, S> {
@@ -1304,7 +1336,16 @@ impl<S: Spec> Work<'_, S> {
         }
         let i = self.next.fetch_add(1, Ordering::Relaxed);
         let range = self.chunks.get(i)?;
-        Some((i, self.expander.expand_chunk(range.clone())))
+        let spare = self.spares().pop().unwrap_or_default();
+        Some((i, self.expander.expand_chunk(range.clone(), spare)))
+    }
+
+    /// The merged chunks (a thread that panicked holding them left them
+    /// whole: it only pushes and pops).
+    fn spares(&self) -> std::sync::MutexGuard<'_, Vec<Chunk<S::Action>>> {
+        self.spare
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -1403,6 +1444,7 @@ where
                 .collect(),
             next: AtomicUsize::new(0),
             cancel: AtomicBool::new(false),
+            spare: Mutex::new(std::mem::take(&mut self.spare_chunks)),
         };
         let complete = std::thread::scope(|scope| {
             let (found, merged) = mpsc::channel();
@@ -1421,6 +1463,7 @@ where
             work.cancel.store(!complete, Ordering::Relaxed);
             complete
         });
+        self.spare_chunks = std::mem::take(&mut *work.spares());
         self.join_window(store, index);
         complete
     }
@@ -1453,10 +1496,11 @@ where
                     },
                 }
             }
-            while let Some(chunk) = early.get_mut(next).and_then(Option::take) {
-                if !self.merge(chunk, progress) {
+            while let Some(mut chunk) = early.get_mut(next).and_then(Option::take) {
+                if !self.merge(&mut chunk, progress) {
                     return false;
                 }
+                work.spares().push(chunk);
                 next += 1;
             }
         }
@@ -1493,7 +1537,7 @@ where
 
     /// Adds a chunk's new states and edges in id order, as the sequential
     /// search would have; false when a limit stopped the search.
-    fn merge(&mut self, chunk: Chunk<S::Action>, progress: &mut dyn FnMut(usize)) -> bool {
+    fn merge(&mut self, chunk: &mut Chunk<S::Action>, progress: &mut dyn FnMut(usize)) -> bool {
         let Chunk {
             ids,
             counts,
@@ -1501,8 +1545,8 @@ where
             successors,
             bytes,
         } = chunk;
-        let mut successors = successors.into_iter();
-        for ((id, count), marks) in ids.zip(counts).zip(marks) {
+        let mut successors = successors.drain(..);
+        for ((id, &count), &marks) in ids.clone().zip(counts.iter()).zip(marks.iter()) {
             let depth = self.graph.depth(id);
             if self.stopped_by_limit(id, progress) {
                 return false;

@@ -22,6 +22,8 @@ use smallvec::SmallVec;
 /// `state.workers[at(p)]` (the identity, or a permutation's inverse).
 pub(super) fn encode(state: &TimerFreeState, at: impl Fn(usize) -> usize, buf: &mut Vec<u8>) {
     buf.clear();
+    // The longest state: no growing while it is written.
+    buf.reserve(3 + state.workers.len() * 12 + state.telegrams.len() * 2);
     buf.push(count(state.workers.len()));
     for p in 0..state.workers.len() {
         encode_worker(&state.workers[at(p)], buf);
@@ -45,14 +47,17 @@ pub(super) fn encode_permuted(state: &TimerFreeState, to: &[usize], buf: &mut Ve
 }
 
 fn encode_worker(worker: &Worker, buf: &mut Vec<u8>) {
-    buf.push(match worker.phase {
+    let phase = match worker.phase {
         Phase::Idle => 0,
         Phase::AwaitDecrypt(t) => 1 | index(t) << 2,
         Phase::AwaitEncrypt(t) => 2 | index(t) << 2,
-    });
-    buf.push(option(worker.work_area) | option(worker.timer) << 4);
-    buf.push(option(worker.hsm_request) | option(worker.generation) << 4);
-    buf.push(count(worker.queue.len()));
+    };
+    buf.extend_from_slice(&[
+        phase,
+        option(worker.work_area) | option(worker.timer) << 4,
+        option(worker.hsm_request) | option(worker.generation) << 4,
+        count(worker.queue.len()),
+    ]);
     buf.extend(worker.queue.iter().map(|&message| match message {
         Message::Telegram { telegram } => index(telegram) << 2,
         Message::TimeoutNotice { epoch } => 1 | index(epoch) << 2,
