@@ -1555,7 +1555,7 @@ where
             self.graph.set_marks(id, marks);
             self.marked_to = id + 1;
             if self.limits.max_depth == Some(depth) {
-                self.merge_depth_bound(id, depth, mine, &bytes);
+                self.merge_depth_bound(id, depth, mine, bytes);
                 continue;
             }
             for (action, interned, found) in mine {
@@ -1563,7 +1563,7 @@ where
                     Found::Known(known) => known as usize,
                     Found::New(unknown) => {
                         // Another chunk of the window may have added it.
-                        let new = unknown.in_chunk(&bytes);
+                        let new = unknown.in_chunk(bytes);
                         let (graph, index) = (&mut self.graph, self.index.half_mut(new.hash));
                         let parent = Some((id, &action));
                         // Marked when it is expanded.
