@@ -55,6 +55,7 @@ use crate::sizes::{resolve, SizeError, SizeParam};
 use crate::spec::{is_terminal, with_fairness, Fairness, Property, Spec};
 use patches::{Admission, CsRule, Patches};
 use serde::{Deserialize, Serialize};
+use smallvec::{smallvec, SmallVec};
 use std::collections::BTreeMap;
 
 /// Size parameters of cs-block.
@@ -152,11 +153,11 @@ pub struct Card {
 }
 
 /// One CS terminal with its cards.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Cs {
     /// Legacy rule: blocked for one minute after a connection excess.
     pub blocked: bool,
-    pub cards: Vec<Card>,
+    pub cards: SmallVec<[Card; 4]>,
     /// `OldestRetryFirst`: this CS's place in the relay's queue of CSs
     /// answered connection excess (0 = oldest). Kept with the CS, not as a
     /// list of CS numbers, so that permuting CSs permutes it too.
@@ -189,12 +190,34 @@ impl Cs {
     }
 }
 
-/// All CSs and the relay's admission.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// All CSs and the relay's admission. The vectors are inline (up to the
+/// largest sizes): a search clones a state for every successor.
+#[derive(Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CsBlockState {
-    pub css: Vec<Cs>,
+    pub css: SmallVec<[Cs; 5]>,
     /// Some admitted telegram was discarded by its CS without an answer.
     pub accepted_dropped: bool,
+}
+
+// Clones by hand: the derived clone of an inline vector goes element by
+// element through an iterator; cards are plain copies.
+impl Clone for Cs {
+    fn clone(&self) -> Self {
+        Cs {
+            cards: SmallVec::from_slice(&self.cards),
+            ..*self
+        }
+    }
+}
+
+impl Clone for CsBlockState {
+    fn clone(&self) -> Self {
+        let mut css = SmallVec::with_capacity(self.css.len());
+        for cs in &self.css {
+            css.push(cs.clone());
+        }
+        CsBlockState { css, ..*self }
+    }
 }
 
 impl CsBlockState {
@@ -419,12 +442,12 @@ impl Spec for CsBlock {
         };
         let cs = Cs {
             blocked: false,
-            cards: vec![card; self.cards],
+            cards: smallvec![card; self.cards],
             queued: None,
             held_processed: 0,
         };
         vec![CsBlockState {
-            css: vec![cs; self.css],
+            css: smallvec![cs; self.css],
             accepted_dropped: false,
         }]
     }
