@@ -1,5 +1,5 @@
 //! timer-free's states as a search stores them, packed by hand: postcard
-//! took a fifth of a search's time and twice the bytes
+//! took about a fifth of a search's time (w3t5) and longer keys
 //! (`Spec::encode_state`).
 //!
 //! The layout, a byte each unless said:
@@ -22,13 +22,14 @@ use smallvec::SmallVec;
 /// `state.workers[at(p)]` (the identity, or a permutation's inverse).
 pub(super) fn encode(state: &TimerFreeState, at: impl Fn(usize) -> usize, buf: &mut Vec<u8>) {
     buf.clear();
-    // The longest state: no growing while it is written.
+    // A hint: a state with up to 8 queued messages a worker is written
+    // with no growing.
     buf.reserve(3 + state.workers.len() * 12 + state.telegrams.len() * 2);
     buf.push(count(state.workers.len()));
     for p in 0..state.workers.len() {
         encode_worker(&state.workers[at(p)], buf);
     }
-    buf.push(state.arrived | u8::from(state.abnormal_termination) << 7);
+    buf.push(index(state.arrived) | u8::from(state.abnormal_termination) << 7);
     buf.push(count(state.telegrams.len()));
     for record in &state.telegrams {
         buf.push(record.replies);
@@ -121,7 +122,8 @@ fn decode_worker(next: &mut impl FnMut() -> u8) -> Worker {
     }
 }
 
-/// A telegram index in the bits left beside a two-bit tag or in a nibble.
+/// A telegram index (or `arrived`) in the bits left beside a two-bit tag
+/// or a flag, or in a nibble.
 fn index(t: TelegramIndex) -> u8 {
     assert!(t < 15, "a timer-free telegram index fits in a nibble");
     t
