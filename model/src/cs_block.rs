@@ -366,6 +366,52 @@ impl CsBlock {
         ])
     }
 
+    /// Passes `action` each action enabled in `s`, in a fixed order: the
+    /// spec's `actions`, and a state is terminal when there is none (each
+    /// has a next state: `tests::listed_actions_are_enabled`).
+    fn each_enabled_action(&self, s: &CsBlockState, mut action: impl FnMut(CsBlockAction)) {
+        for (cs, terminal) in s.css.iter().enumerate() {
+            if let Some(card) = self.sendable(s, cs) {
+                action(if self.admits(s, cs) {
+                    CsBlockAction::Send { cs, card }
+                } else {
+                    CsBlockAction::ConnectionExcess { cs, card }
+                });
+            }
+            if terminal.blocked {
+                action(CsBlockAction::Unblock { cs });
+            }
+            if terminal.held_processed > 0 {
+                action(CsBlockAction::ReplyDiscarded { cs });
+            }
+            for (card, c) in terminal.cards.iter().enumerate() {
+                match c.phase {
+                    CardPhase::InFlight { answer: None } => {
+                        action(CsBlockAction::Upstream { cs, card })
+                    }
+                    CardPhase::InFlight { answer: Some(_) } => {
+                        action(CsBlockAction::Reply { cs, card })
+                    }
+                    CardPhase::Rejected if self.may_retry(s, cs) => {
+                        action(CsBlockAction::Retry { cs, card })
+                    }
+                    CardPhase::Done(_) if self.continuous => {
+                        action(CsBlockAction::NextCard { cs, card })
+                    }
+                    _ => {}
+                }
+                if c.held > 0 {
+                    action(CsBlockAction::UpstreamDiscarded { cs, card });
+                }
+            }
+        }
+    }
+
+    /// Whether `cs` may resend a refused card now (it is in `s`).
+    fn may_retry(&self, s: &CsBlockState, cs: usize) -> bool {
+        s.css[cs].in_flight() < self.inflight && self.admits(s, cs)
+    }
+
     /// The card `cs` would send now, if it may send at all.
     fn sendable(&self, s: &CsBlockState, cs: usize) -> Option<usize> {
         let terminal = s.css.get(cs)?;
@@ -453,39 +499,13 @@ impl Spec for CsBlock {
     }
 
     fn actions(&self, s: &CsBlockState, actions: &mut Vec<CsBlockAction>) {
-        for (cs, terminal) in s.css.iter().enumerate() {
-            if let Some(card) = self.sendable(s, cs) {
-                actions.push(if self.admits(s, cs) {
-                    CsBlockAction::Send { cs, card }
-                } else {
-                    CsBlockAction::ConnectionExcess { cs, card }
-                });
-            }
-            if terminal.blocked {
-                actions.push(CsBlockAction::Unblock { cs });
-            }
-            if terminal.held_processed > 0 {
-                actions.push(CsBlockAction::ReplyDiscarded { cs });
-            }
-            for (card, c) in terminal.cards.iter().enumerate() {
-                match c.phase {
-                    CardPhase::InFlight { answer: None } => {
-                        actions.push(CsBlockAction::Upstream { cs, card })
-                    }
-                    CardPhase::InFlight { answer: Some(_) } => {
-                        actions.push(CsBlockAction::Reply { cs, card })
-                    }
-                    CardPhase::Rejected => actions.push(CsBlockAction::Retry { cs, card }),
-                    CardPhase::Done(_) if self.continuous => {
-                        actions.push(CsBlockAction::NextCard { cs, card })
-                    }
-                    _ => {}
-                }
-                if c.held > 0 {
-                    actions.push(CsBlockAction::UpstreamDiscarded { cs, card });
-                }
-            }
-        }
+        self.each_enabled_action(s, |action| actions.push(action));
+    }
+
+    fn is_terminal(&self, s: &CsBlockState) -> bool {
+        let mut any = false;
+        self.each_enabled_action(s, |_| any = true);
+        !any
     }
 
     fn next_state(&self, s: &CsBlockState, action: &CsBlockAction) -> Option<CsBlockState> {
@@ -536,9 +556,8 @@ impl Spec for CsBlock {
                 terminal.blocked = false;
             }
             CsBlockAction::Retry { cs, card } => {
-                let terminal = s.css.get(cs)?;
-                let rejected = terminal.cards.get(card)?.phase == CardPhase::Rejected;
-                if !rejected || terminal.in_flight() >= self.inflight || !self.admits(s, cs) {
+                let rejected = s.css.get(cs)?.cards.get(card)?.phase == CardPhase::Rejected;
+                if !rejected || !self.may_retry(s, cs) {
                     return None;
                 }
                 self.admit(&mut next, cs, card);
@@ -843,6 +862,31 @@ mod tests {
     use super::*;
     use patches::Preset;
     use CsBlockAction::*;
+
+    /// `actions` lists only enabled actions on every preset and setting of
+    /// the assumptions: `is_terminal` relies on it.
+    #[test]
+    fn listed_actions_are_enabled() {
+        let sizes: BTreeMap<String, u64> = [("css", 2), ("cards", 2)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let mut terminal = 0;
+        for preset in Preset::ALL {
+            for setting in crate::assume::settings(ASSUMPTIONS) {
+                let given = setting.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+                let spec = CsBlock::new(preset.patches(), &sizes)
+                    .unwrap()
+                    .assuming(&given.collect())
+                    .unwrap();
+                terminal += crate::spec::assert_listed_actions_enabled(&spec);
+            }
+        }
+        assert!(
+            terminal > 0,
+            "some behaviours stop: is_terminal is tried both ways"
+        );
+    }
 
     fn run(spec: &CsBlock, actions: &[CsBlockAction]) -> CsBlockState {
         let mut s = spec.init_states().remove(0);

@@ -110,6 +110,16 @@ pub trait Spec: Sized {
         format!("{state:?}")
     }
 
+    /// Whether no action is enabled in `state`: a behaviour stops there.
+    /// The deadlock properties ask it of every state a search finds, so a
+    /// spec whose `actions` lists only enabled ones answers without
+    /// building a successor; the default tries each listed action.
+    fn is_terminal(&self, state: &Self::State) -> bool {
+        let mut actions = Vec::new();
+        self.actions(state, &mut actions);
+        actions.iter().all(|a| self.next_state(state, a).is_none())
+    }
+
     /// The enabled actions of `state` with the states they lead to.
     fn successors(&self, state: &Self::State) -> Vec<(Self::Action, Self::State)> {
         let mut successors = Vec::new();
@@ -331,11 +341,9 @@ impl<S: Spec> Property<S> {
     }
 }
 
-/// Whether `state` has no enabled action: the behaviour stops there.
+/// Whether `state` has no enabled action ([`Spec::is_terminal`]).
 pub fn is_terminal<S: Spec>(spec: &S, state: &S::State) -> bool {
-    let mut actions = Vec::new();
-    spec.actions(state, &mut actions);
-    actions.iter().all(|a| spec.next_state(state, a).is_none())
+    spec.is_terminal(state)
 }
 
 /// `properties` with every liveness property's fairness dropped when
@@ -356,4 +364,28 @@ pub fn with_fairness<S: Spec>(mut properties: Vec<Property<S>>, unfair: bool) ->
 /// that avoids a liveness goal is a counterexample (`--fairness none`).
 pub fn no_fairness<S: Spec>() -> Fairness<S> {
     Fairness::new("none: any step may be postponed forever", |_, _| false)
+}
+
+/// Test support for a spec whose `actions` lists only enabled actions (so
+/// its `is_terminal` need build no successor): on every reachable state
+/// each listed action has a next state, and `is_terminal` agrees. Returns
+/// how many of the states were terminal.
+#[cfg(test)]
+pub(crate) fn assert_listed_actions_enabled<S: Spec>(spec: &S) -> usize {
+    let graph = crate::search::StateGraph::explore(spec, &mut |_| {});
+    let mut actions = Vec::new();
+    let mut terminal = 0;
+    for state in graph.states() {
+        actions.clear();
+        spec.actions(&state, &mut actions);
+        let successors = spec.successors(&state);
+        assert_eq!(
+            actions.len(),
+            successors.len(),
+            "a listed action is disabled in {state:?}"
+        );
+        assert_eq!(spec.is_terminal(&state), successors.is_empty());
+        terminal += usize::from(successors.is_empty());
+    }
+    terminal
 }

@@ -330,6 +330,36 @@ impl TimerFree {
             && worker.hsm_request.is_some()
     }
 
+    /// Passes `action` each action enabled in `state`, in a fixed order:
+    /// the spec's `actions`, and a state is terminal when there is none
+    /// (each has a next state: `tests::listed_actions_are_enabled`).
+    fn each_enabled_action(&self, state: &TimerFreeState, mut action: impl FnMut(TimerFreeAction)) {
+        if state.abnormal_termination {
+            return; // the AP is gone
+        }
+        let may_arrive = self.may_arrive(state);
+        for (w, worker) in state.workers.iter().enumerate() {
+            if may_arrive {
+                action(TimerFreeAction::Arrive {
+                    worker: w,
+                    telegram: state.arrived,
+                });
+            }
+            if worker.timer.is_some() {
+                action(TimerFreeAction::TimerFires { worker: w });
+            }
+            if worker.hsm_request.is_some() {
+                action(TimerFreeAction::HsmCompletes { worker: w });
+            }
+            if let Some(message) = self.next_message(worker) {
+                action(TimerFreeAction::Handle { worker: w, message });
+            }
+            if self.hsm_wait_can_expire(worker) {
+                action(TimerFreeAction::HsmWaitExpires { worker: w });
+            }
+        }
+    }
+
     /// The message the worker's loop retrieves next, if any is acceptable.
     pub fn next_message(&self, worker: &Worker) -> Option<Message> {
         let acceptable = |m: &&Message| match m {
@@ -473,30 +503,13 @@ impl Spec for TimerFree {
     }
 
     fn actions(&self, state: &TimerFreeState, actions: &mut Vec<TimerFreeAction>) {
-        if state.abnormal_termination {
-            return; // the AP is gone
-        }
-        let may_arrive = self.may_arrive(state);
-        for (w, worker) in state.workers.iter().enumerate() {
-            if may_arrive {
-                actions.push(TimerFreeAction::Arrive {
-                    worker: w,
-                    telegram: state.arrived,
-                });
-            }
-            if worker.timer.is_some() {
-                actions.push(TimerFreeAction::TimerFires { worker: w });
-            }
-            if worker.hsm_request.is_some() {
-                actions.push(TimerFreeAction::HsmCompletes { worker: w });
-            }
-            if let Some(message) = self.next_message(worker) {
-                actions.push(TimerFreeAction::Handle { worker: w, message });
-            }
-            if self.hsm_wait_can_expire(worker) {
-                actions.push(TimerFreeAction::HsmWaitExpires { worker: w });
-            }
-        }
+        self.each_enabled_action(state, |action| actions.push(action));
+    }
+
+    fn is_terminal(&self, state: &TimerFreeState) -> bool {
+        let mut any = false;
+        self.each_enabled_action(state, |_| any = true);
+        !any
     }
 
     fn next_state(
@@ -736,6 +749,31 @@ fn describe_message(m: &Message) -> String {
 mod tests {
     use super::*;
     use patches::Preset;
+
+    /// `actions` lists only enabled actions on every preset and setting of
+    /// the assumptions: `is_terminal` relies on it.
+    #[test]
+    fn listed_actions_are_enabled() {
+        let sizes: BTreeMap<String, u64> = [("workers", 2), ("telegrams", 3)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let mut terminal = 0;
+        for preset in Preset::ALL {
+            for setting in crate::assume::settings(ASSUMPTIONS) {
+                let given = setting.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+                let spec = TimerFree::new(preset.patches(), &sizes)
+                    .unwrap()
+                    .assuming(&given.collect())
+                    .unwrap();
+                terminal += crate::spec::assert_listed_actions_enabled(&spec);
+            }
+        }
+        assert!(
+            terminal > 0,
+            "some behaviours stop: is_terminal is tried both ways"
+        );
+    }
 
     fn spec(preset: Preset) -> TimerFree {
         TimerFree::new(preset.patches(), &BTreeMap::new()).unwrap()
