@@ -42,6 +42,9 @@ use smallvec::{smallvec, SmallVec};
 use std::collections::BTreeMap;
 
 mod codec;
+mod queue;
+
+pub use queue::{Queue, QUEUE_CAPACITY};
 
 /// Size parameters of timer-free.
 pub const SIZES: &[SizeParam] = &[
@@ -133,14 +136,9 @@ impl Phase {
     }
 }
 
-/// A worker's message queue. The vectors of a state are inline (up to the
-/// largest sizes: 3 workers, 5 telegrams, 8 queued messages; more spill to
-/// the heap): a search clones a state for every successor, and a heap
-/// allocation per vector was a quarter of its time.
-pub type Queue = SmallVec<[Message; 8]>;
-
-/// One message loop of the business AP.
-#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// One message loop of the business AP. `Copy`: a search clones a state
+/// for every successor, and this copies a worker whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Worker {
     pub phase: Phase,
     /// The telegram whose work area is allocated, if any.
@@ -180,20 +178,11 @@ pub struct TimerFreeState {
 
 // Clones by hand: the derived clone of an inline vector copies it element
 // by element through an iterator, a fifth of a search's time; these are
-// plain copies.
-impl Clone for Worker {
-    fn clone(&self) -> Self {
-        Worker {
-            queue: Queue::from_slice(&self.queue),
-            ..*self
-        }
-    }
-}
-
+// plain copies (a worker is `Copy`).
 impl Clone for TimerFreeState {
     fn clone(&self) -> Self {
         TimerFreeState {
-            workers: self.workers.iter().cloned().collect(),
+            workers: SmallVec::from_slice(&self.workers),
             telegrams: SmallVec::from_slice(&self.telegrams),
             ..*self
         }
@@ -750,6 +739,34 @@ mod tests {
     use super::*;
     use patches::Preset;
 
+    /// The longest queue at the largest size fits [`QUEUE_CAPACITY`] on
+    /// every preset and assumption setting. One worker takes every
+    /// telegram, so its queue is the longest any worker's can be.
+    #[test]
+    fn the_longest_queue_fits() {
+        let sizes = BTreeMap::from([("workers".to_string(), 1), ("telegrams".to_string(), 5)]);
+        assert_eq!(SIZES[0].name, "telegrams");
+        assert_eq!(SIZES[0].max, 5, "a larger size may need a longer queue");
+        let mut longest = 0;
+        for preset in Preset::ALL {
+            for setting in crate::assume::settings(ASSUMPTIONS) {
+                let given = setting.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+                let spec = TimerFree::new(preset.patches(), &sizes)
+                    .unwrap()
+                    .assuming(&given.collect())
+                    .unwrap();
+                let graph = crate::search::StateGraph::explore(&spec, &mut |_| {});
+                let queues = graph.states().map(|s| s.workers[0].queue.len());
+                longest = longest.max(queues.max().unwrap());
+            }
+        }
+        assert_eq!(
+            longest, 6,
+            "the longest queue changed: is QUEUE_CAPACITY still enough?"
+        );
+        assert!(longest <= QUEUE_CAPACITY);
+    }
+
     /// `actions` lists only enabled actions on every preset and setting of
     /// the assumptions: `is_terminal` relies on it.
     #[test]
@@ -787,10 +804,10 @@ mod tests {
             work_area: Some(0),
             timer: None,
             hsm_request: None,
-            queue: smallvec![
+            queue: Queue::from_slice(&[
                 Message::TimeoutNotice { epoch: 0 },
                 Message::Completion { telegram: 0 },
-            ],
+            ]),
             generation: None,
         };
         assert_eq!(
@@ -815,7 +832,7 @@ mod tests {
             work_area: Some(0),
             timer: Some(0),
             hsm_request: Some(0),
-            queue: smallvec![Message::Telegram { telegram: 1 }],
+            queue: Queue::from_slice(&[Message::Telegram { telegram: 1 }]),
             generation: None,
         };
         assert_eq!(spec.next_message(&worker), None);
