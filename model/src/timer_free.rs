@@ -604,7 +604,7 @@ impl Spec for TimerFree {
     fn permute(state: &TimerFreeState, to: &[usize]) -> TimerFreeState {
         let mut permuted = state.clone();
         for (i, worker) in state.workers.iter().enumerate() {
-            permuted.workers[to[i]] = worker.clone();
+            permuted.workers[to[i]] = *worker;
         }
         permuted
     }
