@@ -179,7 +179,18 @@ pub(crate) fn encode_key<S: Spec>(
     if identity == Identity::Exact {
         return S::encode_state(state, buf);
     }
-    let fixed = identity.fixed_processes();
+    S::encode_representative(state, identity.fixed_processes(), buf, moved);
+}
+
+/// [`Spec::encode_representative`] by [`Spec::compare_processes`] and
+/// [`Spec::encode_permuted`].
+pub(crate) fn encode_sorted<S: Spec>(
+    state: &S::State,
+    fixed: usize,
+    buf: &mut Vec<u8>,
+    moved: &mut Vec<u8>,
+) {
+    moved.clear();
     // Most states are found in order already: no permutation to compute.
     let n = S::processes(state);
     let sorted =

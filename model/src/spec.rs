@@ -94,6 +94,23 @@ pub trait Spec: Sized {
         Self::encode_state(&Self::permute(state, to), buf)
     }
 
+    /// The key of `state`'s symmetry class: the encoding
+    /// ([`Spec::encode_state`]) of its member with the processes from
+    /// `fixed` on sorted by [`Spec::compare_processes`], into `buf`; into
+    /// `moved` (cleared), the permutation that sorted them, a byte per
+    /// process (process `i` to position `moved[i]`), left empty when none
+    /// moved. A search computes it for every successor it finds; a spec
+    /// may sort its processes' own encodings, as long as they order as
+    /// `compare_processes` does.
+    fn encode_representative(
+        state: &Self::State,
+        fixed: usize,
+        buf: &mut Vec<u8>,
+        moved: &mut Vec<u8>,
+    ) {
+        crate::search::encode_sorted::<Self>(state, fixed, buf, moved);
+    }
+
     /// The environment assumptions this spec was built with, complete
     /// (`crate::assume`); the default is none.
     fn assumptions(&self) -> crate::assume::Assumptions {

@@ -589,7 +589,7 @@ impl Spec for TimerFree {
 
     fn representative(state: &TimerFreeState) -> TimerFreeState {
         let mut canonical = state.clone();
-        canonical.workers.sort();
+        canonical.workers.sort_by_key(codec::worker_key);
         canonical
     }
 
@@ -597,8 +597,11 @@ impl Spec for TimerFree {
         state.workers.len()
     }
 
+    /// By the workers' encodings ([`codec::worker_key`]): the order a
+    /// search sorts them in without comparing the workers themselves
+    /// ([`Spec::encode_representative`]).
     fn compare_processes(state: &TimerFreeState, i: usize, j: usize) -> std::cmp::Ordering {
-        state.workers[i].cmp(&state.workers[j])
+        codec::worker_key(&state.workers[i]).cmp(&codec::worker_key(&state.workers[j]))
     }
 
     fn permute(state: &TimerFreeState, to: &[usize]) -> TimerFreeState {
@@ -619,6 +622,15 @@ impl Spec for TimerFree {
 
     fn encode_permuted(state: &TimerFreeState, to: &[usize], buf: &mut Vec<u8>) {
         codec::encode_permuted(state, to, buf);
+    }
+
+    fn encode_representative(
+        state: &TimerFreeState,
+        fixed: usize,
+        buf: &mut Vec<u8>,
+        moved: &mut Vec<u8>,
+    ) {
+        codec::encode_sorted(state, fixed, buf, moved);
     }
 
     fn permute_action(action: &TimerFreeAction, to: &[usize]) -> TimerFreeAction {
