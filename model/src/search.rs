@@ -1188,10 +1188,10 @@ where
 
 /// A successor found by an expanding thread: a state it found in the
 /// visited set, or one it did not (new, or found by another thread: the
-/// merge tells).
+/// merge tells), by its place in the chunk's [`Chunk::news`].
 enum Found {
     Known(u32),
-    New(Unknown),
+    New(u32),
 }
 
 /// A state a thread did not find, kept in its chunk's bytes from `start`:
@@ -1219,7 +1219,7 @@ impl Unknown {
     }
 
     /// The state as the merge looks it up, read from the chunk's `bytes`.
-    fn in_chunk(self, bytes: &[u8]) -> New<'_> {
+    fn in_chunk<'b>(&self, bytes: &'b [u8]) -> New<'b> {
         let start = self.start as usize;
         let key_end = start + usize::from(self.key_len);
         New {
@@ -1242,7 +1242,15 @@ struct Chunk<A> {
     /// With the edge's interned action when the edges are kept and it
     /// was interned already (the merge interns the others).
     successors: Vec<(A, Option<u32>, Found)>,
+    /// The states not in the visited set, each once: a state is often
+    /// found again within a chunk (from its siblings), and the merge then
+    /// looks it up once ([`Chunk::unknown`]).
+    news: Vec<Unknown>,
+    /// `news` by hash, while the chunk is expanded.
+    seen: HashTable<u32>,
     bytes: Vec<u8>,
+    /// The ids the merge gave `news` (`NO_PARENT`: not merged yet).
+    merged: Vec<u32>,
 }
 
 impl<A> Default for Chunk<A> {
@@ -1252,7 +1260,10 @@ impl<A> Default for Chunk<A> {
             counts: Vec::new(),
             marks: Vec::new(),
             successors: Vec::new(),
+            news: Vec::new(),
+            seen: HashTable::new(),
             bytes: Vec::new(),
+            merged: Vec::new(),
         }
     }
 }
@@ -1263,11 +1274,33 @@ impl<A> Chunk<A> {
         self.counts.clear();
         self.marks.clear();
         self.successors.clear();
+        self.news.clear();
+        self.seen.clear();
         self.bytes.clear();
         self.counts.reserve(ids.len());
         self.marks.reserve(ids.len());
         self.successors.reserve(ids.len() * 8);
         self.ids = ids;
+    }
+
+    /// The place in `news` of a state the visited set does not hold, the
+    /// one it took when first found in this chunk: that occurrence is the
+    /// first in id order too, so the merge adds it with the member the
+    /// sequential search would store.
+    fn unknown(&mut self, hash: u64, key: &[u8], member: &[u8]) -> u32 {
+        let Chunk {
+            news, seen, bytes, ..
+        } = self;
+        let same = |&k: &u32| news[k as usize].in_chunk(bytes).key == key;
+        match seen.entry(hash, same, |&k| news[k as usize].hash) {
+            Entry::Occupied(first) => *first.get(),
+            Entry::Vacant(vacant) => {
+                let k = u32::try_from(news.len()).expect("a chunk finds under 2^32 states");
+                news.push(Unknown::kept(hash, bytes, key, member));
+                vacant.insert(k);
+                k
+            }
+        }
     }
 }
 
@@ -1319,7 +1352,7 @@ impl<S: Spec> Expander<'_, S> {
                 }
                 // Past the depth bound only whether it is new counts.
                 let member = if bound { &[][..] } else { &member[..] };
-                let found = Found::New(Unknown::kept(hash, &mut chunk.bytes, &key, member));
+                let found = Found::New(chunk.unknown(hash, &key, member));
                 chunk.successors.push((action, interned, found));
             }
         }
@@ -1554,8 +1587,13 @@ where
             counts,
             marks,
             successors,
+            news,
             bytes,
+            merged,
+            ..
         } = chunk;
+        merged.clear();
+        merged.resize(news.len(), NO_PARENT);
         let mut successors = successors.drain(..);
         for ((id, &count), &marks) in ids.clone().zip(counts.iter()).zip(marks.iter()) {
             let depth = self.graph.depth(id);
@@ -1566,19 +1604,23 @@ where
             self.graph.set_marks(id, marks);
             self.marked_to = id + 1;
             if self.limits.max_depth == Some(depth) {
-                self.merge_depth_bound(id, depth, mine, bytes);
+                self.merge_depth_bound(id, depth, mine, news, bytes);
                 continue;
             }
             for (action, interned, found) in mine {
                 let target = match found {
                     Found::Known(known) => known as usize,
-                    Found::New(unknown) => {
+                    // Merged already: found earlier in this chunk.
+                    Found::New(k) if merged[k as usize] != NO_PARENT => merged[k as usize] as usize,
+                    Found::New(k) => {
                         // Another chunk of the window may have added it.
-                        let new = unknown.in_chunk(bytes);
+                        let new = news[k as usize].in_chunk(bytes);
                         let (graph, index) = (&mut self.graph, self.index.half_mut(new.hash));
                         let parent = Some((id, &action));
                         // Marked when it is expanded.
-                        find_or_add(graph, index, &self.hasher, new, || 0, parent)
+                        let target = find_or_add(graph, index, &self.hasher, new, || 0, parent);
+                        merged[k as usize] = target as u32;
+                        target
                     }
                 };
                 match (self.keep_edges, interned) {
@@ -1603,6 +1645,7 @@ where
         id: usize,
         depth: usize,
         successors: impl Iterator<Item = (S::Action, Option<u32>, Found)>,
+        news: &[Unknown],
         bytes: &[u8],
     ) {
         if self.keep_edges {
@@ -1613,8 +1656,8 @@ where
         }
         let mut beyond = false;
         for (_, _, found) in successors {
-            if let Found::New(unknown) = found {
-                let new = unknown.in_chunk(bytes);
+            if let Found::New(k) = found {
+                let new = news[k as usize].in_chunk(bytes);
                 beyond |= self.find_key(new.hash, new.key).is_none();
             }
         }

@@ -145,13 +145,34 @@ fn closure(n: usize, generators: &[Permutation]) -> Vec<Permutation> {
 /// differ (n! over the ways to reorder equal processes).
 pub fn orbit_size<S: Spec>(state: &S::State) -> u64 {
     let n = S::processes(state);
+    // The classes' members are mostly sorted already (a canonical one
+    // always is): then the neighbours' comparisons are all it takes.
+    let mut unsorted = false;
+    let neighbours = (1..n).map(|i| S::compare_processes(state, i - 1, i));
+    let size = orbit_of_runs(
+        n,
+        neighbours.map(|o| {
+            unsorted |= o.is_gt();
+            o.is_eq()
+        }),
+    );
+    if !unsorted {
+        return size;
+    }
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&i, &j| S::compare_processes(state, i, j));
+    let same = |w: &[usize]| S::compare_processes(state, w[0], w[1]).is_eq();
+    orbit_of_runs(n, order.windows(2).map(same))
+}
+
+/// n! over the factorials of the runs of equal processes, given whether
+/// each process in sorted order equals the one before it.
+fn orbit_of_runs(n: usize, equal_neighbours: impl Iterator<Item = bool>) -> u64 {
     let factorial = |k: usize| (1..=k as u64).product::<u64>();
     let mut size = factorial(n);
     let mut run = 1;
-    for w in order.windows(2) {
-        if S::compare_processes(state, w[0], w[1]).is_eq() {
+    for equal in equal_neighbours {
+        if equal {
             run += 1;
         } else {
             size /= factorial(run);
@@ -378,6 +399,27 @@ mod tests {
             });
             assert_eq!(differs, !property.symmetric, "{}", property.name);
         }
+    }
+
+    /// A state's orbit is its distinct permutations, sorted or not.
+    #[test]
+    fn an_orbit_is_the_distinct_permutations() {
+        let sizes = BTreeMap::from([("workers".to_string(), 3), ("telegrams".to_string(), 2)]);
+        let spec = TimerFree::new(Preset::Jan2016.patches(), &sizes).unwrap();
+        let full = StateGraph::explore_as(&spec, Identity::Exact, &mut |_| {});
+        let permutations = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+        let (mut unsorted, mut sizes_seen) = (0, HashSet::new());
+        for state in full.states() {
+            let orbit: HashSet<_> = permutations
+                .iter()
+                .map(|to| TimerFree::permute(&state, to))
+                .collect();
+            assert_eq!(orbit_size::<TimerFree>(&state), orbit.len() as u64, "{state:?}");
+            unsorted += usize::from(state != TimerFree::representative(&state));
+            sizes_seen.insert(orbit.len());
+        }
+        assert!(unsorted > 0, "the unsorted path is tried");
+        assert_eq!(sizes_seen, HashSet::from([1, 3, 6]));
     }
 
     #[test]
