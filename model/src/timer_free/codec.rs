@@ -26,7 +26,7 @@ pub(super) fn encode(state: &TimerFreeState, at: impl Fn(usize) -> usize, buf: &
     let mut out = Out::with_room_for(state, buf);
     out.put(count(state.workers.len()));
     for p in 0..state.workers.len() {
-        encode_worker(&state.workers[at(p)], &mut out);
+        out.put_worker(worker_key(&state.workers[at(p)]));
     }
     let len = out.tail(state);
     buf.truncate(len);
@@ -75,16 +75,27 @@ pub(super) fn encode_sorted(
     buf: &mut Vec<u8>,
     moved: &mut Vec<u8>,
 ) {
-    let keys: SmallVec<[u128; 3]> = state.workers.iter().map(worker_key).collect();
-    // `at[p]`: the worker that goes to position `p`. A stable sort: equal
-    // workers keep their order, so a sorted state is not moved.
-    let mut at: SmallVec<[usize; 3]> = (0..keys.len()).collect();
-    at[fixed.min(keys.len())..].sort_by_key(|&i| keys[i]);
+    let n = state.workers.len();
+    let mut keys: SmallVec<[u128; 3]> = SmallVec::new();
+    let mut at: SmallVec<[usize; 3]> = SmallVec::new();
+    for (i, worker) in state.workers.iter().enumerate() {
+        keys.push(worker_key(worker));
+        at.push(i);
+    }
+    // `at[p]`: the worker that goes to position `p`, by insertion (a few
+    // workers). Stable: equal workers keep their order, so a sorted state
+    // is not moved.
+    for i in fixed + 1..n {
+        let mut j = i;
+        while j > fixed && keys[at[j - 1]] > keys[at[j]] {
+            at.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     let mut out = Out::with_room_for(state, buf);
-    out.put(count(keys.len()));
+    out.put(count(n));
     for &i in &at {
-        let bytes = keys[i].to_be_bytes();
-        out.put_all(&bytes[..4 + usize::from(bytes[3])]);
+        out.put_worker(keys[i]);
     }
     let len = out.tail(state);
     buf.truncate(len);
@@ -106,24 +117,29 @@ struct Out<'b> {
 }
 
 impl<'b> Out<'b> {
-    /// `buf` cleared and given room for the longest state of `state`'s
-    /// shape (every queue full), to be cut to the length [`Out::tail`]
-    /// returns.
+    /// `buf` with room for the longest state of `state`'s shape (a whole
+    /// [`worker_key`] a worker), to be written from its start and cut to
+    /// the length [`Out::tail`] returns. Its old bytes are overwritten or
+    /// cut, so only room it lacks is zeroed.
     fn with_room_for(state: &TimerFreeState, buf: &'b mut Vec<u8>) -> Self {
-        let room = 3 + state.workers.len() * (4 + QUEUE_CAPACITY) + state.telegrams.len() * 2;
-        buf.clear();
-        buf.resize(room, 0);
+        let room = 3 + state.workers.len() * 16 + state.telegrams.len() * 2;
+        if buf.len() < room {
+            buf.resize(room, 0);
+        }
         Out { bytes: buf, len: 0 }
+    }
+
+    /// A worker's bytes: its [`worker_key`]'s first `4 + queue length`,
+    /// written as all 16 (one store) and the rest left to be overwritten.
+    fn put_worker(&mut self, key: u128) {
+        let bytes = key.to_be_bytes();
+        self.bytes[self.len..self.len + 16].copy_from_slice(&bytes);
+        self.len += 4 + usize::from(bytes[3]);
     }
 
     fn put(&mut self, byte: u8) {
         self.bytes[self.len] = byte;
         self.len += 1;
-    }
-
-    fn put_all(&mut self, bytes: &[u8]) {
-        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
     }
 
     /// Writes what follows the workers and returns the length written.
@@ -146,11 +162,6 @@ pub(super) fn encode_permuted(state: &TimerFreeState, to: &[usize], buf: &mut Ve
         at[p] = i;
     }
     encode(state, |p| at[p], buf);
-}
-
-/// A worker's bytes: its [`worker_key`]'s first `4 + queue length`.
-fn encode_worker(worker: &Worker, out: &mut Out<'_>) {
-    out.put_all(&worker_key(worker).to_be_bytes()[..4 + worker.queue.len()]);
 }
 
 /// The state [`encode`] wrote.
