@@ -163,6 +163,47 @@ fn sorting_inline<S: Spec>(state: &S::State, fixed: usize) -> SmallVec<[usize; 8
     to
 }
 
+/// The size of `state`'s orbit: the permutations of its processes that
+/// differ (n! over the ways to reorder equal processes).
+pub fn orbit_size<S: Spec>(state: &S::State) -> u64 {
+    let n = S::processes(state);
+    // The classes' members are mostly sorted already (a canonical one
+    // always is): then the neighbours' comparisons are all it takes.
+    let mut unsorted = false;
+    let neighbours = (1..n).map(|i| S::compare_processes(state, i - 1, i));
+    let size = orbit_of_runs(
+        n,
+        neighbours.map(|o| {
+            unsorted |= o.is_gt();
+            o.is_eq()
+        }),
+    );
+    if !unsorted {
+        return size;
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| S::compare_processes(state, i, j));
+    let same = |w: &[usize]| S::compare_processes(state, w[0], w[1]).is_eq();
+    orbit_of_runs(n, order.windows(2).map(same))
+}
+
+/// n! over the factorials of the runs of equal processes, given whether
+/// each process in sorted order equals the one before it.
+pub fn orbit_of_runs(n: usize, equal_neighbours: impl Iterator<Item = bool>) -> u64 {
+    let factorial = |k: usize| (1..=k as u64).product::<u64>();
+    let mut size = factorial(n);
+    let mut run = 1;
+    for equal in equal_neighbours {
+        if equal {
+            run += 1;
+        } else {
+            size /= factorial(run);
+            run = 1;
+        }
+    }
+    size / factorial(run)
+}
+
 /// `state`'s key under `identity` (itself, or its class's canonical
 /// member), encoded into `buf`; into `moved`, the permutation that sorted
 /// it (a byte per process, process `i` to `moved[i]`), left empty when it
@@ -332,6 +373,13 @@ impl<S: Spec> StateGraph<S> {
     /// [`StateGraph::state`], found without computing it).
     pub fn canonical(&self, id: usize) -> S::State {
         S::decode_state(self.store.key(id))
+    }
+
+    /// How many states class `id` of a symmetry-reduced graph stands for
+    /// ([`Spec::class_size`], read off its key).
+    pub fn class_size(&self, id: usize) -> u64 {
+        assert_eq!(self.store.identity, Identity::Symmetric, "a reduced graph");
+        S::class_size(self.store.key(id))
     }
 
     /// Every state, in id (BFS) order, decoded one at a time.

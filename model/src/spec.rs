@@ -111,6 +111,15 @@ pub trait Spec: Sized {
         crate::search::encode_sorted::<Self>(state, fixed, buf, moved);
     }
 
+    /// How many states the symmetry class of `key` stands for: its
+    /// orbit's size ([`crate::search::orbit_size`]), `key` being a class's
+    /// key with every process sorted ([`Spec::encode_representative`] from
+    /// 0). Asked of every class to count the unreduced states; a spec may
+    /// read it off the bytes rather than decode the state.
+    fn class_size(key: &[u8]) -> u64 {
+        crate::search::orbit_size::<Self>(&Self::decode_state(key))
+    }
+
     /// The environment assumptions this spec was built with, complete
     /// (`crate::assume`); the default is none.
     fn assumptions(&self) -> crate::assume::Assumptions {

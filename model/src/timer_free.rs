@@ -624,6 +624,10 @@ impl Spec for TimerFree {
         codec::encode_permuted(state, to, buf);
     }
 
+    fn class_size(key: &[u8]) -> u64 {
+        codec::class_size(key)
+    }
+
     fn encode_representative(
         state: &TimerFreeState,
         fixed: usize,

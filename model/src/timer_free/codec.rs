@@ -18,6 +18,7 @@
 use super::{
     Message, Phase, Queue, TelegramIndex, TelegramRecord, TimerFreeState, Worker, QUEUE_CAPACITY,
 };
+use crate::search::orbit_of_runs;
 use smallvec::SmallVec;
 
 /// Writes `state` with the worker at position `p` being
@@ -106,6 +107,21 @@ pub(super) fn encode_sorted(
             moved[i] = count(p);
         }
     }
+}
+
+/// The size of the class a key of sorted workers ([`encode_sorted`] from
+/// 0) stands for, from its bytes: equal workers are equal byte runs, and
+/// sorted, they are neighbours.
+pub(super) fn class_size(key: &[u8]) -> u64 {
+    let n = usize::from(key[0]);
+    let mut rest = &key[1..];
+    let mut workers: SmallVec<[&[u8]; 3]> = SmallVec::new();
+    for _ in 0..n {
+        let (worker, after) = rest.split_at(4 + usize::from(rest[3]));
+        workers.push(worker);
+        rest = after;
+    }
+    orbit_of_runs(n, workers.windows(2).map(|w| w[0] == w[1]))
 }
 
 /// Bytes written by index into a buffer with room for them: no capacity
@@ -295,7 +311,29 @@ mod tests {
             encode_sorted(&state, 0, &mut key, &mut moved);
             assert_eq!(key, by_compare, "the key is the representative's encoding");
         }
-        assert!(permuted > 1000, "most found states are not sorted: {permuted}");
+        assert!(
+            permuted > 1000,
+            "most found states are not sorted: {permuted}"
+        );
+    }
+
+    /// A class's size read off its key is its canonical member's orbit.
+    #[test]
+    fn class_sizes_read_off_the_key_are_the_orbits() {
+        let sizes = BTreeMap::from([("workers".to_string(), 3), ("telegrams".to_string(), 3)]);
+        let spec = TimerFree::new(Preset::Jan2016.patches(), &sizes).unwrap();
+        let graph = crate::search::StateGraph::explore_as(
+            &spec,
+            crate::search::Identity::Symmetric,
+            &mut |_| {},
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        for id in 0..graph.len() {
+            let orbit = crate::search::orbit_size::<TimerFree>(&graph.canonical(id));
+            assert_eq!(graph.class_size(id), orbit);
+            seen.insert(orbit);
+        }
+        assert_eq!(seen, [1, 3, 6].into());
     }
 
     #[test]
