@@ -895,7 +895,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
             marked_to: 0,
         };
         for init in spec.init_states() {
-            bfs.discover(init, None);
+            bfs.discover(&init, None);
         }
         bfs
     }
@@ -1014,12 +1014,14 @@ impl<'a, S: Spec> Bfs<'a, S> {
         let mut successors = std::mem::take(&mut self.successors);
         let spec = self.spec;
         spec.successors_into(state, &mut self.actions, &mut successors);
-        for (action, next) in successors.drain(..) {
-            let target = self.discover(next, Some((id, &action)));
+        // Read in place: a state is large to move.
+        for (action, next) in &successors {
+            let target = self.discover(next, Some((id, action)));
             if self.keep_edges {
-                self.graph.edges.push(&action, target);
+                self.graph.edges.push(action, target);
             }
         }
+        successors.clear();
         self.successors = successors;
         if self.keep_edges {
             self.graph.edges.close(id);
@@ -1047,15 +1049,15 @@ impl<'a, S: Spec> Bfs<'a, S> {
     }
 
     /// The id of `state`, added with how it was reached if it is new.
-    fn discover(&mut self, state: S::State, parent: Option<(usize, &S::Action)>) -> usize {
-        self.encode_key(&state);
+    fn discover(&mut self, state: &S::State, parent: Option<(usize, &S::Action)>) -> usize {
+        self.encode_key(state);
         let new = New {
             hash: self.hasher.hash_one(&self.key[..]),
             key: &self.key,
             member: &self.member,
         };
         let watches = self.watches;
-        let marks = || marks_of::<S>(watches, &state);
+        let marks = || marks_of::<S>(watches, state);
         let new_id = self.graph.len();
         let id = find_or_add(
             &mut self.graph,
@@ -1066,7 +1068,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
             parent,
         );
         debug_assert!(
-            id != new_id || self.graph.state(id) == state,
+            id != new_id || self.graph.state(id) == *state,
             "a stored state decodes as it was"
         );
         id

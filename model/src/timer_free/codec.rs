@@ -67,6 +67,9 @@ pub(super) fn worker_key(worker: &Worker) -> u128 {
     key
 }
 
+/// The most workers the sizes allow (`super::SIZES`).
+const MOST_WORKERS: usize = 3;
+
 /// The key of `state`'s symmetry class (`Spec::encode_representative`):
 /// each worker is encoded once, the encodings are sorted and written out,
 /// with no comparison of the workers themselves.
@@ -77,15 +80,20 @@ pub(super) fn encode_sorted(
     moved: &mut Vec<u8>,
 ) {
     let n = state.workers.len();
-    let mut keys: SmallVec<[u128; 3]> = SmallVec::new();
-    let mut at: SmallVec<[usize; 3]> = SmallVec::new();
-    for (i, worker) in state.workers.iter().enumerate() {
-        keys.push(worker_key(worker));
-        at.push(i);
+    if n > MOST_WORKERS {
+        // Not at any size the spec allows: the general way.
+        return crate::search::encode_sorted::<super::TimerFree>(state, fixed, buf, moved);
+    }
+    // Plain arrays, not inline vectors: their inline-or-spilled checks
+    // were most of this function's instructions.
+    let mut keys = [0; MOST_WORKERS];
+    for (key, worker) in keys.iter_mut().zip(&state.workers) {
+        *key = worker_key(worker);
     }
     // `at[p]`: the worker that goes to position `p`, by insertion (a few
     // workers). Stable: equal workers keep their order, so a sorted state
     // is not moved.
+    let mut at: [usize; MOST_WORKERS] = std::array::from_fn(|i| i);
     for i in fixed + 1..n {
         let mut j = i;
         while j > fixed && keys[at[j - 1]] > keys[at[j]] {
@@ -93,9 +101,10 @@ pub(super) fn encode_sorted(
             j -= 1;
         }
     }
+    let at = &at[..n];
     let mut out = Out::with_room_for(state, buf);
     out.put(count(n));
-    for &i in &at {
+    for &i in at {
         out.put_worker(keys[i]);
     }
     let len = out.tail(state);
@@ -314,6 +323,14 @@ mod tests {
         assert!(
             permuted > 1000,
             "most found states are not sorted: {permuted}"
+        );
+        let workers = crate::timer_free::SIZES
+            .iter()
+            .find(|p| p.name == "workers");
+        assert_eq!(
+            workers.unwrap().max,
+            MOST_WORKERS as u64,
+            "the fast path's arrays"
         );
     }
 
