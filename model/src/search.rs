@@ -1388,8 +1388,10 @@ impl<S: Spec> Expander<'_, S> {
             self.spec
                 .successors_into(&state, &mut actions, &mut successors);
             chunk.counts.push(successors.len() as u32);
-            for (action, next) in successors.drain(..) {
-                encode_key::<S>(self.identity, &next, &mut key, &mut member);
+            // Read in place: a state is large to move.
+            for (action, next) in &successors {
+                let action = action.clone();
+                encode_key::<S>(self.identity, next, &mut key, &mut member);
                 let hash = self.hasher.hash_one(&key[..]);
                 let interned = self.edge_actions.as_ref().and_then(|a| a.find(&action));
                 let store = self.store;
