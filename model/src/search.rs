@@ -1021,7 +1021,8 @@ impl<'a, S: Spec> Bfs<'a, S> {
                 self.graph.edges.push(action, target);
             }
         }
-        successors.clear();
+        // Not cleared: a spec may write the next state's successors over
+        // these (`successors_into`).
         self.successors = successors;
         if self.keep_edges {
             self.graph.edges.close(id);

@@ -44,7 +44,7 @@ use std::collections::BTreeMap;
 mod codec;
 mod queue;
 
-pub use queue::{Queue, QUEUE_CAPACITY};
+pub use queue::{Queue, INLINE_MESSAGES};
 
 /// Size parameters of timer-free.
 pub const SIZES: &[SizeParam] = &[
@@ -136,9 +136,8 @@ impl Phase {
     }
 }
 
-/// One message loop of the business AP. `Copy`: a search clones a state
-/// for every successor, and this copies a worker whole.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// One message loop of the business AP.
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Worker {
     pub phase: Phase,
     /// The telegram whose work area is allocated, if any.
@@ -152,6 +151,30 @@ pub struct Worker {
     /// fixes' state spaces are unchanged): the generation of the telegram
     /// started last, never cleared when it ends.
     pub generation: Option<TelegramIndex>,
+}
+
+impl Clone for Worker {
+    fn clone(&self) -> Self {
+        Worker {
+            queue: self.queue.clone(),
+            ..*self
+        }
+    }
+
+    /// Field by field, the queue copied into (`successors_into`).
+    fn clone_from(&mut self, source: &Self) {
+        let Worker {
+            phase,
+            work_area,
+            timer,
+            hsm_request,
+            queue,
+            generation,
+        } = source;
+        (self.phase, self.work_area, self.timer) = (*phase, *work_area, *timer);
+        (self.hsm_request, self.generation) = (*hsm_request, *generation);
+        self.queue.clone_from(queue);
+    }
 }
 
 /// What happened to one telegram.
@@ -177,16 +200,41 @@ pub struct TimerFreeState {
 }
 
 // Clones by hand: the derived clone of an inline vector copies it element
-// by element through an iterator, a fifth of a search's time; these are
-// plain copies (a worker is `Copy`).
+// by element through an iterator, a fifth of a search's time; the
+// telegrams are plain copies, the workers are cloned one by one, each
+// queue copied whole.
 impl Clone for TimerFreeState {
     fn clone(&self) -> Self {
         TimerFreeState {
-            workers: SmallVec::from_slice(&self.workers),
+            workers: clone_workers(&self.workers),
             telegrams: SmallVec::from_slice(&self.telegrams),
             ..*self
         }
     }
+
+    /// Copies into `self`'s vectors (`TimerFree::successors_into`).
+    fn clone_from(&mut self, source: &Self) {
+        if self.workers.len() == source.workers.len() {
+            for (worker, source) in self.workers.iter_mut().zip(&source.workers) {
+                worker.clone_from(source);
+            }
+        } else {
+            self.workers = clone_workers(&source.workers);
+        }
+        self.telegrams = SmallVec::from_slice(&source.telegrams);
+        self.arrived = source.arrived;
+        self.abnormal_termination = source.abnormal_termination;
+    }
+}
+
+/// The workers pushed one by one: collecting them through an iterator
+/// costs more than the copies.
+fn clone_workers(workers: &[Worker]) -> SmallVec<[Worker; 3]> {
+    let mut clone = SmallVec::new();
+    for worker in workers {
+        clone.push(worker.clone());
+    }
+    clone
 }
 
 /// What the real relay can also report, for comparing it with the model
@@ -268,6 +316,55 @@ pub struct TimerFree {
 }
 
 impl TimerFree {
+    /// Takes `action` from `state`, writing the successor into `next` (a
+    /// copy of `state` on entry); `None` when it is not enabled (`next`
+    /// is then partly written).
+    fn apply(
+        &self,
+        state: &TimerFreeState,
+        action: &TimerFreeAction,
+        next: &mut TimerFreeState,
+    ) -> Option<()> {
+        if state.abnormal_termination {
+            return None;
+        }
+        match *action {
+            TimerFreeAction::Arrive { worker, telegram } => {
+                if telegram != state.arrived || !self.may_arrive(state) {
+                    return None;
+                }
+                next.workers
+                    .get_mut(worker)?
+                    .queue
+                    .push(Message::Telegram { telegram });
+                next.arrived += 1;
+            }
+            TimerFreeAction::TimerFires { worker } => {
+                let w = next.workers.get_mut(worker)?;
+                let epoch = w.timer.take()?;
+                w.queue.push(Message::TimeoutNotice { epoch });
+            }
+            TimerFreeAction::HsmCompletes { worker } => {
+                let w = next.workers.get_mut(worker)?;
+                let telegram = w.hsm_request.take()?;
+                w.queue.push(Message::Completion { telegram });
+            }
+            TimerFreeAction::Handle { worker, message } => {
+                if self.next_message(state.workers.get(worker)?) != Some(message) {
+                    return None;
+                }
+                self.handle(next, worker, message);
+            }
+            TimerFreeAction::HsmWaitExpires { worker } => {
+                if !self.hsm_wait_can_expire(state.workers.get(worker)?) {
+                    return None;
+                }
+                hsm_wait_expires(next, worker);
+            }
+        }
+        Some(())
+    }
+
     /// Builds the spec; `sizes` may be partial (defaults fill the rest).
     pub fn new(patches: Patches, sizes: &BTreeMap<String, u64>) -> Result<Self, SizeError> {
         let sizes = resolve("timer-free", SIZES, sizes)?;
@@ -506,45 +603,35 @@ impl Spec for TimerFree {
         state: &TimerFreeState,
         action: &TimerFreeAction,
     ) -> Option<TimerFreeState> {
-        if state.abnormal_termination {
-            return None;
-        }
         let mut next = state.clone();
-        match *action {
-            TimerFreeAction::Arrive { worker, telegram } => {
-                if telegram != state.arrived || !self.may_arrive(state) {
-                    return None;
-                }
-                next.workers
-                    .get_mut(worker)?
-                    .queue
-                    .push(Message::Telegram { telegram });
-                next.arrived += 1;
+        self.apply(state, action, &mut next)?;
+        Some(next)
+    }
+
+    /// Writes each successor over one of the last call's, copying `state`
+    /// into it: building a state and moving it into the vector cost a
+    /// fifth of a search's instructions.
+    fn successors_into(
+        &self,
+        state: &TimerFreeState,
+        actions: &mut Vec<TimerFreeAction>,
+        successors: &mut Vec<(TimerFreeAction, TimerFreeState)>,
+    ) {
+        actions.clear();
+        self.actions(state, actions);
+        let mut enabled = 0;
+        for action in actions.drain(..) {
+            if enabled == successors.len() {
+                successors.push((action.clone(), state.clone()));
             }
-            TimerFreeAction::TimerFires { worker } => {
-                let w = next.workers.get_mut(worker)?;
-                let epoch = w.timer.take()?;
-                w.queue.push(Message::TimeoutNotice { epoch });
-            }
-            TimerFreeAction::HsmCompletes { worker } => {
-                let w = next.workers.get_mut(worker)?;
-                let telegram = w.hsm_request.take()?;
-                w.queue.push(Message::Completion { telegram });
-            }
-            TimerFreeAction::Handle { worker, message } => {
-                if self.next_message(state.workers.get(worker)?) != Some(message) {
-                    return None;
-                }
-                self.handle(&mut next, worker, message);
-            }
-            TimerFreeAction::HsmWaitExpires { worker } => {
-                if !self.hsm_wait_can_expire(state.workers.get(worker)?) {
-                    return None;
-                }
-                hsm_wait_expires(&mut next, worker);
+            let (slot, next) = &mut successors[enabled];
+            next.clone_from(state);
+            if self.apply(state, &action, next).is_some() {
+                *slot = action;
+                enabled += 1;
             }
         }
-        Some(next)
+        successors.truncate(enabled);
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
@@ -607,7 +694,7 @@ impl Spec for TimerFree {
     fn permute(state: &TimerFreeState, to: &[usize]) -> TimerFreeState {
         let mut permuted = state.clone();
         for (i, worker) in state.workers.iter().enumerate() {
-            permuted.workers[to[i]] = *worker;
+            permuted.workers[to[i]] = worker.clone();
         }
         permuted
     }
@@ -755,8 +842,9 @@ mod tests {
     use super::*;
     use patches::Preset;
 
-    /// The longest queue at the largest size fits [`QUEUE_CAPACITY`] on
-    /// every preset and assumption setting. One worker takes every
+    /// The longest queue at the largest size fits inline
+    /// ([`INLINE_MESSAGES`]) and in a worker's key (`codec::MOST_QUEUED`)
+    /// on every preset and assumption setting. One worker takes every
     /// telegram, so its queue is the longest any worker's can be.
     #[test]
     fn the_longest_queue_fits() {
@@ -778,9 +866,74 @@ mod tests {
         }
         assert_eq!(
             longest, 6,
-            "the longest queue changed: is QUEUE_CAPACITY still enough?"
+            "the longest queue changed: is INLINE_MESSAGES still enough?"
         );
-        assert!(longest <= QUEUE_CAPACITY);
+        assert!(longest <= INLINE_MESSAGES.min(codec::MOST_QUEUED));
+    }
+
+    /// A walk of a relay's log (`validate`, one worker with hundreds of
+    /// telegrams) can queue far more than a search: the spec bounds no
+    /// queue, so the walk never stops at one.
+    #[test]
+    fn a_walk_queues_more_than_the_search_sizes_allow() {
+        let sizes = BTreeMap::from([("workers".to_string(), 1), ("telegrams".to_string(), 1)]);
+        let spec = TimerFree {
+            telegrams: 40,
+            ..TimerFree::new(Preset::Proposed.patches(), &sizes).unwrap()
+        };
+        let mut state = spec.init_states().remove(0);
+        let mut first = None;
+        for telegram in 0..40 {
+            state = spec
+                .next_state(
+                    &state,
+                    &TimerFreeAction::Arrive {
+                        worker: 0,
+                        telegram,
+                    },
+                )
+                .expect("every arrival is enabled");
+            let handle = spec
+                .successors(&state)
+                .into_iter()
+                .find(|(a, _)| matches!(a, TimerFreeAction::Handle { .. }));
+            first = first.or(handle.map(|(_, s)| s));
+        }
+        assert_eq!(state.workers[0].queue.len(), 40);
+        const { assert!(INLINE_MESSAGES < 40) };
+        // The first telegram handled from the long queue, and the clone
+        // the search writes successors over agrees with a fresh one.
+        let mut reused = spec.init_states().remove(0);
+        reused.clone_from(&state);
+        assert_eq!(reused, state);
+        let handled = spec.successors(&state);
+        assert!(!handled.is_empty());
+        assert!(first.is_some_and(|s| s.workers[0].queue.is_empty()));
+    }
+
+    /// Successors written over the last state's are the ones `next_state`
+    /// builds, whatever the vector held before.
+    #[test]
+    fn successors_written_over_old_ones_are_the_built_ones() {
+        let sizes = BTreeMap::from([("workers".to_string(), 2), ("telegrams".to_string(), 3)]);
+        let (mut actions, mut reused) = (Vec::new(), Vec::new());
+        let mut compared = 0;
+        for preset in Preset::ALL {
+            let spec = TimerFree::new(preset.patches(), &sizes).unwrap();
+            let graph = crate::search::StateGraph::explore(&spec, &mut |_| {});
+            for state in graph.states() {
+                spec.successors_into(&state, &mut actions, &mut reused);
+                let mut listed = Vec::new();
+                spec.actions(&state, &mut listed);
+                let built: Vec<_> = listed
+                    .into_iter()
+                    .filter_map(|a| spec.next_state(&state, &a).map(|s| (a, s)))
+                    .collect();
+                assert_eq!(reused, built, "{state:?}");
+                compared += built.len();
+            }
+        }
+        assert!(compared > 10_000, "{compared} successors compared");
     }
 
     /// `actions` lists only enabled actions on every preset and setting of

@@ -15,9 +15,7 @@
 //! A telegram index fits in a nibble: the sizes allow 5 telegrams
 //! ([`super::SIZES`]).
 
-use super::{
-    Message, Phase, Queue, TelegramIndex, TelegramRecord, TimerFreeState, Worker, QUEUE_CAPACITY,
-};
+use super::{Message, Phase, Queue, TelegramIndex, TelegramRecord, TimerFreeState, Worker};
 use crate::search::orbit_of_runs;
 use smallvec::SmallVec;
 
@@ -43,7 +41,7 @@ pub(super) fn encode(state: &TimerFreeState, at: impl Fn(usize) -> usize, buf: &
 /// Only equal workers have equal numbers. Built by shifts, not written a
 /// byte at a time and read back whole, which stalled the processor.
 pub(super) fn worker_key(worker: &Worker) -> u128 {
-    const _: () = assert!(4 + QUEUE_CAPACITY <= 16, "a worker's bytes fit a u128");
+    debug_assert!(worker.queue.len() <= MOST_QUEUED, "{worker:?}");
     let phase = match worker.phase {
         Phase::Idle => 0,
         Phase::AwaitDecrypt(t) => 1 | index(t) << 2,
@@ -66,6 +64,10 @@ pub(super) fn worker_key(worker: &Worker) -> u128 {
     }
     key
 }
+
+/// The most messages a worker's key holds: four bytes before them, sixteen
+/// in all. The sizes queue six at most (`tests::the_longest_queue_fits`).
+pub(super) const MOST_QUEUED: usize = 12;
 
 /// The most workers the sizes allow (`super::SIZES`).
 const MOST_WORKERS: usize = 3;

@@ -1,28 +1,33 @@
-//! A worker's message queue: a fixed array and a length, so a worker (and
-//! a state's worker vector) is copied with one `memcpy`. A search clones a
-//! state for every successor; cloning the queue as an inline vector, message
-//! by message, was about a sixth of a search's instructions.
+//! A worker's message queue: a fixed array and a length, so cloning a
+//! worker copies its queue whole, with no loop and no allocation. A search
+//! clones a state for every successor; cloning the queue as an inline
+//! vector was about a sixth of a search's instructions.
 //!
-//! Eight messages are room enough: the longest queue at the largest sizes
+//! Eight messages fit the array: the longest queue at the largest sizes
 //! (5 telegrams, on every preset and assumption) holds six
-//! (`tests::the_longest_queue_fits`). A push past the capacity panics,
-//! naming the capacity, rather than dropping a message.
+//! (`tests::the_longest_queue_fits`). A longer queue (a relay's log with
+//! hundreds of telegrams, walked by `validate`) moves to the heap whole:
+//! the spec bounds no queue.
 
 use super::Message;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::hash::{Hash, Hasher};
 use std::ops::{Deref, DerefMut};
 
-/// How many messages a queue holds.
-pub const QUEUE_CAPACITY: usize = 8;
+/// How many messages a queue holds without allocating.
+pub const INLINE_MESSAGES: usize = 8;
 
 /// The messages waiting in a worker's queue, oldest first. It reads as a
 /// slice of them; equality, order, hashing and serialization see only the
-/// queued messages, never the unused slots.
-#[derive(Clone, Copy)]
+/// queued messages, never the unused slots or where they are kept.
 pub struct Queue {
     len: u8,
-    slots: [Message; QUEUE_CAPACITY],
+    slots: [Message; INLINE_MESSAGES],
+    /// All the messages, once they outgrew `slots` (`len` and `slots` are
+    /// then unused). Boxed: one pointer, not a vector's three words, in
+    /// every worker of every state a search clones.
+    #[allow(clippy::box_collection)]
+    spilled: Option<Box<Vec<Message>>>,
 }
 
 /// What an unused slot holds (never read).
@@ -32,35 +37,43 @@ impl Queue {
     pub const fn new() -> Self {
         Queue {
             len: 0,
-            slots: [EMPTY; QUEUE_CAPACITY],
+            slots: [EMPTY; INLINE_MESSAGES],
+            spilled: None,
         }
     }
 
-    /// A queue of `messages`; `None` when they are more than it holds.
-    pub fn try_from_slice(messages: &[Message]) -> Option<Self> {
-        let mut queue = Queue::new();
-        queue
-            .slots
-            .get_mut(..messages.len())?
-            .copy_from_slice(messages);
-        queue.len = messages.len() as u8;
-        Some(queue)
-    }
-
-    /// A queue of `messages`, which must fit ([`QUEUE_CAPACITY`]).
+    /// A queue of `messages`.
     pub fn from_slice(messages: &[Message]) -> Self {
-        Self::try_from_slice(messages).unwrap_or_else(|| overflow())
+        let mut queue = Queue::new();
+        match queue.slots.get_mut(..messages.len()) {
+            Some(slots) => {
+                slots.copy_from_slice(messages);
+                queue.len = messages.len() as u8;
+            }
+            None => queue.spilled = Some(Box::new(messages.to_vec())),
+        }
+        queue
     }
 
     /// Queues `message` last.
     pub fn push(&mut self, message: Message) {
-        let slot = self.slots.get_mut(usize::from(self.len));
-        *slot.unwrap_or_else(|| overflow()) = message;
-        self.len += 1;
+        if let Some(spilled) = &mut self.spilled {
+            spilled.push(message);
+        } else if let Some(slot) = self.slots.get_mut(usize::from(self.len)) {
+            *slot = message;
+            self.len += 1;
+        } else {
+            let mut all = self.slots.to_vec();
+            all.push(message);
+            self.spilled = Some(Box::new(all));
+        }
     }
 
     /// Takes the message at `at` out, the later ones moving up.
     pub fn remove(&mut self, at: usize) -> Message {
+        if let Some(spilled) = &mut self.spilled {
+            return spilled.remove(at);
+        }
         let message = self[at];
         let len = usize::from(self.len);
         self.slots.copy_within(at + 1..len, at);
@@ -69,8 +82,20 @@ impl Queue {
     }
 }
 
-fn overflow() -> ! {
-    panic!("a timer-free worker's queue holds at most {QUEUE_CAPACITY} messages")
+impl Clone for Queue {
+    fn clone(&self) -> Self {
+        Queue {
+            spilled: self.spilled.clone(),
+            ..*self
+        }
+    }
+
+    /// Copies the slots whole and reuses a spilled vector.
+    #[inline]
+    fn clone_from(&mut self, source: &Self) {
+        (self.len, self.slots) = (source.len, source.slots);
+        self.spilled.clone_from(&source.spilled);
+    }
 }
 
 impl Default for Queue {
@@ -83,13 +108,19 @@ impl Deref for Queue {
     type Target = [Message];
 
     fn deref(&self) -> &[Message] {
-        &self.slots[..usize::from(self.len)]
+        match &self.spilled {
+            None => &self.slots[..usize::from(self.len)],
+            Some(spilled) => spilled,
+        }
     }
 }
 
 impl DerefMut for Queue {
     fn deref_mut(&mut self) -> &mut [Message] {
-        &mut self.slots[..usize::from(self.len)]
+        match &mut self.spilled {
+            None => &mut self.slots[..usize::from(self.len)],
+            Some(spilled) => spilled,
+        }
     }
 }
 
@@ -99,6 +130,12 @@ impl<'a> IntoIterator for &'a Queue {
 
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
+    }
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -128,12 +165,6 @@ impl Hash for Queue {
     }
 }
 
-impl std::fmt::Debug for Queue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
 impl Serialize for Queue {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         (**self).serialize(serializer)
@@ -142,13 +173,9 @@ impl Serialize for Queue {
 
 impl<'de> Deserialize<'de> for Queue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let messages = Vec::<Message>::deserialize(deserializer)?;
-        Queue::try_from_slice(&messages).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "a timer-free worker's queue holds at most {QUEUE_CAPACITY} messages, not {}",
-                messages.len()
-            ))
-        })
+        Ok(Queue::from_slice(&Vec::<Message>::deserialize(
+            deserializer,
+        )?))
     }
 }
 
@@ -161,11 +188,10 @@ mod tests {
     const C: Message = Message::Completion { telegram: 2 };
 
     #[test]
-    fn a_queue_reads_as_its_messages_whatever_its_unused_slots_held() {
+    fn a_queue_reads_as_its_messages() {
         let mut queue = Queue::from_slice(&[A, B, C]);
         assert_eq!(queue.remove(1), B);
         assert_eq!(&*queue, &[A, C]);
-        // The removed B's old slot still holds C: it is not seen.
         assert_eq!(queue, Queue::from_slice(&[A, C]));
         assert!(queue < Queue::from_slice(&[A, C, A]));
         queue.push(B);
@@ -173,19 +199,32 @@ mod tests {
     }
 
     #[test]
-    fn a_queue_round_trips_through_json_and_refuses_too_many_messages() {
+    fn a_queue_round_trips_through_json() {
         let queue = Queue::from_slice(&[A, C]);
         let json = serde_json::to_string(&queue).unwrap();
+        assert_eq!(json, serde_json::to_string(&[A, C]).unwrap());
         assert_eq!(serde_json::from_str::<Queue>(&json).unwrap(), queue);
-        let long = serde_json::to_string(&[A; QUEUE_CAPACITY + 1]).unwrap();
-        let err = serde_json::from_str::<Queue>(&long).unwrap_err();
-        assert!(err.to_string().contains("at most 8 messages"), "{err}");
     }
 
+    /// A relay's log can queue more than a search ever does: the queue
+    /// grows past its inline room and still clones and compares whole.
     #[test]
-    #[should_panic(expected = "holds at most 8 messages")]
-    fn a_push_past_the_capacity_panics_rather_than_dropping_a_message() {
-        let mut queue = Queue::from_slice(&[A; QUEUE_CAPACITY]);
+    fn a_queue_grows_past_its_inline_room() {
+        let mut queue = Queue::from_slice(&[A; INLINE_MESSAGES]);
         queue.push(B);
+        queue.push(C);
+        assert_eq!(queue.len(), INLINE_MESSAGES + 2);
+        let copy = queue.clone();
+        assert_eq!(copy, queue);
+        assert_eq!(copy[INLINE_MESSAGES..], [B, C]);
+        assert_eq!(queue.remove(0), A);
+        // Compared message by message: B sorts after the A it replaced.
+        assert!(copy < queue, "{copy:?} sorts before {queue:?}");
+        let long = serde_json::to_string(&copy).unwrap();
+        assert_eq!(serde_json::from_str::<Queue>(&long).unwrap(), copy);
+        // Where the messages are kept is not seen.
+        let mut short = Queue::from_slice(&[A; INLINE_MESSAGES + 1]);
+        short.remove(0);
+        assert_eq!(short, Queue::from_slice(&[A; INLINE_MESSAGES]));
     }
 }
