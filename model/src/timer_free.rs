@@ -162,6 +162,7 @@ impl Clone for Worker {
     }
 
     /// Field by field, the queue copied into (`successors_into`).
+    #[inline]
     fn clone_from(&mut self, source: &Self) {
         let Worker {
             phase,
@@ -221,7 +222,11 @@ impl Clone for TimerFreeState {
         } else {
             self.workers = clone_workers(&source.workers);
         }
-        self.telegrams = SmallVec::from_slice(&source.telegrams);
+        if self.telegrams.len() == source.telegrams.len() {
+            self.telegrams.copy_from_slice(&source.telegrams);
+        } else {
+            self.telegrams = SmallVec::from_slice(&source.telegrams);
+        }
         self.arrived = source.arrived;
         self.abnormal_termination = source.abnormal_termination;
     }
