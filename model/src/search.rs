@@ -864,6 +864,9 @@ struct Bfs<'a, S: Spec> {
     successors: Vec<(S::Action, S::State)>,
     /// A parallel search's merged chunks, kept for the next window's.
     spare_chunks: Vec<Chunk<S::Action>>,
+    /// The last window's index of new states, emptied: the next window's
+    /// fills it without growing it again (each growth re-hashes every key).
+    spare_index: Visited,
     /// The parallel search marks states with the watched conditions when
     /// it expands them (a state is found many times in a window, expanded
     /// once): every state before this one is marked.
@@ -892,6 +895,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
             actions: Vec::new(),
             successors: Vec::new(),
             spare_chunks: Vec::new(),
+            spare_index: Visited::default(),
             marked_to: 0,
         };
         for init in spec.init_states() {
@@ -1520,7 +1524,7 @@ where
         let start = self.graph.len();
         let fresh = Store::window(self.identity, start);
         let store = std::mem::replace(&mut self.graph.store, fresh);
-        let index = std::mem::take(&mut self.index);
+        let index = std::mem::replace(&mut self.index, std::mem::take(&mut self.spare_index));
         let step = parallel.chunk.max(1);
         let work = Work {
             expander: Expander {
@@ -1629,7 +1633,9 @@ where
             add(high, 1);
         });
         self.graph.store = store;
-        self.index = index;
+        let mut window = std::mem::replace(&mut self.index, index);
+        window.halves.iter_mut().for_each(HashTable::clear);
+        self.spare_index = window;
     }
 
     /// Adds a chunk's new states and edges in id order, as the sequential
