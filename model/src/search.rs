@@ -932,14 +932,21 @@ impl<'a, S: Spec> Bfs<'a, S> {
         None
     }
 
+    /// Whether state `id` is at the depth bound (its depth is looked up
+    /// only when there is one: a search per state).
+    fn at_depth_bound(&self, id: usize) -> bool {
+        self.limits
+            .max_depth
+            .is_some_and(|bound| bound == self.graph.depth(id))
+    }
+
     /// Expands state `id` (decoded: `state`), or only looks past it at the
     /// depth bound; false when a limit stopped the search before it.
     fn step(&mut self, id: usize, state: &S::State, progress: &mut dyn FnMut(usize)) -> bool {
-        let depth = self.graph.depth(id);
         if self.stopped_by_limit(id, progress) {
             return false;
         }
-        if self.limits.max_depth == Some(depth) {
+        if self.at_depth_bound(id) {
             self.check_depth_bound(id, state);
         } else {
             self.expand(id, state);
@@ -1389,7 +1396,10 @@ impl<S: Spec> Expander<'_, S> {
         for id in ids {
             let state = self.store.state::<S>(id);
             chunk.marks.push(marks_of::<S>(self.watches, &state));
-            let bound = self.max_depth == Some(depth_in(&self.level_starts, id));
+            // Depths are looked up only under a bound (a search per state).
+            let bound = self
+                .max_depth
+                .is_some_and(|d| d == depth_in(&self.level_starts, id));
             self.spec
                 .successors_into(&state, &mut actions, &mut successors);
             chunk.counts.push(successors.len() as u32);
@@ -1655,15 +1665,14 @@ where
         merged.resize(news.len(), NO_PARENT);
         let mut successors = successors.drain(..);
         for ((id, &count), &marks) in ids.clone().zip(counts.iter()).zip(marks.iter()) {
-            let depth = self.graph.depth(id);
             if self.stopped_by_limit(id, progress) {
                 return false;
             }
             let mine = successors.by_ref().take(count as usize);
             self.graph.set_marks(id, marks);
             self.marked_to = id + 1;
-            if self.limits.max_depth == Some(depth) {
-                self.merge_depth_bound(id, depth, mine, news, bytes);
+            if self.at_depth_bound(id) {
+                self.merge_depth_bound(id, self.graph.depth(id), mine, news, bytes);
                 continue;
             }
             for (action, interned, found) in mine {
