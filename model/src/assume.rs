@@ -146,6 +146,22 @@ pub fn settings(params: &[Assumption]) -> Vec<Assumptions> {
     product(&choices)
 }
 
+/// A spec built by `build` for every preset under every setting of
+/// `params` (the specs' tests that must hold whatever is assumed).
+#[cfg(test)]
+pub(crate) fn every_preset_and_setting<S>(
+    params: &[Assumption],
+    build: impl Fn(patches::Preset, &Assumptions) -> S,
+) -> Vec<S> {
+    let mut specs = Vec::new();
+    for preset in patches::Preset::ALL {
+        for setting in settings(params) {
+            specs.push(build(preset, &setting));
+        }
+    }
+    specs
+}
+
 /// `name=value` pairs separated by spaces, in name order.
 pub fn render(setting: &Assumptions) -> String {
     setting

@@ -393,25 +393,30 @@ pub fn no_fairness<S: Spec>() -> Fairness<S> {
 }
 
 /// Test support for a spec whose `actions` lists only enabled actions (so
-/// its `is_terminal` need build no successor): on every reachable state
-/// each listed action has a next state, and `is_terminal` agrees. Returns
-/// how many of the states were terminal.
+/// its `is_terminal` need build no successor): in each of `specs`, on every
+/// reachable state each listed action has a next state and `is_terminal`
+/// agrees; and some state is terminal, so both answers were tried.
 #[cfg(test)]
-pub(crate) fn assert_listed_actions_enabled<S: Spec>(spec: &S) -> usize {
-    let graph = crate::search::StateGraph::explore(spec, &mut |_| {});
-    let mut actions = Vec::new();
+pub(crate) fn assert_listed_actions_enabled<S: Spec>(specs: &[S]) {
     let mut terminal = 0;
-    for state in graph.states() {
-        actions.clear();
-        spec.actions(&state, &mut actions);
-        let successors = spec.successors(&state);
-        assert_eq!(
-            actions.len(),
-            successors.len(),
-            "a listed action is disabled in {state:?}"
-        );
-        assert_eq!(spec.is_terminal(&state), successors.is_empty());
-        terminal += usize::from(successors.is_empty());
+    for spec in specs {
+        let graph = crate::search::StateGraph::explore(spec, &mut |_| {});
+        let mut actions = Vec::new();
+        for state in graph.states() {
+            actions.clear();
+            spec.actions(&state, &mut actions);
+            let successors = spec.successors(&state);
+            assert_eq!(
+                actions.len(),
+                successors.len(),
+                "a listed action is disabled in {state:?}"
+            );
+            assert_eq!(spec.is_terminal(&state), successors.is_empty());
+            terminal += usize::from(successors.is_empty());
+        }
     }
-    terminal
+    assert!(
+        terminal > 0,
+        "some behaviours stop: is_terminal is tried both ways"
+    );
 }

@@ -857,17 +857,10 @@ mod tests {
         assert_eq!(SIZES[0].name, "telegrams");
         assert_eq!(SIZES[0].max, 5, "a larger size may need a longer queue");
         let mut longest = 0;
-        for preset in Preset::ALL {
-            for setting in crate::assume::settings(ASSUMPTIONS) {
-                let given = setting.iter().map(|(k, v)| (k.to_string(), v.to_string()));
-                let spec = TimerFree::new(preset.patches(), &sizes)
-                    .unwrap()
-                    .assuming(&given.collect())
-                    .unwrap();
-                let graph = crate::search::StateGraph::explore(&spec, &mut |_| {});
-                let queues = graph.states().map(|s| s.workers[0].queue.len());
-                longest = longest.max(queues.max().unwrap());
-            }
+        for spec in under_every_setting(&sizes) {
+            let graph = crate::search::StateGraph::explore(&spec, &mut |_| {});
+            let queues = graph.states().map(|s| s.workers[0].queue.len());
+            longest = longest.max(queues.max().unwrap());
         }
         assert_eq!(
             longest, 6,
@@ -949,21 +942,18 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
-        let mut terminal = 0;
-        for preset in Preset::ALL {
-            for setting in crate::assume::settings(ASSUMPTIONS) {
-                let given = setting.iter().map(|(k, v)| (k.to_string(), v.to_string()));
-                let spec = TimerFree::new(preset.patches(), &sizes)
-                    .unwrap()
-                    .assuming(&given.collect())
-                    .unwrap();
-                terminal += crate::spec::assert_listed_actions_enabled(&spec);
-            }
-        }
-        assert!(
-            terminal > 0,
-            "some behaviours stop: is_terminal is tried both ways"
-        );
+        let specs = under_every_setting(&sizes);
+        crate::spec::assert_listed_actions_enabled(&specs);
+    }
+
+    /// The spec at `sizes` on every preset under every assumption setting.
+    fn under_every_setting(sizes: &BTreeMap<String, u64>) -> Vec<TimerFree> {
+        crate::assume::every_preset_and_setting(ASSUMPTIONS, |preset, given| {
+            TimerFree::new(preset.patches(), sizes)
+                .unwrap()
+                .assuming(given)
+                .unwrap()
+        })
     }
 
     fn spec(preset: Preset) -> TimerFree {
