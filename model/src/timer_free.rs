@@ -265,7 +265,7 @@ impl TimerFreeState {
         let pending_timeout_notices = self
             .workers
             .iter()
-            .flat_map(|w| &w.queue)
+            .flat_map(|w| w.queue.iter())
             .filter(|m| matches!(m, Message::TimeoutNotice { .. }))
             .count();
         TimerFreeObservation {

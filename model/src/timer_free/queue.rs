@@ -12,7 +12,7 @@
 use super::Message;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::hash::{Hash, Hasher};
-use std::ops::{Deref, DerefMut};
+use std::ops::Deref;
 
 /// How many messages a queue holds without allocating.
 pub const INLINE_MESSAGES: usize = 8;
@@ -112,24 +112,6 @@ impl Deref for Queue {
             None => &self.slots[..usize::from(self.len)],
             Some(spilled) => spilled,
         }
-    }
-}
-
-impl DerefMut for Queue {
-    fn deref_mut(&mut self) -> &mut [Message] {
-        match &mut self.spilled {
-            None => &mut self.slots[..usize::from(self.len)],
-            Some(spilled) => spilled,
-        }
-    }
-}
-
-impl<'a> IntoIterator for &'a Queue {
-    type Item = &'a Message;
-    type IntoIter = std::slice::Iter<'a, Message>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
     }
 }
 
