@@ -1068,3 +1068,23 @@ fn check_assume_selects_assumptions_and_bad_ones_are_usage_errors() {
         "{err}"
     );
 }
+
+/// The summary ends with the whole process's CPU time and the states per
+/// CPU-second, beside the search's own wall-time figure.
+#[test]
+fn check_reports_the_whole_process_cpu_time() {
+    let out = chukei(&["check", "--spec", "irq-order", "--quiet"]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("CPU time "))
+        .unwrap_or_else(|| panic!("no CPU line in {stdout}"));
+    let seconds: f64 = line["CPU time ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no seconds in {line}"));
+    assert!(seconds >= 0.0 && seconds < 60.0, "{line}");
+    assert!(line.contains("states per CPU-second"), "{line}");
+}

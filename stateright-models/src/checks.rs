@@ -1242,6 +1242,15 @@ pub fn render_matrix(results: &[CheckResult]) -> String {
         "{states} states explored in {millis} ms ({:.0} states/s)\n",
         states as f64 * 1000.0 / (millis.max(1) as f64)
     );
+    if let Some(cpu) = process_cpu_seconds() {
+        // The whole process, every thread: what a per-state rate is fair
+        // on (the line above leaves out start-up, the checks after the
+        // search and, on several threads, counts wall time only).
+        out += &format!(
+            "CPU time {cpu:.2} s for the whole process so far, all threads ({:.0} states per CPU-second)\n",
+            states as f64 / cpu.max(0.01)
+        );
+    }
     if let Some(peak) = peak_memory_bytes() {
         out += &format!(
             "peak memory {:.1} MB for the whole process ({} bytes per explored state)\n",
@@ -1344,6 +1353,19 @@ pub fn peak_memory_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// The CPU time (user and system, every thread) the process has used so
+/// far, where the OS tells it (Linux: /proc/self/stat, in the kernel's
+/// user-visible ticks of 1/100 s).
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (the second field) may hold spaces: count the
+    // fields after its closing parenthesis, from the third (the state).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |field: usize| fields.get(field - 3)?.parse::<u64>().ok();
+    let (user, system) = (ticks(14)?, ticks(15)?);
+    Some((user + system) as f64 / 100.0)
 }
 
 /// The switch set of every checked configuration that is not a preset.

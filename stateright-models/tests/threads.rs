@@ -30,3 +30,27 @@ fn two_threads_give_the_sequential_verdicts_counts_and_paths() {
     assert_eq!(sequential.len(), 80);
     assert_eq!(sequential, check(2));
 }
+
+/// The summary's CPU figure counts every thread's time: work on another
+/// thread shows in it (the per-state rate is taken on it).
+#[test]
+fn the_process_cpu_time_counts_every_thread() {
+    use stateright_models::checks::process_cpu_seconds;
+    let before = process_cpu_seconds().expect("Linux tells a process's CPU time");
+    let spun = std::thread::spawn(move || {
+        // Until the process has used a tenth of a second more (the
+        // figure's resolution is 1/100 s), or ten seconds have passed.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut x = 1u64;
+        while std::time::Instant::now() < deadline {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+            if process_cpu_seconds().unwrap() >= before + 0.1 {
+                return true;
+            }
+        }
+        false
+    });
+    assert!(spun.join().unwrap(), "another thread's work never showed");
+}
