@@ -1085,6 +1085,6 @@ fn check_reports_the_whole_process_cpu_time() {
         .next()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no seconds in {line}"));
-    assert!(seconds >= 0.0 && seconds < 60.0, "{line}");
+    assert!((0.0..60.0).contains(&seconds), "{line}");
     assert!(line.contains("states per CPU-second"), "{line}");
 }
