@@ -698,8 +698,10 @@ impl Spec for TimerFree {
 
     fn permute(state: &TimerFreeState, to: &[usize]) -> TimerFreeState {
         let mut permuted = state.clone();
+        // Copied into the clone's workers: assigning fresh clones would
+        // copy every worker twice and drop the first copies.
         for (i, worker) in state.workers.iter().enumerate() {
-            permuted.workers[to[i]] = worker.clone();
+            permuted.workers[to[i]].clone_from(worker);
         }
         permuted
     }
