@@ -630,7 +630,6 @@ fn read_varint(bytes: &[u8]) -> (usize, &[u8]) {
 pub(crate) struct Interner<T> {
     values: Vec<T>,
     index: HashTable<u32>,
-    hasher: ahash::RandomState,
 }
 
 impl<T> Default for Interner<T> {
@@ -638,23 +637,22 @@ impl<T> Default for Interner<T> {
         Interner {
             values: Vec::new(),
             index: HashTable::new(),
-            hasher: fixed_hasher(),
         }
     }
 }
 
 impl<T: Hash + Eq + Clone> Interner<T> {
     pub(crate) fn intern(&mut self, value: &T) -> u32 {
-        let hash = self.hasher.hash_one(value);
+        let hash = interned_hash(value);
         let values = &self.values;
         if let Some(&i) = self.index.find(hash, |&i| values[i as usize] == *value) {
             return i;
         }
         let i = u32::try_from(self.values.len()).expect("fewer than 2^32 distinct actions");
         self.values.push(value.clone());
-        let (values, hasher) = (&self.values, &self.hasher);
+        let values = &self.values;
         self.index
-            .insert_unique(hash, i, |&i| hasher.hash_one(&values[i as usize]));
+            .insert_unique(hash, i, |&i| interned_hash(&values[i as usize]));
         i
     }
 }
@@ -663,12 +661,20 @@ impl<T: Hash + Eq> Interner<T> {
     /// The index of `value` if it is interned already (read only: the
     /// parallel search's threads look actions up, the merge adds new ones).
     fn find(&self, value: &T) -> Option<u32> {
-        let hash = self.hasher.hash_one(value);
+        let hash = interned_hash(value);
         let values = &self.values;
         self.index
             .find(hash, |&i| values[i as usize] == *value)
             .copied()
     }
+}
+
+/// An interned value's hash: Fx, not the visited set's hash. An action is
+/// a few small words, hashed for every edge, and the values are few and
+/// not adversarial.
+fn interned_hash<T: Hash>(value: &T) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(value)
 }
 
 impl<T> Interner<T> {

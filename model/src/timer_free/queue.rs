@@ -94,7 +94,12 @@ impl Clone for Queue {
     #[inline]
     fn clone_from(&mut self, source: &Self) {
         (self.len, self.slots) = (source.len, source.slots);
-        self.spilled.clone_from(&source.spilled);
+        // Checked here: `Option::clone_from` is an out-of-line call for
+        // every worker of every successor, and neither side spills at any
+        // size a search runs.
+        if self.spilled.is_some() || source.spilled.is_some() {
+            self.spilled.clone_from(&source.spilled);
+        }
     }
 }
 
