@@ -109,63 +109,103 @@ pub fn find_fair_lasso_in<S: Spec>(
 /// Strongly connected components of the subgraph of `bad` states that can
 /// carry a cycle (more than one state, or a self-loop). Iterative Tarjan.
 pub(crate) fn bad_components<S: Spec>(graph: &StateGraph<S>, bad: &[bool]) -> Vec<Vec<usize>> {
-    const UNSEEN: usize = usize::MAX;
-    let n = graph.len();
-    let (mut index, mut low) = (vec![UNSEEN; n], vec![0; n]);
-    let mut on_stack = vec![false; n];
-    let (mut stack, mut components, mut next_index) = (Vec::new(), Vec::new(), 0);
-    for root in (0..n).filter(|&i| bad[i]) {
-        if index[root] != UNSEEN {
+    let mut tarjan = Tarjan::new(graph.len());
+    let mut components = Vec::new();
+    for root in (0..graph.len()).filter(|&i| bad[i]) {
+        if tarjan.index[root] != UNSEEN {
             continue;
         }
-        // Each frame: (state, position in its edge list).
-        let mut frames = vec![(root, 0usize)];
-        index[root] = next_index;
-        low[root] = next_index;
-        next_index += 1;
-        stack.push(root);
-        on_stack[root] = true;
-        while let Some(&mut (v, ref mut pos)) = frames.last_mut() {
-            if let Some(edge) = graph.edges[v].get(*pos) {
+        tarjan.enter(root, &graph.edges[root]);
+        while let Some((v, edges)) = tarjan.frames.last_mut() {
+            let v = *v;
+            if let Some((edge, rest)) = edges.split_first() {
+                *edges = rest;
                 let w = edge.target();
-                *pos += 1;
                 if !bad[w] {
                     continue;
                 }
-                if index[w] == UNSEEN {
-                    index[w] = next_index;
-                    low[w] = next_index;
-                    next_index += 1;
-                    stack.push(w);
-                    on_stack[w] = true;
-                    frames.push((w, 0));
-                } else if on_stack[w] {
-                    low[v] = low[v].min(index[w]);
+                if tarjan.index[w] == UNSEEN {
+                    tarjan.enter(w, &graph.edges[w]);
+                } else if tarjan.on_stack[w] {
+                    tarjan.low[v] = tarjan.low[v].min(tarjan.index[w]);
                 }
                 continue;
             }
-            frames.pop();
-            if let Some(&(parent, _)) = frames.last() {
-                low[parent] = low[parent].min(low[v]);
+            tarjan.frames.pop();
+            if let Some(&(parent, _)) = tarjan.frames.last() {
+                tarjan.low[parent] = tarjan.low[parent].min(tarjan.low[v]);
             }
-            if low[v] == index[v] {
-                let mut component = Vec::new();
-                loop {
-                    let w = stack.pop().expect("v is on the stack");
-                    on_stack[w] = false;
-                    component.push(w);
-                    if w == v {
-                        break;
-                    }
-                }
-                let self_loop = graph.edges[v].iter().any(|e| e.target() == v);
-                if component.len() > 1 || self_loop {
+            if tarjan.low[v] == tarjan.index[v] {
+                let stack = &mut tarjan.stack;
+                if let Some(component) = pop_component(graph, stack, &mut tarjan.on_stack, v) {
                     components.push(component);
                 }
             }
         }
     }
     components
+}
+
+const UNSEEN: usize = usize::MAX;
+
+/// Iterative Tarjan's bookkeeping ([`bad_components`]).
+struct Tarjan<'g> {
+    index: Vec<usize>,
+    low: Vec<usize>,
+    on_stack: Vec<bool>,
+    stack: Vec<usize>,
+    next_index: usize,
+    /// The depth-first path: each state with the edges it has left to
+    /// follow (its edge list is looked up once, not once per edge).
+    frames: Vec<(usize, &'g [model::search::Edge])>,
+}
+
+impl<'g> Tarjan<'g> {
+    fn new(n: usize) -> Self {
+        Tarjan {
+            index: vec![UNSEEN; n],
+            low: vec![0; n],
+            on_stack: vec![false; n],
+            stack: Vec::new(),
+            next_index: 0,
+            frames: Vec::new(),
+        }
+    }
+
+    /// Visits state `v`, whose edges are `edges`.
+    fn enter(&mut self, v: usize, edges: &'g [model::search::Edge]) {
+        self.index[v] = self.next_index;
+        self.low[v] = self.next_index;
+        self.next_index += 1;
+        self.stack.push(v);
+        self.on_stack[v] = true;
+        self.frames.push((v, edges));
+    }
+}
+
+/// Pops the component rooted at `v` off Tarjan's stack; the component if
+/// it can carry a cycle. Most components are single states without a
+/// self-loop: they are dropped without building a vector for them.
+fn pop_component<S: Spec>(
+    graph: &StateGraph<S>,
+    stack: &mut Vec<usize>,
+    on_stack: &mut [bool],
+    v: usize,
+) -> Option<Vec<usize>> {
+    let at = stack
+        .iter()
+        .rposition(|&w| w == v)
+        .expect("v is on the stack");
+    for &w in &stack[at..] {
+        on_stack[w] = false;
+    }
+    let self_loop = || graph.edges[v].iter().any(|e| e.target() == v);
+    let component = (stack.len() - at > 1 || self_loop()).then(|| {
+        // In the order they are popped, as before: the last pushed first.
+        stack[at..].iter().rev().copied().collect()
+    });
+    stack.truncate(at);
+    component
 }
 
 /// The fair classes starved by staying in `states` forever taking `taken`
