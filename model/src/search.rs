@@ -210,7 +210,7 @@ pub fn orbit_of_runs(n: usize, equal_neighbours: impl Iterator<Item = bool>) -> 
 /// is the identity: the canonical member and it give the state back
 /// ([`Store::member`]), so a class stores its first-found member in a few
 /// bytes.
-pub(crate) fn encode_key<S: Spec>(
+pub fn encode_key<S: Spec>(
     identity: Identity,
     state: &S::State,
     buf: &mut Vec<u8>,
@@ -244,6 +244,48 @@ pub(crate) fn encode_sorted<S: Spec>(
     if to.iter().enumerate().any(|(i, &t)| i != t) {
         let byte = |&t: &usize| u8::try_from(t).expect("fewer than 256 processes");
         moved.extend(to.iter().map(byte));
+    }
+}
+
+/// The keys of a state's successors ([`Spec::successors_with_keys`]),
+/// each with the permutation that sorted it ([`encode_key`]): buffers
+/// kept from state to state, so a search allocates none per successor.
+#[derive(Default)]
+pub struct Keys {
+    slots: Vec<(Vec<u8>, Vec<u8>)>,
+    len: usize,
+}
+
+impl Keys {
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// The buffers for the next successor's key and permutation, as
+    /// [`encode_key`] takes them (it overwrites their old contents).
+    #[inline]
+    pub fn next_slot(&mut self) -> (&mut Vec<u8>, &mut Vec<u8>) {
+        if self.len == self.slots.len() {
+            self.slots.push(Default::default());
+        }
+        self.len += 1;
+        let (key, moved) = &mut self.slots[self.len - 1];
+        (key, moved)
+    }
+
+    /// Successor `i`'s key and permutation.
+    #[inline]
+    pub fn get(&self, i: usize) -> (&[u8], &[u8]) {
+        let (key, moved) = &self.slots[..self.len][i];
+        (key, moved)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
@@ -868,6 +910,7 @@ struct Bfs<'a, S: Spec> {
     /// Scratch for a state's actions and successors ([`Spec::successors_into`]).
     actions: Vec<S::Action>,
     successors: Vec<(S::Action, S::State)>,
+    keys: Keys,
     /// A parallel search's merged chunks, kept for the next window's.
     spare_chunks: Vec<Chunk<S::Action>>,
     /// The last window's index of new states, emptied: the next window's
@@ -900,6 +943,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
             member: Vec::new(),
             actions: Vec::new(),
             successors: Vec::new(),
+            keys: Keys::default(),
             spare_chunks: Vec::new(),
             spare_index: Visited::default(),
             marked_to: 0,
@@ -1029,11 +1073,13 @@ impl<'a, S: Spec> Bfs<'a, S> {
     /// Discovers the successors of state `id` (and records the edges to them).
     fn expand(&mut self, id: usize, state: &S::State) {
         let mut successors = std::mem::take(&mut self.successors);
-        let spec = self.spec;
-        spec.successors_into(state, &mut self.actions, &mut successors);
+        let mut keys = std::mem::take(&mut self.keys);
+        let (spec, actions) = (self.spec, &mut self.actions);
+        spec.successors_with_keys(state, self.identity, actions, &mut successors, &mut keys);
         // Read in place: a state is large to move.
-        for (action, next) in &successors {
-            let target = self.discover(next, Some((id, action)));
+        for (i, (action, next)) in successors.iter().enumerate() {
+            let (key, member) = keys.get(i);
+            let target = self.discover_keyed(next, key, member, Some((id, action)));
             if self.keep_edges {
                 self.graph.edges.push(action, target);
             }
@@ -1041,6 +1087,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
         // Not cleared: a spec may write the next state's successors over
         // these (`successors_into`).
         self.successors = successors;
+        self.keys = keys;
         if self.keep_edges {
             self.graph.edges.close(id);
         }
@@ -1068,11 +1115,29 @@ impl<'a, S: Spec> Bfs<'a, S> {
 
     /// The id of `state`, added with how it was reached if it is new.
     fn discover(&mut self, state: &S::State, parent: Option<(usize, &S::Action)>) -> usize {
-        self.encode_key(state);
+        let (mut key, mut member) = (
+            std::mem::take(&mut self.key),
+            std::mem::take(&mut self.member),
+        );
+        encode_key::<S>(self.identity, state, &mut key, &mut member);
+        let id = self.discover_keyed(state, &key, &member, parent);
+        (self.key, self.member) = (key, member);
+        id
+    }
+
+    /// [`Bfs::discover`] of a state whose key and permutation are
+    /// encoded already ([`encode_key`]).
+    fn discover_keyed(
+        &mut self,
+        state: &S::State,
+        key: &[u8],
+        member: &[u8],
+        parent: Option<(usize, &S::Action)>,
+    ) -> usize {
         let new = New {
-            hash: self.hasher.hash_one(&self.key[..]),
-            key: &self.key,
-            member: &self.member,
+            hash: self.hasher.hash_one(key),
+            key,
+            member,
         };
         let watches = self.watches;
         let marks = || marks_of::<S>(watches, state);
@@ -1397,8 +1462,7 @@ impl<S: Spec> Expander<'_, S> {
         mut chunk: Chunk<S::Action>,
     ) -> Chunk<S::Action> {
         chunk.clear(ids.clone());
-        let (mut key, mut member) = (Vec::new(), Vec::new());
-        let (mut actions, mut successors) = (Vec::new(), Vec::new());
+        let (mut actions, mut successors, mut keys) = (Vec::new(), Vec::new(), Keys::default());
         for id in ids {
             let state = self.store.state::<S>(id);
             chunk.marks.push(marks_of::<S>(self.watches, &state));
@@ -1406,14 +1470,20 @@ impl<S: Spec> Expander<'_, S> {
             let bound = self
                 .max_depth
                 .is_some_and(|d| d == depth_in(&self.level_starts, id));
-            self.spec
-                .successors_into(&state, &mut actions, &mut successors);
+            let identity = self.identity;
+            self.spec.successors_with_keys(
+                &state,
+                identity,
+                &mut actions,
+                &mut successors,
+                &mut keys,
+            );
             chunk.counts.push(successors.len() as u32);
             // Read in place: a state is large to move.
-            for (action, next) in &successors {
+            for (i, (action, _)) in successors.iter().enumerate() {
                 let action = action.clone();
-                encode_key::<S>(self.identity, next, &mut key, &mut member);
-                let hash = self.hasher.hash_one(&key[..]);
+                let (key, member) = keys.get(i);
+                let hash = self.hasher.hash_one(key);
                 let interned = self.edge_actions.as_ref().and_then(|a| a.find(&action));
                 let store = self.store;
                 let known = self.index.find(hash, |&id| store.key(id as usize) == key);
@@ -1424,8 +1494,8 @@ impl<S: Spec> Expander<'_, S> {
                     continue;
                 }
                 // Past the depth bound only whether it is new counts.
-                let member = if bound { &[][..] } else { &member[..] };
-                let found = Found::New(chunk.unknown(hash, &key, member));
+                let member = if bound { &[][..] } else { member };
+                let found = Found::New(chunk.unknown(hash, key, member));
                 chunk.successors.push((action, interned, found));
             }
         }

@@ -171,6 +171,27 @@ pub trait Spec: Sized {
         successors.extend(enabled);
     }
 
+    /// [`Spec::successors_into`], with each successor's key under
+    /// `identity` into `keys` (successor `i`'s is `keys.get(i)`), as
+    /// [`crate::search::encode_key`] writes it. A search asks this of every
+    /// state it expands; a spec may reuse what the successors share with
+    /// `state` (a process an action leaves alone encodes as it did).
+    fn successors_with_keys(
+        &self,
+        state: &Self::State,
+        identity: crate::search::Identity,
+        actions: &mut Vec<Self::Action>,
+        successors: &mut Vec<(Self::Action, Self::State)>,
+        keys: &mut crate::search::Keys,
+    ) {
+        self.successors_into(state, actions, successors);
+        keys.clear();
+        for (_, next) in successors.iter() {
+            let (key, moved) = keys.next_slot();
+            crate::search::encode_key::<Self>(identity, next, key, moved);
+        }
+    }
+
     /// Looks a property up by name.
     fn property(&self, name: &str) -> Option<Property<Self>> {
         self.properties().into_iter().find(|p| p.name == name)

@@ -81,41 +81,69 @@ pub(super) fn encode_sorted(
     buf: &mut Vec<u8>,
     moved: &mut Vec<u8>,
 ) {
-    let n = state.workers.len();
-    if n > MOST_WORKERS {
+    match worker_keys(state) {
+        Some(keys) => encode_sorted_keys(state, keys, fixed, buf, moved),
         // Not at any size the spec allows: the general way.
-        return crate::search::encode_sorted::<super::TimerFree>(state, fixed, buf, moved);
+        None => crate::search::encode_sorted::<super::TimerFree>(state, fixed, buf, moved),
     }
-    // Plain arrays, not inline vectors: their inline-or-spilled checks
-    // were most of this function's instructions.
+}
+
+/// The [`worker_key`]s of `state`'s workers (zeros after them), if the
+/// sizes allow that many workers. Plain arrays, not inline vectors: their
+/// inline-or-spilled checks were most of the sorting's instructions.
+pub(super) fn worker_keys(state: &TimerFreeState) -> Option<[u128; MOST_WORKERS]> {
+    if state.workers.len() > MOST_WORKERS {
+        return None;
+    }
     let mut keys = [0; MOST_WORKERS];
     for (key, worker) in keys.iter_mut().zip(&state.workers) {
         *key = worker_key(worker);
     }
-    // `at[p]`: the worker that goes to position `p`, by insertion (a few
-    // workers). Stable: equal workers keep their order, so a sorted state
-    // is not moved.
-    let mut at: [usize; MOST_WORKERS] = std::array::from_fn(|i| i);
+    Some(keys)
+}
+
+/// [`encode_sorted`] with the workers' keys given ([`worker_keys`]).
+pub(super) fn encode_sorted_keys(
+    state: &TimerFreeState,
+    keys: [u128; MOST_WORKERS],
+    fixed: usize,
+    buf: &mut Vec<u8>,
+    moved: &mut Vec<u8>,
+) {
+    let n = state.workers.len();
+    assert!(n <= MOST_WORKERS, "the keys of {n} workers");
+    // The workers by position, with their keys, sorted by insertion (a
+    // few workers) from `fixed` on. Stable: equal workers keep their
+    // order, so a sorted state is not moved.
+    let mut sorted: [(u128, u8); MOST_WORKERS] = std::array::from_fn(|i| (keys[i], i as u8));
     for i in fixed + 1..n {
         let mut j = i;
-        while j > fixed && keys[at[j - 1]] > keys[at[j]] {
-            at.swap(j - 1, j);
+        while j > fixed && sorted[j - 1].0 > sorted[j].0 {
+            sorted.swap(j - 1, j);
             j -= 1;
         }
     }
-    let at = &at[..n];
+    let sorted = &sorted[..n];
     let mut out = Out::with_room_for(state, buf);
     out.put(count(n));
-    for &i in at {
-        out.put_worker(keys[i]);
+    for &(key, _) in sorted {
+        out.put_worker(key);
     }
     let len = out.tail(state);
     buf.truncate(len);
     moved.clear();
-    if at.iter().enumerate().any(|(p, &i)| p != i) {
-        moved.resize(at.len(), 0);
-        for (p, &i) in at.iter().enumerate() {
-            moved[i] = count(p);
+    if sorted
+        .iter()
+        .enumerate()
+        .any(|(p, &(_, i))| p != usize::from(i))
+    {
+        // Worker `i` went to position `to[i]`.
+        let mut to = [0; MOST_WORKERS];
+        for (p, &(_, i)) in sorted.iter().enumerate() {
+            to[usize::from(i)] = p as u8;
+        }
+        for &p in &to[..n] {
+            moved.push(p);
         }
     }
 }
