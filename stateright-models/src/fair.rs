@@ -146,15 +146,17 @@ pub(crate) fn bad_components<S: Spec>(graph: &StateGraph<S>, bad: &[bool]) -> Ve
     components
 }
 
-const UNSEEN: usize = usize::MAX;
+const UNSEEN: u32 = u32::MAX;
 
 /// Iterative Tarjan's bookkeeping ([`bad_components`]).
 struct Tarjan<'g> {
-    index: Vec<usize>,
-    low: Vec<usize>,
+    /// Visit numbers in 32 bits (a graph has fewer than 2^32 states):
+    /// half the memory an edge's look-up at its target touches.
+    index: Vec<u32>,
+    low: Vec<u32>,
     on_stack: Vec<bool>,
     stack: Vec<usize>,
-    next_index: usize,
+    next_index: u32,
     /// The depth-first path: each state with the edges it has left to
     /// follow (its edge list is looked up once, not once per edge).
     frames: Vec<(usize, &'g [model::search::Edge])>,
