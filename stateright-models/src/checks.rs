@@ -666,31 +666,47 @@ impl Run {
         // one shows a fair lasso (`None`): that lasso is built on the full
         // graph, which then decides the rest. A property that follows the
         // first process: on classes that permute only the others.
-        let mut order: Vec<usize> = (0..liveness.len()).collect();
-        order.sort_by_key(|&i| !liveness[i].symmetric);
-        let mut but_first = None;
-        let mut decided: Vec<Option<(Verdict, Duration)>> = vec![None; liveness.len()];
-        for i in order {
-            if full.is_some() {
-                break;
+        // With a thread to spare, the reduced graph's unreduced count runs
+        // beside the liveness checks instead of after them (it is dropped
+        // if a lasso makes the full graph be explored).
+        let complete = |e: &&Explored<S>| e.complete;
+        let countable =
+            |e: &&Explored<S>| e.complete && e.watched && identity == Identity::Symmetric;
+        let (decided, counted, but_first) = std::thread::scope(|scope| {
+            let counted = own
+                .as_ref()
+                .filter(countable)
+                .filter(|_| self.threads > 1 && quotient_liveness)
+                .map(|e| scope.spawn(|| unreduced_count(&e.graph, 1)));
+            let mut order: Vec<usize> = (0..liveness.len()).collect();
+            order.sort_by_key(|&i| !liveness[i].symmetric);
+            let mut but_first = None;
+            let mut decided: Vec<Option<(Verdict, Duration)>> = vec![None; liveness.len()];
+            for i in order {
+                if full.is_some() {
+                    break;
+                }
+                let p = liveness[i];
+                let quotient = match p.symmetric {
+                    true => own.as_ref().filter(|_| on_quotient(p)),
+                    false => Some(&*but_first.get_or_insert_with(|| {
+                        self.explore(&spec, Identity::SymmetricButFirst, true, &watches, progress)
+                    })),
+                };
+                decided[i] =
+                    quotient.and_then(|q| self.decide_on_quotient(&spec, q, p, watch_of(p)));
+                if decided[i].is_none() {
+                    full = Some(self.explore(&spec, Identity::Exact, true, &watches, progress));
+                }
             }
-            let p = liveness[i];
-            let quotient = match p.symmetric {
-                true => own.as_ref().filter(|_| on_quotient(p)),
-                false => Some(&*but_first.get_or_insert_with(|| {
-                    self.explore(&spec, Identity::SymmetricButFirst, true, &watches, progress)
-                })),
-            };
-            decided[i] = quotient.and_then(|q| self.decide_on_quotient(&spec, q, p, watch_of(p)));
-            if decided[i].is_none() {
-                full = Some(self.explore(&spec, Identity::Exact, true, &watches, progress));
-            }
-        }
+            let counted =
+                counted.map(|c| c.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            (decided, counted, but_first)
+        });
         let quotient_of = |p: &Property<S>| match p.symmetric {
             true => own.as_ref(),
             false => but_first.as_ref(),
         };
-        let complete = |e: &&Explored<S>| e.complete;
         let reduced = own
             .as_ref()
             .filter(complete)
@@ -702,9 +718,10 @@ impl Run {
                 .or(own.as_ref().filter(|_| identity == Identity::Exact))
                 .filter(complete)
                 .map(|e| e.graph.len())
+                .or(counted)
                 .or_else(|| {
-                    reduced
-                        .filter(|e| e.watched)
+                    own.as_ref()
+                        .filter(countable)
                         .map(|e| unreduced_count(&e.graph, self.threads))
                 }),
         };
