@@ -116,11 +116,12 @@ pub(crate) fn bad_components<S: Spec>(graph: &StateGraph<S>, bad: &[bool]) -> Ve
             continue;
         }
         tarjan.enter(root, &graph.edges[root]);
-        while let Some((v, edges)) = tarjan.frames.last_mut() {
-            let v = *v;
-            if let Some((edge, rest)) = edges.split_first() {
-                *edges = rest;
+        while let Some(frame) = tarjan.frames.last_mut() {
+            let v = frame.state;
+            if let Some((edge, rest)) = frame.edges.split_first() {
+                frame.edges = rest;
                 let w = edge.target();
+                frame.self_loop |= w == v;
                 if !bad[w] {
                     continue;
                 }
@@ -131,13 +132,14 @@ pub(crate) fn bad_components<S: Spec>(graph: &StateGraph<S>, bad: &[bool]) -> Ve
                 }
                 continue;
             }
+            let self_loop = frame.self_loop;
             tarjan.frames.pop();
-            if let Some(&(parent, _)) = tarjan.frames.last() {
-                tarjan.low[parent] = tarjan.low[parent].min(tarjan.low[v]);
+            if let Some(parent) = tarjan.frames.last() {
+                tarjan.low[parent.state] = tarjan.low[parent.state].min(tarjan.low[v]);
             }
             if tarjan.low[v] == tarjan.index[v] {
-                let stack = &mut tarjan.stack;
-                if let Some(component) = pop_component(graph, stack, &mut tarjan.on_stack, v) {
+                let (stack, on_stack) = (&mut tarjan.stack, &mut tarjan.on_stack);
+                if let Some(component) = pop_component(stack, on_stack, v, self_loop) {
                     components.push(component);
                 }
             }
@@ -157,9 +159,18 @@ struct Tarjan<'g> {
     on_stack: Vec<bool>,
     stack: Vec<usize>,
     next_index: u32,
-    /// The depth-first path: each state with the edges it has left to
-    /// follow (its edge list is looked up once, not once per edge).
-    frames: Vec<(usize, &'g [model::search::Edge])>,
+    /// The depth-first path.
+    frames: Vec<Frame<'g>>,
+}
+
+/// A state on Tarjan's depth-first path.
+struct Frame<'g> {
+    state: usize,
+    /// The edges it has left to follow (its edge list is looked up once,
+    /// not once per edge).
+    edges: &'g [model::search::Edge],
+    /// Whether an edge followed so far leads back to it.
+    self_loop: bool,
 }
 
 impl<'g> Tarjan<'g> {
@@ -181,18 +192,23 @@ impl<'g> Tarjan<'g> {
         self.next_index += 1;
         self.stack.push(v);
         self.on_stack[v] = true;
-        self.frames.push((v, edges));
+        self.frames.push(Frame {
+            state: v,
+            edges,
+            self_loop: false,
+        });
     }
 }
 
-/// Pops the component rooted at `v` off Tarjan's stack; the component if
-/// it can carry a cycle. Most components are single states without a
-/// self-loop: they are dropped without building a vector for them.
-fn pop_component<S: Spec>(
-    graph: &StateGraph<S>,
+/// Pops the component rooted at `v` (with an edge to itself if
+/// `self_loop`) off Tarjan's stack; the component if it can carry a cycle.
+/// Most components are single states without a self-loop: they are
+/// dropped without building a vector for them.
+fn pop_component(
     stack: &mut Vec<usize>,
     on_stack: &mut [bool],
     v: usize,
+    self_loop: bool,
 ) -> Option<Vec<usize>> {
     let at = stack
         .iter()
@@ -201,8 +217,7 @@ fn pop_component<S: Spec>(
     for &w in &stack[at..] {
         on_stack[w] = false;
     }
-    let self_loop = || graph.edges[v].iter().any(|e| e.target() == v);
-    let component = (stack.len() - at > 1 || self_loop()).then(|| {
+    let component = (stack.len() - at > 1 || self_loop).then(|| {
         // In the order they are popped, as before: the last pushed first.
         stack[at..].iter().rev().copied().collect()
     });
@@ -470,6 +485,23 @@ mod tests {
         assert_eq!(lasso.prefix, go(&[1]));
         assert_eq!(lasso.cycle, go(&[2, 1]));
         assert_eq!(lasso.cycle_start(), Some(1));
+    }
+
+    /// A state that steps to itself is a cycle of one: found (the loop is
+    /// fair) and, once the goal step is fair and enabled there, ignored.
+    /// The other states are single-state components without a loop.
+    #[test]
+    fn a_self_loop_is_a_cycle() {
+        let mut graph = Graph {
+            edges: vec![(0, 1), (1, 1), (1, 2), (2, 3)],
+            goal: vec![3],
+            fair_targets: vec![1],
+        };
+        let lasso = check(&graph).expect("the loop at 1 is fair");
+        assert_eq!(lasso.prefix, go(&[1]));
+        assert_eq!(lasso.cycle, go(&[1]));
+        graph.fair_targets.push(2);
+        assert_eq!(check(&graph), None);
     }
 
     #[test]
