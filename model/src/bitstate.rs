@@ -10,7 +10,7 @@
 //! Memory: the bit table, the current and next BFS level as bytes, and a
 //! parent link per state (8 bytes) so that a violation has a path.
 
-use crate::search::{encode_key, fixed_hasher, marks_of, Identity, Interner, Watch};
+use crate::search::{encode_key, marks_of, Identity, Interner, Watch};
 use crate::search::{Limit, Limits, Stopped, LIMIT_CHECK_EVERY};
 use crate::spec::Spec;
 use serde::Serialize;
@@ -85,8 +85,10 @@ impl Table {
             mask: bits - 1,
             hashes: bitstate.hashes,
             set: 0,
+            // Two independent seeded hashes for double hashing (not the
+            // visited set's unseeded one).
             hasher: (
-                fixed_hasher(),
+                ahash::RandomState::with_seeds(0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344),
                 ahash::RandomState::with_seeds(0x9e37_79b9, 0x7f4a_7c15, 0xf39c_c060, 0x5ced_c834),
             ),
         }

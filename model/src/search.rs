@@ -14,7 +14,7 @@ use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use serde::Serialize;
 use smallvec::SmallVec;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
@@ -735,7 +735,6 @@ impl<T: Hash + Eq> Interner<T> {
 /// a few small words, hashed for every edge, and the values are few and
 /// not adversarial.
 fn interned_hash<T: Hash>(value: &T) -> u64 {
-    use std::hash::BuildHasher;
     rustc_hash::FxBuildHasher.hash_one(value)
 }
 
@@ -745,11 +744,17 @@ impl<T> Interner<T> {
     }
 }
 
-/// The hash of the visited set: fixed seeds, so a run is reproducible (ids
+/// The hash of the visited set: unseeded, so a run is reproducible (ids
 /// never depend on it, only the table's layout does).
-pub(crate) fn fixed_hasher() -> ahash::RandomState {
-    ahash::RandomState::with_seeds(0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344)
+pub(crate) fn fixed_hasher() -> KeyHasher {
+    rustc_hash::FxBuildHasher
 }
+
+/// The visited set's hash of key bytes: Fx, about half of ahash's
+/// instructions on a timer-free key (this build has no AES for ahash's
+/// fast path), with no longer probes measured. The keys are the specs'
+/// own states, not adversarial input.
+pub(crate) type KeyHasher = rustc_hash::FxBuildHasher;
 
 /// The edges of a state graph, all in one vector in the order the states
 /// were expanded (ids ascending): no allocation per state, 8 bytes per edge
@@ -919,7 +924,7 @@ struct Bfs<'a, S: Spec> {
     /// The ids of the states, by the hash of their key bytes
     /// ([`Store::key`]): each state is stored once, in the arena.
     index: Visited,
-    hasher: ahash::RandomState,
+    hasher: KeyHasher,
     watches: &'a [Watch<'a, S>],
     limits: Limits,
     /// Scratch encodings of the state being discovered, its key and the
@@ -1231,7 +1236,7 @@ pub(crate) fn marks_of<S: Spec>(watches: &[Watch<'_, S>], state: &S::State) -> u
 fn find_or_add<S: Spec>(
     graph: &mut StateGraph<S>,
     index: &mut HashTable<u32>,
-    hasher: &ahash::RandomState,
+    hasher: &KeyHasher,
     new: New<'_>,
     marks: impl FnOnce() -> u64,
     parent: Option<(usize, &S::Action)>,
@@ -1463,7 +1468,7 @@ impl<A> Chunk<A> {
 struct Expander<'a, S: Spec> {
     spec: &'a S,
     identity: Identity,
-    hasher: ahash::RandomState,
+    hasher: KeyHasher,
     watches: &'a [Watch<'a, S>],
     max_depth: Option<usize>,
     store: &'a Store,
