@@ -1641,7 +1641,7 @@ where
             expander: Expander {
                 spec: self.spec,
                 identity: self.identity,
-                hasher: self.hasher.clone(),
+                hasher: self.hasher,
                 watches: self.watches,
                 max_depth: self.limits.max_depth,
                 store: &store,
