@@ -553,7 +553,7 @@ impl Store {
         for (i, &to) in moved.iter().enumerate() {
             back[usize::from(to)] = i;
         }
-        S::permute(&canonical, &back)
+        S::permute_owned(canonical, &back)
     }
 
     /// Appends the records of `later`, which starts where this one ends.

@@ -67,6 +67,13 @@ pub trait Spec: Sized {
         state.clone()
     }
 
+    /// [`Spec::permute`] of a state the caller gives up: a spec may move
+    /// its processes rather than copy them (a search decodes a stored
+    /// class member this way, [`crate::search::StateGraph::state`]).
+    fn permute_owned(state: Self::State, to: &[usize]) -> Self::State {
+        Self::permute(&state, to)
+    }
+
     /// `action` done by process `to[i]` instead of process `i`.
     fn permute_action(action: &Self::Action, _to: &[usize]) -> Self::Action {
         action.clone()
