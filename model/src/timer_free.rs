@@ -1043,14 +1043,12 @@ mod tests {
         let sizes = BTreeMap::from([("workers".to_string(), 3), ("telegrams".to_string(), 2)]);
         let spec = TimerFree::new(Preset::Proposed.patches(), &sizes).unwrap();
         let graph = crate::search::StateGraph::explore(&spec, &mut |_| {});
-        let perms = [
-            [0, 1, 2],
-            [0, 2, 1],
-            [1, 0, 2],
-            [1, 2, 0],
-            [2, 0, 1],
-            [2, 1, 0],
-        ];
+        // The 6 permutations among the 27 maps of 3 positions.
+        let perms: Vec<[usize; 3]> = (0..27)
+            .map(|n| [n % 3, n / 3 % 3, n / 9])
+            .filter(|p| p[0] != p[1] && p[1] != p[2] && p[0] != p[2])
+            .collect();
+        assert_eq!(perms.len(), 6);
         let mut moved = 0;
         for state in graph.states() {
             for to in &perms {
