@@ -744,13 +744,9 @@ impl<T> Interner<T> {
     }
 }
 
-/// The hash of the visited set: unseeded, so a run is reproducible (ids
-/// never depend on it, only the table's layout does).
-pub(crate) fn fixed_hasher() -> KeyHasher {
-    rustc_hash::FxBuildHasher
-}
-
-/// The visited set's hash of key bytes: Fx, about half of ahash's
+/// The visited set's hash of key bytes, unseeded, so a run is
+/// reproducible (ids never depend on it, only the table's layout does).
+/// Fx, about half of ahash's
 /// instructions on a timer-free key (this build has no AES for ahash's
 /// fast path), with no longer probes measured. The keys are the specs'
 /// own states, not adversarial input.
@@ -927,12 +923,8 @@ struct Bfs<'a, S: Spec> {
     hasher: KeyHasher,
     watches: &'a [Watch<'a, S>],
     limits: Limits,
-    /// Scratch encodings of the state being discovered, its key and the
-    /// permutation that sorted it (no allocation per state once they have
-    /// grown).
-    key: Vec<u8>,
-    member: Vec<u8>,
-    /// Scratch for a state's actions and successors ([`Spec::successors_into`]).
+    /// Scratch for a state's actions, successors and their keys
+    /// ([`Spec::successors_with_keys`]).
     actions: Vec<S::Action>,
     successors: Vec<(S::Action, S::State)>,
     keys: Keys,
@@ -961,11 +953,9 @@ impl<'a, S: Spec> Bfs<'a, S> {
             keep_edges,
             graph: StateGraph::empty(identity, watches.len()),
             index: Visited::default(),
-            hasher: fixed_hasher(),
+            hasher: KeyHasher::default(),
             watches,
             limits,
-            key: Vec::new(),
-            member: Vec::new(),
             actions: Vec::new(),
             successors: Vec::new(),
             keys: Keys::default(),
@@ -974,7 +964,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
             marked_to: 0,
         };
         for init in spec.init_states() {
-            bfs.discover(&init, None);
+            bfs.discover_initial(&init);
         }
         bfs
     }
@@ -1078,13 +1068,14 @@ impl<'a, S: Spec> Bfs<'a, S> {
         }
         let depth = self.graph.depth(id);
         let mut successors = std::mem::take(&mut self.successors);
-        let spec = self.spec;
-        spec.successors_into(state, &mut self.actions, &mut successors);
-        let beyond = successors.iter().any(|(_, next)| {
-            self.encode_key(next);
-            self.find().is_none()
+        let mut keys = std::mem::take(&mut self.keys);
+        let (spec, actions) = (self.spec, &mut self.actions);
+        spec.successors_with_keys(state, self.identity, actions, &mut successors, &mut keys);
+        let beyond = (0..keys.len()).any(|i| {
+            let (key, _) = keys.get(i);
+            self.find_key(self.hasher.hash_one(key), key).is_none()
         });
-        self.successors = successors;
+        (self.successors, self.keys) = (successors, keys);
         if beyond {
             // Recorded now, reported once the bounded search is over.
             self.graph.stopped = Some(Stopped {
@@ -1118,17 +1109,6 @@ impl<'a, S: Spec> Bfs<'a, S> {
         }
     }
 
-    /// Encodes the key of `state` (itself, or its representative) into
-    /// `self.key`.
-    fn encode_key(&mut self, state: &S::State) {
-        encode_key::<S>(self.identity, state, &mut self.key, &mut self.member);
-    }
-
-    /// The id of the state whose key is in `self.key`, if known.
-    fn find(&self) -> Option<usize> {
-        self.find_key(self.hasher.hash_one(&self.key[..]), &self.key)
-    }
-
     /// The id of the state whose key bytes are `key` (of hash `hash`), if
     /// known.
     fn find_key(&self, hash: u64, key: &[u8]) -> Option<usize> {
@@ -1138,20 +1118,16 @@ impl<'a, S: Spec> Bfs<'a, S> {
             .map(|&id| id as usize)
     }
 
-    /// The id of `state`, added with how it was reached if it is new.
-    fn discover(&mut self, state: &S::State, parent: Option<(usize, &S::Action)>) -> usize {
-        let (mut key, mut member) = (
-            std::mem::take(&mut self.key),
-            std::mem::take(&mut self.member),
-        );
+    /// The id of initial state `state`, added if it is new (a search's
+    /// other states come with their keys, [`Bfs::expand`]).
+    fn discover_initial(&mut self, state: &S::State) -> usize {
+        let (mut key, mut member) = (Vec::new(), Vec::new());
         encode_key::<S>(self.identity, state, &mut key, &mut member);
-        let id = self.discover_keyed(state, &key, &member, parent);
-        (self.key, self.member) = (key, member);
-        id
+        self.discover_keyed(state, &key, &member, None)
     }
 
-    /// [`Bfs::discover`] of a state whose key and permutation are
-    /// encoded already ([`encode_key`]).
+    /// The id of `state`, whose key and permutation are encoded already
+    /// ([`encode_key`]), added with how it was reached if it is new.
     fn discover_keyed(
         &mut self,
         state: &S::State,

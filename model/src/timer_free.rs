@@ -668,6 +668,7 @@ impl Spec for TimerFree {
         keys.clear();
         let symmetric = identity != Identity::Exact;
         let parent = codec::worker_keys(state).filter(|_| symmetric);
+        let fixed = identity.fixed_processes();
         for (action, next) in successors.iter() {
             let (key, moved) = keys.next_slot();
             let Some(mut worker_keys) = parent else {
@@ -681,7 +682,6 @@ impl Spec for TimerFree {
                 codec::worker_keys(next),
                 "{action:?} changed only worker {w}"
             );
-            let fixed = identity.fixed_processes();
             codec::encode_sorted_keys(next, worker_keys, fixed, key, moved);
         }
     }
