@@ -138,10 +138,7 @@ pub(crate) fn bad_components<S: Spec>(graph: &StateGraph<S>, bad: &[bool]) -> Ve
                 tarjan.low[parent.state] = tarjan.low[parent.state].min(tarjan.low[v]);
             }
             if tarjan.low[v] == tarjan.index[v] {
-                let (stack, on_stack) = (&mut tarjan.stack, &mut tarjan.on_stack);
-                if let Some(component) = pop_component(stack, on_stack, v, self_loop) {
-                    components.push(component);
-                }
+                components.extend(tarjan.pop_component(v, self_loop));
             }
         }
     }
@@ -198,31 +195,27 @@ impl<'g> Tarjan<'g> {
             self_loop: false,
         });
     }
-}
 
-/// Pops the component rooted at `v` (with an edge to itself if
-/// `self_loop`) off Tarjan's stack; the component if it can carry a cycle.
-/// Most components are single states without a self-loop: they are
-/// dropped without building a vector for them.
-fn pop_component(
-    stack: &mut Vec<usize>,
-    on_stack: &mut [bool],
-    v: usize,
-    self_loop: bool,
-) -> Option<Vec<usize>> {
-    let at = stack
-        .iter()
-        .rposition(|&w| w == v)
-        .expect("v is on the stack");
-    for &w in &stack[at..] {
-        on_stack[w] = false;
-    }
-    let component = (stack.len() - at > 1 || self_loop).then(|| {
+    /// Pops the component rooted at `v` (with an edge to itself if
+    /// `self_loop`) off Tarjan's stack; the component if it can carry a cycle.
+    /// Most components are single states without a self-loop: they are
+    /// dropped without building a vector for them.
+    fn pop_component(&mut self, v: usize, self_loop: bool) -> Option<Vec<usize>> {
+        let at = self
+            .stack
+            .iter()
+            .rposition(|&w| w == v)
+            .expect("v is on the stack");
+        for &w in &self.stack[at..] {
+            self.on_stack[w] = false;
+        }
+        let members = &self.stack[at..];
         // In the order they are popped, as before: the last pushed first.
-        stack[at..].iter().rev().copied().collect()
-    });
-    stack.truncate(at);
-    component
+        let component =
+            (members.len() > 1 || self_loop).then(|| members.iter().rev().copied().collect());
+        self.stack.truncate(at);
+        component
+    }
 }
 
 /// The fair classes starved by staying in `states` forever taking `taken`
