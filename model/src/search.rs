@@ -15,8 +15,9 @@ use hashbrown::HashTable;
 use serde::Serialize;
 use smallvec::SmallVec;
 use std::hash::{BuildHasher, Hash};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+
+mod parallel;
+pub use parallel::Parallel;
 use std::time::{Duration, Instant};
 
 /// Where a search stops before it has explored every reachable state
@@ -503,15 +504,12 @@ fn depth_in(level_starts: &[usize], id: usize) -> usize {
 /// identity.
 struct Store {
     identity: Identity,
-    /// The id of the first record: a parallel search's merge adds a
-    /// window's new states to a store of their own ([`Bfs::expand_window`]).
+    /// The id of the first record: a parallel search's threads expand
+    /// batches of states copied out of the graph's store.
     first: usize,
     bytes: Vec<u8>,
     /// Where each record ends in `bytes`.
     ends: Offsets,
-    /// The hashes of the records' keys, kept by a window's store only:
-    /// the visited set takes its states with them ([`Bfs::join_window`]).
-    hashes: Option<Vec<u64>>,
 }
 
 impl Store {
@@ -521,18 +519,11 @@ impl Store {
             first: 0,
             bytes: Vec::new(),
             ends: Offsets::default(),
-            hashes: None,
         }
     }
 
-    /// An empty store for a window's new states, the first of them state
-    /// `first`, which keeps their hashes.
-    fn window(identity: Identity, first: usize) -> Self {
-        Store {
-            first,
-            hashes: Some(Vec::new()),
-            ..Self::new(identity)
-        }
+    fn len(&self) -> usize {
+        self.ends.len()
     }
 
     fn record(&self, id: usize) -> &[u8] {
@@ -556,13 +547,22 @@ impl Store {
         S::permute_owned(canonical, &back)
     }
 
-    /// Appends the records of `later`, which starts where this one ends.
-    fn append(&mut self, later: &Store) {
-        debug_assert_eq!(later.first, self.first + self.ends.len());
-        let base = self.bytes.len() as u64;
-        self.bytes.extend_from_slice(&later.bytes);
-        for i in 0..later.ends.len() {
-            self.ends.push(base + later.ends.get(i));
+    /// Makes `into` a store of records `ids` only, copied from this one.
+    fn copy_out(&self, ids: std::ops::Range<usize>, into: &mut Store) {
+        let end = |id: usize| self.ends.get(id - self.first);
+        let start = if ids.start == self.first {
+            0
+        } else {
+            end(ids.start - 1)
+        };
+        into.identity = self.identity;
+        into.first = ids.start;
+        into.bytes.clear();
+        into.ends.clear();
+        into.bytes
+            .extend_from_slice(&self.bytes[start as usize..end(ids.end - 1) as usize]);
+        for id in ids {
+            into.ends.push(end(id) - start);
         }
     }
 
@@ -594,10 +594,7 @@ impl Store {
 
     /// Adds a record: a state's key (of hash `hash`) and the permutation
     /// that sorted it (empty under [`Identity::Exact`]).
-    fn push(&mut self, key: &[u8], moved: &[u8], hash: u64) {
-        if let Some(hashes) = &mut self.hashes {
-            hashes.push(hash);
-        }
+    fn push(&mut self, key: &[u8], moved: &[u8]) {
         if self.identity != Identity::Exact {
             write_varint(&mut self.bytes, key.len());
             self.bytes.extend_from_slice(key);
@@ -640,6 +637,11 @@ impl Offsets {
 
     fn len(&self) -> usize {
         self.low.len()
+    }
+
+    fn clear(&mut self) {
+        self.low.clear();
+        self.bases.clear();
     }
 
     fn heap_bytes(&self) -> usize {
@@ -714,13 +716,7 @@ impl<T: Hash + Eq + Clone> Interner<T> {
 }
 
 impl<T: Hash + Eq> Interner<T> {
-    /// The index of `value` if it is interned already (read only: the
-    /// parallel search's threads look actions up, the merge adds new ones).
-    fn find(&self, value: &T) -> Option<u32> {
-        self.find_hashed(interned_hash(value), value)
-    }
-
-    /// [`Interner::find`] of a value of hash `hash`.
+    /// The index of `value`, of hash `hash`, if it is interned already.
     fn find_hashed(&self, hash: u64, value: &T) -> Option<u32> {
         let recent = self.recent[recent_slot(hash)];
         let is = |i: u32| self.values.get(i as usize) == Some(value);
@@ -928,11 +924,6 @@ struct Bfs<'a, S: Spec> {
     actions: Vec<S::Action>,
     successors: Vec<(S::Action, S::State)>,
     keys: Keys,
-    /// A parallel search's merged chunks, kept for the next window's.
-    spare_chunks: Vec<Chunk<S::Action>>,
-    /// The last window's index of new states, emptied: the next window's
-    /// fills it without growing it again (each growth re-hashes every key).
-    spare_index: Visited,
     /// The parallel search marks states with the watched conditions when
     /// it expands them (a state is found many times in a window, expanded
     /// once): every state before this one is marked.
@@ -959,8 +950,6 @@ impl<'a, S: Spec> Bfs<'a, S> {
             actions: Vec::new(),
             successors: Vec::new(),
             keys: Keys::default(),
-            spare_chunks: Vec::new(),
-            spare_index: Visited::default(),
             marked_to: 0,
         };
         for init in spec.init_states() {
@@ -1235,7 +1224,7 @@ fn find_or_add<S: Spec>(
         .filter(|&id| id != NO_PARENT)
         .expect("fewer than 2^32 - 1 states");
     vacant.insert(id32);
-    graph.store.push(new.key, new.member, new.hash);
+    graph.store.push(new.key, new.member);
     let depth = match parent {
         Some((from, action)) => {
             graph.parent.push(from as u32);
@@ -1254,566 +1243,6 @@ fn find_or_add<S: Spec>(
     }
     graph.set_marks(id, marks());
     id
-}
-
-/// How a parallel search shares its work: it takes the next `window`
-/// discovered states, the threads expand them `chunk` at a time (decode,
-/// successors, encoding, look-up in the visited set as it was), and the
-/// results are merged in id order, so the ids, the BFS tree, the edges and
-/// every count are the sequential search's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Parallel {
-    pub threads: usize,
-    pub window: usize,
-    pub chunk: usize,
-}
-
-impl Parallel {
-    /// `threads` threads (1: the sequential search) with the default split.
-    pub fn threads(threads: usize) -> Self {
-        Parallel {
-            threads: threads.max(1),
-            window: 1 << 14,
-            chunk: 256,
-        }
-    }
-}
-
-impl<S> StateGraph<S>
-where
-    S: Spec + Sync,
-    S::Action: Send + Sync,
-{
-    /// As [`StateGraph::explore_watching`], on `parallel.threads` threads:
-    /// the same graph.
-    pub fn explore_parallel(
-        spec: &S,
-        identity: Identity,
-        limits: Limits,
-        watches: &[Watch<'_, S>],
-        parallel: Parallel,
-        progress: &mut dyn FnMut(usize),
-    ) -> Self {
-        let edges = identity == Identity::Exact;
-        Self::explore_parallel_edges(spec, identity, limits, watches, parallel, edges, progress)
-    }
-
-    /// As [`StateGraph::explore_parallel`], keeping the edges (`edges`) or
-    /// not, under either identity: the reduced graph's edges serve the
-    /// liveness check on it (`stateright_models::symmetry`).
-    pub fn explore_parallel_edges(
-        spec: &S,
-        identity: Identity,
-        limits: Limits,
-        watches: &[Watch<'_, S>],
-        parallel: Parallel,
-        edges: bool,
-        progress: &mut dyn FnMut(usize),
-    ) -> Self {
-        let mut bfs = Bfs::new(spec, identity, edges, watches, limits);
-        if parallel.threads <= 1 {
-            bfs.run(&mut |_| false, usize::MAX, progress);
-        } else {
-            bfs.run_parallel(parallel, progress);
-        }
-        bfs.graph
-    }
-}
-
-/// A successor found by an expanding thread: a state it found in the
-/// visited set, or one it did not (new, or found by another thread: the
-/// merge tells), by its place in the chunk's [`Chunk::news`].
-enum Found {
-    Known(u32),
-    New(u32),
-}
-
-/// A state a thread did not find, kept in its chunk's bytes from `start`:
-/// the key, then the permutation that sorted the state into it (empty:
-/// none). Small: a thread finds millions of these.
-struct Unknown {
-    hash: u64,
-    start: u32,
-    key_len: u16,
-    member_len: u16,
-}
-
-impl Unknown {
-    /// Appends the state's key and permutation to the chunk's `bytes`.
-    fn kept(hash: u64, bytes: &mut Vec<u8>, key: &[u8], member: &[u8]) -> Unknown {
-        let start = u32::try_from(bytes.len()).expect("a chunk's keys take under 4 GiB");
-        bytes.extend_from_slice(key);
-        bytes.extend_from_slice(member);
-        Unknown {
-            hash,
-            start,
-            key_len: u16::try_from(key.len()).expect("a state encodes in under 64 KiB"),
-            member_len: u16::try_from(member.len()).expect("under 2^16 processes"),
-        }
-    }
-
-    /// The state as the merge looks it up, read from the chunk's `bytes`.
-    fn in_chunk<'b>(&self, bytes: &'b [u8]) -> New<'b> {
-        let start = self.start as usize;
-        let key_end = start + usize::from(self.key_len);
-        New {
-            hash: self.hash,
-            key: &bytes[start..key_end],
-            member: &bytes[key_end..key_end + usize::from(self.member_len)],
-        }
-    }
-}
-
-/// What a thread found expanding a chunk of states. A merged chunk's
-/// vectors are expanded into again ([`Work::spare`]): allocated on one
-/// thread and freed on another, they kept the allocator's locks busy.
-struct Chunk<A> {
-    ids: std::ops::Range<usize>,
-    /// Successors per state, in id order.
-    counts: Vec<u32>,
-    /// The watched conditions each state satisfies ([`marks_of`]).
-    marks: Vec<u64>,
-    /// With the edge's interned action when the edges are kept and it
-    /// was interned already (the merge interns the others).
-    successors: Vec<(A, Option<u32>, Found)>,
-    /// The states not in the visited set, each once: a state is often
-    /// found again within a chunk (from its siblings), and the merge then
-    /// looks it up once ([`Chunk::unknown`]).
-    news: Vec<Unknown>,
-    /// `news` by hash, while the chunk is expanded.
-    seen: HashTable<u32>,
-    bytes: Vec<u8>,
-    /// The ids the merge gave `news` (`NO_PARENT`: not merged yet).
-    merged: Vec<u32>,
-}
-
-impl<A> Default for Chunk<A> {
-    fn default() -> Self {
-        Chunk {
-            ids: 0..0,
-            counts: Vec::new(),
-            marks: Vec::new(),
-            successors: Vec::new(),
-            news: Vec::new(),
-            seen: HashTable::new(),
-            bytes: Vec::new(),
-            merged: Vec::new(),
-        }
-    }
-}
-
-impl<A> Chunk<A> {
-    /// Empties the chunk (keeping its vectors' memory) for states `ids`.
-    fn clear(&mut self, ids: std::ops::Range<usize>) {
-        self.counts.clear();
-        self.marks.clear();
-        self.successors.clear();
-        self.news.clear();
-        self.seen.clear();
-        self.bytes.clear();
-        self.counts.reserve(ids.len());
-        self.marks.reserve(ids.len());
-        self.successors.reserve(ids.len() * 8);
-        self.ids = ids;
-    }
-
-    /// The place in `news` of a state the visited set does not hold, the
-    /// one it took when first found in this chunk: that occurrence is the
-    /// first in id order too, so the merge adds it with the member the
-    /// sequential search would store.
-    fn unknown(&mut self, hash: u64, key: &[u8], member: &[u8]) -> u32 {
-        let Chunk {
-            news, seen, bytes, ..
-        } = self;
-        let same = |&k: &u32| news[k as usize].in_chunk(bytes).key == key;
-        match seen.entry(hash, same, |&k| news[k as usize].hash) {
-            Entry::Occupied(first) => *first.get(),
-            Entry::Vacant(vacant) => {
-                let k = u32::try_from(news.len()).expect("a chunk finds under 2^32 states");
-                news.push(Unknown::kept(hash, bytes, key, member));
-                vacant.insert(k);
-                k
-            }
-        }
-    }
-}
-
-/// What the threads of a parallel search read while they expand a window:
-/// the visited set as it was when the window began, and copies of the
-/// little else they need, so the merge can add to the graph meanwhile.
-struct Expander<'a, S: Spec> {
-    spec: &'a S,
-    identity: Identity,
-    hasher: KeyHasher,
-    watches: &'a [Watch<'a, S>],
-    max_depth: Option<usize>,
-    store: &'a Store,
-    index: &'a Visited,
-    level_starts: Vec<usize>,
-    /// The edges' distinct actions, when the edges are kept.
-    edge_actions: Option<Interner<S::Action>>,
-}
-
-impl<S: Spec> Expander<'_, S> {
-    /// Expands `ids` against the visited set as it was, into `chunk`
-    /// (an empty one, or one merged already whose vectors are reused).
-    fn expand_chunk(
-        &self,
-        ids: std::ops::Range<usize>,
-        mut chunk: Chunk<S::Action>,
-    ) -> Chunk<S::Action> {
-        chunk.clear(ids.clone());
-        let (mut actions, mut successors, mut keys) = (Vec::new(), Vec::new(), Keys::default());
-        for id in ids {
-            let state = self.store.state::<S>(id);
-            chunk.marks.push(marks_of::<S>(self.watches, &state));
-            // Depths are looked up only under a bound (a search per state).
-            let bound = self
-                .max_depth
-                .is_some_and(|d| d == depth_in(&self.level_starts, id));
-            let identity = self.identity;
-            self.spec.successors_with_keys(
-                &state,
-                identity,
-                &mut actions,
-                &mut successors,
-                &mut keys,
-            );
-            chunk.counts.push(successors.len() as u32);
-            // Read in place: a state is large to move.
-            for (i, (action, _)) in successors.iter().enumerate() {
-                let action = action.clone();
-                let (key, member) = keys.get(i);
-                let hash = self.hasher.hash_one(key);
-                let interned = self.edge_actions.as_ref().and_then(|a| a.find(&action));
-                let store = self.store;
-                let known = self.index.find(hash, |&id| store.key(id as usize) == key);
-                if let Some(&known) = known {
-                    chunk
-                        .successors
-                        .push((action, interned, Found::Known(known)));
-                    continue;
-                }
-                // Past the depth bound only whether it is new counts.
-                let member = if bound { &[][..] } else { member };
-                let found = Found::New(chunk.unknown(hash, key, member));
-                chunk.successors.push((action, interned, found));
-            }
-        }
-        chunk
-    }
-}
-
-/// A window's chunks of states to expand, shared by its threads.
-struct Work<'a, S: Spec> {
-    expander: Expander<'a, S>,
-    chunks: Vec<std::ops::Range<usize>>,
-    /// The next chunk to take.
-    next: AtomicUsize,
-    /// Set when a limit stopped the merge: take no more.
-    cancel: AtomicBool,
-    /// Merged chunks, to expand into again.
-    spare: Mutex<Vec<Chunk<S::Action>>>,
-}
-
-impl<S: Spec> Work<'_, S> {
-    /// Takes the next chunk and expands it: its number and what it found.
-    fn expand_next(&self) -> Option<(usize, Chunk<S::Action>)> {
-        if self.cancel.load(Ordering::Relaxed) {
-            return None;
-        }
-        let i = self.next.fetch_add(1, Ordering::Relaxed);
-        let range = self.chunks.get(i)?;
-        let spare = self.spares().pop().unwrap_or_default();
-        Some((i, self.expander.expand_chunk(range.clone(), spare)))
-    }
-
-    /// The merged chunks (a thread that panicked holding them left them
-    /// whole: it only pushes and pops).
-    fn spares(&self) -> std::sync::MutexGuard<'_, Vec<Chunk<S::Action>>> {
-        self.spare
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl<S> Bfs<'_, S>
-where
-    S: Spec + Sync,
-    S::Action: Send + Sync,
-{
-    /// Marks state `id`, about to be expanded here, with the watched
-    /// conditions it satisfies.
-    fn mark_expanded(&mut self, id: usize, state: &S::State) {
-        self.graph.set_marks(id, marks_of::<S>(self.watches, state));
-        self.marked_to = id + 1;
-    }
-
-    /// Marks the states a limit kept the search from expanding.
-    fn mark_unexpanded(&mut self) {
-        if self.watches.is_empty() {
-            return;
-        }
-        for id in self.marked_to..self.graph.len() {
-            let state = self.graph.state(id);
-            self.graph
-                .set_marks(id, marks_of::<S>(self.watches, &state));
-        }
-        self.marked_to = self.graph.len();
-    }
-
-    fn run_parallel(&mut self, parallel: Parallel, progress: &mut dyn FnMut(usize)) {
-        // A window smaller than this is expanded here: starting threads
-        // and merging their findings would cost more than they save (the
-        // first levels of every search, and all of a small one).
-        let shared = parallel.threads * parallel.chunk.max(1) * 2;
-        let mut id = 0;
-        'search: while id < self.graph.len() {
-            let end = (id + parallel.window.max(1)).min(self.graph.len());
-            if end - id < shared {
-                for id in id..end {
-                    let state = self.graph.state(id);
-                    self.mark_expanded(id, &state);
-                    if !self.step(id, &state, progress) {
-                        break 'search;
-                    }
-                }
-            } else if !self.expand_window(id..end, parallel, progress) {
-                break;
-            }
-            id = end;
-        }
-        self.mark_unexpanded();
-        let states = self.graph.len();
-        if let Some(stopped) = &mut self.graph.stopped {
-            stopped.states = states;
-        }
-        progress(self.graph.len());
-    }
-
-    /// Expands the window's states on the threads while this one merges
-    /// their findings, chunk by chunk in id order; false when a limit
-    /// stopped the search. This thread is one of `parallel.threads`: when
-    /// the next chunk to merge is not ready, it expands one itself.
-    ///
-    /// The threads read the visited set as it was when the window began
-    /// (taken out of the graph for the window): the states the merge adds
-    /// meanwhile go to a store and an index of their own, which the merge
-    /// alone reads, and join the visited set when the window is done. A
-    /// successor the threads did not find is looked up again there, so it
-    /// is added once.
-    fn expand_window(
-        &mut self,
-        ids: std::ops::Range<usize>,
-        parallel: Parallel,
-        progress: &mut dyn FnMut(usize),
-    ) -> bool {
-        let start = self.graph.len();
-        let fresh = Store::window(self.identity, start);
-        let store = std::mem::replace(&mut self.graph.store, fresh);
-        let index = std::mem::replace(&mut self.index, std::mem::take(&mut self.spare_index));
-        let step = parallel.chunk.max(1);
-        let work = Work {
-            expander: Expander {
-                spec: self.spec,
-                identity: self.identity,
-                hasher: self.hasher,
-                watches: self.watches,
-                max_depth: self.limits.max_depth,
-                store: &store,
-                index: &index,
-                level_starts: self.graph.level_starts.clone(),
-                edge_actions: self.keep_edges.then(|| self.graph.edges.actions.clone()),
-            },
-            chunks: ids
-                .clone()
-                .step_by(step)
-                .map(|start| start..(start + step).min(ids.end))
-                .collect(),
-            next: AtomicUsize::new(0),
-            cancel: AtomicBool::new(false),
-            spare: Mutex::new(std::mem::take(&mut self.spare_chunks)),
-        };
-        let complete = std::thread::scope(|scope| {
-            let (found, merged) = mpsc::channel();
-            for _ in 1..parallel.threads {
-                let (found, work) = (found.clone(), &work);
-                scope.spawn(move || {
-                    while let Some((i, chunk)) = work.expand_next() {
-                        if found.send((i, chunk)).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            drop(found);
-            let complete = self.merge_in_order(&work, merged, progress);
-            work.cancel.store(!complete, Ordering::Relaxed);
-            complete
-        });
-        self.spare_chunks = std::mem::take(&mut *work.spares());
-        self.join_window(store, index);
-        complete
-    }
-
-    /// Merges the window's chunks in chunk order (the threads finish them
-    /// in any), expanding one itself whenever the next is not ready; false
-    /// when a limit stopped the search.
-    fn merge_in_order(
-        &mut self,
-        work: &Work<'_, S>,
-        found: mpsc::Receiver<(usize, Chunk<S::Action>)>,
-        progress: &mut dyn FnMut(usize),
-    ) -> bool {
-        let chunks = work.chunks.len();
-        let mut early: Vec<Option<Chunk<S::Action>>> = (0..chunks).map(|_| None).collect();
-        let mut next = 0;
-        while next < chunks {
-            while let Ok((i, chunk)) = found.try_recv() {
-                early[i] = Some(chunk);
-            }
-            if early[next].is_none() {
-                match work.expand_next() {
-                    Some((i, chunk)) => early[i] = Some(chunk),
-                    // Every chunk is taken: wait for the threads'. None
-                    // left to wait for: one panicked, and the scope
-                    // re-raises its panic.
-                    None => match found.recv() {
-                        Ok((i, chunk)) => early[i] = Some(chunk),
-                        Err(_) => return false,
-                    },
-                }
-            }
-            while let Some(mut chunk) = early.get_mut(next).and_then(Option::take) {
-                if !self.merge(&mut chunk, progress) {
-                    return false;
-                }
-                work.spares().push(chunk);
-                next += 1;
-            }
-        }
-        true
-    }
-
-    /// Adds the window's new states (in the graph's store and index while
-    /// the window was merged) to the visited set as it was, and makes that
-    /// the graph's again.
-    /// Each half of the visited set takes its states on a thread of its
-    /// own: the other threads wait for the join.
-    fn join_window(&mut self, mut store: Store, mut index: Visited) {
-        let fresh = std::mem::replace(&mut self.graph.store, Store::new(self.identity));
-        store.append(&fresh);
-        let hashes = fresh.hashes.as_deref().unwrap_or_default();
-        let (all, hasher) = (&store, &self.hasher);
-        let [low, high] = &mut index.halves;
-        let add = |half: &mut HashTable<u32>, which: usize| {
-            let rehash = |&id: &u32| hasher.hash_one(all.key(id as usize));
-            half.reserve(hashes.len() / 2, rehash);
-            for (id, &hash) in (fresh.first..).zip(hashes) {
-                if Visited::half(hash) == which {
-                    half.insert_unique(hash, id as u32, rehash);
-                }
-            }
-        };
-        std::thread::scope(|scope| {
-            scope.spawn(|| add(low, 0));
-            add(high, 1);
-        });
-        self.graph.store = store;
-        let mut window = std::mem::replace(&mut self.index, index);
-        window.halves.iter_mut().for_each(HashTable::clear);
-        self.spare_index = window;
-    }
-
-    /// Adds a chunk's new states and edges in id order, as the sequential
-    /// search would have; false when a limit stopped the search.
-    fn merge(&mut self, chunk: &mut Chunk<S::Action>, progress: &mut dyn FnMut(usize)) -> bool {
-        let Chunk {
-            ids,
-            counts,
-            marks,
-            successors,
-            news,
-            bytes,
-            merged,
-            ..
-        } = chunk;
-        merged.clear();
-        merged.resize(news.len(), NO_PARENT);
-        let mut successors = successors.drain(..);
-        for ((id, &count), &marks) in ids.clone().zip(counts.iter()).zip(marks.iter()) {
-            if self.stopped_by_limit(id, progress) {
-                return false;
-            }
-            let mine = successors.by_ref().take(count as usize);
-            self.graph.set_marks(id, marks);
-            self.marked_to = id + 1;
-            if self.at_depth_bound(id) {
-                self.merge_depth_bound(id, self.graph.depth(id), mine, news, bytes);
-                continue;
-            }
-            for (action, interned, found) in mine {
-                let target = match found {
-                    Found::Known(known) => known as usize,
-                    // Merged already: found earlier in this chunk.
-                    Found::New(k) if merged[k as usize] != NO_PARENT => merged[k as usize] as usize,
-                    Found::New(k) => {
-                        // Another chunk of the window may have added it.
-                        let new = news[k as usize].in_chunk(bytes);
-                        let (graph, index) = (&mut self.graph, self.index.half_mut(new.hash));
-                        let parent = Some((id, &action));
-                        // Marked when it is expanded.
-                        let target = find_or_add(graph, index, &self.hasher, new, || 0, parent);
-                        merged[k as usize] = target as u32;
-                        target
-                    }
-                };
-                match (self.keep_edges, interned) {
-                    (false, _) => {}
-                    (true, Some(action)) => self.graph.edges.push_interned(action, target),
-                    (true, None) => self.graph.edges.push(&action, target),
-                }
-            }
-            if self.keep_edges {
-                self.graph.edges.close(id);
-            }
-            if id.is_multiple_of(4096) {
-                progress(self.graph.len());
-            }
-        }
-        true
-    }
-
-    /// [`Bfs::check_depth_bound`] on a thread's findings.
-    fn merge_depth_bound(
-        &mut self,
-        id: usize,
-        depth: usize,
-        successors: impl Iterator<Item = (S::Action, Option<u32>, Found)>,
-        news: &[Unknown],
-        bytes: &[u8],
-    ) {
-        if self.keep_edges {
-            self.graph.edges.close(id);
-        }
-        if self.graph.stopped.is_some() {
-            return;
-        }
-        let mut beyond = false;
-        for (_, _, found) in successors {
-            if let Found::New(k) = found {
-                let new = news[k as usize].in_chunk(bytes);
-                beyond |= self.find_key(new.hash, new.key).is_none();
-            }
-        }
-        if beyond {
-            self.graph.stopped = Some(Stopped {
-                limit: Limit::MaxDepth(depth),
-                states: 0,
-                complete_to_depth: depth,
-            });
-        }
-    }
 }
 
 #[cfg(test)]
@@ -1961,7 +1390,6 @@ mod tests {
     fn the_parallel_search_builds_the_sequential_graph() {
         let small = Parallel {
             threads: 2,
-            window: 100,
             chunk: 7,
         };
         for preset in Preset::ALL {
@@ -2013,10 +1441,9 @@ mod tests {
             .chain(values.iter().zip(&first))
         {
             assert_eq!(interner.intern(v), i);
-            assert_eq!(interner.find(v), Some(i));
             assert_eq!(interner.get(i), v);
         }
-        assert_eq!(interner.find(&1), None);
+        assert_eq!(interner.intern(&1), 5_000);
     }
 
     /// Stopped early, the parallel search still marks every state it
@@ -2030,7 +1457,6 @@ mod tests {
         let watches: [Watch<'_, TimerFree>; 2] = [&condition, &never];
         let small = Parallel {
             threads: 2,
-            window: 64,
             chunk: 5,
         };
         for limits in [
