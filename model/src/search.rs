@@ -915,7 +915,7 @@ struct Bfs<'a, S: Spec> {
     graph: StateGraph<S>,
     /// The ids of the states, by the hash of their key bytes
     /// ([`Store::key`]): each state is stored once, in the arena.
-    index: Visited,
+    index: HashTable<u32>,
     hasher: KeyHasher,
     watches: &'a [Watch<'a, S>],
     limits: Limits,
@@ -943,7 +943,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
             identity,
             keep_edges,
             graph: StateGraph::empty(identity, watches.len()),
-            index: Visited::default(),
+            index: HashTable::new(),
             hasher: KeyHasher::default(),
             watches,
             limits,
@@ -1134,7 +1134,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
         let new_id = self.graph.len();
         let id = find_or_add(
             &mut self.graph,
-            self.index.half_mut(new.hash),
+            &mut self.index,
             &self.hasher,
             new,
             marks,
@@ -1145,31 +1145,6 @@ impl<'a, S: Spec> Bfs<'a, S> {
             "a stored state decodes as it was"
         );
         id
-    }
-}
-
-/// The visited set: state ids by the hash of their key bytes
-/// ([`Store::key`]), in two halves by one bit of the hash, so the threads
-/// of a parallel search can add a window's states to both at once
-/// ([`Bfs::join_window`]).
-#[derive(Default)]
-struct Visited {
-    halves: [HashTable<u32>; 2],
-}
-
-impl Visited {
-    /// Which half a hash is in: a bit neither the table's bucket (low
-    /// bits) nor its tag (top seven) is taken from.
-    fn half(hash: u64) -> usize {
-        ((hash >> 56) & 1) as usize
-    }
-
-    fn find(&self, hash: u64, eq: impl FnMut(&u32) -> bool) -> Option<&u32> {
-        self.halves[Self::half(hash)].find(hash, eq)
-    }
-
-    fn half_mut(&mut self, hash: u64) -> &mut HashTable<u32> {
-        &mut self.halves[Self::half(hash)]
     }
 }
 

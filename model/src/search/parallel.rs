@@ -457,7 +457,7 @@ where
             }
             for (action, keyed) in mine {
                 let new = keyed.read(bytes);
-                let (graph, index) = (&mut self.graph, self.index.half_mut(new.hash));
+                let (graph, index) = (&mut self.graph, &mut self.index);
                 // Marked when it is expanded.
                 let target =
                     find_or_add(graph, index, &self.hasher, new, || 0, Some((id, &action)));
