@@ -191,8 +191,9 @@ impl<S: Spec> Shared<'_, S> {
 
     /// A helper thread's work: expand batches until the search is over.
     fn help(&self, found: mpsc::Sender<Expanded<S::Action>>) {
+        let mut scratch = Scratch::default();
         while let Some(batch) = self.wait_for_batch() {
-            if found.send(self.expand(batch)).is_err() {
+            if found.send(self.expand(batch, &mut scratch)).is_err() {
                 return;
             }
         }
@@ -247,7 +248,7 @@ impl<S: Spec> Shared<'_, S> {
 
     /// Expands `batch`'s states into an emptied result, and keeps the
     /// batch's store to fill again.
-    fn expand(&self, batch: Batch) -> Expanded<S::Action> {
+    fn expand(&self, batch: Batch, scratch: &mut Scratch<S>) -> Expanded<S::Action> {
         let mut out = self.queue().spare_results.pop().unwrap_or_default();
         let states = &batch.states;
         let ids = states.first..states.first + states.len();
@@ -257,13 +258,17 @@ impl<S: Spec> Shared<'_, S> {
         out.marks.clear();
         out.successors.clear();
         out.bytes.clear();
-        let (mut actions, mut successors, mut keys) = (Vec::new(), Vec::new(), Keys::default());
+        let Scratch {
+            actions,
+            successors,
+            keys,
+        } = scratch;
         for id in ids {
             let state = states.state::<S>(id);
             out.marks.push(marks_of::<S>(self.watches, &state));
             let identity = self.identity;
             let spec = self.spec;
-            spec.successors_with_keys(&state, identity, &mut actions, &mut successors, &mut keys);
+            spec.successors_with_keys(&state, identity, actions, successors, keys);
             out.counts.push(successors.len() as u32);
             // Read in place: a state is large to move.
             for (i, (action, _)) in successors.iter().enumerate() {
@@ -284,6 +289,24 @@ struct Over<'s, 'a, S: Spec>(&'s Shared<'a, S>);
 impl<S: Spec> Drop for Over<'_, '_, S> {
     fn drop(&mut self) {
         self.0.finish();
+    }
+}
+
+/// A thread's buffers for a state's actions, successors and their keys
+/// ([`Spec::successors_with_keys`]), kept from state to state.
+struct Scratch<S: Spec> {
+    actions: Vec<S::Action>,
+    successors: Vec<(S::Action, S::State)>,
+    keys: Keys,
+}
+
+impl<S: Spec> Default for Scratch<S> {
+    fn default() -> Self {
+        Scratch {
+            actions: Vec::new(),
+            successors: Vec::new(),
+            keys: Keys::default(),
+        }
     }
 }
 
@@ -377,6 +400,7 @@ where
         chunk: usize,
         progress: &mut dyn FnMut(usize),
     ) {
+        let mut scratch = Scratch::default();
         // The states from `gathered` on are not queued yet.
         let (mut gathered, mut posted) = (0, 0);
         let mut in_order = InOrder {
@@ -403,7 +427,7 @@ where
             }
             let queued = shared.queue().batches.pop_front();
             if let Some(batch) = queued {
-                in_order.put(shared.expand(batch));
+                in_order.put(shared.expand(batch, &mut scratch));
             } else if gathered < self.graph.len() {
                 self.post(shared, posted, gathered..self.graph.len());
                 (gathered, posted) = (self.graph.len(), posted + 1);
