@@ -1396,6 +1396,13 @@ mod tests {
                 };
                 let sequential = at(Parallel::threads(1));
                 assert_eq!(sequential, at(small), "{preset} {identity:?}");
+                // Batches of one state: the threads run up against the
+                // bound on how far past the merge they may expand.
+                let tiny = Parallel {
+                    threads: 3,
+                    chunk: 1,
+                };
+                assert_eq!(sequential, at(tiny), "{preset} {identity:?} tiny");
             }
         }
     }
