@@ -1226,6 +1226,7 @@ mod tests {
     use crate::timer_free::{TimerFree, TimerFreeState};
     use patches::Preset;
     use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     fn timer_free(preset: Preset) -> TimerFree {
         TimerFree::new(preset.patches(), &BTreeMap::new()).unwrap()
@@ -1468,6 +1469,43 @@ mod tests {
             let last = parallel.len() - 1;
             assert!(parallel.marked(0, last) != parallel.marked(1, last));
         }
+    }
+
+    /// A watched condition that panics once, on a thread the search
+    /// started: the search ends with the panic, the merge not left waiting
+    /// for the batch that thread held, nor the other threads for batches.
+    #[test]
+    #[should_panic(expected = "a scoped thread panicked")]
+    fn a_panic_on_any_thread_ends_the_parallel_search() {
+        let spec = timer_free(Preset::Jan2016);
+        let fired = AtomicBool::new(false);
+        let failing = |_: &TimerFreeState| {
+            if std::thread::current().name().is_some() {
+                // The test's own thread, the merge: slow, so that the
+                // started threads surely take batches.
+                std::thread::sleep(Duration::from_millis(1));
+            } else {
+                assert!(fired.swap(true, Ordering::Relaxed), "a watch failed");
+            }
+            false
+        };
+        let watches: [Watch<'_, TimerFree>; 1] = [&failing];
+        let tiny = Parallel {
+            threads: 3,
+            chunk: 1,
+        };
+        let limits = Limits {
+            max_states: Some(500),
+            ..Limits::NONE
+        };
+        StateGraph::explore_parallel(
+            &spec,
+            Identity::Symmetric,
+            limits,
+            &watches,
+            tiny,
+            &mut |_| {},
+        );
     }
 
     #[test]

@@ -191,6 +191,10 @@ impl<S: Spec> Shared<'_, S> {
 
     /// A helper thread's work: expand batches until the search is over.
     fn help(&self, found: mpsc::Sender<Expanded<S::Action>>) {
+        // A thread that panics ends the search for the others too, so the
+        // merge, left without the batch it held, does not wait forever:
+        // once every thread is gone it stops, and the scope re-raises it.
+        let _over = Over(self);
         let mut scratch = Scratch::default();
         while let Some(batch) = self.wait_for_batch() {
             if found.send(self.expand(batch, &mut scratch)).is_err() {
