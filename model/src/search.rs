@@ -461,6 +461,24 @@ impl<S: Spec> StateGraph<S> {
         depth_in(&self.level_starts, id)
     }
 
+    /// The depth of state `id`, in one of the last two levels, as a state
+    /// being expanded is (breadth-first, its successors are at most one
+    /// level deeper): no search of the level boundaries per new state.
+    fn depth_of_last_levels(&self, id: usize) -> usize {
+        let last = self.level_starts.len() - 1;
+        let depth = if id >= self.level_starts[last] {
+            last
+        } else {
+            last - 1
+        };
+        debug_assert_eq!(
+            depth,
+            self.depth(id),
+            "state {id} is in the last two levels"
+        );
+        depth
+    }
+
     /// The actions of a shortest path from an initial state to `target`.
     pub fn path_to(&self, target: usize) -> Vec<S::Action> {
         let mut actions = Vec::new();
@@ -1205,7 +1223,7 @@ fn find_or_add<S: Spec>(
             graph.parent.push(from as u32);
             let action = graph.actions.intern(action);
             graph.parent_action.push(action);
-            graph.depth(from) + 1
+            graph.depth_of_last_levels(from) + 1
         }
         None => {
             graph.parent.push(NO_PARENT);
