@@ -88,11 +88,17 @@ pub(super) fn encode_sorted(
     }
 }
 
+/// The most telegrams whose bytes, with `arrived` and their count, fit
+/// one number after the workers ([`tail_key`]): the sizes allow 5.
+const MOST_TELEGRAMS: usize = 7;
+
 /// The [`worker_key`]s of `state`'s workers (zeros after them), if the
-/// sizes allow that many workers. Plain arrays, not inline vectors: their
-/// inline-or-spilled checks were most of the sorting's instructions.
+/// sizes allow that many workers and telegrams: the keys of such a state
+/// are written from numbers ([`encode_sorted_keys`]). Plain arrays, not
+/// inline vectors: their inline-or-spilled checks were most of the
+/// sorting's instructions.
 pub(super) fn worker_keys(state: &TimerFreeState) -> Option<[u128; MOST_WORKERS]> {
-    if state.workers.len() > MOST_WORKERS {
+    if state.workers.len() > MOST_WORKERS || state.telegrams.len() > MOST_TELEGRAMS {
         return None;
     }
     let mut keys = [0; MOST_WORKERS];
@@ -102,7 +108,10 @@ pub(super) fn worker_keys(state: &TimerFreeState) -> Option<[u128; MOST_WORKERS]
     Some(keys)
 }
 
-/// [`encode_sorted`] with the workers' keys given ([`worker_keys`]).
+/// [`encode_sorted`] with the workers' keys given ([`worker_keys`]): the
+/// sorted keys and the [`tail_key`] stored whole into an array and copied
+/// out once, not written byte by byte into a vector grown for them (which
+/// cleared its room with a call for every successor).
 pub(super) fn encode_sorted_keys(
     state: &TimerFreeState,
     keys: [u128; MOST_WORKERS],
@@ -112,39 +121,94 @@ pub(super) fn encode_sorted_keys(
 ) {
     let n = state.workers.len();
     assert!(n <= MOST_WORKERS, "the keys of {n} workers");
-    // The workers by position, with their keys, sorted by insertion (a
-    // few workers) from `fixed` on. Stable: equal workers keep their
-    // order, so a sorted state is not moved.
-    let mut sorted: [(u128, u8); MOST_WORKERS] = std::array::from_fn(|i| (keys[i], i as u8));
-    for i in fixed + 1..n {
-        let mut j = i;
-        while j > fixed && sorted[j - 1].0 > sorted[j].0 {
-            sorted.swap(j - 1, j);
-            j -= 1;
-        }
+    let (keys, at) = sorted_from(keys, n, fixed);
+    let mut out = Few::default();
+    out.put(u128::from(count(n)) << 120, 1);
+    for &key in &keys[..n] {
+        out.put(key, worker_len(key));
     }
-    let sorted = &sorted[..n];
-    let mut out = Out::with_room_for(state, buf);
-    out.put(count(n));
-    for &(key, _) in sorted {
-        out.put_worker(key);
-    }
-    let len = out.tail(state);
-    buf.truncate(len);
+    let (tail, len) = tail_key(state);
+    out.put(tail, len);
+    buf.clear();
+    buf.extend_from_slice(&out.bytes[..out.len]);
     moved.clear();
-    if sorted
-        .iter()
-        .enumerate()
-        .any(|(p, &(_, i))| p != usize::from(i))
-    {
+    if at[..n].iter().enumerate().any(|(p, &i)| p != usize::from(i)) {
         // Worker `i` went to position `to[i]`.
         let mut to = [0; MOST_WORKERS];
-        for (p, &(_, i)) in sorted.iter().enumerate() {
+        for (p, &i) in at[..n].iter().enumerate() {
             to[usize::from(i)] = p as u8;
         }
-        for &p in &to[..n] {
-            moved.push(p);
+        moved.extend_from_slice(&to[..n]);
+    }
+}
+
+/// The first `n` of `keys` sorted from position `fixed` on, and the
+/// position each came from. Stable (equal workers keep their order, so a
+/// sorted state is not moved): a bubble sort, which on three keys is a
+/// network of three compare-and-swaps of neighbours, with no loop over a
+/// shifting insertion point.
+fn sorted_from(
+    mut keys: [u128; MOST_WORKERS],
+    n: usize,
+    fixed: usize,
+) -> ([u128; MOST_WORKERS], [u8; MOST_WORKERS]) {
+    let mut at = std::array::from_fn(|i| i as u8);
+    for end in (fixed + 1..n).rev() {
+        for i in fixed..end {
+            if keys[i] > keys[i + 1] {
+                keys.swap(i, i + 1);
+                at.swap(i, i + 1);
+            }
         }
+    }
+    (keys, at)
+}
+
+/// How many of a [`worker_key`]'s bytes are the worker's: four and one a
+/// queued message.
+fn worker_len(key: u128) -> usize {
+    4 + usize::from(key.to_be_bytes()[3])
+}
+
+/// What follows the workers, first byte highest, and its length:
+/// `arrived | abnormal_termination << 7`, the number of telegrams, and
+/// per telegram its replies and `answered | terminated_by << 1`. Shifted
+/// in record by record; for at most [`MOST_TELEGRAMS`].
+fn tail_key(state: &TimerFreeState) -> (u128, usize) {
+    let telegrams = &state.telegrams;
+    debug_assert!(telegrams.len() <= MOST_TELEGRAMS);
+    let head = index(state.arrived) | u8::from(state.abnormal_termination) << 7;
+    let mut tail = u128::from(u16::from_be_bytes([head, count(telegrams.len())]));
+    for record in telegrams {
+        let flags = u8::from(record.answered) | option(record.terminated_by) << 1;
+        tail = tail << 16 | u128::from(u16::from_be_bytes([record.replies, flags]));
+    }
+    let len = 2 + 2 * telegrams.len();
+    (tail << (128 - 8 * len), len)
+}
+
+/// The bytes of a key of at most [`MOST_WORKERS`] workers and
+/// [`MOST_TELEGRAMS`] telegrams, written a number at a time.
+struct Few {
+    bytes: [u8; 1 + 16 * MOST_WORKERS + 16],
+    len: usize,
+}
+
+impl Default for Few {
+    fn default() -> Self {
+        Few {
+            bytes: [0; 1 + 16 * MOST_WORKERS + 16],
+            len: 0,
+        }
+    }
+}
+
+impl Few {
+    /// The first `len` bytes of `number` (first byte highest), written as
+    /// all 16 (one store), the rest left to be overwritten or cut.
+    fn put(&mut self, number: u128, len: usize) {
+        self.bytes[self.len..self.len + 16].copy_from_slice(&number.to_be_bytes());
+        self.len += len;
     }
 }
 
