@@ -154,6 +154,19 @@ pub struct Worker {
     pub generation: Option<TelegramIndex>,
 }
 
+impl Worker {
+    /// A worker with no telegram and an empty queue, as every worker
+    /// starts.
+    pub const IDLE: Worker = Worker {
+        phase: Phase::Idle,
+        work_area: None,
+        timer: None,
+        hsm_request: None,
+        queue: Queue::new(),
+        generation: None,
+    };
+}
+
 impl Clone for Worker {
     fn clone(&self) -> Self {
         Worker {
@@ -591,16 +604,8 @@ impl Spec for TimerFree {
     }
 
     fn init_states(&self) -> Vec<TimerFreeState> {
-        let idle = Worker {
-            phase: Phase::Idle,
-            work_area: None,
-            timer: None,
-            hsm_request: None,
-            queue: Queue::new(),
-            generation: None,
-        };
         vec![TimerFreeState {
-            workers: smallvec![idle; self.workers],
+            workers: smallvec![Worker::IDLE; self.workers],
             arrived: 0,
             telegrams: smallvec![TelegramRecord::default(); usize::from(self.telegrams)],
             abnormal_termination: false,

@@ -15,7 +15,7 @@
 //! A telegram index fits in a nibble: the sizes allow 5 telegrams
 //! ([`super::SIZES`]).
 
-use super::{Message, Phase, Queue, TelegramIndex, TelegramRecord, TimerFreeState, Worker};
+use super::{Message, Phase, TelegramIndex, TelegramRecord, TimerFreeState, Worker};
 use crate::search::orbit_of_runs;
 use smallvec::SmallVec;
 
@@ -288,61 +288,101 @@ pub(super) fn encode_permuted(state: &TimerFreeState, to: &[usize], buf: &mut Ve
     encode(state, |p| at[p], buf);
 }
 
-/// The state [`encode`] wrote.
+/// The state [`encode`] wrote. Read a field group at a time, each
+/// bounds-checked once, into workers and telegrams written in place in the
+/// state returned: a byte at a time through an iterator, each worker and
+/// telegram built and pushed into an inline vector, this was about 700
+/// instructions a stored state.
 pub(super) fn decode(bytes: &[u8]) -> TimerFreeState {
-    let mut bytes = bytes.iter().copied();
-    let mut next = || bytes.next().expect("a stored timer-free state is whole");
-    // Pushed one by one: collecting through an iterator was slower.
-    let mut workers = SmallVec::new();
-    for _ in 0..next() {
-        workers.push(decode_worker(&mut next));
+    let mut input = In(bytes);
+    let [n] = input.take();
+    let mut state = TimerFreeState {
+        workers: idle_workers(usize::from(n)),
+        arrived: 0,
+        telegrams: SmallVec::new(),
+        abnormal_termination: false,
+    };
+    for worker in state.workers.iter_mut() {
+        decode_worker(&mut input, worker);
     }
-    let arrived = next();
-    let mut telegrams = SmallVec::new();
-    for _ in 0..next() {
-        let replies = next();
-        let flags = next();
-        telegrams.push(TelegramRecord {
-            replies,
-            answered: flags & 1 == 1,
-            terminated_by: unoption(flags >> 1),
-        });
+    let [arrived, n] = input.take();
+    state.arrived = arrived & 0x7f;
+    state.abnormal_termination = arrived >> 7 == 1;
+    state.telegrams = unrecorded(usize::from(n));
+    let records = input.slice(2 * usize::from(n)).chunks_exact(2);
+    for (record, bytes) in state.telegrams.iter_mut().zip(records) {
+        record.replies = bytes[0];
+        record.answered = bytes[1] & 1 == 1;
+        record.terminated_by = unoption(bytes[1] >> 1);
     }
-    TimerFreeState {
-        workers,
-        arrived: arrived & 0x7f,
-        telegrams,
-        abnormal_termination: arrived >> 7 == 1,
-    }
+    state
 }
 
-fn decode_worker(next: &mut impl FnMut() -> u8) -> Worker {
-    let phase = next();
-    let phase = match phase & 3 {
+/// `n` idle workers, for [`decode_worker`] to write over: a whole inline
+/// array when they fit, not pushed one by one.
+fn idle_workers(n: usize) -> SmallVec<[Worker; MOST_WORKERS]> {
+    if n > MOST_WORKERS {
+        return SmallVec::from_elem(Worker::IDLE, n);
+    }
+    SmallVec::from_buf_and_len([Worker::IDLE; MOST_WORKERS], n)
+}
+
+/// `n` telegrams without a reply, for [`decode`] to write over.
+fn unrecorded(n: usize) -> SmallVec<[TelegramRecord; 5]> {
+    let none = TelegramRecord::default();
+    if n > 5 {
+        return SmallVec::from_elem(none, n);
+    }
+    SmallVec::from_buf_and_len([none; 5], n)
+}
+
+/// Reads a worker from `input` into `worker`.
+fn decode_worker(input: &mut In, worker: &mut Worker) {
+    let [phase, areas, requests, len] = input.take();
+    worker.phase = match phase & 3 {
         0 => Phase::Idle,
         1 => Phase::AwaitDecrypt(phase >> 2),
         _ => Phase::AwaitEncrypt(phase >> 2),
     };
-    let (areas, requests) = (next(), next());
-    let mut queue = Queue::new();
-    for _ in 0..next() {
-        let message = next();
-        let t = message >> 2;
-        queue.push(match message & 3 {
-            0 => Message::Telegram { telegram: t },
-            1 => Message::TimeoutNotice { epoch: t },
-            _ => Message::Completion { telegram: t },
-        });
-    }
-    Worker {
-        phase,
-        work_area: unoption(areas & 0xf),
-        timer: unoption(areas >> 4),
-        hsm_request: unoption(requests & 0xf),
-        generation: unoption(requests >> 4),
-        queue,
+    worker.work_area = unoption(areas & 0xf);
+    worker.timer = unoption(areas >> 4);
+    worker.hsm_request = unoption(requests & 0xf);
+    worker.generation = unoption(requests >> 4);
+    let messages = input.slice(usize::from(len)).iter();
+    worker
+        .queue
+        .assign(messages.map(|&byte| decode_message(byte)));
+}
+
+fn decode_message(byte: u8) -> Message {
+    let t = byte >> 2;
+    match byte & 3 {
+        0 => Message::Telegram { telegram: t },
+        1 => Message::TimeoutNotice { epoch: t },
+        _ => Message::Completion { telegram: t },
     }
 }
+
+/// The bytes of a stored state not yet read.
+struct In<'b>(&'b [u8]);
+
+impl<'b> In<'b> {
+    /// The next `N` bytes.
+    fn take<const N: usize>(&mut self) -> [u8; N] {
+        let (first, rest) = self.0.split_first_chunk().expect(WHOLE);
+        self.0 = rest;
+        *first
+    }
+
+    /// The next `n` bytes.
+    fn slice(&mut self, n: usize) -> &'b [u8] {
+        let (first, rest) = self.0.split_at_checked(n).expect(WHOLE);
+        self.0 = rest;
+        first
+    }
+}
+
+const WHOLE: &str = "a stored timer-free state is whole";
 
 /// A telegram index (or `arrived`) in the bits left beside a two-bit tag
 /// or a flag, or in a nibble.

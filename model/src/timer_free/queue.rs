@@ -55,6 +55,23 @@ impl Queue {
         queue
     }
 
+    /// Makes the queue `messages`, written into its slots as they come
+    /// (a queue built and moved into place, or an array of the messages
+    /// built and copied, cost more than the writes).
+    pub fn assign(&mut self, messages: impl ExactSizeIterator<Item = Message>) {
+        let len = messages.len();
+        match self.slots.get_mut(..len) {
+            Some(slots) => {
+                for (slot, message) in slots.iter_mut().zip(messages) {
+                    *slot = message;
+                }
+                self.len = len as u8;
+                self.spilled = None;
+            }
+            None => self.spilled = Some(Box::new(messages.collect())),
+        }
+    }
+
     /// Queues `message` last.
     pub fn push(&mut self, message: Message) {
         if let Some(spilled) = &mut self.spilled {
