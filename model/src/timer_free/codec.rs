@@ -65,9 +65,10 @@ pub(super) fn worker_key(worker: &Worker) -> u128 {
     key
 }
 
-/// The most messages a worker's key holds: four bytes before them, sixteen
-/// in all. The sizes queue six at most (`tests::the_longest_queue_fits`).
-pub(super) const MOST_QUEUED: usize = 12;
+/// The most messages a worker's key holds: four bytes before them, and
+/// the last of its sixteen left free for sorting ([`sorted_from`]). The
+/// sizes queue six at most (`tests::the_longest_queue_fits`).
+pub(super) const MOST_QUEUED: usize = 11;
 
 /// The most workers the sizes allow (`super::SIZES`).
 const MOST_WORKERS: usize = 3;
@@ -109,9 +110,10 @@ pub(super) fn worker_keys(state: &TimerFreeState) -> Option<[u128; MOST_WORKERS]
 }
 
 /// [`encode_sorted`] with the workers' keys given ([`worker_keys`]): the
-/// sorted keys and the [`tail_key`] stored whole into an array and copied
-/// out once, not written byte by byte into a vector grown for them (which
-/// cleared its room with a call for every successor).
+/// sorted keys and the [`tail_key`] stored whole into the key's vector
+/// made long enough by one copy of zeros, then cut: written byte by byte
+/// into a vector grown for them, cleared with a call for every successor,
+/// the key cost a sixth of a search.
 pub(super) fn encode_sorted_keys(
     state: &TimerFreeState,
     keys: [u128; MOST_WORKERS],
@@ -121,47 +123,69 @@ pub(super) fn encode_sorted_keys(
 ) {
     let n = state.workers.len();
     assert!(n <= MOST_WORKERS, "the keys of {n} workers");
-    let (keys, at) = sorted_from(keys, n, fixed);
-    let mut out = Few::default();
-    out.put(u128::from(count(n)) << 120, 1);
-    for &key in &keys[..n] {
-        out.put(key, worker_len(key));
-    }
-    let (tail, len) = tail_key(state);
-    out.put(tail, len);
+    let sorted = sorted_from(keys, n, fixed);
     buf.clear();
-    buf.extend_from_slice(&out.bytes[..out.len]);
+    buf.extend_from_slice(&[0; ROOM]);
+    let mut len = put(buf, 0, u128::from(count(n)) << 120, 1);
+    for &key in &sorted[..n] {
+        len = put(buf, len, key, worker_len(key));
+    }
+    let (tail, tail_len) = tail_key(state);
+    len = put(buf, len, tail, tail_len);
+    buf.truncate(len);
     moved.clear();
-    if at[..n].iter().enumerate().any(|(p, &i)| p != usize::from(i)) {
+    let from = |p: usize| usize::from(sorted[p] as u8);
+    if (0..n).any(|p| from(p) != p) {
         // Worker `i` went to position `to[i]`.
         let mut to = [0; MOST_WORKERS];
-        for (p, &i) in at[..n].iter().enumerate() {
-            to[usize::from(i)] = p as u8;
+        for p in 0..n {
+            to[from(p)] = p as u8;
         }
         moved.extend_from_slice(&to[..n]);
     }
 }
 
-/// The first `n` of `keys` sorted from position `fixed` on, and the
-/// position each came from. Stable (equal workers keep their order, so a
-/// sorted state is not moved): a bubble sort, which on three keys is a
-/// network of three compare-and-swaps of neighbours, with no loop over a
-/// shifting insertion point.
-fn sorted_from(
-    mut keys: [u128; MOST_WORKERS],
-    n: usize,
-    fixed: usize,
-) -> ([u128; MOST_WORKERS], [u8; MOST_WORKERS]) {
-    let mut at = std::array::from_fn(|i| i as u8);
-    for end in (fixed + 1..n).rev() {
-        for i in fixed..end {
-            if keys[i] > keys[i + 1] {
-                keys.swap(i, i + 1);
-                at.swap(i, i + 1);
+/// The most bytes a key of [`MOST_WORKERS`] workers and [`MOST_TELEGRAMS`]
+/// telegrams takes while it is written a whole number at a time.
+const ROOM: usize = 1 + 16 * MOST_WORKERS + 16;
+
+/// Writes the first `len` bytes of `number` (first byte highest) at `at`
+/// as all 16 (one store), the rest left to be overwritten or cut, and
+/// returns where the next bytes go.
+fn put(buf: &mut [u8], at: usize, number: u128, len: usize) -> usize {
+    buf[at..at + 16].copy_from_slice(&number.to_be_bytes());
+    at + len
+}
+
+/// The first `n` of `keys` sorted from position `fixed` on, each with the
+/// position it came from in its last byte (free: a key holds at most
+/// [`MOST_QUEUED`] messages). Those positions make equal workers keep
+/// their order (so a sorted state is not moved) with no stable sort: a
+/// bubble sort of distinct numbers, on three keys a network of three
+/// compare-and-swaps of neighbours.
+fn sorted_from(mut keys: [u128; MOST_WORKERS], n: usize, fixed: usize) -> [u128; MOST_WORKERS] {
+    let mut last_bytes = 0;
+    for (p, key) in keys.iter_mut().enumerate() {
+        last_bytes |= *key as u8;
+        *key |= p as u128;
+    }
+    assert_eq!(last_bytes, 0, "a worker queues over {MOST_QUEUED} messages");
+    let mut order = |i: usize| {
+        if keys[i] > keys[i + 1] {
+            keys.swap(i, i + 1);
+        }
+    };
+    match (n, fixed) {
+        // The searches' cases, unrolled.
+        (3, 0) => [0, 1, 0].into_iter().for_each(order),
+        (3, 1) => order(1),
+        _ => {
+            for end in (fixed + 1..n).rev() {
+                (fixed..end).for_each(&mut order);
             }
         }
     }
-    (keys, at)
+    keys
 }
 
 /// How many of a [`worker_key`]'s bytes are the worker's: four and one a
@@ -185,31 +209,6 @@ fn tail_key(state: &TimerFreeState) -> (u128, usize) {
     }
     let len = 2 + 2 * telegrams.len();
     (tail << (128 - 8 * len), len)
-}
-
-/// The bytes of a key of at most [`MOST_WORKERS`] workers and
-/// [`MOST_TELEGRAMS`] telegrams, written a number at a time.
-struct Few {
-    bytes: [u8; 1 + 16 * MOST_WORKERS + 16],
-    len: usize,
-}
-
-impl Default for Few {
-    fn default() -> Self {
-        Few {
-            bytes: [0; 1 + 16 * MOST_WORKERS + 16],
-            len: 0,
-        }
-    }
-}
-
-impl Few {
-    /// The first `len` bytes of `number` (first byte highest), written as
-    /// all 16 (one store), the rest left to be overwritten or cut.
-    fn put(&mut self, number: u128, len: usize) {
-        self.bytes[self.len..self.len + 16].copy_from_slice(&number.to_be_bytes());
-        self.len += len;
-    }
 }
 
 /// The size of the class a key of sorted workers ([`encode_sorted`] from
