@@ -647,9 +647,10 @@ impl Spec for TimerFree {
         for action in actions.drain(..) {
             if enabled == successors.len() {
                 successors.push((action.clone(), state.clone()));
+            } else {
+                successors[enabled].1.clone_from(state);
             }
             let (slot, next) = &mut successors[enabled];
-            next.clone_from(state);
             if self.apply(state, &action, next).is_some() {
                 *slot = action;
                 enabled += 1;
