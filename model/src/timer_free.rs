@@ -41,6 +41,7 @@ use patches::{HsmGuard, Patches, TimerFix};
 use serde::{Deserialize, Serialize};
 use smallvec::{smallvec, SmallVec};
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 
 mod codec;
 mod queue;
@@ -448,12 +449,17 @@ impl TimerFree {
             && worker.hsm_request.is_some()
     }
 
-    /// Passes `action` each action enabled in `state`, in a fixed order:
-    /// the spec's `actions`, and a state is terminal when there is none
-    /// (each has a next state: `tests::listed_actions_are_enabled`).
-    fn each_enabled_action(&self, state: &TimerFreeState, mut action: impl FnMut(TimerFreeAction)) {
+    /// Passes `action` each action enabled in `state`, in a fixed order,
+    /// until it breaks: the spec's `actions`, and a state is terminal when
+    /// there is none (each has a next state:
+    /// `tests::listed_actions_are_enabled`), known at the first.
+    fn each_enabled_action(
+        &self,
+        state: &TimerFreeState,
+        mut action: impl FnMut(TimerFreeAction) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
         if state.abnormal_termination {
-            return; // the AP is gone
+            return ControlFlow::Continue(()); // the AP is gone
         }
         let may_arrive = self.may_arrive(state);
         for (w, worker) in state.workers.iter().enumerate() {
@@ -461,21 +467,22 @@ impl TimerFree {
                 action(TimerFreeAction::Arrive {
                     worker: w,
                     telegram: state.arrived,
-                });
+                })?;
             }
             if worker.timer.is_some() {
-                action(TimerFreeAction::TimerFires { worker: w });
+                action(TimerFreeAction::TimerFires { worker: w })?;
             }
             if worker.hsm_request.is_some() {
-                action(TimerFreeAction::HsmCompletes { worker: w });
+                action(TimerFreeAction::HsmCompletes { worker: w })?;
             }
             if let Some(message) = self.next_message(worker) {
-                action(TimerFreeAction::Handle { worker: w, message });
+                action(TimerFreeAction::Handle { worker: w, message })?;
             }
             if self.hsm_wait_can_expire(worker) {
-                action(TimerFreeAction::HsmWaitExpires { worker: w });
+                action(TimerFreeAction::HsmWaitExpires { worker: w })?;
             }
         }
+        ControlFlow::Continue(())
     }
 
     /// The message the worker's loop retrieves next, if any is acceptable.
@@ -613,13 +620,17 @@ impl Spec for TimerFree {
     }
 
     fn actions(&self, state: &TimerFreeState, actions: &mut Vec<TimerFreeAction>) {
-        self.each_enabled_action(state, |action| actions.push(action));
+        let _ = self.each_enabled_action(state, |action| {
+            actions.push(action);
+            ControlFlow::Continue(())
+        });
     }
 
+    /// Stops at the first enabled action (the deadlock property asks it
+    /// of every state a search finds).
     fn is_terminal(&self, state: &TimerFreeState) -> bool {
-        let mut any = false;
-        self.each_enabled_action(state, |_| any = true);
-        !any
+        self.each_enabled_action(state, |_| ControlFlow::Break(()))
+            .is_continue()
     }
 
     fn next_state(
