@@ -41,7 +41,10 @@ pub(super) fn encode(state: &TimerFreeState, at: impl Fn(usize) -> usize, buf: &
 /// Only equal workers have equal numbers. Built by shifts, not written a
 /// byte at a time and read back whole, which stalled the processor.
 pub(super) fn worker_key(worker: &Worker) -> u128 {
-    debug_assert!(worker.queue.len() <= MOST_QUEUED, "{worker:?}");
+    debug_assert!(
+        worker.queue.len() <= MOST_QUEUED,
+        "a worker queues over {MOST_QUEUED} messages: {worker:?}"
+    );
     let phase = match worker.phase {
         Phase::Idle => 0,
         Phase::AwaitDecrypt(t) => 1 | index(t) << 2,
@@ -407,7 +410,7 @@ fn count(n: usize) -> u8 {
 mod tests {
     use super::*;
     use crate::spec::Spec;
-    use crate::timer_free::TimerFree;
+    use crate::timer_free::{Queue, TimerFree};
     use patches::Preset;
     use std::collections::BTreeMap;
 
@@ -489,6 +492,60 @@ mod tests {
             seen.insert(orbit);
         }
         assert_eq!(seen, [1, 3, 6].into());
+    }
+
+    /// Past the sizes the spec allows (more workers than the inline
+    /// arrays hold, more telegrams than a key's tail number, a queue past
+    /// its inline room), a state still reads back, and its class key is
+    /// the general one.
+    #[test]
+    fn a_state_past_the_fast_paths_reads_back() {
+        let worker = |messages: usize| Worker {
+            queue: Queue::from_slice(&vec![Message::Completion { telegram: 6 }; messages]),
+            ..Worker::IDLE
+        };
+        let state = TimerFreeState {
+            workers: [worker(10), worker(1), worker(0), worker(1)]
+                .into_iter()
+                .collect(),
+            arrived: 8,
+            telegrams: SmallVec::from_elem(TelegramRecord::default(), 8),
+            abnormal_termination: false,
+        };
+        assert!(state.workers[0].queue.len() > crate::timer_free::INLINE_MESSAGES);
+        assert!(state.workers.len() > MOST_WORKERS && state.telegrams.len() > MOST_TELEGRAMS);
+        let mut buf = Vec::new();
+        TimerFree::encode_state(&state, &mut buf);
+        assert_eq!(TimerFree::decode_state(&buf), state);
+        let three = TimerFreeState {
+            workers: state.workers[..3].iter().cloned().collect(),
+            ..state.clone()
+        };
+        TimerFree::encode_state(&three, &mut buf);
+        assert_eq!(TimerFree::decode_state(&buf), three);
+        let (mut key, mut moved) = (Vec::new(), Vec::new());
+        let (mut general, mut general_moved) = (Vec::new(), Vec::new());
+        encode_sorted(&three, 0, &mut key, &mut moved);
+        crate::search::encode_sorted::<TimerFree>(&three, 0, &mut general, &mut general_moved);
+        assert_eq!((key, moved), (general, general_moved));
+    }
+
+    /// A worker whose queue leaves no byte free for the sort's positions
+    /// is refused, not sorted by a key it overflowed.
+    #[test]
+    #[should_panic(expected = "a worker queues over")]
+    fn a_queue_longer_than_a_key_holds_is_refused() {
+        let long = Worker {
+            queue: Queue::from_slice(&[Message::Completion { telegram: 0 }; MOST_QUEUED + 1]),
+            ..Worker::IDLE
+        };
+        let state = TimerFreeState {
+            workers: [long, Worker::IDLE].into_iter().collect(),
+            arrived: 1,
+            telegrams: SmallVec::from_elem(TelegramRecord::default(), 1),
+            abnormal_termination: false,
+        };
+        encode_sorted(&state, 0, &mut Vec::new(), &mut Vec::new());
     }
 
     #[test]
