@@ -210,6 +210,19 @@ mod tests {
         assert_eq!(serde_json::from_str::<Queue>(&json).unwrap(), queue);
     }
 
+    /// Messages assigned to a queue are all it holds, whether it had
+    /// spilled or not, and however many they are.
+    #[test]
+    fn an_assigned_queue_holds_only_its_new_messages() {
+        let mut queue = Queue::from_slice(&[A; INLINE_MESSAGES + 1]);
+        queue.assign([B, C].into_iter());
+        assert_eq!(&*queue, &[B, C]);
+        queue.assign([C; INLINE_MESSAGES + 2].into_iter());
+        assert_eq!(&*queue, &[C; INLINE_MESSAGES + 2]);
+        queue.assign([].into_iter());
+        assert!(queue.is_empty());
+    }
+
     /// A relay's log can queue more than a search ever does: the queue
     /// grows past its inline room and still clones and compares whole.
     #[test]
