@@ -58,6 +58,7 @@ impl Queue {
     /// Makes the queue `messages`, written into its slots as they come
     /// (a queue built and moved into place, or an array of the messages
     /// built and copied, cost more than the writes).
+    #[inline]
     pub fn assign(&mut self, messages: impl ExactSizeIterator<Item = Message>) {
         let len = messages.len();
         match self.slots.get_mut(..len) {
