@@ -74,6 +74,7 @@ impl Queue {
     }
 
     /// Queues `message` last.
+    #[inline]
     pub fn push(&mut self, message: Message) {
         if let Some(spilled) = &mut self.spilled {
             spilled.push(message);
@@ -88,6 +89,7 @@ impl Queue {
     }
 
     /// Takes the message at `at` out, the later ones moving up.
+    #[inline]
     pub fn remove(&mut self, at: usize) -> Message {
         if let Some(spilled) = &mut self.spilled {
             return spilled.remove(at);
