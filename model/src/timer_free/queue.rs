@@ -76,15 +76,26 @@ impl Queue {
     /// Queues `message` last.
     #[inline]
     pub fn push(&mut self, message: Message) {
-        if let Some(spilled) = &mut self.spilled {
-            spilled.push(message);
-        } else if let Some(slot) = self.slots.get_mut(usize::from(self.len)) {
-            *slot = message;
-            self.len += 1;
-        } else {
-            let mut all = self.slots.to_vec();
-            all.push(message);
-            self.spilled = Some(Box::new(all));
+        match self.slots.get_mut(usize::from(self.len)) {
+            Some(slot) if self.spilled.is_none() => {
+                *slot = message;
+                self.len += 1;
+            }
+            _ => self.push_spilled(message),
+        }
+    }
+
+    /// [`Queue::push`] past the inline slots, out of the way of the
+    /// inline pushes a search makes.
+    #[cold]
+    fn push_spilled(&mut self, message: Message) {
+        match &mut self.spilled {
+            Some(spilled) => spilled.push(message),
+            None => {
+                let mut all = self.slots.to_vec();
+                all.push(message);
+                self.spilled = Some(Box::new(all));
+            }
         }
     }
 
