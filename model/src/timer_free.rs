@@ -229,6 +229,7 @@ impl Clone for TimerFreeState {
     }
 
     /// Copies into `self`'s vectors (`TimerFree::successors_into`).
+    #[inline]
     fn clone_from(&mut self, source: &Self) {
         if self.workers.len() == source.workers.len() {
             for (worker, source) in self.workers.iter_mut().zip(&source.workers) {
