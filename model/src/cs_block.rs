@@ -57,6 +57,7 @@ use patches::{Admission, CsRule, Patches};
 use serde::{Deserialize, Serialize};
 use smallvec::{smallvec, SmallVec};
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 
 /// Size parameters of cs-block.
 pub const SIZES: &[SizeParam] = &[
@@ -366,45 +367,51 @@ impl CsBlock {
         ])
     }
 
-    /// Passes `action` each action enabled in `s`, in a fixed order: the
-    /// spec's `actions`, and a state is terminal when there is none (each
-    /// has a next state: `tests::listed_actions_are_enabled`).
-    fn each_enabled_action(&self, s: &CsBlockState, mut action: impl FnMut(CsBlockAction)) {
+    /// Passes `action` each action enabled in `s`, in a fixed order, until
+    /// it breaks: the spec's `actions`, and a state is terminal when there
+    /// is none (each has a next state: `tests::listed_actions_are_enabled`),
+    /// known at the first.
+    fn each_enabled_action(
+        &self,
+        s: &CsBlockState,
+        mut action: impl FnMut(CsBlockAction) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
         for (cs, terminal) in s.css.iter().enumerate() {
             if let Some(card) = self.sendable(s, cs) {
                 action(if self.admits(s, cs) {
                     CsBlockAction::Send { cs, card }
                 } else {
                     CsBlockAction::ConnectionExcess { cs, card }
-                });
+                })?;
             }
             if terminal.blocked {
-                action(CsBlockAction::Unblock { cs });
+                action(CsBlockAction::Unblock { cs })?;
             }
             if terminal.held_processed > 0 {
-                action(CsBlockAction::ReplyDiscarded { cs });
+                action(CsBlockAction::ReplyDiscarded { cs })?;
             }
             for (card, c) in terminal.cards.iter().enumerate() {
                 match c.phase {
                     CardPhase::InFlight { answer: None } => {
-                        action(CsBlockAction::Upstream { cs, card })
+                        action(CsBlockAction::Upstream { cs, card })?
                     }
                     CardPhase::InFlight { answer: Some(_) } => {
-                        action(CsBlockAction::Reply { cs, card })
+                        action(CsBlockAction::Reply { cs, card })?
                     }
                     CardPhase::Rejected if self.may_retry(s, cs) => {
-                        action(CsBlockAction::Retry { cs, card })
+                        action(CsBlockAction::Retry { cs, card })?
                     }
                     CardPhase::Done(_) if self.continuous => {
-                        action(CsBlockAction::NextCard { cs, card })
+                        action(CsBlockAction::NextCard { cs, card })?
                     }
                     _ => {}
                 }
                 if c.held > 0 {
-                    action(CsBlockAction::UpstreamDiscarded { cs, card });
+                    action(CsBlockAction::UpstreamDiscarded { cs, card })?;
                 }
             }
         }
+        ControlFlow::Continue(())
     }
 
     /// Whether `cs` may resend a refused card now (it is in `s`).
@@ -499,13 +506,17 @@ impl Spec for CsBlock {
     }
 
     fn actions(&self, s: &CsBlockState, actions: &mut Vec<CsBlockAction>) {
-        self.each_enabled_action(s, |action| actions.push(action));
+        let _ = self.each_enabled_action(s, |action| {
+            actions.push(action);
+            ControlFlow::Continue(())
+        });
     }
 
+    /// Stops at the first enabled action (the deadlock property asks it
+    /// of every state a search finds).
     fn is_terminal(&self, s: &CsBlockState) -> bool {
-        let mut any = false;
-        self.each_enabled_action(s, |_| any = true);
-        !any
+        self.each_enabled_action(s, |_| ControlFlow::Break(()))
+            .is_continue()
     }
 
     fn next_state(&self, s: &CsBlockState, action: &CsBlockAction) -> Option<CsBlockState> {
