@@ -189,9 +189,11 @@ pub fn orbit_size<S: Spec>(state: &S::State) -> u64 {
 }
 
 /// n! over the factorials of the runs of equal processes, given whether
-/// each process in sorted order equals the one before it.
+/// each process in sorted order equals the one before it. The factorials
+/// are looked up, not multiplied out: a search asks this of every class it
+/// stores.
 pub fn orbit_of_runs(n: usize, equal_neighbours: impl Iterator<Item = bool>) -> u64 {
-    let factorial = |k: usize| (1..=k as u64).product::<u64>();
+    let factorial = |k: usize| FACTORIALS[k];
     let mut size = factorial(n);
     let mut run = 1;
     for equal in equal_neighbours {
@@ -204,6 +206,18 @@ pub fn orbit_of_runs(n: usize, equal_neighbours: impl Iterator<Item = bool>) -> 
     }
     size / factorial(run)
 }
+
+/// 0! to 20!, every factorial a `u64` holds (an orbit of more processes
+/// would not fit either).
+const FACTORIALS: [u64; 21] = {
+    let mut table = [1; 21];
+    let mut k = 1;
+    while k < table.len() {
+        table[k] = table[k - 1] * k as u64;
+        k += 1;
+    }
+    table
+};
 
 /// `state`'s key under `identity` (itself, or its class's canonical
 /// member), encoded into `buf`; into `moved`, the permutation that sorted

@@ -226,32 +226,7 @@ pub(super) fn class_size(key: &[u8]) -> u64 {
         workers.push(worker);
         rest = after;
     }
-    let equal_neighbours = workers.windows(2).map(|w| w[0] == w[1]);
-    if n < FACTORIALS.len() {
-        orbit_of_few(n, equal_neighbours)
-    } else {
-        orbit_of_runs(n, equal_neighbours)
-    }
-}
-
-/// 0! to 3!: the factorials of as many workers as the sizes allow.
-const FACTORIALS: [u64; MOST_WORKERS + 1] = [1, 1, 2, 6];
-
-/// [`orbit_of_runs`] of fewer than [`FACTORIALS`]' length processes, the
-/// factorials looked up, not multiplied out (a tenth of the instructions,
-/// for every class a search stores).
-fn orbit_of_few(n: usize, equal_neighbours: impl Iterator<Item = bool>) -> u64 {
-    let mut size = FACTORIALS[n];
-    let mut run = 1;
-    for equal in equal_neighbours {
-        if equal {
-            run += 1;
-        } else {
-            size /= FACTORIALS[run];
-            run = 1;
-        }
-    }
-    size / FACTORIALS[run]
+    orbit_of_runs(n, workers.windows(2).map(|w| w[0] == w[1]))
 }
 
 /// Bytes written by index into a buffer with room for them: no capacity
