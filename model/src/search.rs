@@ -304,6 +304,37 @@ impl Keys {
     }
 }
 
+/// A search thread's buffers for a state's actions, successors and their
+/// keys ([`Spec::successors_with_keys`]), kept from state to state: a
+/// search allocates none per state.
+struct Scratch<S: Spec> {
+    actions: Vec<S::Action>,
+    successors: Vec<(S::Action, S::State)>,
+    keys: Keys,
+}
+
+impl<S: Spec> Scratch<S> {
+    /// Makes `successors` and `keys` `state`'s, with keys under `identity`.
+    fn fill(&mut self, spec: &S, state: &S::State, identity: Identity) {
+        let Scratch {
+            actions,
+            successors,
+            keys,
+        } = self;
+        spec.successors_with_keys(state, identity, actions, successors, keys);
+    }
+}
+
+impl<S: Spec> Default for Scratch<S> {
+    fn default() -> Self {
+        Scratch {
+            actions: Vec::new(),
+            successors: Vec::new(),
+            keys: Keys::default(),
+        }
+    }
+}
+
 /// A condition on states that a search evaluates on each state it
 /// discovers (in parallel, hence `Sync`), so its users need not decode the
 /// stored states again ([`StateGraph::first_marked`]).
@@ -951,11 +982,7 @@ struct Bfs<'a, S: Spec> {
     hasher: KeyHasher,
     watches: &'a [Watch<'a, S>],
     limits: Limits,
-    /// Scratch for a state's actions, successors and their keys
-    /// ([`Spec::successors_with_keys`]).
-    actions: Vec<S::Action>,
-    successors: Vec<(S::Action, S::State)>,
-    keys: Keys,
+    scratch: Scratch<S>,
     /// The parallel search marks states with the watched conditions when
     /// it expands them (a state is found many times in a window, expanded
     /// once): every state before this one is marked.
@@ -979,9 +1006,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
             hasher: KeyHasher::default(),
             watches,
             limits,
-            actions: Vec::new(),
-            successors: Vec::new(),
-            keys: Keys::default(),
+            scratch: Scratch::default(),
             marked_to: 0,
         };
         for init in spec.init_states() {
@@ -1088,15 +1113,14 @@ impl<'a, S: Spec> Bfs<'a, S> {
             return;
         }
         let depth = self.graph.depth(id);
-        let mut successors = std::mem::take(&mut self.successors);
-        let mut keys = std::mem::take(&mut self.keys);
-        let (spec, actions) = (self.spec, &mut self.actions);
-        spec.successors_with_keys(state, self.identity, actions, &mut successors, &mut keys);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.fill(self.spec, state, self.identity);
+        let keys = &scratch.keys;
         let beyond = (0..keys.len()).any(|i| {
             let (key, _) = keys.get(i);
             self.find_key(self.hasher.hash_one(key), key).is_none()
         });
-        (self.successors, self.keys) = (successors, keys);
+        self.scratch = scratch;
         if beyond {
             // Recorded now, reported once the bounded search is over.
             self.graph.stopped = Some(Stopped {
@@ -1109,13 +1133,11 @@ impl<'a, S: Spec> Bfs<'a, S> {
 
     /// Discovers the successors of state `id` (and records the edges to them).
     fn expand(&mut self, id: usize, state: &S::State) {
-        let mut successors = std::mem::take(&mut self.successors);
-        let mut keys = std::mem::take(&mut self.keys);
-        let (spec, actions) = (self.spec, &mut self.actions);
-        spec.successors_with_keys(state, self.identity, actions, &mut successors, &mut keys);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.fill(self.spec, state, self.identity);
         // Read in place: a state is large to move.
-        for (i, (action, next)) in successors.iter().enumerate() {
-            let (key, member) = keys.get(i);
+        for (i, (action, next)) in scratch.successors.iter().enumerate() {
+            let (key, member) = scratch.keys.get(i);
             let target = self.discover_keyed(next, key, member, Some((id, action)));
             if self.keep_edges {
                 self.graph.edges.push(action, target);
@@ -1123,8 +1145,7 @@ impl<'a, S: Spec> Bfs<'a, S> {
         }
         // Not cleared: a spec may write the next state's successors over
         // these (`successors_into`).
-        self.successors = successors;
-        self.keys = keys;
+        self.scratch = scratch;
         if self.keep_edges {
             self.graph.edges.close(id);
         }

@@ -13,7 +13,7 @@
 //! merge is not ready.
 
 use super::{
-    find_or_add, marks_of, Bfs, Identity, KeyHasher, Keys, Limit, Limits, New, Spec, StateGraph,
+    find_or_add, marks_of, Bfs, Identity, KeyHasher, Limit, Limits, New, Scratch, Spec, StateGraph,
     Stopped, Store, Watch,
 };
 use std::collections::VecDeque;
@@ -262,21 +262,14 @@ impl<S: Spec> Shared<'_, S> {
         out.marks.clear();
         out.successors.clear();
         out.bytes.clear();
-        let Scratch {
-            actions,
-            successors,
-            keys,
-        } = scratch;
         for id in ids {
             let state = states.state::<S>(id);
             out.marks.push(marks_of::<S>(self.watches, &state));
-            let identity = self.identity;
-            let spec = self.spec;
-            spec.successors_with_keys(&state, identity, actions, successors, keys);
-            out.counts.push(successors.len() as u32);
+            scratch.fill(self.spec, &state, self.identity);
+            out.counts.push(scratch.successors.len() as u32);
             // Read in place: a state is large to move.
-            for (i, (action, _)) in successors.iter().enumerate() {
-                let (key, member) = keys.get(i);
+            for (i, (action, _)) in scratch.successors.iter().enumerate() {
+                let (key, member) = scratch.keys.get(i);
                 let hash = self.hasher.hash_one(key);
                 let keyed = Keyed::kept(hash, &mut out.bytes, key, member);
                 out.successors.push((action.clone(), keyed));
@@ -293,24 +286,6 @@ struct Over<'s, 'a, S: Spec>(&'s Shared<'a, S>);
 impl<S: Spec> Drop for Over<'_, '_, S> {
     fn drop(&mut self) {
         self.0.finish();
-    }
-}
-
-/// A thread's buffers for a state's actions, successors and their keys
-/// ([`Spec::successors_with_keys`]), kept from state to state.
-struct Scratch<S: Spec> {
-    actions: Vec<S::Action>,
-    successors: Vec<(S::Action, S::State)>,
-    keys: Keys,
-}
-
-impl<S: Spec> Default for Scratch<S> {
-    fn default() -> Self {
-        Scratch {
-            actions: Vec::new(),
-            successors: Vec::new(),
-            keys: Keys::default(),
-        }
     }
 }
 
