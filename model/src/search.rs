@@ -1106,29 +1106,36 @@ impl<'a, S: Spec> Bfs<'a, S> {
     /// A state at the depth bound is not expanded; if it has a successor
     /// not yet discovered, the bound cut the search short.
     fn check_depth_bound(&mut self, id: usize, state: &S::State) {
+        self.at_depth_bound_beyond(id, |bfs| {
+            let mut scratch = std::mem::take(&mut bfs.scratch);
+            scratch.fill(bfs.spec, state, bfs.identity);
+            let keys = &scratch.keys;
+            let beyond = (0..keys.len()).any(|i| {
+                let (key, _) = keys.get(i);
+                bfs.find_key(bfs.hasher.hash_one(key), key).is_none()
+            });
+            bfs.scratch = scratch;
+            beyond
+        });
+    }
+
+    /// State `id`, at the depth bound, is not expanded; if `beyond` finds
+    /// a successor not yet discovered (asked only while no limit has
+    /// stopped the search), the bound cut the search short: recorded now,
+    /// reported once the bounded search is over.
+    fn at_depth_bound_beyond(&mut self, id: usize, beyond: impl FnOnce(&mut Self) -> bool) {
         if self.keep_edges {
             self.graph.edges.close(id);
         }
-        if self.graph.stopped.is_some() {
+        if self.graph.stopped.is_some() || !beyond(self) {
             return;
         }
         let depth = self.graph.depth(id);
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.fill(self.spec, state, self.identity);
-        let keys = &scratch.keys;
-        let beyond = (0..keys.len()).any(|i| {
-            let (key, _) = keys.get(i);
-            self.find_key(self.hasher.hash_one(key), key).is_none()
+        self.graph.stopped = Some(Stopped {
+            limit: Limit::MaxDepth(depth),
+            states: 0,
+            complete_to_depth: depth,
         });
-        self.scratch = scratch;
-        if beyond {
-            // Recorded now, reported once the bounded search is over.
-            self.graph.stopped = Some(Stopped {
-                limit: Limit::MaxDepth(depth),
-                states: 0,
-                complete_to_depth: depth,
-            });
-        }
     }
 
     /// Discovers the successors of state `id` (and records the edges to them).

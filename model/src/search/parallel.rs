@@ -13,8 +13,8 @@
 //! merge is not ready.
 
 use super::{
-    find_or_add, marks_of, Bfs, Identity, KeyHasher, Limit, Limits, New, Scratch, Spec, StateGraph,
-    Stopped, Store, Watch,
+    find_or_add, marks_of, Bfs, Identity, KeyHasher, Limits, New, Scratch, Spec, StateGraph, Store,
+    Watch,
 };
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
@@ -485,24 +485,13 @@ where
         successors: impl Iterator<Item = (S::Action, Keyed)>,
         bytes: &[u8],
     ) {
-        if self.keep_edges {
-            self.graph.edges.close(id);
-        }
-        if self.graph.stopped.is_some() {
-            return;
-        }
-        let mut beyond = false;
-        for (_, keyed) in successors {
-            let new = keyed.read(bytes);
-            beyond |= self.find_key(new.hash, new.key).is_none();
-        }
-        if beyond {
-            let depth = self.graph.depth(id);
-            self.graph.stopped = Some(Stopped {
-                limit: Limit::MaxDepth(depth),
-                states: 0,
-                complete_to_depth: depth,
-            });
-        }
+        self.at_depth_bound_beyond(id, |bfs| {
+            let mut beyond = false;
+            for (_, keyed) in successors {
+                let new = keyed.read(bytes);
+                beyond |= bfs.find_key(new.hash, new.key).is_none();
+            }
+            beyond
+        });
     }
 }
