@@ -59,6 +59,8 @@ use smallvec::{smallvec, SmallVec};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
+mod codec;
+
 /// Size parameters of cs-block.
 pub const SIZES: &[SizeParam] = &[
     SizeParam {
@@ -713,7 +715,7 @@ impl Spec for CsBlock {
 
     fn representative(state: &CsBlockState) -> CsBlockState {
         let mut canonical = state.clone();
-        canonical.css.sort();
+        canonical.css.sort_by_key(codec::cs_key);
         canonical
     }
 
@@ -721,8 +723,12 @@ impl Spec for CsBlock {
         state.css.len()
     }
 
+    /// By the CSs' encodings ([`codec::cs_key`]): the order a search sorts
+    /// them in without comparing the CSs themselves
+    /// ([`Spec::encode_representative`]), their fields' order in every
+    /// state the spec reaches.
     fn compare_processes(state: &CsBlockState, i: usize, j: usize) -> std::cmp::Ordering {
-        state.css[i].cmp(&state.css[j])
+        codec::cs_key(&state.css[i]).cmp(&codec::cs_key(&state.css[j]))
     }
 
     fn permute(state: &CsBlockState, to: &[usize]) -> CsBlockState {
@@ -731,6 +737,45 @@ impl Spec for CsBlock {
             permuted.css[to[i]] = cs.clone();
         }
         permuted
+    }
+
+    fn permute_owned(mut state: CsBlockState, to: &[usize]) -> CsBlockState {
+        // `target[p]`: where the CS now at position `p` goes.
+        let mut target: SmallVec<[usize; codec::MOST_CSS]> = SmallVec::from_slice(to);
+        let (css, target) = (&mut state.css[..], &mut target[..]);
+        for p in 0..target.len() {
+            while target[p] != p {
+                let q = target[p];
+                css.swap(p, q);
+                target.swap(p, q);
+            }
+        }
+        state
+    }
+
+    fn encode_state(state: &CsBlockState, buf: &mut Vec<u8>) {
+        codec::encode(state, |p| p, buf);
+    }
+
+    fn decode_state(bytes: &[u8]) -> CsBlockState {
+        codec::decode(bytes)
+    }
+
+    fn encode_permuted(state: &CsBlockState, to: &[usize], buf: &mut Vec<u8>) {
+        codec::encode_permuted(state, to, buf);
+    }
+
+    fn encode_representative(
+        state: &CsBlockState,
+        fixed: usize,
+        buf: &mut Vec<u8>,
+        moved: &mut Vec<u8>,
+    ) {
+        codec::encode_sorted(state, fixed, buf, moved);
+    }
+
+    fn class_size(key: &[u8]) -> u64 {
+        codec::class_size(key)
     }
 
     fn permute_action(action: &CsBlockAction, to: &[usize]) -> CsBlockAction {
