@@ -51,6 +51,7 @@
 //! * CSs are identical, so states are compared up to a permutation of CSs.
 
 use crate::assume::{self, AssumeError, Assumption, Assumptions};
+use crate::search::{encode_key, Identity, Keys};
 use crate::sizes::{resolve, SizeError, SizeParam};
 use crate::spec::{is_terminal, with_fairness, Fairness, Property, Spec};
 use patches::{Admission, CsRule, Patches};
@@ -252,6 +253,23 @@ impl CsBlockState {
     }
 }
 
+/// What the relay's admission reads of a state: counted once for all the
+/// CSs that ask, not once per CS (a search lists every state's actions).
+#[derive(Clone, Copy)]
+struct Load {
+    connections: usize,
+    waiting: usize,
+}
+
+impl Load {
+    fn of(s: &CsBlockState) -> Self {
+        Load {
+            connections: s.connections(),
+            waiting: s.waiting(),
+        }
+    }
+}
+
 /// One card as the real system can report it: the chip on the terminal side,
 /// the record on the system side.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -313,6 +331,23 @@ pub enum CsBlockAction {
     /// processed telegram `cs` discarded and frees its connection; the CS
     /// ignores the answer.
     ReplyDiscarded { cs: usize },
+}
+
+impl CsBlockAction {
+    /// The CS that takes this step, or whose telegram it is.
+    pub fn cs(&self) -> usize {
+        match *self {
+            CsBlockAction::Send { cs, .. }
+            | CsBlockAction::ConnectionExcess { cs, .. }
+            | CsBlockAction::Upstream { cs, .. }
+            | CsBlockAction::Reply { cs, .. }
+            | CsBlockAction::Unblock { cs }
+            | CsBlockAction::Retry { cs, .. }
+            | CsBlockAction::NextCard { cs, .. }
+            | CsBlockAction::UpstreamDiscarded { cs, .. }
+            | CsBlockAction::ReplyDiscarded { cs } => cs,
+        }
+    }
 }
 
 /// The cs-block spec for one setting of the patches.
@@ -378,9 +413,10 @@ impl CsBlock {
         s: &CsBlockState,
         mut action: impl FnMut(CsBlockAction) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
+        let load = Load::of(s);
         for (cs, terminal) in s.css.iter().enumerate() {
-            if let Some(card) = self.sendable(s, cs) {
-                action(if self.admits(s, cs) {
+            if let Some(card) = self.sendable(terminal) {
+                action(if self.admits(load, terminal) {
                     CsBlockAction::Send { cs, card }
                 } else {
                     CsBlockAction::ConnectionExcess { cs, card }
@@ -400,7 +436,7 @@ impl CsBlock {
                     CardPhase::InFlight { answer: Some(_) } => {
                         action(CsBlockAction::Reply { cs, card })?
                     }
-                    CardPhase::Rejected if self.may_retry(s, cs) => {
+                    CardPhase::Rejected if self.may_retry(load, terminal) => {
                         action(CsBlockAction::Retry { cs, card })?
                     }
                     CardPhase::Done(_) if self.continuous => {
@@ -416,29 +452,28 @@ impl CsBlock {
         ControlFlow::Continue(())
     }
 
-    /// Whether `cs` may resend a refused card now (it is in `s`).
-    fn may_retry(&self, s: &CsBlockState, cs: usize) -> bool {
-        s.css[cs].in_flight() < self.inflight && self.admits(s, cs)
+    /// Whether `cs` may resend a refused card now.
+    fn may_retry(&self, load: Load, cs: &Cs) -> bool {
+        cs.in_flight() < self.inflight && self.admits(load, cs)
     }
 
     /// The card `cs` would send now, if it may send at all.
-    fn sendable(&self, s: &CsBlockState, cs: usize) -> Option<usize> {
-        let terminal = s.css.get(cs)?;
-        if terminal.blocked || terminal.in_flight() >= self.inflight {
+    fn sendable(&self, cs: &Cs) -> Option<usize> {
+        if cs.blocked || cs.in_flight() >= self.inflight {
             return None;
         }
-        terminal.next_to_send()
+        cs.next_to_send()
     }
 
-    /// Whether the relay admits a telegram of `cs` now.
-    fn admits(&self, s: &CsBlockState, cs: usize) -> bool {
-        let free = self.limit.saturating_sub(s.connections());
+    /// Whether the relay, under `load`, admits a telegram of `cs` now.
+    fn admits(&self, load: Load, cs: &Cs) -> bool {
+        let free = self.limit.saturating_sub(load.connections);
         match self.admission {
             Admission::FirstCome => free > 0,
             Admission::OldestRetryFirst => {
-                let ahead = match s.css[cs].queued {
+                let ahead = match cs.queued {
                     Some(place) => usize::from(place),
-                    None => s.waiting(),
+                    None => load.waiting,
                 };
                 ahead < free
             }
@@ -478,6 +513,115 @@ impl CsBlock {
             }
             CsRule::Improved => terminal.cards[card].phase = CardPhase::Rejected,
         }
+    }
+
+    /// Takes `action` from `s`, writing the successor into `next` (a copy
+    /// of `s` on entry); `None` when it is not enabled (`next` is then
+    /// partly written). A `listed` action (from `actions`, so enabled:
+    /// `tests::listed_actions_are_enabled`) is not asked again whether
+    /// its CS may send and the relay admits it.
+    fn apply(
+        &self,
+        s: &CsBlockState,
+        action: &CsBlockAction,
+        next: &mut CsBlockState,
+        listed: bool,
+    ) -> Option<()> {
+        match *action {
+            CsBlockAction::Send { cs, card } => {
+                let terminal = s.css.get(cs)?;
+                let admitted = || self.admits(Load::of(s), terminal);
+                if !listed && (self.sendable(terminal) != Some(card) || !admitted()) {
+                    return None;
+                }
+                self.admit(next, cs, card);
+            }
+            CsBlockAction::ConnectionExcess { cs, card } => {
+                let terminal = s.css.get(cs)?;
+                let admitted = || self.admits(Load::of(s), terminal);
+                if !listed && (self.sendable(terminal) != Some(card) || admitted()) {
+                    return None;
+                }
+                self.on_connection_excess(next, cs, card);
+            }
+            CsBlockAction::Upstream { cs, card } => {
+                let c = next.css.get_mut(cs)?.cards.get_mut(card)?;
+                if c.phase != (CardPhase::InFlight { answer: None }) {
+                    return None;
+                }
+                let answer = if c.system_registered {
+                    Answer::Unauthorized
+                } else {
+                    Answer::Issued
+                };
+                c.system_registered = true;
+                c.phase = CardPhase::InFlight {
+                    answer: Some(answer),
+                };
+            }
+            CsBlockAction::Reply { cs, card } => {
+                let c = next.css.get_mut(cs)?.cards.get_mut(card)?;
+                let CardPhase::InFlight {
+                    answer: Some(answer),
+                } = c.phase
+                else {
+                    return None;
+                };
+                c.phase = CardPhase::Done(answer);
+            }
+            CsBlockAction::Unblock { cs } => {
+                let terminal = next.css.get_mut(cs)?;
+                if !terminal.blocked {
+                    return None;
+                }
+                terminal.blocked = false;
+            }
+            CsBlockAction::Retry { cs, card } => {
+                let terminal = s.css.get(cs)?;
+                let rejected = terminal.cards.get(card)?.phase == CardPhase::Rejected;
+                if !listed && (!rejected || !self.may_retry(Load::of(s), terminal)) {
+                    return None;
+                }
+                self.admit(next, cs, card);
+            }
+            CsBlockAction::NextCard { cs, card } => {
+                let terminal = next.css.get_mut(cs)?;
+                let c = terminal.cards.get_mut(card)?;
+                if !self.continuous || !matches!(c.phase, CardPhase::Done(_)) {
+                    return None;
+                }
+                // A finished card is registered, so the old card's discarded
+                // telegrams the relay still holds can register nothing more:
+                // they only hold their connections until answered (their
+                // processing, which changes nothing, is left out), and do
+                // not touch the fresh card's record.
+                let old_held = c.held;
+                *c = Card {
+                    phase: CardPhase::Unsent,
+                    system_registered: false,
+                    held: 0,
+                };
+                terminal.held_processed += old_held;
+            }
+            CsBlockAction::UpstreamDiscarded { cs, card } => {
+                let terminal = next.css.get_mut(cs)?;
+                let c = terminal.cards.get_mut(card)?;
+                if c.held == 0 {
+                    return None;
+                }
+                c.held -= 1;
+                c.system_registered = true;
+                terminal.held_processed += 1;
+            }
+            CsBlockAction::ReplyDiscarded { cs } => {
+                let terminal = next.css.get_mut(cs)?;
+                if terminal.held_processed == 0 {
+                    return None;
+                }
+                terminal.held_processed -= 1;
+            }
+        }
+        Some(())
     }
 }
 
@@ -523,98 +667,64 @@ impl Spec for CsBlock {
 
     fn next_state(&self, s: &CsBlockState, action: &CsBlockAction) -> Option<CsBlockState> {
         let mut next = s.clone();
-        match *action {
-            CsBlockAction::Send { cs, card } => {
-                if self.sendable(s, cs) != Some(card) || !self.admits(s, cs) {
-                    return None;
-                }
-                self.admit(&mut next, cs, card);
-            }
-            CsBlockAction::ConnectionExcess { cs, card } => {
-                if self.sendable(s, cs) != Some(card) || self.admits(s, cs) {
-                    return None;
-                }
-                self.on_connection_excess(&mut next, cs, card);
-            }
-            CsBlockAction::Upstream { cs, card } => {
-                let c = next.css.get_mut(cs)?.cards.get_mut(card)?;
-                if c.phase != (CardPhase::InFlight { answer: None }) {
-                    return None;
-                }
-                let answer = if c.system_registered {
-                    Answer::Unauthorized
-                } else {
-                    Answer::Issued
-                };
-                c.system_registered = true;
-                c.phase = CardPhase::InFlight {
-                    answer: Some(answer),
-                };
-            }
-            CsBlockAction::Reply { cs, card } => {
-                let c = next.css.get_mut(cs)?.cards.get_mut(card)?;
-                let CardPhase::InFlight {
-                    answer: Some(answer),
-                } = c.phase
-                else {
-                    return None;
-                };
-                c.phase = CardPhase::Done(answer);
-            }
-            CsBlockAction::Unblock { cs } => {
-                let terminal = next.css.get_mut(cs)?;
-                if !terminal.blocked {
-                    return None;
-                }
-                terminal.blocked = false;
-            }
-            CsBlockAction::Retry { cs, card } => {
-                let rejected = s.css.get(cs)?.cards.get(card)?.phase == CardPhase::Rejected;
-                if !rejected || !self.may_retry(s, cs) {
-                    return None;
-                }
-                self.admit(&mut next, cs, card);
-            }
-            CsBlockAction::NextCard { cs, card } => {
-                let terminal = next.css.get_mut(cs)?;
-                let c = terminal.cards.get_mut(card)?;
-                if !self.continuous || !matches!(c.phase, CardPhase::Done(_)) {
-                    return None;
-                }
-                // A finished card is registered, so the old card's discarded
-                // telegrams the relay still holds can register nothing more:
-                // they only hold their connections until answered (their
-                // processing, which changes nothing, is left out), and do
-                // not touch the fresh card's record.
-                let old_held = c.held;
-                *c = Card {
-                    phase: CardPhase::Unsent,
-                    system_registered: false,
-                    held: 0,
-                };
-                terminal.held_processed += old_held;
-            }
-            CsBlockAction::UpstreamDiscarded { cs, card } => {
-                let terminal = next.css.get_mut(cs)?;
-                let c = terminal.cards.get_mut(card)?;
-                if c.held == 0 {
-                    return None;
-                }
-                c.held -= 1;
-                c.system_registered = true;
-                terminal.held_processed += 1;
-            }
-            CsBlockAction::ReplyDiscarded { cs } => {
-                let terminal = next.css.get_mut(cs)?;
-                if terminal.held_processed == 0 {
-                    return None;
-                }
-                terminal.held_processed -= 1;
-            }
-        }
+        self.apply(s, action, &mut next, false)?;
         Some(next)
     }
 
+    /// Writes each enabled action's successor in place, in a slot pushed
+    /// as a copy of `s`, with no list of actions: a listed action is not
+    /// asked again whether it is enabled (`apply`).
+    fn successors_into(
+        &self,
+        s: &CsBlockState,
+        _actions: &mut Vec<CsBlockAction>,
+        successors: &mut Vec<(CsBlockAction, CsBlockState)>,
+    ) {
+        successors.clear();
+        let _ = self.each_enabled_action(s, |action| {
+            successors.push((action, s.clone()));
+            let (action, next) = successors.last_mut().expect("just pushed");
+            let applied = self.apply(s, action, next, true);
+            debug_assert!(applied.is_some(), "{action:?} is listed, so enabled");
+            ControlFlow::Continue(())
+        });
+    }
+
+    /// Each successor's key from the parent's CS keys: an action changes
+    /// the CS it names, and others only when it admits a queued CS (those
+    /// behind it move up), so only those are encoded again.
+    fn successors_with_keys(
+        &self,
+        s: &CsBlockState,
+        identity: Identity,
+        actions: &mut Vec<CsBlockAction>,
+        successors: &mut Vec<(CsBlockAction, CsBlockState)>,
+        keys: &mut Keys,
+    ) {
+        self.successors_into(s, actions, successors);
+        keys.clear();
+        let parent = codec::cs_keys(s).filter(|_| identity != Identity::Exact);
+        for (action, next) in successors.iter() {
+            let (key, moved) = keys.next_slot();
+            let Some(mut cs_keys) = parent else {
+                encode_key::<Self>(identity, next, key, moved);
+                continue;
+            };
+            let cs = action.cs();
+            let admitted = matches!(
+                action,
+                CsBlockAction::Send { .. } | CsBlockAction::Retry { .. }
+            );
+            if admitted && s.css[cs].queued.is_some() {
+                cs_keys = codec::cs_keys(next).expect("as many CSs as the parent");
+            } else {
+                cs_keys[cs] = codec::cs_key(&next.css[cs]);
+            }
+            debug_assert_eq!(Some(cs_keys), codec::cs_keys(next), "{action:?}");
+            let fixed = identity.fixed_processes();
+            codec::encode_sorted_keys(next, cs_keys, fixed, key, moved);
+        }
+    }
     fn properties(&self) -> Vec<Property<Self>> {
         // A CS that wants to send eventually tries, whatever the relay
         // answers: admission and connection excess are one fairness class.

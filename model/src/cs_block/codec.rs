@@ -146,15 +146,37 @@ pub(super) fn encode_sorted(
     buf: &mut Vec<u8>,
     moved: &mut Vec<u8>,
 ) {
-    let n = state.css.len();
-    if n > MOST_CSS {
+    match cs_keys(state) {
+        Some(keys) => encode_sorted_keys(state, keys, fixed, buf, moved),
         // Not at any size the spec allows: the general way.
-        return crate::search::encode_sorted::<super::CsBlock>(state, fixed, buf, moved);
+        None => crate::search::encode_sorted::<super::CsBlock>(state, fixed, buf, moved),
+    }
+}
+
+/// The [`cs_key`]s of `state`'s CSs (zeros after them), if the sizes
+/// allow that many CSs: the keys of such a state are written from numbers
+/// ([`encode_sorted_keys`]).
+pub(super) fn cs_keys(state: &CsBlockState) -> Option<[u64; MOST_CSS]> {
+    if state.css.len() > MOST_CSS {
+        return None;
     }
     let mut keys = [0; MOST_CSS];
     for (key, cs) in keys.iter_mut().zip(&state.css) {
         *key = cs_key(cs);
     }
+    Some(keys)
+}
+
+/// [`encode_sorted`] with the CSs' keys given ([`cs_keys`]).
+pub(super) fn encode_sorted_keys(
+    state: &CsBlockState,
+    keys: [u64; MOST_CSS],
+    fixed: usize,
+    buf: &mut Vec<u8>,
+    moved: &mut Vec<u8>,
+) {
+    let n = state.css.len();
+    assert!(n <= MOST_CSS, "the keys of {n} CSs");
     let sorted = sorted_from(keys, n, fixed);
     buf.clear();
     buf.resize(1 + 8 * n, 0);
