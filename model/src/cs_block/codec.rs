@@ -272,7 +272,7 @@ mod tests {
     use super::*;
     use crate::assume::every_preset_and_setting;
     use crate::cs_block::{CsBlock, ASSUMPTIONS};
-    use crate::search::{Identity, StateGraph};
+    use crate::search::{encode_key, Identity, Keys, StateGraph};
     use crate::spec::Spec;
     use std::collections::BTreeMap;
 
@@ -357,6 +357,71 @@ mod tests {
         assert_eq!(orbits, [1, 3, 6].into());
         let css = crate::cs_block::SIZES.iter().find(|p| p.name == "css");
         assert_eq!(css.unwrap().max, MOST_CSS as u64, "the fast path's arrays");
+    }
+
+    /// The successors written in place are those `next_state` builds, and
+    /// each one's key written from the parent's CS keys is its own, under
+    /// every identity; also when an admitted CS leaves the relay's queue
+    /// and those behind it move up.
+    #[test]
+    fn successors_and_their_keys_are_each_successors_own() {
+        let identities = [
+            Identity::Exact,
+            Identity::Symmetric,
+            Identity::SymmetricButFirst,
+        ];
+        let (mut actions, mut successors, mut keys) = (Vec::new(), Vec::new(), Keys::default());
+        let (mut key, mut moved) = (Vec::new(), Vec::new());
+        let (mut compared, mut moved_up) = (0, 0);
+        for spec in specs() {
+            let graph = StateGraph::explore(&spec, &mut |_| {});
+            for state in graph.states() {
+                let mut listed = Vec::new();
+                spec.actions(&state, &mut listed);
+                let built: Vec<_> = listed
+                    .into_iter()
+                    .map(|a| (a.clone(), spec.next_state(&state, &a).unwrap()))
+                    .collect();
+                for identity in identities {
+                    spec.successors_with_keys(
+                        &state,
+                        identity,
+                        &mut actions,
+                        &mut successors,
+                        &mut keys,
+                    );
+                    assert_eq!(successors, built);
+                    for (i, (action, next)) in successors.iter().enumerate() {
+                        encode_key::<CsBlock>(identity, next, &mut key, &mut moved);
+                        assert_eq!(keys.get(i), (&key[..], &moved[..]), "{identity:?} {next:?}");
+                        compared += usize::from(!moved.is_empty());
+                        let others = |s: &CsBlockState| {
+                            let mut css = s.css.clone();
+                            css.remove(action.cs());
+                            css
+                        };
+                        moved_up += usize::from(others(next) != others(&state));
+                    }
+                }
+            }
+        }
+        assert!(compared > 10_000, "{compared} moved successors compared");
+        assert!(moved_up > 100, "{moved_up} successors moved other CSs");
+    }
+
+    /// Moving CSs into place gives the state `permute` builds, for every
+    /// permutation of 3 CSs.
+    #[test]
+    fn permuting_an_owned_state_moves_its_css_as_permute_does() {
+        let spec = &specs()[0];
+        let graph = StateGraph::explore(spec, &mut |_| {});
+        let permutations = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+        for state in graph.states() {
+            for to in permutations {
+                let owned = CsBlock::permute_owned(state.clone(), &to);
+                assert_eq!(owned, CsBlock::permute(&state, &to), "{to:?}");
+            }
+        }
     }
 
     /// The symmetric search stores the keys this codec writes: its graph
