@@ -415,7 +415,14 @@ mod tests {
     fn permuting_an_owned_state_moves_its_css_as_permute_does() {
         let spec = &specs()[0];
         let graph = StateGraph::explore(spec, &mut |_| {});
-        let permutations = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+        let permutations = [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ];
         for state in graph.states() {
             for to in permutations {
                 let owned = CsBlock::permute_owned(state.clone(), &to);
