@@ -336,7 +336,11 @@ pub enum CsBlockAction {
 impl CsBlockAction {
     /// The CS that takes this step, or whose telegram it is.
     pub fn cs(&self) -> usize {
-        match *self {
+        *self.clone().cs_mut()
+    }
+
+    fn cs_mut(&mut self) -> &mut usize {
+        match self {
             CsBlockAction::Send { cs, .. }
             | CsBlockAction::ConnectionExcess { cs, .. }
             | CsBlockAction::Upstream { cs, .. }
@@ -849,17 +853,9 @@ impl Spec for CsBlock {
         permuted
     }
 
+    /// The CSs swapped into place, cycle by cycle, not cloned.
     fn permute_owned(mut state: CsBlockState, to: &[usize]) -> CsBlockState {
-        // `target[p]`: where the CS now at position `p` goes.
-        let mut target: SmallVec<[usize; codec::MOST_CSS]> = SmallVec::from_slice(to);
-        let (css, target) = (&mut state.css[..], &mut target[..]);
-        for p in 0..target.len() {
-            while target[p] != p {
-                let q = target[p];
-                css.swap(p, q);
-                target.swap(p, q);
-            }
-        }
+        crate::search::permute_in_place(&mut state.css, to);
         state
     }
 
@@ -890,17 +886,8 @@ impl Spec for CsBlock {
 
     fn permute_action(action: &CsBlockAction, to: &[usize]) -> CsBlockAction {
         let mut permuted = action.clone();
-        match &mut permuted {
-            CsBlockAction::Send { cs, .. }
-            | CsBlockAction::ConnectionExcess { cs, .. }
-            | CsBlockAction::Upstream { cs, .. }
-            | CsBlockAction::Reply { cs, .. }
-            | CsBlockAction::Unblock { cs }
-            | CsBlockAction::Retry { cs, .. }
-            | CsBlockAction::NextCard { cs, .. }
-            | CsBlockAction::UpstreamDiscarded { cs, .. }
-            | CsBlockAction::ReplyDiscarded { cs } => *cs = to[*cs],
-        }
+        let cs = permuted.cs_mut();
+        *cs = to[*cs];
         permuted
     }
 

@@ -188,6 +188,38 @@ pub fn orbit_size<S: Spec>(state: &S::State) -> u64 {
     orbit_of_runs(n, order.windows(2).map(same))
 }
 
+/// Moves `processes` in place so that process `i` ends at position
+/// `to[i]`, cycle by cycle, with no copy: how a spec permutes a state it
+/// owns ([`Spec::permute_owned`]).
+pub fn permute_in_place<T>(processes: &mut [T], to: &[usize]) {
+    // `target[p]`: where the process now at position `p` goes.
+    let mut target: SmallVec<[usize; 8]> = SmallVec::from_slice(to);
+    // Borrowed once: not asked for each swap whether they are inline.
+    let target = &mut target[..];
+    for p in 0..target.len() {
+        while target[p] != p {
+            let q = target[p];
+            processes.swap(p, q);
+            target.swap(p, q);
+        }
+    }
+}
+
+/// The permutation a sort of process keys moved them by, as
+/// [`Spec::encode_representative`] gives it: `from(p)` is the process
+/// sorted to position `p`; into `moved` (cleared), process `i`'s new
+/// position as a byte, left empty when none moved.
+pub(crate) fn moved_by(n: usize, from: impl Fn(usize) -> usize, moved: &mut Vec<u8>) {
+    moved.clear();
+    if (0..n).all(|p| from(p) == p) {
+        return;
+    }
+    moved.resize(n, 0);
+    for p in 0..n {
+        moved[from(p)] = p as u8;
+    }
+}
+
 /// n! over the factorials of the runs of equal processes, given whether
 /// each process in sorted order equals the one before it. The factorials
 /// are looked up, not multiplied out: a search asks this of every class it

@@ -777,17 +777,7 @@ impl Spec for TimerFree {
 
     /// The workers swapped into place, cycle by cycle, not cloned.
     fn permute_owned(mut state: TimerFreeState, to: &[usize]) -> TimerFreeState {
-        // `target[p]`: where the worker now at position `p` goes.
-        let mut target: SmallVec<[usize; 4]> = SmallVec::from_slice(to);
-        // Borrowed once: not asked for each swap whether they are inline.
-        let (workers, target) = (&mut state.workers[..], &mut target[..]);
-        for p in 0..target.len() {
-            while target[p] != p {
-                let q = target[p];
-                workers.swap(p, q);
-                target.swap(p, q);
-            }
-        }
+        crate::search::permute_in_place(&mut state.workers, to);
         state
     }
 

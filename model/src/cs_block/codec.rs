@@ -185,16 +185,8 @@ pub(super) fn encode_sorted_keys(
         len = put(buf, len, key, cs_len((key >> 56) as u8));
     }
     buf.truncate(len);
-    moved.clear();
-    let from = |p: usize| usize::from(sorted[p] as u8);
-    if (0..n).any(|p| from(p) != p) {
-        // CS `i` went to position `to[i]`.
-        let mut to = [0; MOST_CSS];
-        for p in 0..n {
-            to[from(p)] = p as u8;
-        }
-        moved.extend_from_slice(&to[..n]);
-    }
+    // The position each key came from is in its last byte.
+    crate::search::moved_by(n, |p| usize::from(sorted[p] as u8), moved);
 }
 
 /// The first `n` of `keys` sorted from position `fixed` on, each with the

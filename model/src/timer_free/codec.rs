@@ -136,16 +136,8 @@ pub(super) fn encode_sorted_keys(
     let (tail, tail_len) = tail_key(state);
     len = put(buf, len, tail, tail_len);
     buf.truncate(len);
-    moved.clear();
-    let from = |p: usize| usize::from(sorted[p] as u8);
-    if (0..n).any(|p| from(p) != p) {
-        // Worker `i` went to position `to[i]`.
-        let mut to = [0; MOST_WORKERS];
-        for p in 0..n {
-            to[from(p)] = p as u8;
-        }
-        moved.extend_from_slice(&to[..n]);
-    }
+    // The position each key came from is in its last byte.
+    crate::search::moved_by(n, |p| usize::from(sorted[p] as u8), moved);
 }
 
 /// The most bytes a key of [`MOST_WORKERS`] workers and [`MOST_TELEGRAMS`]
