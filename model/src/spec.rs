@@ -9,6 +9,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::borrow::Borrow;
 use std::fmt::Debug;
 use std::hash::Hash;
 
@@ -341,20 +342,30 @@ impl<S: Spec> Property<S> {
     ///
     /// `enabled` lists the actions enabled in each state of the set. The
     /// classes come in the order of the first state's actions, so that
-    /// checkers built on this are reproducible.
-    pub fn starved_classes<'a>(
+    /// checkers built on this are reproducible. Actions come as references
+    /// or values (a checker may build them state by state as it goes,
+    /// rather than keep every state's list at once), and are read only
+    /// until no class is left.
+    pub fn starved_classes<State, Action, Taken>(
         &self,
         spec: &S,
-        enabled: impl IntoIterator<Item = impl IntoIterator<Item = &'a S::Action>>,
-        taken: impl IntoIterator<Item = &'a S::Action>,
+        enabled: impl IntoIterator<Item = State>,
+        taken: impl IntoIterator<Item = Taken>,
     ) -> Vec<S::Action>
     where
-        S::Action: 'a,
+        State: IntoIterator<Item = Action>,
+        Action: Borrow<S::Action>,
+        Taken: Borrow<S::Action>,
     {
         let class = |action: &S::Action| self.fair_class(spec, action);
         let mut states = enabled.into_iter();
         let mut starved: Vec<S::Action> = Vec::new();
-        for c in states.next().into_iter().flatten().filter_map(class) {
+        for c in states
+            .next()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| class(a.borrow()))
+        {
             if !starved.contains(&c) {
                 starved.push(c);
             }
@@ -368,7 +379,7 @@ impl<S: Spec> Property<S> {
             }
             here.clear();
             here.resize(starved.len(), false);
-            for c in actions.into_iter().filter_map(class) {
+            for c in actions.into_iter().filter_map(|a| class(a.borrow())) {
                 if let Some(i) = starved.iter().position(|s| *s == c) {
                     here[i] = true;
                 }
@@ -376,7 +387,7 @@ impl<S: Spec> Property<S> {
             let mut flags = here.iter();
             starved.retain(|_| *flags.next().expect("a flag per candidate"));
         }
-        for c in taken.into_iter().filter_map(class) {
+        for c in taken.into_iter().filter_map(|a| class(a.borrow())) {
             if starved.is_empty() {
                 break;
             }

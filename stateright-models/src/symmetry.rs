@@ -213,6 +213,7 @@ fn lifted_component_is_fair<S: Spec>(
     let mut generators = stabilizer::<S>(&members[0], fixed);
     // Per member, its edges that stay in the component.
     let mut internal: Vec<Vec<usize>> = vec![Vec::new(); component.len()];
+    let sort = |s: &S::State| model::search::sorting::<S>(s, fixed);
     let mut queue = VecDeque::from([0]);
     while let Some(at) = queue.pop_front() {
         let here = place[at].clone().expect("queued states are placed");
@@ -227,9 +228,8 @@ fn lifted_component_is_fair<S: Spec>(
             };
             internal[at].push(e);
             // `next` is the member of `target`'s orbit permuted by `rho`.
-            let sort = |s| model::search::sorting::<S>(s, fixed);
             let rho = compose(&inverse(&sort(next)), &sort(&members[to]));
-            assert_eq!(
+            debug_assert_eq!(
                 &S::permute(&members[to], &rho),
                 next,
                 "Spec::permute and Spec::representative agree"
@@ -240,37 +240,37 @@ fn lifted_component_is_fair<S: Spec>(
                     place[to] = Some(via);
                     queue.push_back(to);
                 }
-                Some(there) => generators.push(compose(&via, &inverse(there))),
+                // Most edges close a loop by a permutation already known
+                // (there are n! at most): kept once, not once per edge.
+                Some(there) => {
+                    let generator = compose(&via, &inverse(there));
+                    if !generators.contains(&generator) {
+                        generators.push(generator);
+                    }
+                }
             }
         }
     }
     let group = closure(n, &generators);
     // C's states: h(π_q(m_q)); their enabled actions and internal edges are
-    // m_q's, permuted alike.
-    let mut enabled: Vec<Vec<S::Action>> = Vec::new();
-    let mut taken: Vec<S::Action> = Vec::new();
-    for (at, &q) in component.iter().enumerate() {
+    // m_q's, permuted alike. Permuted as the check reads them, not kept:
+    // C can have millions of states (a list of actions each was most of a
+    // check's memory), and the check stops once no class is left.
+    let placed = |at: usize| {
         let here = place[at].as_ref().expect("a component is connected");
-        let edges = &quotient.edges[q];
-        for h in &group {
-            let p = compose(h, here);
-            enabled.push(
-                quotient
-                    .edges
-                    .out(q)
-                    .map(|(a, _)| S::permute_action(a, &p))
-                    .collect(),
-            );
-            taken.extend(
-                internal[at]
-                    .iter()
-                    .map(|&e| S::permute_action(quotient.edges.action(edges[e]), &p)),
-            );
-        }
-    }
-    property
-        .starved_classes(spec, enabled.iter(), taken.iter())
-        .is_empty()
+        group.iter().map(move |h| (at, compose(h, here)))
+    };
+    let lifted = || (0..component.len()).flat_map(placed);
+    let enabled = lifted().map(|(at, p)| {
+        let out = quotient.edges.out(component[at]);
+        out.map(move |(a, _)| S::permute_action(a, &p))
+    });
+    let taken = lifted().flat_map(|(at, p)| {
+        let edges = &quotient.edges[component[at]];
+        let internal = internal[at].iter();
+        internal.map(move |&e| S::permute_action(quotient.edges.action(edges[e]), &p))
+    });
+    property.starved_classes(spec, enabled, taken).is_empty()
 }
 
 #[cfg(test)]
