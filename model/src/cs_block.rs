@@ -708,6 +708,7 @@ impl Spec for CsBlock {
         self.successors_into(s, actions, successors);
         keys.clear();
         let parent = codec::cs_keys(s).filter(|_| identity != Identity::Exact);
+        let fixed = identity.fixed_processes();
         for (action, next) in successors.iter() {
             let (key, moved) = keys.next_slot();
             let Some(mut cs_keys) = parent else {
@@ -725,7 +726,6 @@ impl Spec for CsBlock {
                 cs_keys[cs] = codec::cs_key(&next.css[cs]);
             }
             debug_assert_eq!(Some(cs_keys), codec::cs_keys(next), "{action:?}");
-            let fixed = identity.fixed_processes();
             codec::encode_sorted_keys(next, cs_keys, fixed, key, moved);
         }
     }

@@ -205,10 +205,24 @@ pub fn permute_in_place<T>(processes: &mut [T], to: &[usize]) {
     }
 }
 
+/// The inverse of a permutation given as each process's new position
+/// (process `i` to position `to[i]`): the process that ends at each
+/// position.
+pub(crate) fn inverse(to: impl ExactSizeIterator<Item = usize>) -> SmallVec<[usize; 8]> {
+    let mut at = SmallVec::from_elem(0, to.len());
+    for (i, p) in to.enumerate() {
+        at[p] = i;
+    }
+    at
+}
+
 /// The permutation a sort of process keys moved them by, as
 /// [`Spec::encode_representative`] gives it: `from(p)` is the process
 /// sorted to position `p`; into `moved` (cleared), process `i`'s new
 /// position as a byte, left empty when none moved.
+// Inlined: asked for every successor's key (out of line, 1% more
+// instructions on timer-free w3t4).
+#[inline]
 pub(crate) fn moved_by(n: usize, from: impl Fn(usize) -> usize, moved: &mut Vec<u8>) {
     moved.clear();
     if (0..n).all(|p| from(p) == p) {
@@ -635,10 +649,7 @@ impl Store {
             return canonical;
         }
         // The member was sorted by `moved`: its inverse puts it back.
-        let mut back: SmallVec<[usize; 8]> = SmallVec::from_elem(0, moved.len());
-        for (i, &to) in moved.iter().enumerate() {
-            back[usize::from(to)] = i;
-        }
+        let back = inverse(moved.iter().map(|&to| usize::from(to)));
         S::permute_owned(canonical, &back)
     }
 

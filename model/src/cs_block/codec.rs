@@ -101,12 +101,18 @@ fn card_of(byte: u8) -> Card {
 /// Writes `state` with the CS at position `p` being `state.css[at(p)]`
 /// (the identity, or a permutation's inverse).
 pub(super) fn encode(state: &CsBlockState, at: impl Fn(usize) -> usize, buf: &mut Vec<u8>) {
-    let n = state.css.len();
+    let keys = (0..state.css.len()).map(|p| cs_key(&state.css[at(p)]));
+    write(state, keys, buf);
+}
+
+/// Writes `state`'s header, then each CS's bytes from its key, in the
+/// order of `keys` (one per CS; a sorted key's last byte, beyond the CS's
+/// bytes, is overwritten or cut).
+fn write(state: &CsBlockState, keys: impl Iterator<Item = u64>, buf: &mut Vec<u8>) {
     buf.clear();
-    buf.resize(1 + 8 * n, 0);
+    buf.resize(1 + 8 * state.css.len(), 0);
     let mut len = put(buf, 0, header(state), 1);
-    for p in 0..n {
-        let key = cs_key(&state.css[at(p)]);
+    for key in keys {
         len = put(buf, len, key, cs_len((key >> 56) as u8));
     }
     buf.truncate(len);
@@ -130,10 +136,7 @@ fn put(buf: &mut [u8], at: usize, number: u64, len: usize) -> usize {
 /// `state` with CS `i` moved to position `to[i]`, written without building
 /// the permuted state.
 pub(super) fn encode_permuted(state: &CsBlockState, to: &[usize], buf: &mut Vec<u8>) {
-    let mut at: SmallVec<[usize; MOST_CSS]> = SmallVec::from_elem(0, to.len());
-    for (i, &p) in to.iter().enumerate() {
-        at[p] = i;
-    }
+    let at = crate::search::inverse(to.iter().copied());
     encode(state, |p| at[p], buf);
 }
 
@@ -178,13 +181,7 @@ pub(super) fn encode_sorted_keys(
     let n = state.css.len();
     assert!(n <= MOST_CSS, "the keys of {n} CSs");
     let sorted = sorted_from(keys, n, fixed);
-    buf.clear();
-    buf.resize(1 + 8 * n, 0);
-    let mut len = put(buf, 0, header(state), 1);
-    for &key in &sorted[..n] {
-        len = put(buf, len, key, cs_len((key >> 56) as u8));
-    }
-    buf.truncate(len);
+    write(state, sorted[..n].iter().copied(), buf);
     // The position each key came from is in its last byte.
     crate::search::moved_by(n, |p| usize::from(sorted[p] as u8), moved);
 }

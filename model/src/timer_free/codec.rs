@@ -275,10 +275,7 @@ impl<'b> Out<'b> {
 /// `state` with worker `i` moved to position `to[i]`, written without
 /// building the permuted state.
 pub(super) fn encode_permuted(state: &TimerFreeState, to: &[usize], buf: &mut Vec<u8>) {
-    let mut at: SmallVec<[usize; 4]> = SmallVec::from_elem(0, to.len());
-    for (i, &p) in to.iter().enumerate() {
-        at[p] = i;
-    }
+    let at = crate::search::inverse(to.iter().copied());
     encode(state, |p| at[p], buf);
 }
 
